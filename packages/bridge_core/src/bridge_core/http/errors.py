@@ -1,0 +1,26 @@
+"""One handler that renders every :class:`BridgeError` as ``{"detail": ...}``."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+from bridge_core.errors import BridgeError
+
+
+async def _bridge_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BridgeError)
+    if exc.status_code >= 500:
+        logger.warning(
+            "{} {} -> {}: {}", request.method, request.url.path, exc.status_code, exc.detail
+        )
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BridgeError, _bridge_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,59 @@
+"""APISmith's app: lifespan (database, migrations, first admin) and routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bridge_core.db.lifecycle import open_database
+from bridge_core.http.app import create_app
+from bridge_core.secrets import mask_url
+from fastapi import FastAPI
+from loguru import logger
+
+from apismith import __version__
+from apismith.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE = "apismith"
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    """The APISmith FastAPI app for ``settings`` (read from the environment by default)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_database(
+            settings.database_url,
+            data_dir=settings.data_dir,
+            database=settings.database_name,
+            migrations=MIGRATIONS,
+        ) as database:
+            app.state.database = database
+            app.state.settings = settings
+            logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
+            yield
+
+    def metadata() -> dict[str, Any]:
+        return {
+            "database": mask_url(settings.database_url) if settings.database_url else "embedded",
+            "data_dir": str(settings.data_dir),
+            "limits": {
+                "default_page_size": settings.default_page_size,
+                "max_page_size": settings.max_page_size,
+                "default_statement_timeout_ms": settings.default_statement_timeout_ms,
+                "default_max_rows": settings.default_max_rows,
+            },
+            "dialects": ["postgresql", "mysql", "sqlite", "oracle", "mssql"],
+        }
+
+    return create_app(
+        service=SERVICE,
+        version=__version__,
+        environment=settings.environment,
+        lifespan=lifespan,
+        routers=[],
+        metadata=metadata,
+        description="Governed, read-only REST APIs over ERP databases.",
+    )

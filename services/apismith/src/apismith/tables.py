@@ -1,0 +1,113 @@
+"""Every APISmith table (SQLAlchemy Core), on the one MetaData that Alembic reads."""
+
+from bridge_core.db.naming import new_metadata
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = new_metadata()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    *_timestamps(),
+)
+
+service_tokens = Table(
+    "service_tokens",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Uuid, ForeignKey("users.uid", ondelete="SET NULL"), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    *_timestamps(),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("dialect", String(20), nullable=False),
+    Column("url_encrypted", LargeBinary, nullable=False),
+    Column("url_masked", Text, nullable=False),
+    Column("options", Json, nullable=False),
+    *_timestamps(),
+)
+
+apis = Table(
+    "apis",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("slug", String(150), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column(
+        "connection_uid", Uuid, ForeignKey("connections.uid", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("sql", Text, nullable=False),
+    Column("params", Json, nullable=False),
+    Column("business_keys", Json, nullable=False),
+    Column("rowversion_column", String(255), nullable=True),
+    Column("delta_strategy", String(20), nullable=False),
+    Column("columns", Json, nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("version", Integer, nullable=False),
+    *_timestamps(),
+)
+
+api_versions = Table(
+    "api_versions",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("api_uid", Uuid, ForeignKey("apis.uid", ondelete="CASCADE"), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("created_by", String(150), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("api_uid", Uuid, nullable=True),
+    Column("slug", String(150), nullable=False, index=True),
+    Column("api_version", Integer, nullable=True),
+    Column("principal", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("row_count", Integer, nullable=False, default=0),
+    Column("duration_ms", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)

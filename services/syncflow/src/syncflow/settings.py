@@ -1,0 +1,33 @@
+"""SyncFlow settings (environment prefix ``SYNCFLOW_``, also read from ``.env``)."""
+
+from bridge_core.settings import DEFAULT_SECRET, ServiceSettings
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SYNCFLOW_", env_file=".env", extra="ignore")
+
+    port: int = 8008
+    database_name: str = Field(
+        default="syncflow", description="database name on the embedded server"
+    )
+    target_database_url: str | None = Field(
+        default=None, description="ScheduleHub's PostgreSQL; unset means SyncFlow's own database"
+    )
+    encryption_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET), description="key that encrypts source tokens at rest"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="a bearer token that is always valid (operator bootstrap)"
+    )
+    source_timezone: str = Field(default="UTC", description="timezone of naive source timestamps")
+    chunk_rows: int = 5_000
+    lease_seconds: int = 30
+    heartbeat_seconds: int = 5
+    max_retries: int = 5
+    pending_max_retries: int = 10
+    history_retention_days: int = 90
+
+    def secret_fields(self) -> dict[str, SecretStr]:
+        return {"secret_key": self.secret_key, "encryption_key": self.encryption_key}

@@ -1,0 +1,165 @@
+"""Every SyncFlow bookkeeping table (SQLAlchemy Core), on the one MetaData Alembic reads.
+
+Target tables (one per entity) are not here: they are created and migrated at
+run time from each entity's definition (``syncflow.entities.target_table``).
+"""
+
+from bridge_core.db.naming import new_metadata
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = new_metadata()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    *_timestamps(),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("base_url", Text, nullable=False),
+    Column("token_encrypted", LargeBinary, nullable=False),
+    *_timestamps(),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("source_uid", Uuid, ForeignKey("sources.uid", ondelete="RESTRICT"), nullable=False),
+    Column("api_slug", String(150), nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("api_columns", Json, nullable=False),
+    *_timestamps(),
+)
+
+entity_state = Table(
+    "entity_state",
+    metadata,
+    Column("entity_name", String(150), primary_key=True),
+    Column("cursor", Json, nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("last_batch_uid", Uuid, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sync_batches = Table(
+    "sync_batches",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("entity_name", String(150), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("status", String(20), nullable=False),
+    Column("counters", Json, nullable=False),
+    Column("stage_seconds", Json, nullable=False),
+    Column("warnings", Json, nullable=False),
+    Column("progress", Json, nullable=False),
+    Column("cursor_start", Json, nullable=True),
+    Column("cursor_end", Json, nullable=True),
+    Column("checkpoint", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("schedule_uid", Uuid, nullable=True),
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_sync_batches_entity_created", "entity_name", "created_at"),
+    Index("ix_sync_batches_status", "status"),
+    # at most one pending-or-running batch per entity, enforced by the database
+    Index(
+        "uq_sync_batches_active_entity",
+        "entity_name",
+        unique=True,
+        postgresql_where="status IN ('pending', 'running')",
+    ),
+)
+
+failed_records = Table(
+    "failed_records",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("entity_name", String(150), nullable=False),
+    Column("batch_uid", Uuid, nullable=False),
+    Column("stage", String(30), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("raw_data", Json, nullable=False),
+    Column("key_hash", String(32), nullable=True),
+    Column("retry_count", Integer, nullable=False, default=0),
+    Column("next_retry_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_failed_records_entity_batch", "entity_name", "batch_uid"),
+)
+
+pending_children = Table(
+    "pending_children",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("entity_name", String(150), nullable=False),
+    Column("batch_uid", Uuid, nullable=False),
+    Column("key_hash", String(32), nullable=False),
+    Column("parent_entity", String(150), nullable=False),
+    Column("parent_key_hash", String(32), nullable=False),
+    Column("parent_key", Json, nullable=False),
+    Column("row_data", Json, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_retry_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("uq_pending_children_entity_key", "entity_name", "key_hash", unique=True),
+    Index("ix_pending_children_parent", "parent_entity", "parent_key_hash"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("entity_name", String(150), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("interval_seconds", BigInteger, nullable=True),
+    Column("cron", String(120), nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("window_start", String(5), nullable=True),
+    Column("window_end", String(5), nullable=True),
+    Column("days_to_complete", Integer, nullable=True),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("next_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    *_timestamps(),
+)
