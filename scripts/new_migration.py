@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 from alembic import command
+
 from bridge_core.db.embedded import embedded_server_url
 from bridge_core.db.engine import asyncpg_dsn, create_engine, to_async_url
 from bridge_core.db.migrations import alembic_config, upgrade_to_head

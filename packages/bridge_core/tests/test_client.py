@@ -4,9 +4,10 @@ import asyncio
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
+
 from bridge_core.http.client import ServiceClient, ServiceClientError
 from bridge_core.testing.live_server import free_port, live_server
-from fastapi import FastAPI, Request, Response
 
 
 class Flaky(ServiceClient):

@@ -2,8 +2,9 @@
 
 import asyncpg
 import pytest
-from bridge_core.db.engine import asyncpg_dsn, create_engine, resolve_database_url, to_async_url
 from sqlalchemy import text
+
+from bridge_core.db.engine import asyncpg_dsn, create_engine, resolve_database_url, to_async_url
 
 
 def test_plain_postgresql_urls_become_asyncpg():

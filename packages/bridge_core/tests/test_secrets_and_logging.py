@@ -1,8 +1,9 @@
 """Secrets are masked in text and never reach a log sink."""
 
+from loguru import logger
+
 from bridge_core.logging import configure_logging
 from bridge_core.secrets import mask_secrets, mask_url
-from loguru import logger
 
 
 def test_mask_url_hides_only_the_password():
@@ -38,3 +39,31 @@ def test_context_fields_appear_in_log_lines(tmp_path):
     line = (tmp_path / "syncflow.log").read_text()
     assert "syncflow" in line
     assert "batch=b-1 entity=parts stage=load" in line
+
+
+async def test_validation_errors_never_echo_the_input():
+    import httpx
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    from bridge_core.http.errors import install_error_handlers
+
+    class Body(BaseModel):
+        username: str
+        password: str
+        age: int
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/x")
+    async def x(body: Body) -> dict[str, str]:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.post("/x", json={"password": "hunter2-secret", "age": "old"})
+    assert response.status_code == 422
+    assert "hunter2-secret" not in response.text
+    locs = [p["loc"] for p in response.json()["detail"]]
+    assert ["body", "username"] in locs
+    assert ["body", "age"] in locs

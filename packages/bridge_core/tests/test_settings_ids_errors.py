@@ -1,10 +1,11 @@
 """Settings refuse default secrets outside development; ids are UUID v7."""
 
 import pytest
-from bridge_core.ids import new_id
-from bridge_core.settings import ServiceSettings
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
+
+from bridge_core.ids import new_id
+from bridge_core.settings import ServiceSettings
 
 
 class DemoSettings(ServiceSettings):

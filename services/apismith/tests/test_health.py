@@ -2,10 +2,11 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from apismith.main import build_app
 from apismith.tables import metadata
 from bridge_core.testing.asgi import app_client
-from sqlalchemy.ext.asyncio import create_async_engine
 
 
 async def test_health_names_the_service(apismith_client):

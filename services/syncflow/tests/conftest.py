@@ -1,6 +1,7 @@
 """SyncFlow test fixtures: a fresh, migrated database per test session."""
 
 import pytest
+
 from bridge_core.testing.asgi import app_client
 from syncflow.main import build_app
 from syncflow.settings import Settings

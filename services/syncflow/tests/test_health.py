@@ -2,8 +2,9 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from bridge_core.testing.asgi import app_client
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from bridge_core.testing.asgi import app_client
 from syncflow.main import build_app
 from syncflow.tables import metadata
 

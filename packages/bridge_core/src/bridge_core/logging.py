@@ -40,9 +40,14 @@ class _InterceptHandler(logging.Handler):
         while frame and frame.f_code.co_filename == logging.__file__:
             frame = frame.f_back  # type: ignore[assignment]
             depth += 1
-        logger.patch(lambda r: r.update(name=record.name, line=record.lineno)).opt(
-            depth=depth, exception=record.exc_info
-        ).log(level, record.getMessage())
+
+        def origin(r: "Record") -> None:
+            r["name"] = record.name
+            r["line"] = record.lineno
+
+        logger.patch(origin).opt(depth=depth, exception=record.exc_info).log(
+            level, record.getMessage()
+        )
 
 
 def _patch(record: "Record") -> None:
@@ -63,7 +68,15 @@ def configure_logging(
     """Configure Loguru sinks for ``service`` and route stdlib logging into them."""
     logger.remove()
     logger.configure(extra={"service": service}, patcher=_patch)
-    logger.add(sys.stderr, level=level, format=_CONSOLE_FORMAT, serialize=json, colorize=not json)
+    # diagnose=False: tracebacks must not print variable values (they may hold secrets)
+    logger.add(
+        sys.stderr,
+        level=level,
+        format=_CONSOLE_FORMAT,
+        serialize=json,
+        colorize=not json,
+        diagnose=False,
+    )
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         logger.add(
@@ -74,6 +87,7 @@ def configure_logging(
             compression="gz",
             serialize=json,
             enqueue=True,
+            diagnose=False,
             format=_CONSOLE_FORMAT.replace("<green>", "").replace("</green>", ""),
             colorize=False,
         )

@@ -11,7 +11,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-in-production"
+DEFAULT_SECRET = "change-me-in-production-development-only"
 
 Environment = Literal["development", "test", "staging", "production"]
 

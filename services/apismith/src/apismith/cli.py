@@ -1,16 +1,23 @@
 """The ``apismith`` command: serve, migrate, users, tokens."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from bridge_core.db.lifecycle import open_database
-from bridge_core.http.server import serve as run_server
-from bridge_core.logging import configure_logging
 
 from apismith import __version__
+from apismith.auth import service as auth_service
+from apismith.auth.schemas import ServiceTokenCreated, UserOut
 from apismith.main import MIGRATIONS, SERVICE, build_app
 from apismith.settings import Settings
+from bridge_core.db.lifecycle import open_database
+from bridge_core.db.transaction import Database
+from bridge_core.errors import BridgeError
+from bridge_core.http.server import serve as run_server
+from bridge_core.logging import configure_logging
 
 app = typer.Typer(help="APISmith: governed REST APIs over ERP databases.", no_args_is_help=True)
 
@@ -71,6 +78,93 @@ def migrate() -> None:
 
     asyncio.run(run())
     typer.echo("apismith: database is at the latest migration")
+
+
+users_app = typer.Typer(help="Manage users (the first admin, too).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage long-lived service tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+class RoleName(StrEnum):
+    admin = "admin"
+    reader = "reader"
+
+
+@asynccontextmanager
+async def _migrated_database(settings: Settings) -> AsyncIterator[Database]:
+    async with open_database(
+        settings.database_url,
+        data_dir=settings.data_dir,
+        database=settings.database_name,
+        migrations=MIGRATIONS,
+    ) as database:
+        yield database
+
+
+def _fail(exc: BridgeError) -> typer.Exit:
+    typer.echo(f"apismith: {exc.detail}", err=True)
+    return typer.Exit(1)
+
+
+@users_app.command("create")
+def create_user(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Password (asked for when omitted, which keeps it out of shell history).",
+        ),
+    ],
+    role: Annotated[RoleName, typer.Option(help="admin or reader.")] = RoleName.reader,
+) -> None:
+    """Create a user, e.g. the first admin."""
+    settings = _settings()
+
+    async def run() -> UserOut:
+        async with _migrated_database(settings) as database, database.transaction() as conn:
+            return await auth_service.create_user(
+                conn=conn, username=username, password=password, role=role.value
+            )
+
+    try:
+        user = asyncio.run(run())
+    except BridgeError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"apismith: created {user.role} user {user.username} ({user.uid})")
+
+
+@tokens_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. syncflow.")],
+    role: Annotated[RoleName, typer.Option(help="admin or reader.")] = RoleName.reader,
+) -> None:
+    """Create a service token and print it (to stdout, once; only its hash is stored)."""
+    settings = _settings()
+
+    async def run() -> ServiceTokenCreated:
+        async with _migrated_database(settings) as database, database.transaction() as conn:
+            return await auth_service.create_service_token(
+                conn=conn,
+                settings=settings,
+                name=name,
+                role=role.value,
+                created_by=None,
+            )
+
+    try:
+        created = asyncio.run(run())
+    except BridgeError as exc:
+        raise _fail(exc) from exc
+    typer.echo(
+        f"apismith: service token {created.uid} ({created.name}, {created.role}) created; "
+        "it is shown only now",
+        err=True,
+    )
+    typer.echo(created.token)
 
 
 def main() -> None:

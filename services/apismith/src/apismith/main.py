@@ -5,14 +5,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bridge_core.db.lifecycle import open_database
-from bridge_core.http.app import create_app
-from bridge_core.secrets import mask_url
 from fastapi import FastAPI
 from loguru import logger
 
 from apismith import __version__
+from apismith.auth.router import router as auth_router
+from apismith.auth.service import ensure_first_admin
 from apismith.settings import Settings
+from bridge_core.db.lifecycle import open_database
+from bridge_core.http.app import create_app
+from bridge_core.secrets import mask_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE = "apismith"
@@ -32,6 +34,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         ) as database:
             app.state.database = database
             app.state.settings = settings
+            if settings.admin_username and settings.admin_password:
+                async with database.transaction() as conn:
+                    await ensure_first_admin(
+                        conn=conn,
+                        username=settings.admin_username,
+                        password=settings.admin_password.get_secret_value(),
+                    )
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
             yield
 
@@ -53,7 +62,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         environment=settings.environment,
         lifespan=lifespan,
-        routers=[],
+        routers=[auth_router],
         metadata=metadata,
         description="Governed, read-only REST APIs over ERP databases.",
     )

@@ -1,8 +1,9 @@
 """APISmith settings (environment prefix ``APISMITH_``, also read from ``.env``)."""
 
-from bridge_core.settings import DEFAULT_SECRET, ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from bridge_core.settings import DEFAULT_SECRET, ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -1,6 +1,5 @@
 """Every APISmith table (SQLAlchemy Core), on the one MetaData that Alembic reads."""
 
-from bridge_core.db.naming import new_metadata
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from bridge_core.db.naming import new_metadata
 
 metadata = new_metadata()
 

@@ -4,10 +4,10 @@ import asyncio
 from typing import Annotated
 
 import typer
+
 from bridge_core.db.lifecycle import open_database
 from bridge_core.http.server import serve as run_server
 from bridge_core.logging import configure_logging
-
 from syncflow import __version__
 from syncflow.main import MIGRATIONS, SERVICE, build_app
 from syncflow.settings import Settings

@@ -5,12 +5,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bridge_core.db.lifecycle import open_database
-from bridge_core.http.app import create_app
-from bridge_core.secrets import mask_url
 from fastapi import FastAPI
 from loguru import logger
 
+from bridge_core.db.lifecycle import open_database
+from bridge_core.http.app import create_app
+from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.settings import Settings
 

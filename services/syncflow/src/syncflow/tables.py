@@ -4,7 +4,6 @@ Target tables (one per entity) are not here: they are created and migrated at
 run time from each entity's definition (``syncflow.entities.target_table``).
 """
 
-from bridge_core.db.naming import new_metadata
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from bridge_core.db.naming import new_metadata
 
 metadata = new_metadata()
 
@@ -125,6 +126,14 @@ failed_records = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_failed_records_entity_batch", "entity_name", "batch_uid"),
+    # one open failure per row: a row that fails again updates its record
+    Index(
+        "uq_failed_records_open_key",
+        "entity_name",
+        "key_hash",
+        unique=True,
+        postgresql_where="resolved_at IS NULL AND key_hash IS NOT NULL",
+    ),
 )
 
 pending_children = Table(

@@ -1,0 +1,113 @@
+"""Request dependencies that authenticate the caller and check its role.
+
+Use the aliases in routers, with the principal BEFORE the connection so the caller
+is authenticated before the request's transaction takes a database connection::
+
+    @router.get("/apis")
+    async def list_apis(principal: Reader, conn: Connection) -> ...
+
+or, when the handler does not need the principal,
+``@router.delete(..., dependencies=[Depends(require_admin)])``.
+
+Access tokens are checked by signature and expiry alone (no database). A service
+token is checked by signature first, so a forged or garbage token never reaches
+the database; only then is its hash looked up, in a short transaction of its own.
+A 401 names what was wrong (missing, malformed, expired, invalid, revoked) and
+carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
+"""
+
+from typing import Annotated
+
+from fastapi import Body, Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from apismith.auth import service
+from apismith.auth.principal import Principal
+from apismith.auth.schemas import RefreshRequest
+from apismith.auth.security import TokenClaims, decode_token
+from apismith.settings import Settings
+from bridge_core.db.transaction import get_database
+from bridge_core.errors import Forbidden, Unauthorized
+
+__all__ = [
+    "Admin",
+    "AppSettings",
+    "Principal",
+    "Reader",
+    "get_settings",
+    "require_admin",
+    "require_reader",
+    "verified_refresh_claims",
+]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An access token from /auth/login or a service token from /auth/tokens.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings, set by the lifespan."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _challenge(detail: str) -> HTTPException:
+    # bridge_core's errors carry no headers; RFC 6750 wants the Bearer challenge on a 401
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def authenticate(
+    request: Request,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
+    if credentials is None:
+        if request.headers.get("Authorization"):
+            raise _challenge("malformed authorization header: expected 'Bearer <token>'")
+        raise _challenge("missing bearer token")
+    token = credentials.credentials
+    try:
+        claims = decode_token(token, settings=settings)
+    except Unauthorized as exc:
+        raise _challenge(exc.detail) from exc
+    if claims.typ == "refresh":
+        raise _challenge("a refresh token is not a bearer token: use it at /auth/refresh")
+    if claims.typ == "access":
+        return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
+    try:
+        async with get_database(request).transaction() as conn:
+            return await service.authenticate_service_token(conn=conn, claims=claims, token=token)
+    except Unauthorized as exc:
+        raise _challenge(exc.detail) from exc
+
+
+async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """Any authenticated principal (``reader`` or ``admin``)."""
+    return principal
+
+
+async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """An authenticated principal with the ``admin`` role, else 403."""
+    if not principal.is_admin:
+        raise Forbidden("admin role required")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(require_reader)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+async def verified_refresh_claims(
+    body: Annotated[RefreshRequest, Body()], settings: AppSettings
+) -> TokenClaims:
+    """The claims of a body's refresh token, checked before any database connection is taken."""
+    claims = decode_token(body.refresh_token.get_secret_value(), settings=settings)
+    if claims.typ != "refresh":
+        raise Unauthorized("not a refresh token")
+    return claims

@@ -1,0 +1,212 @@
+"""PostgreSQL sources through an asyncpg pool.
+
+Every call runs in a ``READ ONLY`` transaction that is rolled back at the end, with
+``statement_timeout`` set for that transaction only (``SET LOCAL``, via
+``set_config(..., true)``). Rows stream through a server-side cursor (a portal
+fetched ``chunk_rows`` at a time), so memory stays bounded; the timeout applies to
+each fetch. Output columns come from the prepared statement's attributes.
+
+Values: ``numeric`` as Decimal, ``timestamptz`` as aware datetimes (UTC),
+``timestamp`` naive, ``json``/``jsonb`` decoded (numbers as Decimal), arrays as
+lists, and ``uuid``, ``interval``, ``inet``, ``cidr``, ``macaddr`` as text.
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import asyncpg
+
+from apismith.drivers.base import (
+    BoundQuery,
+    ColumnInfo,
+    ConnectionOptions,
+    Dialect,
+    Driver,
+    ErpQueryError,
+    ErpTimeout,
+    ErpUnreachable,
+    ServerInfo,
+    check_row_limit,
+    error_text,
+)
+from apismith.drivers.urls import parse_connection_url, postgres_target
+from bridge_core.errors import BridgeError
+
+CONNECT_TIMEOUT_S = 10.0
+
+_DATA_TYPES = {
+    "int2": "integer",
+    "int4": "integer",
+    "int8": "integer",
+    "oid": "integer",
+    "numeric": "number",
+    "float4": "number",
+    "float8": "number",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamp",
+    "time": "time",
+    "timetz": "time",
+    "bytea": "binary",
+    "json": "json",
+    "jsonb": "json",
+}
+
+# decoded by asyncpg into objects the runtime does not format; read them as PostgreSQL's text
+_TEXT_TYPES = ("uuid", "interval", "inet", "cidr", "macaddr")
+
+# SQLSTATEs that mean "no working session" (connection, auth, database, resources,
+# shutdown), not "bad query"
+_UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
+
+
+def data_type(type_name: str, kind: str) -> str:
+    """APISmith's data type for a PostgreSQL type (``kind`` as asyncpg reports it)."""
+    if kind == "array":
+        return "json"
+    return _DATA_TYPES.get(type_name, "string")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            schema="pg_catalog",
+            encoder=json.dumps,
+            decoder=partial(json.loads, parse_float=Decimal),
+        )
+    for name in _TEXT_TYPES:
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=str, decoder=str, format="text"
+        )
+
+
+class PostgresDriver(Driver):
+    """A PostgreSQL ERP database behind one asyncpg pool (opened on first use)."""
+
+    dialect = Dialect.POSTGRESQL
+
+    def __init__(self, url: str, options: ConnectionOptions) -> None:
+        super().__init__(url, options)
+        self._target = postgres_target(parse_connection_url(Dialect.POSTGRESQL, url))
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+
+    @property
+    def _where(self) -> str:
+        endpoint = self._target.endpoint
+        return f"{endpoint.host}:{endpoint.port}/{endpoint.database}"
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                endpoint = self._target.endpoint
+                self._pool = await asyncpg.create_pool(
+                    host=endpoint.host,
+                    port=endpoint.port,
+                    database=endpoint.database,
+                    user=self._target.user,
+                    password=self._target.password,
+                    ssl=self._target.ssl,
+                    min_size=0,
+                    max_size=self.options.pool_size,
+                    timeout=CONNECT_TIMEOUT_S,
+                    init=_init_connection,
+                    server_settings={"application_name": "apismith"},
+                )
+            return self._pool
+
+    def _error(self, exc: Exception, timeout_ms: int) -> BridgeError:
+        """The APISmith error for an asyncpg or network failure."""
+        if isinstance(exc, BridgeError):
+            return exc
+        text = error_text(exc, secret=self._target.password)
+        if isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in text:
+            return ErpTimeout(f"the statement ran past {timeout_ms} ms and was cancelled")
+        if isinstance(exc, asyncpg.PostgresError):
+            if exc.sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+                return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
+            return ErpQueryError(f"PostgreSQL rejected the query: {text}")
+        if isinstance(exc, (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError)):
+            return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
+        # client-side refusals: wrong parameter count or type, unsupported feature
+        return ErpQueryError(f"PostgreSQL query failed: {text}")
+
+    @asynccontextmanager
+    async def _session(self, timeout_ms: int) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a read-only transaction with the statement timeout."""
+        try:
+            pool = await self._open_pool()
+            async with pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+                transaction = conn.transaction(readonly=True)
+                await transaction.start()
+                try:
+                    await conn.execute(
+                        "SELECT set_config('statement_timeout', $1, true)", str(timeout_ms)
+                    )
+                    yield conn
+                finally:
+                    # read-only and never committed; a failure here must not hide the
+                    # query's own error, and the pool resets a connection it gets back
+                    if not conn.is_closed():
+                        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                            await transaction.rollback()
+        except Exception as exc:
+            raise self._error(exc, timeout_ms) from exc
+
+    async def ping(self) -> ServerInfo:
+        start = time.perf_counter()
+        async with self._session(self.options.statement_timeout_ms) as conn:
+            version = await conn.fetchval("SELECT current_setting('server_version')")
+        return ServerInfo(
+            server_version=f"PostgreSQL {version}",
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    async def describe(
+        self, query: BoundQuery, *, sample: BoundQuery | None = None
+    ) -> list[ColumnInfo]:
+        # PostgreSQL reports result types at prepare time; no row is needed
+        async with self._session(self.options.statement_timeout_ms) as conn:
+            statement = await conn.prepare(query.sql)
+            attributes = statement.get_attributes()
+        return [
+            ColumnInfo(
+                name=attribute.name,
+                data_type=data_type(attribute.type.name, attribute.type.kind),
+                nullable=True,  # the wire protocol does not say
+            )
+            for attribute in attributes
+        ]
+
+    async def stream(
+        self, query: BoundQuery, *, chunk_rows: int, timeout_ms: int | None = None
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        rows_read = 0
+        async with self._session(self.timeout_ms(timeout_ms)) as conn:
+            statement = await conn.prepare(query.sql)
+            cursor = await statement.cursor(*_positional(query))
+            while records := await cursor.fetch(chunk_rows):
+                rows_read += len(records)
+                check_row_limit(rows_read, self.options.max_rows)
+                yield [tuple(record) for record in records]
+
+    async def close(self) -> None:
+        async with self._pool_lock:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+
+
+def _positional(query: BoundQuery) -> tuple[Any, ...]:
+    if isinstance(query.params, dict):
+        raise ErpQueryError("PostgreSQL queries take positional ($1, $2) parameters")
+    return query.params

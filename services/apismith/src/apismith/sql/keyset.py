@@ -1,0 +1,63 @@
+"""Keyset pagination: the condition "comes after this row" under a TotalOrder.
+
+With NULL as the largest value, for sort keys k1..kn and the last row's values
+v1..vn the next page is ``after(k1) OR (k1 = v1 AND (after(k2) OR (k2 = v2 AND ...)))``
+where, NULL-aware and matching the ORDER BY exactly:
+
+    asc,  v not NULL: k > v OR k IS NULL      asc,  v NULL: nothing comes after
+    desc, v not NULL: k < v                   desc, v NULL: k IS NOT NULL
+    "k = v" is "k IS NULL" when v is NULL.
+
+The nested form grows linearly with the number of keys.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from apismith.sql.order import TotalOrder
+from apismith.sql.render import Bindings
+from apismith.sql.source import source_column
+from apismith.sql.spec import SortKey
+from bridge_core.errors import BadRequest
+
+INVALID_CURSOR = "invalid cursor"
+
+
+def after_condition(order: TotalOrder, values: Sequence[Any], bindings: Bindings) -> exp.Expr:
+    """The rows strictly after the row whose sort-key values are ``values``."""
+    if len(values) != len(order.keys):
+        raise BadRequest(INVALID_CURSOR)
+    condition: exp.Expr | None = None  # None: no row qualifies
+    for key, value in reversed(list(zip(order.keys, values, strict=True))):
+        bound = None if value is None else bindings.bind(value)
+        after = _after(key, bound)
+        if condition is None:
+            condition = after
+            continue
+        tail = exp.and_(_same(key, bound), condition)
+        condition = tail if after is None else exp.or_(after, tail)
+    if condition is None:
+        return exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0))
+    return condition
+
+
+def _after(key: SortKey, bound: exp.Placeholder | None) -> exp.Expr | None:
+    if key.direction == "desc":
+        if bound is None:
+            return exp.Not(this=_is_null(key))
+        return exp.LT(this=source_column(key.field), expression=bound.copy())
+    if bound is None:
+        return None
+    return exp.or_(exp.GT(this=source_column(key.field), expression=bound.copy()), _is_null(key))
+
+
+def _same(key: SortKey, bound: exp.Placeholder | None) -> exp.Expr:
+    if bound is None:
+        return _is_null(key)
+    return exp.EQ(this=source_column(key.field), expression=bound.copy())
+
+
+def _is_null(key: SortKey) -> exp.Expr:
+    return exp.Is(this=source_column(key.field), expression=exp.Null())

@@ -1,0 +1,90 @@
+"""Final rendering: a query's syntax tree to SQL text in the driver's parameter style.
+
+Every value (saved-query parameter, filter value, cursor value) stays a
+placeholder in the tree; nothing a caller sends is ever written into SQL text.
+Placeholders are numbered in the order they appear in the generated text, which
+is the order positional drivers bind them in.
+"""
+
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import ErrorLevel, exp
+
+from apismith.drivers.base import PARAM_STYLES, BoundQuery, Dialect, ParamStyle
+from apismith.sql.dialects import sqlglot_dialect
+from bridge_core.errors import BadRequest
+
+
+class Bindings:
+    """The values of one query's placeholders: the saved query's, then generated ones."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.values: dict[str, Any] = dict(params)
+        self._generated = 0
+
+    def bind(self, value: Any) -> exp.Placeholder:
+        """A new placeholder for ``value``; generated names start with "_", saved ones cannot."""
+        self._generated += 1
+        name = f"_v{self._generated}"
+        self.values[name] = value
+        return exp.Placeholder(this=name)
+
+
+def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) -> BoundQuery:
+    """SQL text for ``dialect`` with its placeholders in the driver's style, and their values."""
+    # a random marker per render cannot occur in the query's own text (literals, names)
+    marker = f"__apismith_{secrets.token_hex(8)}_"
+    names: list[str] = []
+
+    def to_marker(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Placeholder):
+            return node
+        name = node.name
+        if name not in values:
+            raise BadRequest(f"no value for parameter :{name}")
+        if name not in names:
+            names.append(name)
+        return exp.Var(this=f"{marker}{names.index(name)}__")
+
+    tree = expression.transform(to_marker)
+    sql = tree.sql(
+        dialect=sqlglot_dialect(dialect), comments=False, unsupported_level=ErrorLevel.RAISE
+    )
+    style = PARAM_STYLES[Dialect(dialect)]
+    if style is ParamStyle.FORMAT:
+        # the driver applies Python %-formatting to the whole text
+        sql = sql.replace("%", "%%")
+    return _number_placeholders(sql, re.compile(rf"{marker}(\d+)__"), style, names, values)
+
+
+def _number_placeholders(
+    sql: str,
+    pattern: re.Pattern[str],
+    style: ParamStyle,
+    names: list[str],
+    values: Mapping[str, Any],
+) -> BoundQuery:
+    positional: list[Any] = []
+    numbers: dict[int, int] = {}  # marker index -> $n / :pn, so a repeated parameter binds once
+
+    def replace(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        value = values[names[index]]
+        if style is ParamStyle.QMARK:
+            positional.append(value)
+            return "?"
+        if style is ParamStyle.FORMAT:
+            positional.append(value)
+            return "%s"
+        if index not in numbers:
+            numbers[index] = len(numbers) + 1
+            positional.append(value)
+        return f"${numbers[index]}" if style is ParamStyle.DOLLAR else f":p{numbers[index]}"
+
+    sql = pattern.sub(replace, sql)
+    if style is ParamStyle.NAMED:
+        return BoundQuery(sql=sql, params={f"p{n}": positional[n - 1] for n in numbers.values()})
+    return BoundQuery(sql=sql, params=tuple(positional))

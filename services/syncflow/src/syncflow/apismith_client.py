@@ -1,0 +1,188 @@
+"""The client SyncFlow uses to call APISmith (contract v1, ARCHITECTURE.md section 4).
+
+``base_url`` is APISmith's root URL (``http://127.0.0.1:8007``); every path here
+carries the ``/api/v1`` prefix. Bodies are decoded with orjson and values are passed
+on as APISmith sent them: exact decimals and timestamps stay strings (normalize
+converts them). Retries with backoff on connect errors, timeouts, 429 and 5xx come
+from :class:`~bridge_core.http.client.ServiceClient`; anything that still fails, or
+a 4xx, raises :class:`~bridge_core.http.client.ServiceClientError`.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from bridge_core.http.client import ServiceClient, ServiceClientError
+from syncflow.pipeline.types import ApiColumn
+
+API = "/api/v1"
+NDJSON = "application/x-ndjson"
+# APISmith caps its page size; listing APIs in pages of this size keeps each call small
+LIST_PAGE_SIZE = 100
+
+
+class ExecutedPage(NamedTuple):
+    """One page of an API's rows; ``next_cursor`` is ``None`` on the last page."""
+
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+    columns: tuple[ApiColumn, ...]
+
+
+def api_columns(raw: Any) -> tuple[ApiColumn, ...]:
+    """APISmith's ``columns`` metadata (``[{name, data_type, nullable}]``) as ``ApiColumn``s."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        ApiColumn(
+            name=str(column["name"]),
+            data_type=str(column.get("data_type") or "string"),
+            nullable=bool(column.get("nullable", True)),
+        )
+        for column in raw
+        if isinstance(column, dict) and "name" in column
+    )
+
+
+class ApiSmithClient(ServiceClient):
+    """One APISmith instance, called with a bearer service token."""
+
+    service = "apismith"
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.request(method, path, **kwargs)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise ServiceClientError(
+                self.service, f"{method} {path} answered with a body that is not JSON"
+            ) from exc
+
+    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body = await self._json(method, path, **kwargs)
+        if not isinstance(body, dict):
+            raise ServiceClientError(self.service, f"{method} {path} did not answer an object")
+        return body
+
+    async def health(self) -> dict[str, Any]:
+        """``GET /health`` -> ``{status, service, version, environment}``."""
+        return await self._object("GET", f"{API}/health")
+
+    async def whoami(self) -> dict[str, Any]:
+        """``GET /auth/me``: the principal behind the token (``{uid, name, role, kind}``)."""
+        return await self._object("GET", f"{API}/auth/me")
+
+    async def list_apis(self) -> list[dict[str, Any]]:
+        """Every API (``GET /apis``), following ``{items, total, page, page_size}`` pages."""
+        apis: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self._json(
+                "GET", f"{API}/apis", params={"page": page, "page_size": LIST_PAGE_SIZE}
+            )
+            if isinstance(body, list):
+                return [api for api in body if isinstance(api, dict)]
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise ServiceClientError(self.service, "GET /apis answered an unknown shape")
+            items = [api for api in body["items"] if isinstance(api, dict)]
+            apis.extend(items)
+            total = body.get("total")
+            if not items or not isinstance(total, int) or len(apis) >= total:
+                return apis
+            page += 1
+
+    async def get_api(self, slug: str) -> dict[str, Any]:
+        """``GET /apis/slug/{slug}``: an API with ``columns``, ``business_keys``,
+        ``rowversion_column``, ``delta_strategy`` and ``version``."""
+        return await self._object("GET", f"{API}/apis/slug/{quote(slug, safe='')}")
+
+    async def execute_page(
+        self,
+        slug: str,
+        *,
+        filters: list[dict[str, Any]],
+        sort: list[dict[str, str]],
+        page_size: int,
+        cursor: str | None,
+        include_total: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> ExecutedPage:
+        """One page of rows (``POST /runtime/{slug}/execute``), in keyset order."""
+        body = await self._object(
+            "POST",
+            f"{API}/runtime/{quote(slug, safe='')}/execute",
+            json={
+                "params": params or {},
+                "filters": filters,
+                "sort": sort,
+                "page_size": page_size,
+                "cursor": cursor,
+                "include_total": include_total,
+            },
+        )
+        rows, metadata = body.get("data"), body.get("metadata")
+        if not isinstance(rows, list) or not isinstance(metadata, dict):
+            raise ServiceClientError(
+                self.service, f"execute of {slug!r} answered without data and metadata"
+            )
+        total = metadata.get("total_rows")
+        return ExecutedPage(
+            rows=rows,
+            next_cursor=metadata.get("next_cursor"),
+            total=total if isinstance(total, int) else None,
+            columns=api_columns(metadata.get("columns")),
+        )
+
+    async def stream_rows(
+        self,
+        slug: str,
+        *,
+        filters: list[dict[str, Any]],
+        sort: list[dict[str, str]],
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every row of the API (``POST /runtime/{slug}/stream``, NDJSON), one line at a time."""
+        path = f"{API}/runtime/{quote(slug, safe='')}/stream"
+        body = {"params": params or {}, "filters": filters, "sort": sort}
+        async with self.stream("POST", path, json=body, headers={"Accept": NDJSON}) as response:
+            line_number = 0
+            try:
+                async for line in _lines(response):
+                    line_number += 1
+                    try:
+                        row = orjson.loads(line)
+                    except orjson.JSONDecodeError as exc:
+                        raise ServiceClientError(
+                            self.service, f"stream of {slug!r}: line {line_number} is not JSON"
+                        ) from exc
+                    if not isinstance(row, dict):
+                        raise ServiceClientError(
+                            self.service, f"stream of {slug!r}: line {line_number} is not an object"
+                        )
+                    yield row
+            except httpx.HTTPError as exc:
+                raise ServiceClientError(
+                    self.service,
+                    f"stream of {slug!r} broke off after {line_number} rows: "
+                    f"{type(exc).__name__}",
+                ) from exc
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Non-empty lines of a streamed body; only one partial line is ever held."""
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        complete, newline, rest = chunk.rpartition(b"\n")
+        if not newline:
+            pending += chunk
+            continue
+        for line in (pending + complete).split(b"\n"):
+            if line.strip():
+                yield line
+        pending = rest
+    if pending.strip():
+        yield pending

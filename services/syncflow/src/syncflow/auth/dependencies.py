@@ -1,0 +1,80 @@
+"""Request dependencies that authenticate the operator.
+
+Put the ``Operator`` alias BEFORE the connection in a handler's signature, so the
+caller is authenticated before the request's transaction takes a database connection::
+
+    @router.get("/entities")
+    async def list_entities(_: Operator, conn: Connection) -> ...
+
+The admin token is compared in constant time and needs no database. An operator
+token is checked by its MAC first, so a forged or garbage token never reaches the
+database; only then is its hash looked up, in a short transaction of its own. A 401
+says what was wrong (missing, malformed, invalid, unknown, revoked) and carries
+``WWW-Authenticate: Bearer``.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge_core.db.transaction import get_database
+from bridge_core.errors import ServiceUnavailable, Unauthorized
+from syncflow.auth import service
+from syncflow.auth.principal import ADMIN_TOKEN_NAME, Principal
+from syncflow.auth.security import is_admin_token, verified_token_uid
+from syncflow.settings import Settings
+
+__all__ = ["AppSettings", "Operator", "Principal", "authenticate", "get_settings"]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An operator token from `syncflow tokens create` or POST /tokens, "
+    "or SYNCFLOW_ADMIN_TOKEN.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings, set by the lifespan."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _challenge(detail: str) -> HTTPException:
+    # bridge_core's errors carry no headers; RFC 6750 wants the Bearer challenge on a 401
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def authenticate(
+    request: Request,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The operator behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
+    if credentials is None:
+        if request.headers.get("Authorization"):
+            raise _challenge("malformed authorization header: expected 'Bearer <token>'")
+        raise _challenge("missing bearer token")
+    token = credentials.credentials
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    if is_admin_token(admin_token=admin_token, token=token):
+        return Principal(uid=None, name=ADMIN_TOKEN_NAME)
+    uid = verified_token_uid(secret_key=settings.secret_key.get_secret_value(), token=token)
+    if uid is None:
+        raise _challenge("invalid token")
+    try:
+        async with get_database(request).transaction() as conn:
+            return await service.authenticate_token(conn, uid=uid, token=token)
+    except Unauthorized as exc:
+        raise _challenge(exc.detail) from exc
+    except (OSError, SQLAlchemyError) as exc:
+        logger.warning("operator token check failed: {}", type(exc).__name__)
+        raise ServiceUnavailable("database unreachable: the token cannot be checked") from exc
+
+
+Operator = Annotated[Principal, Depends(authenticate)]

@@ -1,0 +1,88 @@
+"""SQL behind the monitoring endpoints: failed records, parked children, batch statistics."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, func, select
+
+from bridge_core.db.repository import Repository
+from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
+
+
+class MonitoringRepository(Repository):
+    async def _page(
+        self, query: Select[Any], *, page: int, page_size: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = int(await self.conn.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        rows = await self.conn.execute(query.limit(page_size).offset((page - 1) * page_size))
+        return [dict(r._mapping) for r in rows], total
+
+    async def failed_records(
+        self,
+        *,
+        entity: str | None,
+        batch_uid: UUID | None,
+        stage: str | None,
+        include_resolved: bool,
+        page: int,
+        page_size: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = select(failed_records).order_by(failed_records.c.created_at.desc())
+        if entity:
+            query = query.where(failed_records.c.entity_name == entity)
+        if batch_uid:
+            query = query.where(failed_records.c.batch_uid == batch_uid)
+        if stage:
+            query = query.where(failed_records.c.stage == stage)
+        if not include_resolved:
+            query = query.where(failed_records.c.resolved_at.is_(None))
+        return await self._page(query, page=page, page_size=page_size)
+
+    async def pending_children(
+        self, *, entity: str | None, parent_entity: str | None, page: int, page_size: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = select(pending_children).order_by(pending_children.c.created_at.desc())
+        if entity:
+            query = query.where(pending_children.c.entity_name == entity)
+        if parent_entity:
+            query = query.where(pending_children.c.parent_entity == parent_entity)
+        return await self._page(query, page=page, page_size=page_size)
+
+    async def batches_by_status(self) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(sync_batches.c.status, func.count()).group_by(sync_batches.c.status)
+        )
+        return dict(rows.tuples())
+
+    async def open_failures_by_entity(self) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(failed_records.c.entity_name, func.count())
+            .where(failed_records.c.resolved_at.is_(None))
+            .group_by(failed_records.c.entity_name)
+        )
+        return dict(rows.tuples())
+
+    async def pending_by_entity(self) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(pending_children.c.entity_name, func.count()).group_by(
+                pending_children.c.entity_name
+            )
+        )
+        return dict(rows.tuples())
+
+    async def entity_states(self) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(select(entity_state))
+        return [dict(r._mapping) for r in rows]
+
+    async def latest_batches(self) -> list[dict[str, Any]]:
+        """The newest batch of every entity."""
+        ranked = select(
+            sync_batches,
+            func.row_number()
+            .over(
+                partition_by=sync_batches.c.entity_name, order_by=sync_batches.c.created_at.desc()
+            )
+            .label("rank"),
+        ).subquery()
+        rows = await self.conn.execute(select(ranked).where(ranked.c.rank == 1))
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,57 @@
+"""Monitoring: failed records, parked children, statistics."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from bridge_core.db.transaction import Connection
+from syncflow.auth.dependencies import Operator
+from syncflow.monitoring import service
+from syncflow.monitoring.schemas import FailedRecordPage, PendingChildPage, Stats
+
+router = APIRouter(prefix="/monitoring", tags=["monitoring"])
+
+PageNumber = Annotated[int, Query(ge=1)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/failed-records")
+async def failed_records(
+    _: Operator,
+    conn: Connection,
+    entity: str | None = None,
+    batch_uid: UUID | None = None,
+    stage: str | None = None,
+    include_resolved: bool = False,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> FailedRecordPage:
+    return await service.list_failed_records(
+        conn,
+        entity=entity,
+        batch_uid=batch_uid,
+        stage=stage,
+        include_resolved=include_resolved,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/pending-children")
+async def pending_children(
+    _: Operator,
+    conn: Connection,
+    entity: str | None = None,
+    parent_entity: str | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> PendingChildPage:
+    return await service.list_pending_children(
+        conn, entity=entity, parent_entity=parent_entity, page=page, page_size=page_size
+    )
+
+
+@router.get("/stats")
+async def stats(_: Operator, conn: Connection) -> Stats:
+    return await service.stats(conn)

@@ -1,0 +1,220 @@
+"""Load: set-based writes into an entity's target table, and the reads they need.
+
+Changed rows are COPYed (binary, typed) into a transaction-scoped staging table
+and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``.
+Deletes compare the target with the keys this batch has seen (kept in an
+unlogged work table, so a resumed batch still knows them). Everything runs on
+the connection it is given; the runner owns the transaction.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge_core.ids import new_id
+from syncflow.pipeline.types import DeleteMode, EntitySpec, Record
+
+WORK_SCHEMA = "syncflow_work"
+SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
+
+BRIDGE_COLUMNS = (
+    "_bridge_uid",
+    "_bridge_key_hash",
+    "_bridge_data_hash",
+    "_bridge_rowversion",
+    "_bridge_ref",
+    "_bridge_batch_uid",
+    "_bridge_created_at",
+    "_bridge_updated_at",
+    "_bridge_deleted_at",
+)
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def target_name(spec: EntitySpec) -> str:
+    return f"{quote(spec.target_schema)}.{quote(spec.target_table)}"
+
+
+def parent_column(parent_entity: str) -> str:
+    """The target column that holds a parent's ``_bridge_uid``."""
+    return f"{parent_entity}_uid"
+
+
+def data_columns(spec: EntitySpec) -> list[str]:
+    """Mapped fields, then one uid column per parent ref."""
+    return [f.target_field for f in spec.fields] + [
+        parent_column(ref.parent_entity) for ref in spec.parent_refs
+    ]
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def lookup_existing(
+    conn: AsyncConnection, spec: EntitySpec, key_hashes: Sequence[str]
+) -> dict[str, tuple[str, UUID | None, bool]]:
+    """``key_hash -> (data_hash, batch_uid, soft_deleted)`` for the keys already in the target."""
+    if not key_hashes:
+        return {}
+    driver = await _driver(conn)
+    rows = await driver.fetch(
+        f"SELECT _bridge_key_hash, _bridge_data_hash, _bridge_batch_uid, "
+        f"_bridge_deleted_at IS NOT NULL FROM {target_name(spec)} "
+        f"WHERE _bridge_key_hash = ANY($1::char(32)[])",
+        list(key_hashes),
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+async def lookup_parent_uids(
+    conn: AsyncConnection, parent: EntitySpec, key_hashes: Sequence[str]
+) -> dict[str, UUID]:
+    """``key_hash -> _bridge_uid`` of live parent rows with those keys."""
+    if not key_hashes:
+        return {}
+    driver = await _driver(conn)
+    rows = await driver.fetch(
+        f"SELECT _bridge_key_hash, _bridge_uid FROM {target_name(parent)} "
+        f"WHERE _bridge_key_hash = ANY($1::char(32)[]) AND _bridge_deleted_at IS NULL",
+        list(set(key_hashes)),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def write_rows(
+    conn: AsyncConnection,
+    spec: EntitySpec,
+    records: Sequence[Record],
+    *,
+    batch_uid: UUID,
+    now: datetime,
+) -> None:
+    """Insert new rows and update changed ones (and undelete soft-deleted ones)."""
+    if not records:
+        return
+    columns = data_columns(spec)
+    parents = [ref.parent_entity for ref in spec.parent_refs]
+    fields = [f.target_field for f in spec.fields]
+    all_columns = columns + list(BRIDGE_COLUMNS)
+    rows = [
+        (
+            *[r.target.get(name) for name in fields],
+            *[r.parent_uids.get(p) for p in parents],
+            new_id(),
+            r.key_hash,
+            r.data_hash,
+            None if r.rowversion is None else str(r.rowversion),
+            None,
+            batch_uid,
+            now,
+            now,
+            None,
+        )
+        for r in records
+    ]
+    driver = await _driver(conn)
+    target = target_name(spec)
+    await driver.execute(
+        f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    await driver.copy_records_to_table("_bridge_stage", records=rows, columns=all_columns)
+    column_list = ", ".join(quote(c) for c in all_columns)
+    updated = [
+        *columns,
+        "_bridge_data_hash",
+        "_bridge_rowversion",
+        "_bridge_batch_uid",
+        "_bridge_updated_at",
+    ]
+    assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
+    await driver.execute(
+        f"INSERT INTO {target} AS t ({column_list}) SELECT {column_list} FROM _bridge_stage "
+        f"ON CONFLICT (_bridge_key_hash) DO UPDATE SET {assignments}, _bridge_deleted_at = NULL "
+        f"WHERE t._bridge_data_hash IS DISTINCT FROM EXCLUDED._bridge_data_hash "
+        f"OR t._bridge_deleted_at IS NOT NULL"
+    )
+    await driver.execute("DROP TABLE _bridge_stage")
+
+
+async def ensure_work_tables(conn: AsyncConnection) -> None:
+    """The unlogged table of keys seen per batch (for delete detection)."""
+    driver = await _driver(conn)
+    await driver.execute(
+        f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
+        f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
+        "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL, PRIMARY KEY (batch_uid, key_hash))"
+    )
+
+
+async def mark_seen(conn: AsyncConnection, batch_uid: UUID, key_hashes: Iterable[str]) -> None:
+    """Remember that this batch read these keys from the source."""
+    keys = list(set(key_hashes))
+    if not keys:
+        return
+    driver = await _driver(conn)
+    await driver.execute(
+        f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, unnest($2::char(32)[]) "
+        "ON CONFLICT DO NOTHING",
+        batch_uid,
+        keys,
+    )
+
+
+async def count_delete_candidates(
+    conn: AsyncConnection, spec: EntitySpec, batch_uid: UUID
+) -> tuple[int, int]:
+    """``(rows in the target that this batch did not see, live rows in the target)``."""
+    driver = await _driver(conn)
+    target = target_name(spec)
+    row = await driver.fetchrow(
+        f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+        f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)), count(*) "
+        f"FROM {target} t WHERE t._bridge_deleted_at IS NULL",
+        batch_uid,
+    )
+    return int(row[0]), int(row[1])
+
+
+async def apply_deletes(
+    conn: AsyncConnection, spec: EntitySpec, *, batch_uid: UUID, mode: DeleteMode, now: datetime
+) -> int:
+    """Soft- or hard-delete the live rows this batch did not see; return how many."""
+    driver = await _driver(conn)
+    target = target_name(spec)
+    unseen = (
+        f"t._bridge_deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+        f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)"
+    )
+    if mode is DeleteMode.HARD:
+        status = await driver.execute(f"DELETE FROM {target} t WHERE {unseen}", batch_uid)
+    else:
+        status = await driver.execute(
+            f"UPDATE {target} t SET _bridge_deleted_at = $2, _bridge_updated_at = $2, "
+            f"_bridge_batch_uid = $1 WHERE {unseen}",
+            batch_uid,
+            now,
+        )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def forget_seen(conn: AsyncConnection, batch_uid: UUID) -> None:
+    driver = await _driver(conn)
+    await driver.execute(f"DELETE FROM {SEEN_TABLE} WHERE batch_uid = $1", batch_uid)
+
+
+async def target_rows(conn: AsyncConnection, spec: EntitySpec) -> int:
+    """Live rows in the target table."""
+    driver = await _driver(conn)
+    count: int = await driver.fetchval(
+        f"SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL"
+    )
+    return count

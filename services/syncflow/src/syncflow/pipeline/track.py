@@ -1,0 +1,239 @@
+"""Track: the bookkeeping a chunk leaves behind, written in the chunk's transaction.
+
+Batch progress and checkpoint, the entity's cursor, failed records and parked
+children. Parked rows keep their mapped values in a JSON form that is decoded
+by field type when the parent arrives.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge_core.ids import new_id
+from syncflow.pipeline.types import Counters, EntitySpec, FieldType, Record, RowFailure
+from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
+
+
+def encode_value(value: Any) -> Any:
+    """A mapped value as JSON (decimals and datetimes as ISO / exact strings)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def decode_value(value: Any, field_type: FieldType) -> Any:
+    """The inverse of :func:`encode_value` for a field of ``field_type``."""
+    if value is None:
+        return None
+    match field_type:
+        case FieldType.NUMERIC:
+            return Decimal(value)
+        case FieldType.TIMESTAMP:
+            return datetime.fromisoformat(value)
+        case FieldType.DATE:
+            return date.fromisoformat(value)
+        case _:
+            return value
+
+
+def encode_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: encode_value(value) for key, value in raw.items()}
+
+
+async def save_progress(
+    conn: AsyncConnection,
+    *,
+    batch_uid: UUID,
+    counters: Counters,
+    checkpoint: dict[str, Any] | None,
+    progress: dict[str, Any],
+    stage_seconds: dict[str, float],
+    cursor_end: Any,
+) -> None:
+    """Store the batch's counters and checkpoint (the resume point) after a chunk."""
+    await conn.execute(
+        update(sync_batches)
+        .where(sync_batches.c.uid == batch_uid)
+        .values(
+            counters=counters.as_dict(),
+            checkpoint=checkpoint,
+            progress=progress,
+            stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
+            cursor_end=cursor_end,
+        )
+    )
+
+
+async def advance_cursor(
+    conn: AsyncConnection, *, entity: str, cursor: Any, batch_uid: UUID
+) -> None:
+    """Move the entity's committed cursor (only ever in the transaction that stored the rows)."""
+    now = datetime.now(UTC)
+    statement = insert(entity_state).values(
+        entity_name=entity, cursor=cursor, last_batch_uid=batch_uid, updated_at=now
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[entity_state.c.entity_name],
+            set_={"cursor": cursor, "last_batch_uid": batch_uid, "updated_at": now},
+        )
+    )
+
+
+async def committed_cursor(conn: AsyncConnection, entity: str) -> Any:
+    """The entity's committed cursor (``None`` before its first rowversion sync)."""
+    return await conn.scalar(
+        select(entity_state.c.cursor).where(entity_state.c.entity_name == entity)
+    )
+
+
+async def reset_cursor(conn: AsyncConnection, entity: str) -> None:
+    await conn.execute(
+        update(entity_state).where(entity_state.c.entity_name == entity).values(cursor=None)
+    )
+
+
+async def record_failures(
+    conn: AsyncConnection, *, entity: str, batch_uid: UUID, failures: Sequence[RowFailure]
+) -> None:
+    """Keep every bad row with its stage, error and raw data."""
+    if not failures:
+        return
+    now = datetime.now(UTC)
+    await conn.execute(
+        failed_records.insert(),
+        [
+            {
+                "uid": new_id(),
+                "entity_name": entity,
+                "batch_uid": batch_uid,
+                "stage": str(f.stage),
+                "error": f.error,
+                "raw_data": encode_raw(f.raw),
+                "key_hash": f.key_hash,
+                "retry_count": 0,
+                "next_retry_at": None,
+                "resolved_at": None,
+                "created_at": now,
+            }
+            for f in failures
+        ],
+    )
+
+
+def parked_row(record: Record) -> dict[str, Any]:
+    return {
+        "raw": encode_raw(record.raw),
+        "target": encode_raw(record.target),
+        "key_hash": record.key_hash,
+        "data_hash": record.data_hash,
+        "rowversion": encode_value(record.rowversion),
+    }
+
+
+def unpark(row_data: dict[str, Any], spec: EntitySpec) -> Record:
+    """A parked row back as a :class:`Record` with typed target values."""
+    types = {f.target_field: f.type for f in spec.fields}
+    target = {
+        name: decode_value(value, types.get(name, FieldType.TEXT))
+        for name, value in row_data["target"].items()
+    }
+    return Record(
+        raw=row_data["raw"],
+        target=target,
+        rowversion=row_data["rowversion"],
+        key_hash=row_data["key_hash"],
+        data_hash=row_data["data_hash"],
+    )
+
+
+async def park_children(
+    conn: AsyncConnection,
+    *,
+    entity: str,
+    batch_uid: UUID,
+    parked: Sequence[tuple[Record, str, str, list[Any]]],
+    next_retry_at: datetime,
+) -> None:
+    """Park children whose parent is missing.
+
+    Each item is ``(record, parent_entity, parent_key_hash, parent_key)``.
+
+    A child parked again (re-read before its parent arrived) replaces its earlier row.
+    """
+    if not parked:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "uid": new_id(),
+            "entity_name": entity,
+            "batch_uid": batch_uid,
+            "key_hash": record.key_hash,
+            "parent_entity": parent_entity,
+            "parent_key_hash": parent_key_hash,
+            "parent_key": [encode_value(v) for v in parent_key],
+            "row_data": parked_row(record),
+            "attempts": 0,
+            "next_retry_at": next_retry_at,
+            "last_error": f"parent {parent_entity} {parent_key} not loaded yet",
+            "created_at": now,
+        }
+        for record, parent_entity, parent_key_hash, parent_key in parked
+    ]
+    statement = insert(pending_children)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[pending_children.c.entity_name, pending_children.c.key_hash],
+            set_={
+                "batch_uid": statement.excluded.batch_uid,
+                "parent_entity": statement.excluded.parent_entity,
+                "parent_key_hash": statement.excluded.parent_key_hash,
+                "parent_key": statement.excluded.parent_key,
+                "row_data": statement.excluded.row_data,
+                "last_error": statement.excluded.last_error,
+            },
+        ),
+        rows,
+    )
+
+
+async def children_waiting_for(
+    conn: AsyncConnection, *, parent_entity: str, parent_key_hashes: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Parked children whose parent is among ``parent_key_hashes``."""
+    if not parent_key_hashes:
+        return []
+    result = await conn.execute(
+        select(pending_children).where(
+            pending_children.c.parent_entity == parent_entity,
+            pending_children.c.parent_key_hash.in_(list(parent_key_hashes)),
+        )
+    )
+    return [dict(row._mapping) for row in result]
+
+
+async def forget_parked(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
+    if uids:
+        await conn.execute(delete(pending_children).where(pending_children.c.uid.in_(list(uids))))
+
+
+async def unpark_children(conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]) -> None:
+    """Drop parked rows of ``entity`` that have now been loaded by their own batch."""
+    if key_hashes:
+        await conn.execute(
+            delete(pending_children).where(
+                pending_children.c.entity_name == entity,
+                pending_children.c.key_hash.in_(list(key_hashes)),
+            )
+        )

@@ -1,0 +1,214 @@
+"""The data that flows through the pipeline, one way: fetch -> normalize -> validate -> map
+-> identity -> delta -> resolve -> load -> track.
+
+Stages never import each other; they share only these types. The runner
+(``syncflow.pipeline.runner``) is the one module that imports every stage.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+
+class FieldType(StrEnum):
+    """Target column types of mapped fields."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMERIC = "numeric"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+
+# APISmith's column data types -> the field type a column gets when it is not mapped
+API_TYPE_TO_FIELD_TYPE: dict[str, FieldType] = {
+    "string": FieldType.TEXT,
+    "integer": FieldType.INTEGER,
+    "number": FieldType.NUMERIC,
+    "boolean": FieldType.BOOLEAN,
+    "date": FieldType.DATE,
+    "timestamp": FieldType.TIMESTAMP,
+    "time": FieldType.TEXT,
+    "binary": FieldType.TEXT,
+    "json": FieldType.TEXT,
+}
+
+
+class DeltaStrategy(StrEnum):
+    FULL = "full"
+    ROWVERSION = "rowversion"
+    HASH = "hash"
+
+
+class SyncMode(StrEnum):
+    INCREMENTAL = "incremental"
+    FULL = "full"
+
+
+class DeleteMode(StrEnum):
+    SOFT = "soft"
+    HARD = "hard"
+    IGNORE = "ignore"
+
+
+class Stage(StrEnum):
+    """Where a row failed (``failed_records.stage``) or where time was spent."""
+
+    FETCH = "fetch"
+    NORMALIZE = "normalize"
+    VALIDATE = "validate"
+    MAP = "map"
+    IDENTITY = "identity"
+    DELTA = "delta"
+    RESOLVE = "resolve"
+    LOAD = "load"
+    TRACK = "track"
+
+
+@dataclass(frozen=True)
+class ApiColumn:
+    """An output column of the APISmith API, as discovered."""
+
+    name: str
+    data_type: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One mapped field: source (API) field -> target column.
+
+    ``transform`` is ``None``, a name (``"trim"``, ``"upper"``, ``"lower"``) or a
+    value map ``{"map": {"A": "Active", ...}, "default": ...}``.
+    """
+
+    source_field: str
+    target_field: str
+    type: FieldType
+    transform: str | dict[str, Any] | None = None
+    default_value: Any = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """A child's source ``fields`` hold its parent's business keys ``parent_fields``, in order."""
+
+    parent_entity: str
+    fields: tuple[str, ...]
+    parent_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeletePolicy:
+    mode: DeleteMode = DeleteMode.SOFT
+    max_ratio: float = 0.05
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """Everything the pipeline needs to know about one entity, defaults resolved."""
+
+    name: str
+    source_name: str
+    api_slug: str
+    api_columns: tuple[ApiColumn, ...]
+    business_keys: tuple[str, ...]
+    rowversion_field: str | None
+    delta_strategy: DeltaStrategy
+    target_schema: str
+    target_table: str
+    page_size: int
+    fields: tuple[FieldSpec, ...]
+    parent_refs: tuple[ParentRef, ...] = ()
+    delete_policy: DeletePolicy = DeletePolicy()
+    source_timezone: str = "UTC"
+
+    def api_type(self, source_field: str) -> str:
+        """APISmith's data type of a source field (``"string"`` when unknown)."""
+        for column in self.api_columns:
+            if column.name == source_field:
+                return column.data_type
+        return "string"
+
+
+@dataclass(slots=True)
+class Record:
+    """One row on its way through the stages.
+
+    ``raw`` is kept as fetched (it goes to ``failed_records`` if the row fails);
+    ``values`` are normalized source values (by source field); ``target`` the
+    mapped values (by target field); hashes are set by identity.
+    """
+
+    raw: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] = field(default_factory=dict)
+    rowversion: Any = None
+    key_hash: str = ""
+    data_hash: str = ""
+    parent_uids: dict[str, UUID] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """A row that could not go on, with the stage and a message a person can act on."""
+
+    stage: Stage
+    error: str
+    raw: dict[str, Any]
+    key_hash: str | None = None
+
+
+COUNTER_NAMES = (
+    "fetched",
+    "inserted",
+    "updated",
+    "unchanged",
+    "failed",
+    "duplicate",
+    "pending",
+    "deleted",
+    "resolved",
+)
+
+
+@dataclass(slots=True)
+class Counters:
+    """A batch's row counts. ``fetched = inserted + updated + unchanged + failed + duplicate
+    + pending``; ``deleted`` and ``resolved`` are counted apart."""
+
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    duplicate: int = 0
+    pending: int = 0
+    deleted: int = 0
+    resolved: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTER_NAMES}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int] | None) -> "Counters":
+        data = data or {}
+        return cls(**{name: int(data.get(name, 0)) for name in COUNTER_NAMES})
+
+    def add(self, other: "Counters") -> None:
+        for name in COUNTER_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def balanced(self) -> bool:
+        """Whether every fetched row is accounted for exactly once."""
+        return self.fetched == (
+            self.inserted
+            + self.updated
+            + self.unchanged
+            + self.failed
+            + self.duplicate
+            + self.pending
+        )

@@ -1,0 +1,81 @@
+"""Request and response bodies of the sources API (a source's token is never returned)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+SOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,149}$"
+
+SourceName = Annotated[str, StringConstraints(pattern=SOURCE_NAME_PATTERN)]
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: SourceName = Field(description="letters, digits, '.', '_', '-'; entities refer to it")
+    base_url: str = Field(
+        min_length=1, max_length=2000, description="APISmith's root URL, e.g. http://127.0.0.1:8007"
+    )
+    token: SecretStr = Field(description="an APISmith service token; stored encrypted")
+
+
+class SourceUpdate(BaseModel):
+    """Change the URL or rotate the token; a key left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(default=None, min_length=1, max_length=2000)
+    token: SecretStr | None = None
+
+
+class SourceOut(BaseModel):
+    uid: UUID
+    name: str
+    base_url: str
+    has_token: bool = Field(default=True, description="the token itself is never returned")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApiSmithPrincipal(BaseModel):
+    """Who APISmith says the source's token belongs to."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    uid: str | None = None
+    name: str
+    role: str | None = None
+    kind: str | None = None
+
+
+class SourceTest(BaseModel):
+    ok: bool
+    latency_ms: float
+    apismith_version: str | None
+    principal: ApiSmithPrincipal
+
+
+class DiscoveredColumn(BaseModel):
+    name: str
+    data_type: str
+    nullable: bool
+
+
+class DiscoveredApi(BaseModel):
+    """One of APISmith's APIs with what an entity needs to know about it."""
+
+    slug: str
+    name: str | None = None
+    description: str | None = None
+    version: int | None = None
+    is_active: bool | None = None
+    columns: list[DiscoveredColumn]
+    business_keys: list[str]
+    rowversion_column: str | None
+    delta_strategy: str | None
+    params: list[dict[str, Any]] = Field(default_factory=list)
+    entities: list[str] = Field(
+        default_factory=list, description="SyncFlow entities of this source that read this API"
+    )

@@ -1,0 +1,210 @@
+"""All SQL on ``sync_batches``: creating, claiming with leases, progress, history."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bridge_core.db.repository import Repository
+from bridge_core.errors import Conflict
+from bridge_core.ids import new_id
+from syncflow.pipeline.types import Counters
+from syncflow.tables import sync_batches
+
+ACTIVE = ("pending", "running")
+FINISHED = ("completed", "failed", "cancelled")
+
+
+class BatchRepository(Repository):
+    async def create(
+        self,
+        *,
+        entity: str,
+        mode: str,
+        dry_run: bool,
+        schedule_uid: UUID | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A new pending batch; 409 while the entity has a pending or running one."""
+        values = {
+            "uid": new_id(),
+            "entity_name": entity,
+            "mode": mode,
+            "dry_run": dry_run,
+            "status": "pending",
+            "counters": Counters().as_dict(),
+            "stage_seconds": {},
+            "warnings": [],
+            "progress": {},
+            "checkpoint": checkpoint,
+            "schedule_uid": schedule_uid,
+            "stop_requested": False,
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(sync_batches.insert().values(**values))
+        except IntegrityError as exc:
+            active = await self.active_for(entity)
+            uid = active["uid"] if active else "?"
+            raise Conflict(f"entity {entity!r} already has a running batch {uid}") from exc
+        created = await self.get(values["uid"])
+        assert created is not None
+        return created
+
+    async def get(self, uid: UUID) -> dict[str, Any] | None:
+        row = (
+            await self.conn.execute(select(sync_batches).where(sync_batches.c.uid == uid))
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def active_for(self, entity: str) -> dict[str, Any] | None:
+        row = (
+            await self.conn.execute(
+                select(sync_batches).where(
+                    sync_batches.c.entity_name == entity, sync_batches.c.status.in_(ACTIVE)
+                )
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def history(
+        self, *, entity: str | None, status: str | None, page: int, page_size: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        conditions = []
+        if entity:
+            conditions.append(sync_batches.c.entity_name == entity)
+        if status:
+            conditions.append(sync_batches.c.status == status)
+        where = and_(*conditions) if conditions else None
+        query = select(sync_batches).order_by(sync_batches.c.created_at.desc())
+        count = select(func.count()).select_from(sync_batches)
+        if where is not None:
+            query = query.where(where)
+            count = count.where(where)
+        total = int(await self.conn.scalar(count) or 0)
+        rows = await self.conn.execute(query.limit(page_size).offset((page - 1) * page_size))
+        return [dict(r._mapping) for r in rows], total
+
+    async def request_stop(self, uid: UUID) -> dict[str, Any] | None:
+        """Ask a batch to stop: a pending one is cancelled now, a running one at its next chunk."""
+        now = datetime.now(UTC)
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid, sync_batches.c.status == "pending")
+            .values(status="cancelled", finished_at=now, stop_requested=True)
+        )
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid, sync_batches.c.status == "running")
+            .values(stop_requested=True)
+        )
+        return await self.get(uid)
+
+    async def claim_next(self, *, worker_id: str, lease_seconds: int) -> dict[str, Any] | None:
+        """Claim the oldest pending batch, or a running one whose lease expired (a dead worker's).
+
+        ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim concurrently.
+        """
+        now = datetime.now(UTC)
+        candidate = (
+            select(sync_batches.c.uid)
+            .where(
+                or_(
+                    sync_batches.c.status == "pending",
+                    and_(
+                        sync_batches.c.status == "running",
+                        sync_batches.c.lease_expires_at < now,
+                    ),
+                )
+            )
+            .order_by(sync_batches.c.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        uid = await self.conn.scalar(candidate)
+        if uid is None:
+            return None
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid)
+            .values(
+                status="running",
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=func.coalesce(sync_batches.c.started_at, now),
+            )
+        )
+        return await self.get(uid)
+
+    async def renew_lease(self, uid: UUID, *, worker_id: str, lease_seconds: int) -> bool:
+        """Extend our lease; ``False`` when another worker has taken the batch over."""
+        result = await self.conn.execute(
+            update(sync_batches)
+            .where(
+                sync_batches.c.uid == uid,
+                sync_batches.c.lease_owner == worker_id,
+                sync_batches.c.status == "running",
+            )
+            .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+        )
+        return result.rowcount == 1
+
+    async def holds_lease(self, uid: UUID, *, worker_id: str) -> tuple[bool, bool]:
+        """``(we still own the running batch, a stop was requested)``, locking the row."""
+        row = (
+            await self.conn.execute(
+                select(
+                    sync_batches.c.lease_owner, sync_batches.c.status, sync_batches.c.stop_requested
+                )
+                .where(sync_batches.c.uid == uid)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return False, False
+        return row.lease_owner == worker_id and row.status == "running", bool(row.stop_requested)
+
+    async def finish(
+        self,
+        uid: UUID,
+        *,
+        worker_id: str | None,
+        status: str,
+        error: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> bool:
+        """Close a batch (completed, failed, cancelled) if we still own it."""
+        conditions = [sync_batches.c.uid == uid, sync_batches.c.status.in_(ACTIVE)]
+        if worker_id is not None:
+            conditions.append(sync_batches.c.lease_owner == worker_id)
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "finished_at": datetime.now(UTC),
+            "lease_expires_at": None,
+        }
+        if warnings is not None:
+            values["warnings"] = warnings
+        result = await self.conn.execute(update(sync_batches).where(*conditions).values(**values))
+        return result.rowcount == 1
+
+    async def set_started(
+        self, uid: UUID, *, cursor_start: Any, checkpoint: dict[str, Any]
+    ) -> None:
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid)
+            .values(cursor_start=cursor_start, checkpoint=checkpoint)
+        )
+
+    async def prune(self, *, older_than: datetime) -> int:
+        """Delete finished batches older than ``older_than``; return how many."""
+        result = await self.conn.execute(
+            sync_batches.delete().where(
+                sync_batches.c.status.in_(FINISHED), sync_batches.c.finished_at < older_than
+            )
+        )
+        return int(result.rowcount)

@@ -1,0 +1,49 @@
+"""The sync API: start, status, stop, history, retry failed records."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+
+from bridge_core.db.transaction import Connection
+from syncflow.auth.dependencies import Operator
+from syncflow.sync import service
+from syncflow.sync.schemas import BatchPage, BatchStatus, RetryFailed, SyncStart
+
+router = APIRouter(prefix="/sync", tags=["sync"])
+
+
+@router.post("/start", status_code=status.HTTP_202_ACCEPTED)
+async def start(body: SyncStart, _: Operator, conn: Connection) -> BatchStatus:
+    return await service.start_sync(
+        conn, entity=body.entity, mode=body.mode.value, dry_run=body.dry_run
+    )
+
+
+@router.get("/status/{batch_uid}")
+async def get_status(batch_uid: UUID, _: Operator, conn: Connection) -> BatchStatus:
+    return await service.get_status(conn, batch_uid=batch_uid)
+
+
+@router.post("/stop/{batch_uid}")
+async def stop(batch_uid: UUID, _: Operator, conn: Connection) -> BatchStatus:
+    return await service.stop(conn, batch_uid=batch_uid)
+
+
+@router.get("/history")
+async def history(
+    _: Operator,
+    conn: Connection,
+    entity: str | None = None,
+    batch_status: Annotated[str | None, Query(alias="status")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> BatchPage:
+    return await service.history(
+        conn, entity=entity, status=batch_status, page=page, page_size=page_size
+    )
+
+
+@router.post("/retry-failed", status_code=status.HTTP_202_ACCEPTED)
+async def retry_failed(body: RetryFailed, _: Operator, conn: Connection) -> BatchStatus:
+    return await service.retry_failed(conn, entity=body.entity)

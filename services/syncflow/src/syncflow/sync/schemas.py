@@ -1,0 +1,65 @@
+"""Request and response bodies of the sync API."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from syncflow.pipeline.types import SyncMode
+
+
+class SyncStart(BaseModel):
+    entity: str
+    mode: SyncMode = SyncMode.INCREMENTAL
+    dry_run: bool = False
+
+
+class BatchStatus(BaseModel):
+    batch_uid: UUID
+    entity: str
+    mode: str
+    dry_run: bool
+    status: str
+    counters: dict[str, int]
+    cursor_start: Any = None
+    cursor_end: Any = None
+    progress: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "BatchStatus":
+        return cls(
+            batch_uid=row["uid"],
+            entity=row["entity_name"],
+            mode=row["mode"],
+            dry_run=row["dry_run"],
+            status=row["status"],
+            counters=row["counters"],
+            cursor_start=row["cursor_start"],
+            cursor_end=row["cursor_end"],
+            progress=row["progress"] or {},
+            warnings=row["warnings"] or [],
+            stage_seconds=row["stage_seconds"] or {},
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            error=row["error"],
+        )
+
+
+class BatchPage(BaseModel):
+    items: list[BatchStatus]
+    total: int
+    page: int
+    page_size: int
+
+
+class RetryFailed(BaseModel):
+    entity: str
+    batch_uid: UUID | None = None

@@ -1,0 +1,70 @@
+"""Starting, stopping and reading sync batches. The worker runs them."""
+
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridge_core.errors import NotFound
+from syncflow.sync.repository import BatchRepository
+from syncflow.sync.schemas import BatchPage, BatchStatus
+from syncflow.tables import entities
+
+RETRY_MODE = "retry"
+
+
+async def _require_entity(conn: AsyncConnection, name: str) -> None:
+    exists = await conn.scalar(select(entities.c.uid).where(entities.c.name == name))
+    if exists is None:
+        raise NotFound(f"entity {name!r} not found")
+
+
+async def start_sync(
+    conn: AsyncConnection,
+    *,
+    entity: str,
+    mode: str,
+    dry_run: bool,
+    schedule_uid: UUID | None = None,
+) -> BatchStatus:
+    """Queue a batch for ``entity`` (409 while it has one pending or running)."""
+    await _require_entity(conn, entity)
+    row = await BatchRepository(conn).create(
+        entity=entity, mode=mode, dry_run=dry_run, schedule_uid=schedule_uid
+    )
+    return BatchStatus.from_row(row)
+
+
+async def retry_failed(conn: AsyncConnection, *, entity: str) -> BatchStatus:
+    """Queue a batch that re-runs the entity's unresolved failed records."""
+    await _require_entity(conn, entity)
+    row = await BatchRepository(conn).create(entity=entity, mode=RETRY_MODE, dry_run=False)
+    return BatchStatus.from_row(row)
+
+
+async def get_status(conn: AsyncConnection, *, batch_uid: UUID) -> BatchStatus:
+    """One batch with its counters and progress."""
+    row = await BatchRepository(conn).get(batch_uid)
+    if row is None:
+        raise NotFound(f"batch {batch_uid} not found")
+    return BatchStatus.from_row(row)
+
+
+async def stop(conn: AsyncConnection, *, batch_uid: UUID) -> BatchStatus:
+    """Cancel a pending batch, or ask a running one to stop after its current chunk."""
+    row = await BatchRepository(conn).request_stop(batch_uid)
+    if row is None:
+        raise NotFound(f"batch {batch_uid} not found")
+    return BatchStatus.from_row(row)
+
+
+async def history(
+    conn: AsyncConnection, *, entity: str | None, status: str | None, page: int, page_size: int
+) -> BatchPage:
+    """Batches, newest first."""
+    rows, total = await BatchRepository(conn).history(
+        entity=entity, status=status, page=page, page_size=page_size
+    )
+    return BatchPage(
+        items=[BatchStatus.from_row(r) for r in rows], total=total, page=page, page_size=page_size
+    )
