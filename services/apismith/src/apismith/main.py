@@ -9,9 +9,15 @@ from fastapi import FastAPI
 from loguru import logger
 
 from apismith import __version__
+from apismith.apis.router import router as apis_router
 from apismith.auth.router import router as auth_router
 from apismith.auth.service import ensure_first_admin
+from apismith.connections.router import router as connections_router
+from apismith.drivers.registry import DriverRegistry
+from apismith.executions.router import router as executions_router
+from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
+from bridge_core.crypto import SecretBox
 from bridge_core.db.lifecycle import open_database
 from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
@@ -41,8 +47,16 @@ def build_app(settings: Settings | None = None) -> FastAPI:
                         username=settings.admin_username,
                         password=settings.admin_password.get_secret_value(),
                     )
+            drivers = DriverRegistry(
+                secret_box=SecretBox(settings.encryption_key.get_secret_value()),
+                executor_threads=settings.executor_threads,
+            )
+            app.state.drivers = drivers
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
-            yield
+            try:
+                yield
+            finally:
+                await drivers.close()
 
     def metadata() -> dict[str, Any]:
         return {
@@ -62,7 +76,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         environment=settings.environment,
         lifespan=lifespan,
-        routers=[auth_router],
+        routers=[auth_router, connections_router, apis_router, runtime_router, executions_router],
         metadata=metadata,
         description="Governed, read-only REST APIs over ERP databases.",
     )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,11 +91,12 @@ api_versions = Table(
     "api_versions",
     metadata,
     Column("uid", Uuid, primary_key=True),
-    Column("api_uid", Uuid, ForeignKey("apis.uid", ondelete="CASCADE"), nullable=False, index=True),
+    Column("api_uid", Uuid, ForeignKey("apis.uid", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("definition", Json, nullable=False),
     Column("created_by", String(150), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("api_uid", "version"),
 )
 
 executions = Table(
@@ -105,6 +107,7 @@ executions = Table(
     Column("slug", String(150), nullable=False, index=True),
     Column("api_version", Integer, nullable=True),
     Column("principal", String(200), nullable=False),
+    Column("principal_kind", String(20), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     Column("row_count", Integer, nullable=False, default=0),

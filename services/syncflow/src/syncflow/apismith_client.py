@@ -167,8 +167,7 @@ class ApiSmithClient(ServiceClient):
             except httpx.HTTPError as exc:
                 raise ServiceClientError(
                     self.service,
-                    f"stream of {slug!r} broke off after {line_number} rows: "
-                    f"{type(exc).__name__}",
+                    f"stream of {slug!r} broke off after {line_number} rows: {type(exc).__name__}",
                 ) from exc
 
 

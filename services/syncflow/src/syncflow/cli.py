@@ -9,6 +9,8 @@ from bridge_core.db.lifecycle import open_database
 from bridge_core.http.server import serve as run_server
 from bridge_core.logging import configure_logging
 from syncflow import __version__
+from syncflow.auth import service as auth_service
+from syncflow.auth.schemas import TokenCreated
 from syncflow.main import MIGRATIONS, SERVICE, build_app
 from syncflow.settings import Settings
 
@@ -74,6 +76,40 @@ def migrate() -> None:
 
     asyncio.run(run())
     typer.echo("syncflow: database is at the latest migration")
+
+
+tokens_app = typer.Typer(help="Manage operator tokens.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Option(help="Who or what uses the token, e.g. ops-alice.")],
+) -> None:
+    """Create an operator token and print it (to stdout, once; only its hash is stored)."""
+    settings = _settings()
+
+    async def run() -> TokenCreated:
+        async with (
+            open_database(
+                settings.database_url,
+                data_dir=settings.data_dir,
+                database=settings.database_name,
+                migrations=MIGRATIONS,
+            ) as database,
+            database.transaction() as conn,
+        ):
+            return await auth_service.create_token(
+                conn, settings=settings, name=name, created_by="the command line"
+            )
+
+    created = asyncio.run(run())
+    typer.echo(
+        f"syncflow: operator token {created.uid} ({created.name}) created; "
+        "it is shown once, store it now:",
+        err=True,
+    )
+    typer.echo(created.token)
 
 
 def main() -> None:

@@ -198,9 +198,7 @@ class MysqlDriver(Driver):
                 clean = False
                 try:
                     async with conn.cursor() as cursor:
-                        await cursor.execute(
-                            timeout_statement(conn.get_server_info(), timeout_ms)
-                        )
+                        await cursor.execute(timeout_statement(conn.get_server_info(), timeout_ms))
                         await cursor.execute("START TRANSACTION READ ONLY")
                     yield conn
                     await conn.rollback()
@@ -213,10 +211,10 @@ class MysqlDriver(Driver):
 
     async def ping(self) -> ServerInfo:
         start = time.perf_counter()
-        async with self._session(self.options.statement_timeout_ms) as conn:
-            async with conn.cursor() as cursor:
-                await cursor.execute("SELECT VERSION()")
-                (version,) = await cursor.fetchone()
+        timeout_ms = self.options.statement_timeout_ms
+        async with self._session(timeout_ms) as conn, conn.cursor() as cursor:
+            await cursor.execute("SELECT VERSION()")
+            (version,) = await cursor.fetchone()
         return ServerInfo(
             server_version=_server_name(version),
             latency_ms=(time.perf_counter() - start) * 1000,
@@ -225,12 +223,12 @@ class MysqlDriver(Driver):
     async def describe(
         self, query: BoundQuery, *, sample: BoundQuery | None = None
     ) -> list[ColumnInfo]:
-        async with self._session(self.options.statement_timeout_ms) as conn:
-            async with conn.cursor() as cursor:
-                await cursor.execute(query.sql, _positional(query))
-                description = cursor.description or ()
-                charsets = _charsets(cursor)
-                await cursor.fetchall()
+        timeout_ms = self.options.statement_timeout_ms
+        async with self._session(timeout_ms) as conn, conn.cursor() as cursor:
+            await cursor.execute(query.sql, _positional(query))
+            description = cursor.description or ()
+            charsets = _charsets(cursor)
+            await cursor.fetchall()
         charsets += [None] * (len(description) - len(charsets))
         return [
             ColumnInfo(
@@ -268,4 +266,3 @@ def _positional(query: BoundQuery) -> tuple[Any, ...]:
     if isinstance(query.params, dict):
         raise ErpQueryError("MySQL queries take positional (%s) parameters")
     return query.params
-

@@ -1,14 +1,15 @@
 """APISmith's SQL layer (pure, no I/O): governance, rewriting, rendering and cursors.
 
-validate_select(sql, dialect)                 -> ValidatedQuery   (422 when not a read-only SELECT)
-check_declared_params(declared=, used=)       (422 unless declarations match the SQL)
-check_output_columns(columns, business_keys=, rowversion_column=)   (422)
-bind_params(declared=, supplied=)             -> {name: typed value}   (400)
-resolve_order(sort=, columns=, business_keys=, rowversion_column=) -> TotalOrder  (400)
-build_describe_query / build_count_query / build_stream_query / build_page_query -> BoundQuery
-encode_cursor / decode_cursor / cursor_fingerprint
-coerce_value(value, data_type, name=)         (400)
-render(expression, dialect, values)           -> BoundQuery
+At save time (the APIs feature): ``validate_select`` (422 unless one read-only
+SELECT), ``check_declared_params`` (422 unless the declarations match the SQL's
+``:name`` parameters), ``build_describe_query`` / ``build_sample_query`` for column
+discovery, then ``check_output_columns`` (422 for unnamed, duplicate or missing
+key columns).
+
+Per call (the runtime): ``bind_params`` and ``resolve_order`` (400 on bad input),
+``decode_cursor`` with ``cursor_fingerprint``, ``build_page_query`` /
+``build_count_query`` / ``build_stream_query``, then ``TotalOrder.row_values`` of
+the last row kept and ``encode_cursor`` for the next page.
 """
 
 from apismith.sql.cursor import cursor_fingerprint, decode_cursor, encode_cursor
@@ -19,6 +20,7 @@ from apismith.sql.rewrite import (
     build_count_query,
     build_describe_query,
     build_page_query,
+    build_sample_query,
     build_stream_query,
 )
 from apismith.sql.spec import DIRECTIONS, OPERATORS, Filter, SortKey
@@ -38,6 +40,7 @@ __all__ = [
     "build_count_query",
     "build_describe_query",
     "build_page_query",
+    "build_sample_query",
     "build_stream_query",
     "check_declared_params",
     "check_output_columns",

@@ -12,7 +12,8 @@ from sqlglot import exp
 
 _READ_ONLY = "is not allowed: a saved query may only read data"
 
-# node type -> why it is refused; checked before ALLOWED_NODES
+# node type -> why it is refused; checked before ALLOWED_NODES. exp.Command (a statement
+# sqlglot could only keep as raw text) is refused too, by validate.py, naming its keyword.
 DENIED_NODES: dict[type[exp.Expr], str] = {
     exp.Insert: f"INSERT {_READ_ONLY}",
     exp.Update: f"UPDATE {_READ_ONLY}",
@@ -40,7 +41,7 @@ DENIED_NODES: dict[type[exp.Expr], str] = {
     exp.Declare: f"DECLARE {_READ_ONLY}",
     exp.Kill: f"KILL {_READ_ONLY}",
     exp.Analyze: f"ANALYZE {_READ_ONLY}",
-    exp.Describe: "DESCRIBE is not allowed: a saved query must be a SELECT",
+    exp.Describe: "EXPLAIN / DESCRIBE is not allowed: a saved query must be a SELECT",
     exp.Show: "SHOW is not allowed: a saved query must be a SELECT",
     exp.Into: f"SELECT ... INTO (it writes a table or variable) {_READ_ONLY}",
     exp.Lock: f"a locking clause (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE) {_READ_ONLY}",
@@ -50,7 +51,6 @@ DENIED_NODES: dict[type[exp.Expr], str] = {
     exp.PropertyEQ: "an assignment (:=) is not allowed: a saved query may not set variables",
     exp.Parameter: "variables (@name, @@name, $1) are not allowed: use named parameters (:name)",
     exp.SessionParameter: "session variables (@@name) are not allowed",
-    exp.Command: "a statement sqlglot only knows as a raw command is not allowed",
 }
 
 # read-only building blocks of a query; subclasses of the bases are allowed too

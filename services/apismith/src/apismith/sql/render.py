@@ -35,7 +35,7 @@ class Bindings:
 
 def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) -> BoundQuery:
     """SQL text for ``dialect`` with its placeholders in the driver's style, and their values."""
-    # a random marker per render cannot occur in the query's own text (literals, names)
+    # a random marker per render: the query's own text (literals, names) cannot guess it
     marker = f"__apismith_{secrets.token_hex(8)}_"
     names: list[str] = []
 
@@ -50,8 +50,13 @@ def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) ->
         return exp.Var(this=f"{marker}{names.index(name)}__")
 
     tree = expression.transform(to_marker)
+    # no comments: MySQL runs the text of /*! ... */ comments, which validation never saw;
+    # function names as written: a quoted name is case-sensitive
     sql = tree.sql(
-        dialect=sqlglot_dialect(dialect), comments=False, unsupported_level=ErrorLevel.RAISE
+        dialect=sqlglot_dialect(dialect),
+        comments=False,
+        normalize_functions=False,
+        unsupported_level=ErrorLevel.RAISE,
     )
     style = PARAM_STYLES[Dialect(dialect)]
     if style is ParamStyle.FORMAT:

@@ -33,6 +33,17 @@ def build_describe_query(query: ValidatedQuery, *, params: Mapping[str, Any]) ->
     return render(select, query.dialect, values)
 
 
+def build_sample_query(
+    query: ValidatedQuery, *, params: Mapping[str, Any], rows: int = 100
+) -> BoundQuery:
+    """Up to ``rows`` rows of the saved query in no particular order, for drivers that infer
+    column types from values (SQLite). Parameters missing from ``params`` are bound as NULL.
+    """
+    select = select_from_source(query.expression).limit(rows)
+    values = {name: params.get(name) for name in query.parameters}
+    return render(select, query.dialect, values)
+
+
 def build_count_query(
     query: ValidatedQuery,
     *,

@@ -51,8 +51,9 @@ def validate_select(sql: str, dialect: Dialect) -> ValidatedQuery:
         raise Unprocessable("the SQL holds no statement")
     if len(statements) > 1:
         raise Unprocessable(f"only one statement is allowed; found {len(statements)}")
+    parameters = _check_tree(statements[0])
     query = _top_level_query(statements[0])
-    parameters = _check_tree(query)
+    _check_output_names(query)
     _check_renders(query, dialect)
     return ValidatedQuery(expression=query, dialect=Dialect(dialect), parameters=parameters)
 
@@ -113,17 +114,14 @@ def _short(error: SqlglotError) -> str:
 def _top_level_query(statement: exp.Expr) -> exp.Query:
     node = statement
     while isinstance(node, exp.Subquery) and isinstance(node.this, exp.Query):
+        if any(value for key, value in node.args.items() if key != "this"):
+            raise Unprocessable(
+                "write the query without parentheses around it "
+                "(ORDER BY, LIMIT and the like go inside)"
+            )
         node = node.this
     if isinstance(node, exp.Select | exp.SetOperation):
         return node
-    if isinstance(node, exp.Command):
-        raise Unprocessable(
-            f"{node.name.upper()} is not allowed: the query must be a single SELECT "
-            "(sqlglot reads this statement only as a raw command)"
-        )
-    denied = _denied(node)
-    if denied is not None:
-        raise Unprocessable(denied)
     raise Unprocessable(
         "the query must be a SELECT (or UNION, INTERSECT, EXCEPT, WITH ... SELECT); "
         f"found {type(node).__name__.upper()}"
@@ -131,16 +129,21 @@ def _top_level_query(statement: exp.Expr) -> exp.Query:
 
 
 def _denied(node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Command):
+        return (
+            f"{node.name.upper()} is not allowed: the query must be a single SELECT "
+            "(sqlglot reads this statement only as a raw command)"
+        )
     for node_type, reason in DENIED_NODES.items():
         if isinstance(node, node_type):
             return reason
     return None
 
 
-def _check_tree(query: exp.Query) -> list[str]:
+def _check_tree(statement: exp.Expr) -> list[str]:
     """Every node allowed, no denied function or hint; the named parameters in order."""
     parameters: list[str] = []
-    for node in query.walk(bfs=False):
+    for node in statement.walk(bfs=False):
         denied = _denied(node)
         if denied is not None:
             raise Unprocessable(denied)
@@ -180,10 +183,9 @@ def _check_function(node: exp.Func) -> None:
 
 def _function_names(node: exp.Func) -> list[str]:
     """Any schema or package qualifiers in front of the function, then its name."""
-    if isinstance(node, exp.Anonymous | exp.AnonymousAggFunc):
-        name = str(node.this)
-    else:
-        name = node.sql_name()
+    # .name is the bare name, also when it was written quoted ("pg_sleep")
+    anonymous = isinstance(node, exp.Anonymous | exp.AnonymousAggFunc)
+    name = node.name if anonymous else node.sql_name()
     qualifiers: list[str] = []
     parent = node.parent
     if isinstance(parent, exp.Dot) and parent.expression is node:
@@ -206,9 +208,9 @@ def _check_table_hints(node: exp.WithTableHint) -> None:
 
 
 def _parameter_name(node: exp.Placeholder) -> str:
-    name = node.name
-    if not name:
+    if node.this is None:
         raise Unprocessable("positional parameters (?) are not supported: use named ones (:name)")
+    name = node.name
     if not PARAM_NAME.fullmatch(name):
         raise Unprocessable(
             f"parameter ':{name}' is not a valid name: use a letter, then letters, digits or _"
@@ -216,10 +218,23 @@ def _parameter_name(node: exp.Placeholder) -> str:
     return name
 
 
+def _check_output_names(query: exp.Query) -> None:
+    """Computed output columns need an alias: databases name them differently (T-SQL not at all)."""
+    for projection in query.selects:
+        if not isinstance(projection, exp.Alias | exp.Column | exp.Star):
+            raise Unprocessable(
+                f"output column '{_snippet(projection)}' needs a name: add AS <name>"
+            )
+
+
 def _check_renders(query: exp.Query, dialect: Dialect) -> None:
     """The runtime regenerates the query from its syntax tree, so that must be lossless."""
     try:
-        query.sql(dialect=sqlglot_dialect(dialect), unsupported_level=ErrorLevel.RAISE)
+        query.sql(
+            dialect=sqlglot_dialect(dialect),
+            normalize_functions=False,
+            unsupported_level=ErrorLevel.RAISE,
+        )
     except UnsupportedError as error:
         raise Unprocessable(
             f"the query uses something sqlglot cannot reproduce for {dialect}: {_short(error)}"

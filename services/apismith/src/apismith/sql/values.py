@@ -27,7 +27,7 @@ _EXPECTED = {
     "time": 'an ISO 8601 time (e.g. "13:45:00")',
 }
 _INTEGER = re.compile(r"[+-]?\d{1,100}")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
 

@@ -36,7 +36,7 @@ class OperatorTokenRepository(Repository):
         return (await self.conn.execute(statement)).mappings().all()
 
     async def revoke(self, uid: UUID, now: datetime) -> bool:
-        """Mark a token revoked (the first revocation time is kept); False when it does not exist."""
+        """Mark a token revoked (the first revocation is kept); False when it does not exist."""
         statement = (
             update(operator_tokens)
             .where(operator_tokens.c.uid == uid)

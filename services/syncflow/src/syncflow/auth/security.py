@@ -20,7 +20,11 @@ from uuid import UUID
 PREFIX = "sf"
 _MAC_LABEL = b"syncflow-operator-token:"
 _SECRET_BYTES = 24
-_TOKEN = re.compile(rf"^{PREFIX}_(?P<uid>[0-9a-f]{{32}})\.(?P<secret>[A-Za-z0-9_-]{{32}})\.(?P<mac>[A-Za-z0-9_-]{{43}})$")
+_TOKEN = re.compile(
+    rf"^{PREFIX}_(?P<uid>[0-9a-f]{{32}})"
+    r"\.(?P<secret>[A-Za-z0-9_-]{32})"
+    r"\.(?P<mac>[A-Za-z0-9_-]{43})$"
+)
 
 
 def _b64(data: bytes) -> str:

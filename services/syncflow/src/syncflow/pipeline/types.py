@@ -108,6 +108,20 @@ class DeletePolicy:
 
 
 @dataclass(frozen=True)
+class NormalizationOptions:
+    """How source text that could be read two ways is read (docs/normalization.md).
+
+    ``slash_day_first``: ``03/04/2025`` is 3 April (default: March 4, US order).
+    ``decimal_comma``: ``1.234`` is 1234 and ``12,5`` is 12.5 (default: ``,`` groups
+    thousands and ``.`` is the decimal point). Text holding both marks is unambiguous
+    and read the same either way.
+    """
+
+    slash_day_first: bool = False
+    decimal_comma: bool = False
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """Everything the pipeline needs to know about one entity, defaults resolved."""
 
@@ -125,6 +139,7 @@ class EntitySpec:
     parent_refs: tuple[ParentRef, ...] = ()
     delete_policy: DeletePolicy = DeletePolicy()
     source_timezone: str = "UTC"
+    normalization: NormalizationOptions = NormalizationOptions()
 
     def api_type(self, source_field: str) -> str:
         """APISmith's data type of a source field (``"string"`` when unknown)."""
@@ -133,14 +148,46 @@ class EntitySpec:
                 return column.data_type
         return "string"
 
+    def source_fields(self) -> tuple[str, ...]:
+        """Every API column, then any other source field the definition names."""
+        names = dict.fromkeys(column.name for column in self.api_columns)
+        names.update(dict.fromkeys(self.business_keys))
+        if self.rowversion_field is not None:
+            names[self.rowversion_field] = None
+        names.update(dict.fromkeys(f.source_field for f in self.fields))
+        for ref in self.parent_refs:
+            names.update(dict.fromkeys(ref.fields))
+        return tuple(names)
+
+    def value_type(self, source_field: str) -> FieldType:
+        """The type of a source field's normalized values.
+
+        Its API type's field type, except that a ``string`` API column whose every
+        mapping asks for one other type (and has no value map) is read as that type:
+        ERPs keep numbers and dates in text columns. Business keys and parent ref
+        fields keep their API type, so identity never depends on the mappings.
+        """
+        api_type = self.api_type(source_field)
+        own = API_TYPE_TO_FIELD_TYPE.get(api_type, FieldType.TEXT)
+        if api_type != "string" or source_field in self.business_keys:
+            return own
+        if any(source_field in ref.fields for ref in self.parent_refs):
+            return own
+        mapped = [f for f in self.fields if f.source_field == source_field]
+        wanted = {f.type for f in mapped}
+        if len(wanted) != 1 or any(isinstance(f.transform, dict) for f in mapped):
+            return own
+        return wanted.pop()
+
 
 @dataclass(slots=True)
 class Record:
     """One row on its way through the stages.
 
     ``raw`` is kept as fetched (it goes to ``failed_records`` if the row fails);
-    ``values`` are normalized source values (by source field); ``target`` the
-    mapped values (by target field); hashes are set by identity.
+    ``values`` are normalized source values (by source field) and ``rowversion`` the
+    normalized rowversion value, both set by normalize; ``target`` the mapped values
+    (by target field); hashes are set by identity.
     """
 
     raw: dict[str, Any]
@@ -150,6 +197,8 @@ class Record:
     key_hash: str = ""
     data_hash: str = ""
     parent_uids: dict[str, UUID] = field(default_factory=dict)
+    # parent entity -> that parent's key hash, for refs not entirely NULL (set by identity)
+    parent_key_hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,6 +209,15 @@ class RowFailure:
     error: str
     raw: dict[str, Any]
     key_hash: str | None = None
+
+
+@dataclass(slots=True)
+class StageResult:
+    """What a row stage hands on: the records that go on (in input order) and the rows
+    that stopped at this stage."""
+
+    records: list[Record]
+    failures: list[RowFailure]
 
 
 COUNTER_NAMES = (

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Response, status
 from bridge_core.db.transaction import Connection
 from syncflow.auth.dependencies import AppSettings, Operator
 from syncflow.sources import service
-from syncflow.sources.dependencies import SourceCreateBody, SourceUpdateBody, body_schema
 from syncflow.sources.schemas import (
     DiscoveredApi,
     SourceCreate,
@@ -19,9 +18,9 @@ from syncflow.sources.schemas import (
 router = APIRouter(prefix="/sources", tags=["sources"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=body_schema(SourceCreate))
+@router.post("", status_code=status.HTTP_201_CREATED)
 async def create_source(
-    _: Operator, body: SourceCreateBody, settings: AppSettings, conn: Connection
+    body: SourceCreate, _: Operator, settings: AppSettings, conn: Connection
 ) -> SourceOut:
     """Register an APISmith instance; its token is stored encrypted and never returned."""
     return await service.create_source(conn, settings=settings, body=body)
@@ -37,9 +36,9 @@ async def get_source(uid: UUID, _: Operator, conn: Connection) -> SourceOut:
     return await service.get_source(conn, uid=uid)
 
 
-@router.put("/{uid}", openapi_extra=body_schema(SourceUpdate))
+@router.put("/{uid}")
 async def update_source(
-    uid: UUID, _: Operator, body: SourceUpdateBody, settings: AppSettings, conn: Connection
+    uid: UUID, body: SourceUpdate, _: Operator, settings: AppSettings, conn: Connection
 ) -> SourceOut:
     """Change the base URL or rotate the token."""
     return await service.update_source(conn, settings=settings, uid=uid, body=body)
@@ -53,9 +52,11 @@ async def delete_source(uid: UUID, _: Operator, conn: Connection) -> Response:
 
 
 @router.post("/{uid}/test")
-async def test_source(uid: UUID, _: Operator, settings: AppSettings, conn: Connection) -> SourceTest:
+async def check_source(
+    uid: UUID, _: Operator, settings: AppSettings, conn: Connection
+) -> SourceTest:
     """Reach APISmith and check the token: latency, APISmith's version, the token's principal."""
-    return await service.test_source(conn, settings=settings, uid=uid)
+    return await service.check_source(conn, settings=settings, uid=uid)
 
 
 @router.post("/{uid}/discover")

@@ -91,9 +91,7 @@ def open_client(
     max_attempts: int = 5,
 ) -> ApiSmithClient:
     """A client for a source row from :func:`find_source` (close it: ``async with``)."""
-    token = SecretBox(settings.encryption_key.get_secret_value()).decrypt(
-        source["token_encrypted"]
-    )
+    token = SecretBox(settings.encryption_key.get_secret_value()).decrypt(source["token_encrypted"])
     return ApiSmithClient(
         source["base_url"], token=token, timeout=timeout, max_attempts=max_attempts
     )
@@ -187,7 +185,7 @@ async def _require_source(conn: AsyncConnection, uid: UUID) -> RowMapping:
     return row
 
 
-async def test_source(conn: AsyncConnection, *, settings: Settings, uid: UUID) -> SourceTest:
+async def check_source(conn: AsyncConnection, *, settings: Settings, uid: UUID) -> SourceTest:
     """Reach the source's APISmith and check its token; 502 saying why when that fails."""
     source = await _require_source(conn, uid)
     async with open_client(

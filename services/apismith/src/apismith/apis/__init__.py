@@ -1,0 +1,1 @@
+"""Saved APIs: a named, validated SELECT on a connection, with its columns and keys."""

@@ -1,0 +1,1 @@
+"""The execution audit: one row per runtime execute or stream, and its Prometheus metrics."""

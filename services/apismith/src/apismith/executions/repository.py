@@ -1,0 +1,46 @@
+"""All SQL of the execution audit: the ``executions`` table."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import RowMapping, func, insert, select
+
+from apismith.executions.schemas import ExecutionRecord
+from apismith.tables import executions
+from bridge_core.db.repository import Repository
+from bridge_core.ids import new_id
+
+
+class ExecutionRepository(Repository):
+    """Audit rows, newest first."""
+
+    async def insert(self, record: ExecutionRecord, *, error: str | None, now: datetime) -> None:
+        await self.conn.execute(
+            insert(executions).values(
+                uid=new_id(),
+                api_uid=record.api_uid,
+                slug=record.slug,
+                api_version=record.api_version,
+                principal=record.principal.name,
+                principal_kind=record.principal.kind,
+                kind=record.kind,
+                status=record.status,
+                row_count=record.row_count,
+                duration_ms=record.duration_ms,
+                error=error,
+                created_at=now,
+            )
+        )
+
+    async def page(
+        self, *, slug: str | None, offset: int, limit: int
+    ) -> tuple[Sequence[RowMapping], int]:
+        """One page of audit rows (newest first) and the number of rows in all pages."""
+        condition = executions.c.slug == slug if slug is not None else None
+        rows = select(executions).order_by(executions.c.created_at.desc(), executions.c.uid.desc())
+        count = select(func.count()).select_from(executions)
+        if condition is not None:
+            rows = rows.where(condition)
+            count = count.where(condition)
+        items = (await self.conn.execute(rows.offset(offset).limit(limit))).mappings().all()
+        return items, int(await self.conn.scalar(count) or 0)

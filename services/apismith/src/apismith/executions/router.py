@@ -1,0 +1,23 @@
+"""Execution audit endpoint (admin): who ran which API, when, with what outcome."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from apismith.auth.dependencies import require_admin
+from apismith.executions import service
+from apismith.executions.schemas import ExecutionPage
+from bridge_core.db.transaction import Connection
+
+router = APIRouter(tags=["executions"])
+
+
+@router.get("/executions", dependencies=[Depends(require_admin)])
+async def list_executions(
+    conn: Connection,
+    slug: Annotated[str | None, Query(max_length=150)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ExecutionPage:
+    """Audited runtime calls, newest first; ``slug`` narrows to one API."""
+    return await service.list_executions(conn=conn, slug=slug, page=page, page_size=page_size)

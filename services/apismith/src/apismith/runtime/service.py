@@ -1,0 +1,326 @@
+"""Runtime calls: one page of a saved API (execute), or every row of it (stream).
+
+Both read the API and its connection in a short transaction of their own (no
+metadata connection is held while the ERP works), wrap the saved query with the
+caller's parameters, filters, sort and cursor (``apismith.sql``: every value is a
+bound parameter), run it through the connection's driver and audit the call,
+failures included, in a transaction of its own (``apismith.executions``).
+
+A stream reads its first chunk before the response starts, so a bad request, an
+unreachable ERP or a statement timeout still gets its 4xx/502/504. A later failure
+can only break the response off (the client sees an incomplete body, never a short
+one that looks whole). At the connection's ``max_rows`` the driver stops the query
+and the stream ends cleanly with the rows sent so far (whole chunks, at most
+max_rows), audited as ``truncated``.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+
+from apismith.apis.schemas import ApiOut
+from apismith.apis.service import find_api_by_slug, param_specs
+from apismith.auth.principal import Principal
+from apismith.connections.service import get_connection_record
+from apismith.drivers.base import ColumnInfo, Driver, ErpQueryError, RowLimitExceeded
+from apismith.drivers.registry import DriverRegistry
+from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
+from apismith.executions.service import record_execution
+from apismith.runtime.encoding import Row, RowEncoder, encode_json, negotiate, row_encoder
+from apismith.runtime.schemas import ExecuteRequest, StreamRequest
+from apismith.settings import Settings
+from apismith.sql import (
+    Filter,
+    SortKey,
+    TotalOrder,
+    ValidatedQuery,
+    bind_params,
+    build_count_query,
+    build_page_query,
+    build_stream_query,
+    cursor_fingerprint,
+    decode_cursor,
+    encode_cursor,
+    resolve_order,
+    validate_select,
+)
+from bridge_core.db.transaction import Database
+from bridge_core.errors import BadRequest, BridgeError, GatewayTimeout, NotFound
+
+API_NOT_FOUND = "api not found or inactive"
+
+
+@dataclass(frozen=True)
+class RuntimeCall:
+    """A saved API ready to run: its query, the caller's inputs checked and typed."""
+
+    api: ApiOut
+    driver: Driver
+    query: ValidatedQuery
+    columns: list[ColumnInfo]
+    params: dict[str, Any]
+    filters: list[Filter]
+    order: TotalOrder
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """A stream's media type and the bytes of its body, produced as the ERP delivers rows."""
+
+    media_type: str
+    body: AsyncIterator[bytes]
+
+
+class _Audit:
+    """The audit of one call: who, what, since when; recorded once at the end."""
+
+    def __init__(
+        self, *, database: Database, principal: Principal, slug: str, kind: ExecutionKind
+    ) -> None:
+        self.database = database
+        self.principal = principal
+        self.slug = slug
+        self.kind = kind
+        self.api: ApiOut | None = None
+        self.started = time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    async def record(self, status: ExecutionStatus, *, rows: int, error: str | None) -> None:
+        record = ExecutionRecord(
+            slug=self.slug,
+            kind=self.kind,
+            principal=self.principal,
+            api_uid=self.api.uid if self.api else None,
+            api_version=self.api.version if self.api else None,
+            status=status,
+            row_count=rows,
+            duration_ms=round(self.elapsed_ms()),
+            error=error,
+        )
+        # a cancelled request (client gone) must still leave its audit row
+        with anyio.CancelScope(shield=True):
+            await record_execution(database=self.database, record=record)
+
+    async def failed(self, error: BaseException, *, rows: int = 0) -> None:
+        status, detail = _outcome(error)
+        await self.record(status, rows=rows, error=detail)
+
+
+def _outcome(error: BaseException) -> tuple[ExecutionStatus, str]:
+    """The audit status and message of a call that ended with ``error``."""
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        return "aborted", "the client went away before the last row"
+    if isinstance(error, GatewayTimeout):
+        return "timeout", error.detail
+    if isinstance(error, BridgeError):
+        return "error", error.detail
+    return "error", f"internal error ({type(error).__name__})"
+
+
+async def _prepare(
+    *,
+    database: Database,
+    drivers: DriverRegistry,
+    slug: str,
+    body: StreamRequest,
+    audit: _Audit,
+) -> RuntimeCall:
+    """The active API ``slug`` with the caller's params and sort checked (404, 400)."""
+    async with database.transaction() as conn:
+        api = await find_api_by_slug(conn=conn, slug=slug)
+        if api is None or not api.is_active:
+            raise NotFound(API_NOT_FOUND)
+        connection = await get_connection_record(conn=conn, uid=api.connection_uid)
+    audit.api = api
+    columns = [
+        ColumnInfo(name=column.name, data_type=column.data_type, nullable=column.nullable)
+        for column in api.columns
+    ]
+    return RuntimeCall(
+        api=api,
+        driver=drivers.get(connection),
+        query=validate_select(api.sql, connection.dialect),
+        columns=columns,
+        params=bind_params(declared=param_specs(api.params), supplied=body.params),
+        filters=[
+            Filter(field=item.field, operator=item.operator, value=item.value)
+            for item in body.filters
+        ],
+        order=resolve_order(
+            sort=[SortKey(field=key.field, direction=key.direction) for key in body.sort],
+            columns=columns,
+            business_keys=api.business_keys,
+            rowversion_column=api.rowversion_column,
+        ),
+        zone=ZoneInfo(connection.options.timezone),
+    )
+
+
+def _check_shape(rows: Sequence[Row], columns: Sequence[ColumnInfo]) -> None:
+    """502 when the ERP's query no longer returns the columns the API was saved with."""
+    if rows and len(rows[0]) != len(columns):
+        raise ErpQueryError(
+            f"the query now returns {len(rows[0])} columns but the API was saved with "
+            f"{len(columns)}: save the API again to discover its columns"
+        )
+
+
+def _page_size(requested: int | None, settings: Settings) -> int:
+    if requested is None:
+        return settings.default_page_size
+    if not 1 <= requested <= settings.max_page_size:
+        raise BadRequest(f"page_size must be between 1 and {settings.max_page_size}")
+    return requested
+
+
+async def execute(
+    *,
+    database: Database,
+    drivers: DriverRegistry,
+    settings: Settings,
+    principal: Principal,
+    slug: str,
+    body: ExecuteRequest,
+) -> bytes:
+    """One page of ``slug``'s rows as the JSON body ``{data, metadata}``; audited."""
+    audit = _Audit(database=database, principal=principal, slug=slug, kind="execute")
+    try:
+        call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
+        page_size = _page_size(body.page_size, settings)
+        secret = settings.secret_key.get_secret_value()
+        fingerprint = cursor_fingerprint(
+            api_uid=str(call.api.uid),
+            api_version=call.api.version,
+            params=call.params,
+            filters=call.filters,
+            order=call.order,
+        )
+        after = (
+            decode_cursor(body.cursor, secret=secret, fingerprint=fingerprint)
+            if body.cursor is not None
+            else None
+        )
+        page_query = build_page_query(
+            call.query,
+            columns=call.columns,
+            params=call.params,
+            filters=call.filters,
+            order=call.order,
+            page_size=page_size,
+            after=after,
+        )
+        rows = await call.driver.fetch(page_query)
+        _check_shape(rows, call.columns)
+        next_cursor = None
+        if len(rows) > page_size:  # the one extra row says a next page exists
+            rows = rows[:page_size]
+            next_cursor = encode_cursor(
+                call.order.row_values(rows[-1], call.columns),
+                secret=secret,
+                fingerprint=fingerprint,
+            )
+        total_rows = None
+        if body.include_total:
+            count_query = build_count_query(
+                call.query, columns=call.columns, params=call.params, filters=call.filters
+            )
+            [(count,)] = await call.driver.fetch(count_query)
+            total_rows = int(count)
+        names = [column.name for column in call.columns]
+        content = encode_json(
+            {
+                "data": [dict(zip(names, row, strict=True)) for row in rows],
+                "metadata": {
+                    "columns": [column.model_dump() for column in call.api.columns],
+                    "row_count": len(rows),
+                    "page_size": page_size,
+                    "next_cursor": next_cursor,
+                    "total_rows": total_rows,
+                    "execution_time_ms": round(audit.elapsed_ms(), 2),
+                },
+            },
+            zone=call.zone,
+        )
+    except BaseException as error:
+        await audit.failed(error)
+        raise
+    await audit.record("ok", rows=len(rows), error=None)
+    return content
+
+
+async def open_stream(
+    *,
+    database: Database,
+    drivers: DriverRegistry,
+    settings: Settings,
+    principal: Principal,
+    slug: str,
+    body: StreamRequest,
+    accept: str | None,
+) -> RowStream:
+    """Every row of ``slug`` in the format ``accept`` asks for (406 if none fits); audited
+    when the stream ends."""
+    media = negotiate(accept)
+    audit = _Audit(database=database, principal=principal, slug=slug, kind="stream")
+    try:
+        call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
+        stream_query = build_stream_query(
+            call.query,
+            columns=call.columns,
+            params=call.params,
+            filters=call.filters,
+            order=call.order,
+        )
+        chunk_rows = min(settings.stream_chunk_rows, call.driver.options.max_rows)
+        chunks = call.driver.stream(stream_query, chunk_rows=chunk_rows)
+        # an error in the first chunk ends the driver's generator; nothing is left open
+        first = await anext(chunks, None)
+        _check_shape(first or [], call.columns)
+        encoder = row_encoder(media, call.columns, call.zone)
+    except BaseException as error:
+        await audit.failed(error)
+        raise
+    return RowStream(
+        media_type=media,
+        body=_stream_body(chunks=chunks, first=first, encoder=encoder, audit=audit),
+    )
+
+
+async def _stream_body(
+    *,
+    chunks: AsyncIterator[list[Row]],
+    first: list[Row] | None,
+    encoder: RowEncoder,
+    audit: _Audit,
+) -> AsyncIterator[bytes]:
+    """The encoded rows, one chunk at a time; the audit is written when the stream ends."""
+    sent = 0
+    status: ExecutionStatus = "ok"
+    error: str | None = None
+    try:
+        yield encoder.start()
+        chunk = first
+        while chunk:
+            _check_shape(chunk, encoder.columns)
+            yield encoder.encode(chunk)
+            sent += len(chunk)
+            chunk = await anext(chunks, None)
+    except RowLimitExceeded as exc:
+        status, error = "truncated", f"stopped after {sent} rows: {exc.detail}"
+    except BaseException as exc:
+        status, error = _outcome(exc)
+        raise
+    finally:
+        if isinstance(chunks, AsyncGenerator):  # release the ERP connection now, not at GC
+            with anyio.CancelScope(shield=True):
+                await chunks.aclose()
+        await audit.record(status, rows=sent, error=error)
+    yield encoder.finish()

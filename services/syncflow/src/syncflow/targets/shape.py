@@ -1,0 +1,121 @@
+"""The shape of an entity's target table: mapped fields, parent uid columns, bridge columns.
+
+Pure: it turns an :class:`EntitySpec` into SQLAlchemy columns and the catalog type
+names (``format_type``) that PostgreSQL reports for them.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.sql.elements import quoted_name
+from sqlalchemy.types import TypeEngine
+
+from syncflow.pipeline.types import EntitySpec, FieldType
+
+BRIDGE_PREFIX = "_bridge_"
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    """One column of a target table: its DDL type and the type name the catalog reports."""
+
+    name: str
+    sql_type: TypeEngine[Any]
+    catalog_type: str
+    bridge: bool = False
+    primary_key: bool = False
+    unique: bool = False
+    nullable: bool = True
+
+    def to_column(self) -> Column[Any]:
+        return Column(
+            quoted_name(self.name, quote=True),
+            self.sql_type,
+            primary_key=self.primary_key,
+            unique=self.unique,
+            nullable=self.nullable and not self.primary_key,
+        )
+
+
+FIELD_TYPES: dict[FieldType, tuple[TypeEngine[Any], str]] = {
+    FieldType.TEXT: (Text(), "text"),
+    FieldType.INTEGER: (BigInteger(), "bigint"),
+    FieldType.NUMERIC: (Numeric(), "numeric"),
+    FieldType.BOOLEAN: (Boolean(), "boolean"),
+    FieldType.DATE: (Date(), "date"),
+    FieldType.TIMESTAMP: (DateTime(timezone=True), "timestamp with time zone"),
+}
+
+_TIMESTAMPTZ = "timestamp with time zone"
+
+BRIDGE_COLUMNS: tuple[TargetColumn, ...] = (
+    TargetColumn("_bridge_uid", Uuid(), "uuid", bridge=True, primary_key=True),
+    TargetColumn(
+        "_bridge_key_hash", CHAR(32), "character(32)", bridge=True, unique=True, nullable=False
+    ),
+    TargetColumn("_bridge_data_hash", CHAR(64), "character(64)", bridge=True, nullable=False),
+    TargetColumn("_bridge_rowversion", Text(), "text", bridge=True),
+    TargetColumn("_bridge_ref", Text(), "text", bridge=True),
+    TargetColumn("_bridge_batch_uid", Uuid(), "uuid", bridge=True),
+    TargetColumn(
+        "_bridge_created_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True, nullable=False
+    ),
+    TargetColumn(
+        "_bridge_updated_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True, nullable=False
+    ),
+    TargetColumn("_bridge_deleted_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True),
+)
+
+_TYPE_MODIFIER = re.compile(r"\([^)]*\)")
+
+
+def parent_column(parent_entity: str) -> str:
+    """The column that holds a parent row's ``_bridge_uid``."""
+    return f"{parent_entity}_uid"
+
+
+def target_columns(spec: EntitySpec) -> list[TargetColumn]:
+    """Mapped fields in order, one ``<parent>_uid`` per parent ref, then the bridge columns."""
+    fields = [
+        TargetColumn(f.target_field, FIELD_TYPES[f.type][0], FIELD_TYPES[f.type][1])
+        for f in spec.fields
+    ]
+    parents = [
+        TargetColumn(parent_column(ref.parent_entity), Uuid(), "uuid") for ref in spec.parent_refs
+    ]
+    return [*fields, *parents, *BRIDGE_COLUMNS]
+
+
+def target_table(spec: EntitySpec) -> Table:
+    """The SQLAlchemy table for ``spec`` (every identifier quoted)."""
+    return Table(
+        quoted_name(spec.target_table, quote=True),
+        MetaData(),
+        *(column.to_column() for column in target_columns(spec)),
+        schema=quoted_name(spec.target_schema, quote=True),
+    )
+
+
+def same_type(column: TargetColumn, catalog_type: str) -> bool:
+    """Whether an existing column's type is the one wanted.
+
+    Bridge columns must match exactly; a field column matches on its base type, so a
+    precision set by hand (``numeric(18,4)``) is accepted and kept.
+    """
+    if column.bridge:
+        return catalog_type == column.catalog_type
+    return _TYPE_MODIFIER.sub("", catalog_type) == column.catalog_type

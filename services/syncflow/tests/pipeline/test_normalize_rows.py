@@ -1,0 +1,55 @@
+"""The Normalizer over whole rows: coercion by column type, options, failures."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from syncflow.pipeline.normalize import Normalizer
+from syncflow.pipeline.types import Record, Stage
+
+
+def shape(value):
+    """A value with its exact type (aware datetimes by their ISO text, offset included)."""
+    if isinstance(value, datetime):
+        return ("datetime", value.isoformat())
+    if isinstance(value, date):
+        return ("date", value.isoformat())
+    if isinstance(value, Decimal):
+        return ("Decimal", value)
+    return (type(value).__name__, value)
+
+
+@pytest.mark.cases("normalize_rows.json", "rows")
+def test_normalize_rows(case, make_spec):
+    records = [Record(raw=row) for row in case["rows"]]
+    result = Normalizer(make_spec(case["spec"])).normalize(records)
+    assert [{k: shape(v) for k, v in r.values.items()} for r in result.records] == [
+        {k: shape(v) for k, v in expected.items()} for expected in case["values"]
+    ]
+    assert [f.error for f in result.failures] == case["failures"]
+    assert all(f.stage is Stage.NORMALIZE for f in result.failures)
+    failed_raws = [f.raw for f in result.failures]
+    assert all(any(raw is r.raw for r in records) for raw in failed_raws)
+
+
+def test_rowversion_is_the_normalized_value(make_spec):
+    spec = make_spec(
+        {"columns": {"id": "integer", "changed_at": "timestamp"}, "rowversion": "changed_at"}
+    )
+    (record,) = Normalizer(spec).normalize(
+        [Record(raw={"id": 1, "changed_at": "2025-12-08T10:30:00Z"})]
+    ).records
+    assert record.rowversion == datetime.fromisoformat("2025-12-08T10:30:00+00:00")
+
+
+def test_fields_named_only_by_the_definition_are_normalized_as_text(make_spec):
+    spec = make_spec({"columns": {"id": "integer"}, "business_keys": ["id", "site"]})
+    (record,) = Normalizer(spec).normalize([Record(raw={"id": 1, "site": " B1 "})]).records
+    assert record.values == {"id": 1, "site": "B1"}
+
+
+def test_unknown_source_timezone_fails_when_built(make_spec):
+    spec = make_spec({"columns": {"id": "integer"}, "timezone": "Europe/Atlantis"})
+    with pytest.raises(ValueError, match="unknown source timezone 'Europe/Atlantis'"):
+        Normalizer(spec)
