@@ -16,6 +16,8 @@ and ``erp_source``, parametrized over all three. Helpers ``add_connection`` and
 ``add_api`` create them through APISmith's own endpoints.
 """
 
+# ruff: noqa: RUF001 (non-ASCII ERP text is the point of these values)
+
 import os
 import sqlite3
 import uuid
@@ -129,8 +131,8 @@ TABLES: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
 _DDL = {
     "parts": """CREATE TABLE parts (
         part_no VARCHAR(20) PRIMARY KEY, description VARCHAR(200), uom VARCHAR(10) NOT NULL,
-        unit_cost {decimal_18_6} NOT NULL, weight_kg {decimal_12_3}, created_at {timestamp} NOT NULL,
-        rowversion BIGINT NOT NULL)""",
+        unit_cost {decimal_18_6} NOT NULL, weight_kg {decimal_12_3},
+        created_at {timestamp} NOT NULL, rowversion BIGINT NOT NULL)""",
     "shop_orders": """CREATE TABLE shop_orders (
         order_no VARCHAR(20) PRIMARY KEY, part_no VARCHAR(20) NOT NULL, status VARCHAR(20) NOT NULL,
         qty {decimal_12_3} NOT NULL, due_date DATE, released_at {timestamp}, priority INTEGER,

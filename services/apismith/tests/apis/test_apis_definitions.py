@@ -131,7 +131,8 @@ async def test_columns_are_discovered_on_every_source(apismith_client, admin_hea
         admin_headers,
         connection,
         "SELECT part_no, description, unit_cost, rowversion FROM parts WHERE uom = :uom",
-        params=[{"name": "uom", "type": "string", "required": True}],
+        # describe binds the default: SQLite infers its types from the rows it returns
+        params=[{"name": "uom", "type": "string", "default": "ST"}],
         business_keys=["part_no"],
         rowversion_column="rowversion",
     )

@@ -1,7 +1,7 @@
 """Every SyncFlow bookkeeping table (SQLAlchemy Core), on the one MetaData Alembic reads.
 
 Target tables (one per entity) are not here: they are created and migrated at
-run time from each entity's definition (``syncflow.entities.target_table``).
+run time from each entity's definition (``syncflow.targets``).
 """
 
 from sqlalchemy import (

@@ -6,7 +6,8 @@ argument runs once per case in ``cases/file.json`` (under the top-level key
 ``{"$decimal": "1.50"}``, ``{"$date": "2025-12-08"}``,
 ``{"$timestamp": "2025-12-08T10:30:00+01:00"}``, ``{"$uuid": "..."}``.
 
-``make_spec`` builds an ``EntitySpec`` from a compact description:
+``case_file(name)`` loads a whole file. ``make_spec`` builds an ``EntitySpec`` from
+a compact description:
 ``{"columns": {"id": "integer", ...}, "business_keys": ["id"], "rowversion": "id",
 "fields": [{"source_field", "target_field", "type", "transform", "default_value",
 "required"}], "timezone": "Europe/Berlin", "normalization": {...},
@@ -117,3 +118,9 @@ def build_spec(description: dict[str, Any]) -> EntitySpec:
 @pytest.fixture
 def make_spec() -> Callable[[dict[str, Any]], EntitySpec]:
     return build_spec
+
+
+@pytest.fixture
+def case_file() -> Callable[[str], Any]:
+    """``case_file(name)``: a whole case file, typed values decoded."""
+    return load_cases

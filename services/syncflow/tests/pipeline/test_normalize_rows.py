@@ -37,10 +37,28 @@ def test_rowversion_is_the_normalized_value(make_spec):
     spec = make_spec(
         {"columns": {"id": "integer", "changed_at": "timestamp"}, "rowversion": "changed_at"}
     )
-    (record,) = Normalizer(spec).normalize(
-        [Record(raw={"id": 1, "changed_at": "2025-12-08T10:30:00Z"})]
-    ).records
+    (record,) = (
+        Normalizer(spec)
+        .normalize([Record(raw={"id": 1, "changed_at": "2025-12-08T10:30:00Z"})])
+        .records
+    )
     assert record.rowversion == datetime.fromisoformat("2025-12-08T10:30:00+00:00")
+
+
+def test_columns_the_entity_does_not_use_are_left_alone(make_spec):
+    """A bad value in a column that is not loaded must not fail the row."""
+    spec = make_spec(
+        {
+            "columns": {"id": "integer", "name": "string", "legacy": "number"},
+            "fields": [
+                {"source_field": "id", "type": "integer"},
+                {"source_field": "name", "type": "text"},
+            ],
+        }
+    )
+    result = Normalizer(spec).normalize([Record(raw={"id": 1, "name": "a", "legacy": "n/a"})])
+    assert result.failures == []
+    assert result.records[0].values == {"id": 1, "name": "a"}
 
 
 def test_fields_named_only_by_the_definition_are_normalized_as_text(make_spec):

@@ -49,4 +49,6 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-Connection = Annotated[AsyncConnection, Depends(get_connection)]
+# scope="function": the transaction commits before the response is sent, so a failed
+# commit is a 500 the client sees, never a success that was not stored
+Connection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]

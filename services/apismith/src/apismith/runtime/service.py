@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -140,18 +141,30 @@ async def _prepare(
             raise NotFound(API_NOT_FOUND)
         connection = await get_connection_record(conn=conn, uid=api.connection_uid)
     audit.api = api
+    zone = ZoneInfo(connection.options.timezone)
     columns = [
         ColumnInfo(name=column.name, data_type=column.data_type, nullable=column.nullable)
         for column in api.columns
     ]
+    types = {column.name: column.data_type for column in columns}
+    params = bind_params(declared=param_specs(api.params), supplied=body.params)
     return RuntimeCall(
         api=api,
         driver=drivers.get(connection),
         query=validate_select(api.sql, connection.dialect),
         columns=columns,
-        params=bind_params(declared=param_specs(api.params), supplied=body.params),
+        params={
+            name: _erp_time(value, zone) if isinstance(value, datetime) else value
+            for name, value in params.items()
+        },
         filters=[
-            Filter(field=item.field, operator=item.operator, value=item.value)
+            Filter(
+                field=item.field,
+                operator=item.operator,
+                value=_erp_time(item.value, zone)
+                if types.get(item.field) == "timestamp"
+                else item.value,
+            )
             for item in body.filters
         ],
         order=resolve_order(
@@ -160,8 +173,28 @@ async def _prepare(
             business_keys=api.business_keys,
             rowversion_column=api.rowversion_column,
         ),
-        zone=ZoneInfo(connection.options.timezone),
+        zone=zone,
     )
+
+
+def _erp_time(value: Any, zone: ZoneInfo) -> Any:
+    """A timestamp with an offset as the ERP's wall-clock time in ``zone`` (lists item by item).
+
+    ERP timestamps are mostly naive, read in the connection's zone, and APISmith sends
+    them with that offset; a caller passing one back must match the stored value.
+    Anything else is left for the SQL layer to check.
+    """
+    if isinstance(value, list):
+        return [_erp_time(item, zone) for item in value]
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment.astimezone(zone).replace(tzinfo=None)
+    return value
 
 
 def _check_shape(rows: Sequence[Row], columns: Sequence[ColumnInfo]) -> None:
@@ -173,11 +206,18 @@ def _check_shape(rows: Sequence[Row], columns: Sequence[ColumnInfo]) -> None:
         )
 
 
-def _page_size(requested: int | None, settings: Settings) -> int:
+def _page_size(requested: int | None, settings: Settings, *, max_rows: int) -> int:
+    """The page size to use (400 outside 1..max_page_size or at the connection's max_rows)."""
+    # a page reads one row more than it returns, and no query may read more than max_rows
     if requested is None:
-        return settings.default_page_size
+        return max(1, min(settings.default_page_size, max_rows - 1))
     if not 1 <= requested <= settings.max_page_size:
         raise BadRequest(f"page_size must be between 1 and {settings.max_page_size}")
+    if requested >= max_rows:
+        raise BadRequest(
+            f"page_size must be below this connection's max_rows ({max_rows}): "
+            "ask for smaller pages"
+        )
     return requested
 
 
@@ -194,7 +234,7 @@ async def execute(
     audit = _Audit(database=database, principal=principal, slug=slug, kind="execute")
     try:
         call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
-        page_size = _page_size(body.page_size, settings)
+        page_size = _page_size(body.page_size, settings, max_rows=call.driver.options.max_rows)
         secret = settings.secret_key.get_secret_value()
         fingerprint = cursor_fingerprint(
             api_uid=str(call.api.uid),

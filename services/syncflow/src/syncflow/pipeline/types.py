@@ -149,15 +149,15 @@ class EntitySpec:
         return "string"
 
     def source_fields(self) -> tuple[str, ...]:
-        """Every API column, then any other source field the definition names."""
-        names = dict.fromkeys(column.name for column in self.api_columns)
-        names.update(dict.fromkeys(self.business_keys))
+        """The source fields the entity uses (business keys, rowversion, mapped fields,
+        parent ref fields), in API column order, then any the API does not list."""
+        used = {*self.business_keys, *(f.source_field for f in self.fields)}
         if self.rowversion_field is not None:
-            names[self.rowversion_field] = None
-        names.update(dict.fromkeys(f.source_field for f in self.fields))
+            used.add(self.rowversion_field)
         for ref in self.parent_refs:
-            names.update(dict.fromkeys(ref.fields))
-        return tuple(names)
+            used.update(ref.fields)
+        listed = [column.name for column in self.api_columns if column.name in used]
+        return (*listed, *sorted(used.difference(listed)))
 
     def value_type(self, source_field: str) -> FieldType:
         """The type of a source field's normalized values.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:07:39.371777
+Create Date: 2026-11-26 05:44:38.077740
 """
 
 from collections.abc import Sequence
@@ -56,6 +56,13 @@ def upgrade() -> None:
         "failed_records",
         ["entity_name", "batch_uid"],
         unique=False,
+    )
+    op.create_index(
+        "uq_failed_records_open_key",
+        "failed_records",
+        ["entity_name", "key_hash"],
+        unique=True,
+        postgresql_where="resolved_at IS NULL AND key_hash IS NOT NULL",
     )
     op.create_table(
         "operator_tokens",
@@ -246,6 +253,11 @@ def downgrade() -> None:
     op.drop_index("ix_pending_children_parent", table_name="pending_children")
     op.drop_table("pending_children")
     op.drop_table("operator_tokens")
+    op.drop_index(
+        "uq_failed_records_open_key",
+        table_name="failed_records",
+        postgresql_where="resolved_at IS NULL AND key_hash IS NOT NULL",
+    )
     op.drop_index("ix_failed_records_entity_batch", table_name="failed_records")
     op.drop_table("failed_records")
     op.drop_table("entity_state")

@@ -22,7 +22,9 @@ _SHOWN_CHARACTERS = 80
 
 
 class Normalizer:
-    """Fills ``record.values`` (every source field, typed) and ``record.rowversion``."""
+    """Fills ``record.values`` (every source field the entity uses, typed) and
+    ``record.rowversion``. Columns the entity does not use are not read, so a bad value
+    there never fails a row."""
 
     def __init__(self, spec: EntitySpec) -> None:
         """Decide every field's converter; ``ValueError`` for an unknown source timezone."""

@@ -10,13 +10,13 @@ converted raises ``ValueError`` saying why.
 """
 
 import json
-from math import isfinite
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
+from math import isfinite
 from typing import Any
 
-from syncflow.pipeline.normalize.datetimes import DateTimeReader
+from syncflow.pipeline.normalize.datetimes import DateTimeReader, from_epoch
 from syncflow.pipeline.normalize.numerics import (
     INTEGER_DIGITS,
     integral,
@@ -159,9 +159,9 @@ def _timestamp_converter(reader: DateTimeReader) -> Converter:
         if value.__class__ is date:
             return reader.localize(datetime.combine(value, time()))
         if value.__class__ in (int, Decimal):
-            return reader.from_epoch(value)
+            return from_epoch(value)
         if value.__class__ is float:
-            return reader.from_epoch(_float_decimal(value))
+            return from_epoch(_float_decimal(value))
         raise _unexpected(value)
 
     return to_timestamp

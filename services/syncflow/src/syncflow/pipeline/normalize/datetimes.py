@@ -65,6 +65,12 @@ def _fixed(offset: timedelta) -> timezone:
     return zone
 
 
+def from_epoch(seconds: int | Decimal) -> datetime:
+    """Unix epoch seconds (UTC), to the microsecond."""
+    micros = int((Decimal(seconds) * 1_000_000).to_integral_value())
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 def full_year(digits: str) -> int:
     """A year from four digits, or from two by Oracle's RR rule."""
     if len(digits) == 4:
@@ -128,11 +134,6 @@ class DateTimeReader:
         # skipped hour: the offset before the jump, shown on the clock after it
         moment = wall.replace(tzinfo=_fixed(first)).astimezone(zone)
         return moment.replace(tzinfo=_fixed(moment.utcoffset() or timedelta(0)))
-
-    def from_epoch(self, seconds: int | Decimal) -> datetime:
-        """Unix epoch seconds (UTC), to the microsecond."""
-        micros = int((Decimal(seconds) * 1_000_000).to_integral_value())
-        return _EPOCH + timedelta(microseconds=micros)
 
     def _read(self, text: str) -> datetime:
         """Any accepted format; naive unless the text carries an offset."""
