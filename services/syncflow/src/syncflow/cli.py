@@ -1,23 +1,37 @@
-"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, demo, tokens."""
+"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, tokens."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from bridge_core.db.lifecycle import open_database
+from bridge_core.db.transaction import Database
+from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from bridge_core.logging import configure_logging
 from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated
-from syncflow.main import MIGRATIONS, SERVICE, build_app
+from syncflow.databases import open_databases
+from syncflow.main import SERVICE, build_app
+from syncflow.pipeline.runner import RunContext
+from syncflow.pipeline.types import COUNTER_NAMES
 from syncflow.settings import Settings
+from syncflow.sync import service as sync_service
+from syncflow.sync.flows import sync_and_watch
+from syncflow.sync.schemas import BatchStatus
+from syncflow.verify.service import verify_entity
+from syncflow.worker.executor import BatchExecutor, new_worker_id
 
 app = typer.Typer(
     help="SyncFlow: ERP data from APISmith into PostgreSQL, every batch tracked.",
     no_args_is_help=True,
 )
+console = Console()
 
 
 def _settings() -> Settings:
@@ -29,6 +43,20 @@ def _settings() -> Settings:
         log_dir=settings.data_dir / "logs" if settings.log_file else None,
     )
     return settings
+
+
+def _with_databases[T](settings: Settings, work: Callable[[Database, Database], Awaitable[T]]) -> T:
+    """Run ``work(own, target)`` on migrated databases; a domain error exits with its message."""
+
+    async def run() -> T:
+        async with open_databases(settings) as (database, target):
+            return await work(database, target)
+
+    try:
+        return asyncio.run(run())
+    except BridgeError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
 
 
 def _version(value: bool) -> None:
@@ -50,32 +78,173 @@ def _main(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8008]")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also run batches in this process.")
+    ] = True,
 ) -> None:
-    """Serve the API (applies pending migrations first)."""
+    """Serve the API (applies pending migrations first), with an in-process worker."""
     settings = _settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
-    run_server(build_app(settings), host=settings.host, port=settings.port)
+    run_server(build_app(settings, run_worker=worker), host=settings.host, port=settings.port)
+
+
+@app.command(name="worker")
+def run_worker() -> None:
+    """Run queued batches until stopped (start as many as you like, on any machine)."""
+    settings = _settings()
+
+    async def work(database: Database, target: Database) -> None:
+        context = RunContext(
+            database=database,
+            target_database=target,
+            settings=settings,
+            worker_id=new_worker_id(),
+        )
+        executor = BatchExecutor(context)
+        task = asyncio.create_task(executor.run_forever())
+        try:
+            await task
+        finally:
+            await executor.shutdown(task)
+
+    try:
+        _with_databases(settings, work)
+    except KeyboardInterrupt:
+        console.print("worker stopped")
 
 
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations and exit."""
+
+    async def work(database: Database, target: Database) -> None:
+        return None
+
+    _with_databases(_settings(), work)
+    typer.echo("syncflow: database is at the latest migration")
+
+
+def _summary(status: BatchStatus) -> Table:
+    table = Table(
+        title=f"{status.entity}: {status.status} ({status.mode}"
+        f"{', dry run' if status.dry_run else ''})"
+    )
+    table.add_column("counter")
+    table.add_column("rows", justify="right")
+    for name in COUNTER_NAMES:
+        table.add_row(name, f"{status.counters.get(name, 0):,}")
+    if status.started_at and status.finished_at:
+        seconds = (status.finished_at - status.started_at).total_seconds()
+        table.add_row("seconds", f"{seconds:.1f}")
+    return table
+
+
+@app.command()
+def sync(
+    entity: Annotated[str, typer.Argument(help="The entity to sync.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything (detects deletes).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute the delta, write nothing to the target.")
+    ] = False,
+) -> None:
+    """Sync one entity now, with a progress bar and a summary."""
+    settings = _settings()
+    mode = "full" if full else "incremental"
+
+    async def work(database: Database, target: Database) -> BatchStatus:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(entity, total=None)
+
+            def show(status: BatchStatus) -> None:
+                progress.update(
+                    task,
+                    completed=status.counters.get("fetched", 0),
+                    total=status.progress.get("total_rows"),
+                    description=f"{entity} ({status.status})",
+                )
+
+            return await sync_and_watch(
+                database=database,
+                target_database=target,
+                settings=settings,
+                entity=entity,
+                mode=mode,
+                dry_run=dry_run,
+                on_progress=show,
+            )
+
+    status = _with_databases(settings, work)
+    console.print(_summary(status))
+    for warning in status.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if status.status != "completed":
+        console.print(f"[red]{status.status}:[/red] {status.error or ''}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
+    limit: Annotated[int, typer.Option(help="How many batches.")] = 20,
+) -> None:
+    """Recent batches, newest first."""
+
+    async def work(database: Database, target: Database) -> list[BatchStatus]:
+        async with database.transaction() as conn:
+            page = await sync_service.history(
+                conn, entity=entity, status=None, page=1, page_size=limit
+            )
+        return page.items
+
+    batches = _with_databases(_settings(), work)
+    table = Table(title="sync batches")
+    for column in ("batch", "entity", "mode", "status", *COUNTER_NAMES[:7], "started"):
+        table.add_column(column)
+    for b in batches:
+        table.add_row(
+            str(b.batch_uid)[-12:],
+            b.entity,
+            b.mode + (" (dry)" if b.dry_run else ""),
+            b.status,
+            *[f"{b.counters.get(n, 0):,}" for n in COUNTER_NAMES[:7]],
+            b.started_at.strftime("%Y-%m-%d %H:%M:%S") if b.started_at else "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def verify(entity: Annotated[str, typer.Argument(help="The entity to verify.")]) -> None:
+    """Compare the source with the target: missing, extra and different rows."""
     settings = _settings()
 
-    async def run() -> None:
-        async with open_database(
-            settings.database_url,
-            data_dir=settings.data_dir,
-            database=settings.database_name,
-            migrations=MIGRATIONS,
-        ):
-            pass
+    async def work(database: Database, target: Database) -> dict[str, object]:
+        async with database.transaction() as conn:
+            report = await verify_entity(
+                conn, target_database=target, settings=settings, name=entity
+            )
+        return report.model_dump()
 
-    asyncio.run(run())
-    typer.echo("syncflow: database is at the latest migration")
+    report = _with_databases(settings, work)
+    table = Table(title=f"verify {entity}: {'EQUAL' if report['equal'] else 'DIFFERENT'}")
+    table.add_column("what")
+    table.add_column("value")
+    for key, value in report.items():
+        if key not in ("entity", "equal"):
+            table.add_row(key, str(value))
+    console.print(table)
+    if not report["equal"]:
+        raise typer.Exit(1)
 
 
 tokens_app = typer.Typer(help="Manage operator tokens.", no_args_is_help=True)
@@ -89,21 +258,13 @@ def create_token(
     """Create an operator token and print it (to stdout, once; only its hash is stored)."""
     settings = _settings()
 
-    async def run() -> TokenCreated:
-        async with (
-            open_database(
-                settings.database_url,
-                data_dir=settings.data_dir,
-                database=settings.database_name,
-                migrations=MIGRATIONS,
-            ) as database,
-            database.transaction() as conn,
-        ):
+    async def work(database: Database, target: Database) -> TokenCreated:
+        async with database.transaction() as conn:
             return await auth_service.create_token(
                 conn, settings=settings, name=name, created_by="the command line"
             )
 
-    created = asyncio.run(run())
+    created = _with_databases(settings, work)
     typer.echo(
         f"syncflow: operator token {created.uid} ({created.name}) created; "
         "it is shown once, store it now:",

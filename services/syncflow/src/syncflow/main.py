@@ -1,58 +1,60 @@
 """SyncFlow's app: lifespan (database, migrations, worker) and routers."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from loguru import logger
 
-from bridge_core.db.lifecycle import open_database
 from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.auth.router import router as auth_router
+from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
+from syncflow.monitoring.router import router as monitoring_router
+from syncflow.pipeline.runner import RunContext
 from syncflow.settings import Settings
 from syncflow.sources.router import router as sources_router
+from syncflow.sync.router import router as sync_router
+from syncflow.verify.router import router as verify_router
+from syncflow.worker.executor import BatchExecutor, new_worker_id
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE = "syncflow"
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
-    """The SyncFlow FastAPI app for ``settings`` (read from the environment by default)."""
+def build_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """The SyncFlow FastAPI app for ``settings`` (read from the environment by default).
+
+    With ``run_worker`` the app also runs a batch executor in-process (single-machine
+    setup); ``syncflow serve --no-worker`` leaves batches to ``syncflow worker`` processes.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            open_database(
-                settings.database_url,
-                data_dir=settings.data_dir,
-                database=settings.database_name,
-                migrations=MIGRATIONS,
-            ) as database,
-            AsyncExitStack() as target_stack,
-        ):
+        async with open_databases(settings) as (database, target_database):
             app.state.database = database
+            app.state.target_database = target_database
             app.state.settings = settings
-            # target tables live in ScheduleHub's database, or in SyncFlow's own when unset
-            app.state.target_database = (
-                await target_stack.enter_async_context(
-                    open_database(
-                        settings.target_database_url,
-                        data_dir=settings.data_dir,
-                        database=settings.database_name,
-                        migrations=None,
-                    )
+            app.state.executor = None
+            if run_worker:
+                context = RunContext(
+                    database=database,
+                    target_database=target_database,
+                    settings=settings,
+                    worker_id=new_worker_id(),
                 )
-                if settings.target_database_url
-                else database
-            )
+                app.state.executor = BatchExecutor(context)
+                worker = asyncio.create_task(app.state.executor.run_forever())
             logger.info("SyncFlow {} ready on {}:{}", __version__, settings.host, settings.port)
-            yield
+            try:
+                yield
+            finally:
+                if app.state.executor is not None:
+                    await app.state.executor.shutdown(worker)
 
     def metadata() -> dict[str, Any]:
         return {
@@ -74,7 +76,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         environment=settings.environment,
         lifespan=lifespan,
-        routers=[auth_router, sources_router, entities_router],
+        routers=[
+            auth_router,
+            sources_router,
+            entities_router,
+            sync_router,
+            monitoring_router,
+            verify_router,
+        ],
         metadata=metadata,
         description="Moves ERP data from APISmith into ScheduleHub, every batch tracked.",
     )

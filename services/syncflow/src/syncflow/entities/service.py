@@ -261,3 +261,16 @@ async def load_spec(
         raise NotFound(f"entity {name!r} not found")
     definition = EntityDefinition.model_validate(row["definition"])
     return to_spec(definition, _columns(row["api_columns"]), source_timezone=source_timezone)
+
+
+async def child_specs(
+    conn: AsyncConnection, name: str, *, source_timezone: str = "UTC"
+) -> list[EntitySpec]:
+    """The specs of entities with a parent ref to ``name`` (whose parked rows it may free)."""
+    children = []
+    for row in await EntityRepository(conn).list_all():
+        definition = EntityDefinition.model_validate(row["definition"])
+        if any(ref.parent_entity == name for ref in definition.parent_refs):
+            columns = _columns(row["api_columns"])
+            children.append(to_spec(definition, columns, source_timezone=source_timezone))
+    return children

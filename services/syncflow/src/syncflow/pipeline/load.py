@@ -9,11 +9,11 @@ the connection it is given; the runner owns the transaction.
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.db.driver import asyncpg_connection
 from bridge_core.ids import new_id
 from syncflow.pipeline.types import DeleteMode, EntitySpec, Record
 
@@ -54,18 +54,13 @@ def data_columns(spec: EntitySpec) -> list[str]:
     ]
 
 
-async def _driver(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
 async def lookup_existing(
     conn: AsyncConnection, spec: EntitySpec, key_hashes: Sequence[str]
 ) -> dict[str, tuple[str, UUID | None, bool]]:
     """``key_hash -> (data_hash, batch_uid, soft_deleted)`` for the keys already in the target."""
     if not key_hashes:
         return {}
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     rows = await driver.fetch(
         f"SELECT _bridge_key_hash, _bridge_data_hash, _bridge_batch_uid, "
         f"_bridge_deleted_at IS NOT NULL FROM {target_name(spec)} "
@@ -81,7 +76,7 @@ async def lookup_parent_uids(
     """``key_hash -> _bridge_uid`` of live parent rows with those keys."""
     if not key_hashes:
         return {}
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     rows = await driver.fetch(
         f"SELECT _bridge_key_hash, _bridge_uid FROM {target_name(parent)} "
         f"WHERE _bridge_key_hash = ANY($1::char(32)[]) AND _bridge_deleted_at IS NULL",
@@ -121,7 +116,7 @@ async def write_rows(
         )
         for r in records
     ]
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     target = target_name(spec)
     await driver.execute(
         f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -147,7 +142,7 @@ async def write_rows(
 
 async def ensure_work_tables(conn: AsyncConnection) -> None:
     """The unlogged table of keys seen per batch (for delete detection)."""
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     await driver.execute(
         f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
@@ -160,7 +155,7 @@ async def mark_seen(conn: AsyncConnection, batch_uid: UUID, key_hashes: Iterable
     keys = list(set(key_hashes))
     if not keys:
         return
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     await driver.execute(
         f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, unnest($2::char(32)[]) "
         "ON CONFLICT DO NOTHING",
@@ -173,7 +168,7 @@ async def count_delete_candidates(
     conn: AsyncConnection, spec: EntitySpec, batch_uid: UUID
 ) -> tuple[int, int]:
     """``(rows in the target that this batch did not see, live rows in the target)``."""
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     target = target_name(spec)
     row = await driver.fetchrow(
         f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
@@ -188,7 +183,7 @@ async def apply_deletes(
     conn: AsyncConnection, spec: EntitySpec, *, batch_uid: UUID, mode: DeleteMode, now: datetime
 ) -> int:
     """Soft- or hard-delete the live rows this batch did not see; return how many."""
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     target = target_name(spec)
     unseen = (
         f"t._bridge_deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
@@ -207,13 +202,13 @@ async def apply_deletes(
 
 
 async def forget_seen(conn: AsyncConnection, batch_uid: UUID) -> None:
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     await driver.execute(f"DELETE FROM {SEEN_TABLE} WHERE batch_uid = $1", batch_uid)
 
 
 async def target_rows(conn: AsyncConnection, spec: EntitySpec) -> int:
     """Live rows in the target table."""
-    driver = await _driver(conn)
+    driver = await asyncpg_connection(conn)
     count: int = await driver.fetchval(
         f"SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL"
     )

@@ -13,7 +13,7 @@ arrives.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from syncflow.pipeline.types import EntitySpec, ParentRef, Record, RowFailure, Stage
@@ -24,9 +24,8 @@ RETRY_CAP = timedelta(hours=1)
 _MAX_DOUBLINGS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class ParkedChild:
-    """A child waiting for its parent (the shape ``track.park_children`` stores)."""
+class ParkedChild(NamedTuple):
+    """A child waiting for its parent: the tuple ``track.park_children`` takes."""
 
     record: Record
     parent_entity: str

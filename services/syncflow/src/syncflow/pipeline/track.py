@@ -1,8 +1,8 @@
 """Track: the bookkeeping a chunk leaves behind, written in the chunk's transaction.
 
 Batch progress and checkpoint, the entity's cursor, failed records and parked
-children. Parked rows keep their mapped values in a JSON form that is decoded
-by field type when the parent arrives.
+children. Parked children keep their raw row: when the parent arrives they go
+through the pipeline again, with the entity's mappings of that moment.
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.ids import new_id
-from syncflow.pipeline.types import Counters, EntitySpec, FieldType, Record, RowFailure
+from syncflow.pipeline.types import Counters, Record, RowFailure
 from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
 
 
@@ -29,21 +29,6 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
-
-
-def decode_value(value: Any, field_type: FieldType) -> Any:
-    """The inverse of :func:`encode_value` for a field of ``field_type``."""
-    if value is None:
-        return None
-    match field_type:
-        case FieldType.NUMERIC:
-            return Decimal(value)
-        case FieldType.TIMESTAMP:
-            return datetime.fromisoformat(value)
-        case FieldType.DATE:
-            return date.fromisoformat(value)
-        case _:
-            return value
 
 
 def encode_raw(raw: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +75,20 @@ async def advance_cursor(
     )
 
 
+async def mark_success(conn: AsyncConnection, *, entity: str, batch_uid: UUID) -> None:
+    """Remember when the entity last synced successfully."""
+    now = datetime.now(UTC)
+    statement = insert(entity_state).values(
+        entity_name=entity, last_success_at=now, last_batch_uid=batch_uid, updated_at=now
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[entity_state.c.entity_name],
+            set_={"last_success_at": now, "last_batch_uid": batch_uid, "updated_at": now},
+        )
+    )
+
+
 async def committed_cursor(conn: AsyncConnection, entity: str) -> Any:
     """The entity's committed cursor (``None`` before its first rowversion sync)."""
     return await conn.scalar(
@@ -110,8 +109,21 @@ async def record_failures(
     if not failures:
         return
     now = datetime.now(UTC)
+    statement = insert(failed_records)
     await conn.execute(
-        failed_records.insert(),
+        # a row that fails again updates its open record instead of adding another
+        statement.on_conflict_do_update(
+            index_elements=[failed_records.c.entity_name, failed_records.c.key_hash],
+            index_where=failed_records.c.resolved_at.is_(None)
+            & failed_records.c.key_hash.isnot(None),
+            set_={
+                "batch_uid": statement.excluded.batch_uid,
+                "stage": statement.excluded.stage,
+                "error": statement.excluded.error,
+                "raw_data": statement.excluded.raw_data,
+                "retry_count": failed_records.c.retry_count + 1,
+            },
+        ),
         [
             {
                 "uid": new_id(),
@@ -131,30 +143,47 @@ async def record_failures(
     )
 
 
-def parked_row(record: Record) -> dict[str, Any]:
-    return {
-        "raw": encode_raw(record.raw),
-        "target": encode_raw(record.target),
-        "key_hash": record.key_hash,
-        "data_hash": record.data_hash,
-        "rowversion": encode_value(record.rowversion),
-    }
+async def resolve_failures(
+    conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]
+) -> None:
+    """Close the open failures of rows that have now gone through."""
+    if key_hashes:
+        await conn.execute(
+            update(failed_records)
+            .where(
+                failed_records.c.entity_name == entity,
+                failed_records.c.key_hash.in_(list(key_hashes)),
+                failed_records.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=datetime.now(UTC))
+        )
 
 
-def unpark(row_data: dict[str, Any], spec: EntitySpec) -> Record:
-    """A parked row back as a :class:`Record` with typed target values."""
-    types = {f.target_field: f.type for f in spec.fields}
-    target = {
-        name: decode_value(value, types.get(name, FieldType.TEXT))
-        for name, value in row_data["target"].items()
-    }
-    return Record(
-        raw=row_data["raw"],
-        target=target,
-        rowversion=row_data["rowversion"],
-        key_hash=row_data["key_hash"],
-        data_hash=row_data["data_hash"],
+async def close_failures(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
+    """Close failed records that a retry has taken up (it records new failures itself)."""
+    if uids:
+        await conn.execute(
+            update(failed_records)
+            .where(failed_records.c.uid.in_(list(uids)))
+            .values(resolved_at=datetime.now(UTC))
+        )
+
+
+async def open_failures(
+    conn: AsyncConnection, *, entity: str, created_before: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The oldest open failed records of ``entity`` from before ``created_before``."""
+    result = await conn.execute(
+        select(failed_records.c.uid, failed_records.c.raw_data)
+        .where(
+            failed_records.c.entity_name == entity,
+            failed_records.c.resolved_at.is_(None),
+            failed_records.c.created_at < created_before,
+        )
+        .order_by(failed_records.c.created_at)
+        .limit(limit)
     )
+    return [dict(row._mapping) for row in result]
 
 
 async def park_children(
@@ -183,7 +212,7 @@ async def park_children(
             "parent_entity": parent_entity,
             "parent_key_hash": parent_key_hash,
             "parent_key": [encode_value(v) for v in parent_key],
-            "row_data": parked_row(record),
+            "row_data": {"raw": encode_raw(record.raw)},
             "attempts": 0,
             "next_retry_at": next_retry_at,
             "last_error": f"parent {parent_entity} {parent_key} not loaded yet",
@@ -209,13 +238,14 @@ async def park_children(
 
 
 async def children_waiting_for(
-    conn: AsyncConnection, *, parent_entity: str, parent_key_hashes: Sequence[str]
+    conn: AsyncConnection, *, entity: str, parent_entity: str, parent_key_hashes: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Parked children whose parent is among ``parent_key_hashes``."""
+    """Parked ``entity`` rows whose parent is among ``parent_key_hashes``."""
     if not parent_key_hashes:
         return []
     result = await conn.execute(
         select(pending_children).where(
+            pending_children.c.entity_name == entity,
             pending_children.c.parent_entity == parent_entity,
             pending_children.c.parent_key_hash.in_(list(parent_key_hashes)),
         )

@@ -28,8 +28,9 @@ class BatchRepository(Repository):
         checkpoint: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new pending batch; 409 while the entity has a pending or running one."""
+        uid = new_id()
         values = {
-            "uid": new_id(),
+            "uid": uid,
             "entity_name": entity,
             "mode": mode,
             "dry_run": dry_run,
@@ -48,9 +49,9 @@ class BatchRepository(Repository):
                 await self.conn.execute(sync_batches.insert().values(**values))
         except IntegrityError as exc:
             active = await self.active_for(entity)
-            uid = active["uid"] if active else "?"
-            raise Conflict(f"entity {entity!r} already has a running batch {uid}") from exc
-        created = await self.get(values["uid"])
+            running = active["uid"] if active else "?"
+            raise Conflict(f"entity {entity!r} already has a running batch {running}") from exc
+        created = await self.get(uid)
         assert created is not None
         return created
 
@@ -139,6 +140,30 @@ class BatchRepository(Repository):
         )
         return await self.get(uid)
 
+    async def claim(
+        self, uid: UUID, *, worker_id: str, lease_seconds: int
+    ) -> dict[str, Any] | None:
+        """Claim one particular pending batch (``None`` if another worker got it first)."""
+        now = datetime.now(UTC)
+        locked = await self.conn.scalar(
+            select(sync_batches.c.uid)
+            .where(sync_batches.c.uid == uid, sync_batches.c.status == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            return None
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid)
+            .values(
+                status="running",
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+            )
+        )
+        return await self.get(uid)
+
     async def renew_lease(self, uid: UUID, *, worker_id: str, lease_seconds: int) -> bool:
         """Extend our lease; ``False`` when another worker has taken the batch over."""
         result = await self.conn.execute(
@@ -151,6 +176,15 @@ class BatchRepository(Repository):
             .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
         )
         return result.rowcount == 1
+
+    async def release_leases(self, *, worker_id: str) -> int:
+        """Expire our leases now (clean shutdown) so another worker resumes at once."""
+        result = await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.lease_owner == worker_id, sync_batches.c.status == "running")
+            .values(lease_expires_at=datetime.now(UTC))
+        )
+        return int(result.rowcount)
 
     async def holds_lease(self, uid: UUID, *, worker_id: str) -> tuple[bool, bool]:
         """``(we still own the running batch, a stop was requested)``, locking the row."""

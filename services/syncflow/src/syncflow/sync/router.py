@@ -1,9 +1,10 @@
 """The sync API: start, status, stop, history, retry failed records."""
 
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from bridge_core.db.transaction import Connection
 from syncflow.auth.dependencies import Operator
@@ -14,10 +15,19 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 
 
 @router.post("/start", status_code=status.HTTP_202_ACCEPTED)
-async def start(body: SyncStart, _: Operator, conn: Connection) -> BatchStatus:
-    return await service.start_sync(
+async def start(body: SyncStart, _: Operator, conn: Connection, request: Request) -> BatchStatus:
+    batch = await service.start_sync(
         conn, entity=body.entity, mode=body.mode.value, dry_run=body.dry_run
     )
+    _wake_executor(request)
+    return batch
+
+
+def _wake_executor(request: Request) -> None:
+    """Let an in-process executor look for the new batch after this request commits."""
+    executor = getattr(request.app.state, "executor", None)
+    if executor is not None:
+        asyncio.get_running_loop().call_later(0.05, executor.wake)
 
 
 @router.get("/status/{batch_uid}")
@@ -45,5 +55,9 @@ async def history(
 
 
 @router.post("/retry-failed", status_code=status.HTTP_202_ACCEPTED)
-async def retry_failed(body: RetryFailed, _: Operator, conn: Connection) -> BatchStatus:
-    return await service.retry_failed(conn, entity=body.entity)
+async def retry_failed(
+    body: RetryFailed, _: Operator, conn: Connection, request: Request
+) -> BatchStatus:
+    batch = await service.retry_failed(conn, entity=body.entity)
+    _wake_executor(request)
+    return batch

@@ -66,6 +66,11 @@ class BatchExecutor:
         batch = await self._claim()
         if batch is None:
             return False
+        await self.run_claimed(batch)
+        return True
+
+    async def run_claimed(self, batch: dict[str, Any]) -> None:
+        """Run a batch this executor has claimed, renewing its lease meanwhile."""
         heartbeat = asyncio.create_task(self._heartbeat(batch["uid"]))
         try:
             with logger.contextualize(batch=str(batch["uid"]), entity=batch["entity_name"]):
@@ -74,7 +79,18 @@ class BatchExecutor:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
-        return True
+
+    async def shutdown(self, task: "asyncio.Task[None]") -> None:
+        """Stop now: interrupt the running batch (its open chunk rolls back) and hand its
+        lease back, so any worker can resume it from the last committed chunk at once."""
+        self.stop()
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        async with self.ctx.database.transaction() as conn:
+            released = await BatchRepository(conn).release_leases(worker_id=self.ctx.worker_id)
+        if released:
+            logger.info("handed back {} running batch(es) for another worker to resume", released)
 
     async def run_forever(self) -> None:
         """Run batches until :meth:`stop`; errors in one batch never stop the loop."""

@@ -19,6 +19,7 @@ from typing import Any
 from syncflow.pipeline.normalize.datetimes import DateTimeReader, from_epoch
 from syncflow.pipeline.normalize.numerics import (
     INTEGER_DIGITS,
+    integer_decimal,
     integral,
     parse_integer,
     parse_number,
@@ -123,7 +124,7 @@ def _numeric_converter(decimal_comma: bool) -> Converter:
                 return _float_decimal(value)
             raise ValueError("not a finite number")
         if value.__class__ is int:
-            return within_numeric_limits(Decimal(value))
+            return integer_decimal(value)
         if value.__class__ is Decimal:
             return within_numeric_limits(value)
         raise _unexpected(value)

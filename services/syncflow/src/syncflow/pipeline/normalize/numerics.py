@@ -79,6 +79,14 @@ def whole_number(value: int) -> int:
     raise ValueError(f"wider than {INTEGER_DIGITS} digits")
 
 
+def integer_decimal(value: int) -> Decimal:
+    """An int as a Decimal, when PostgreSQL ``numeric`` can hold it."""
+    number = Decimal(value)
+    if number.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise ValueError("too large for numeric")
+    return number
+
+
 def within_numeric_limits(number: Decimal) -> Decimal:
     """``number`` when PostgreSQL ``numeric`` can hold it."""
     if not number.is_finite():

@@ -1,0 +1,32 @@
+"""SyncFlow's two databases: its own (bookkeeping) and the target (ScheduleHub's tables)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bridge_core.db.lifecycle import open_database
+from bridge_core.db.transaction import Database
+from syncflow.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@asynccontextmanager
+async def open_databases(settings: Settings) -> AsyncIterator[tuple[Database, Database]]:
+    """``(own, target)``, migrated; the same object twice when no target URL is set."""
+    async with open_database(
+        settings.database_url,
+        data_dir=settings.data_dir,
+        database=settings.database_name,
+        migrations=MIGRATIONS,
+    ) as database:
+        if not settings.target_database_url:
+            yield database, database
+            return
+        async with open_database(
+            settings.target_database_url,
+            data_dir=settings.data_dir,
+            database=settings.database_name,
+            migrations=None,
+        ) as target:
+            yield database, target

@@ -1,0 +1,229 @@
+"""The pipeline end to end: real APISmith over a messy ERP schema, SyncFlow into PostgreSQL."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+
+def balanced(counters: dict[str, int]) -> bool:
+    accounted = ("inserted", "updated", "unchanged", "failed", "duplicate", "pending")
+    return counters["fetched"] == sum(counters[k] for k in accounted)
+
+
+async def test_first_sync_loads_clean_rows_and_keeps_bad_ones(world):
+    status = await world.sync("parts")
+    assert status["status"] == "completed", status
+    counters = status["counters"]
+    assert counters["fetched"] == 7
+    assert counters["inserted"] == 5
+    assert counters["failed"] == 2
+    assert balanced(counters)
+
+    rows = {
+        r["part_no"]: r
+        for r in await world.target(
+            "SELECT part_no, description, unit_cost, qty, created_at FROM erp.parts"
+        )
+    }
+    assert set(rows) == {"P-001", "P-002", "P-003", "P-004", "P-005"}
+    assert rows["P-001"]["description"] == "Schraube M8 – verzinkt"
+    assert rows["P-001"]["unit_cost"] == Decimal("10000")
+    assert rows["P-002"]["description"] == "Mutter\nM8"
+    assert rows["P-002"]["unit_cost"] == Decimal("1000.50")
+    assert rows["P-003"]["unit_cost"] == Decimal("-100")
+    assert rows["P-004"]["unit_cost"] == Decimal("1000")
+    assert rows["P-005"]["description"] is None
+    # 31-DEC-25 (RR rule: 2025) and 08.12.2025 10:30 are read in the source timezone
+    assert rows["P-001"]["created_at"] == datetime(2025, 12, 30, 23, 0, tzinfo=UTC)
+    assert rows["P-002"]["created_at"] == datetime(2025, 12, 8, 9, 30, tzinfo=UTC)
+    # 01-JAN-99 is 1999 by the RR rule; midnight in Berlin is 23:00 UTC the day before
+    assert rows["P-005"]["created_at"] == datetime(1998, 12, 31, 23, 0, tzinfo=UTC)
+
+    failed = (await world.client.get("/api/v1/monitoring/failed-records?entity=parts")).json()
+    assert failed["total"] == 2
+    stages = sorted(item["stage"] for item in failed["items"])
+    assert stages == ["normalize", "validate"] or len(stages) == 2
+    errors = " ".join(item["error"] for item in failed["items"])
+    assert "unit_cost" in errors
+    assert "part_no" in errors
+    raw = [item["raw_data"] for item in failed["items"]]
+    assert {"part_no": "P-BAD", "description": "bad cost"}.items() <= next(
+        r for r in raw if r["part_no"] == "P-BAD"
+    ).items()
+
+
+async def test_incremental_sync_picks_up_changes_after_the_cursor(world):
+    first = await world.sync("parts")
+    assert first["cursor_end"] is not None
+
+    again = await world.sync("parts")
+    assert again["status"] == "completed"
+    # only the rows at the cursor are re-read, and nothing changed
+    assert again["counters"]["inserted"] == 0
+    assert again["counters"]["updated"] == 0
+    # the cursor passed the bad rows too: only the last one is re-read, and fails again
+    assert again["counters"]["fetched"] == again["counters"]["unchanged"] + again["counters"]["failed"]
+    assert again["counters"]["fetched"] <= 2
+
+    await world.erp(
+        "UPDATE parts SET qty = 99, rowversion = nextval('rv') WHERE part_no IN ('P-001', 'P-003')"
+    )
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ('P-006', 'new', '1', 1, '2025-01-01')"
+    )
+    changed = await world.sync("parts")
+    counters = changed["counters"]
+    assert counters["updated"] == 2
+    assert counters["inserted"] == 1
+    assert balanced(counters)
+    qty = {r[0]: r[1] for r in await world.target("SELECT part_no, qty FROM erp.parts")}
+    assert qty["P-001"] == Decimal("99")
+    assert qty["P-006"] == Decimal("1")
+
+    report = await world.verify("parts")
+    # the two bad rows are in the source and not in the target
+    assert report["missing"] == 2
+    assert report["extra"] == 0
+    assert report["different"] == 0
+
+
+async def test_children_before_parents_are_parked_then_resolved(world):
+    await world.sync("parts")
+    orders = await world.sync("shop_orders")
+    assert orders["counters"]["inserted"] == 2
+    assert orders["counters"]["pending"] == 1
+    pending = (await world.client.get("/api/v1/monitoring/pending-children")).json()
+    assert pending["total"] == 1
+    assert pending["items"][0]["parent_key"] == ["P-LATE"]
+
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ('P-LATE', 'late part', '2', 1, '2025-02-01')"
+    )
+    parts = await world.sync("parts")
+    assert parts["counters"]["resolved"] == 1
+    assert (await world.client.get("/api/v1/monitoring/pending-children")).json()["total"] == 0
+
+    linked = await world.target(
+        "SELECT o.order_no, p.part_no FROM erp.shop_orders o "
+        "JOIN erp.parts p ON p._bridge_uid = o.parts_uid ORDER BY o.order_no"
+    )
+    assert [(r[0], r[1]) for r in linked] == [("SO-1", "P-001"), ("SO-2", "P-002"), ("SO-3", "P-LATE")]
+
+
+async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
+    await world.sync("parts")
+    await world.sync("shop_orders")
+    first = await world.sync("operations")
+    assert first["counters"]["inserted"] == 3
+
+    await world.erp("UPDATE operations SET hours = 9 WHERE order_no = 'SO-1' AND op_no = 10")
+    await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
+    # a delete of 1 of 3 rows is within a generous policy
+    await world.client.put(
+        "/api/v1/entities/operations",
+        json={
+            "source": "erp",
+            "api_slug": f"{world.prefix}-operations",
+            "parent_refs": [
+                {"parent_entity": "shop_orders", "fields": ["order_no"], "parent_fields": ["order_no"]}
+            ],
+            "delete_policy": {"mode": "soft", "max_ratio": 0.5},
+        },
+    )
+    second = await world.sync("operations")
+    counters = second["counters"]
+    assert counters["updated"] == 1
+    assert counters["unchanged"] == 1
+    assert counters["deleted"] == 1
+    deleted = await world.target(
+        "SELECT order_no FROM erp.operations WHERE _bridge_deleted_at IS NOT NULL"
+    )
+    assert [r[0] for r in deleted] == ["SO-2"]
+    assert (await world.verify("operations"))["equal"] is True
+
+
+async def test_mass_delete_beyond_max_ratio_deletes_nothing_and_says_why(world):
+    await world.sync("parts")
+    await world.sync("shop_orders")
+    await world.sync("operations")
+    await world.erp("DELETE FROM operations WHERE op_no = 10")
+    status = await world.sync("operations")
+    assert status["status"] == "completed"
+    assert status["counters"]["deleted"] == 0
+    assert status["warnings"] == ["deletes skipped: 2 of 3 rows (66.7%) exceeds max_ratio 0.05"]
+    live = await world.target("SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL")
+    assert live[0][0] == 3
+
+
+async def test_empty_read_never_deletes(world):
+    await world.sync("parts")
+    await world.sync("shop_orders")
+    await world.sync("operations")
+    await world.erp("DELETE FROM operations")
+    status = await world.sync("operations")
+    assert status["counters"]["deleted"] == 0
+    live = await world.target("SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL")
+    assert live[0][0] == 3
+
+
+async def test_dry_run_counts_and_writes_nothing(world):
+    status = await world.sync("parts", dry_run=True)
+    assert status["dry_run"] is True
+    assert status["counters"]["inserted"] == 5
+    assert await world.target("SELECT * FROM erp.parts") == []
+    # a dry run does not move the cursor: the real run still loads everything
+    real = await world.sync("parts")
+    assert real["counters"]["inserted"] == 5
+
+
+async def test_retry_failed_records_after_the_source_is_fixed(world):
+    await world.sync("parts")
+    await world.erp("UPDATE parts SET unit_cost = '10' WHERE part_no = 'P-BAD'")
+    response = await world.client.post("/api/v1/sync/retry-failed", json={"entity": "parts"})
+    assert response.status_code == 202, response.text
+    # the retry re-runs the stored raw row (still 'ten'): it fails again, nothing is lost
+    retried = await world.wait(response.json()["batch_uid"])
+    assert retried["counters"]["fetched"] == 2
+    assert retried["counters"]["failed"] == 2
+    open_failures = (await world.client.get("/api/v1/monitoring/failed-records")).json()
+    assert open_failures["total"] == 2
+
+    # a full re-read loads the fixed row and closes its failure
+    full = await world.sync("parts", mode="full")
+    assert full["counters"]["inserted"] == 1
+    open_failures = (await world.client.get("/api/v1/monitoring/failed-records")).json()
+    assert [item["raw_data"]["part_no"] for item in open_failures["items"]] == [None]
+
+
+async def test_second_start_while_running_is_409_and_stop_cancels(world):
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "SELECT 'X-' || i, 'bulk', '1', 1, '2025-01-01' FROM generate_series(1, 3000) i"
+    )
+    batch = await world.start("parts")
+    again = await world.client.post("/api/v1/sync/start", json={"entity": "parts"})
+    assert again.status_code == 409
+    assert "already has a running batch" in again.json()["detail"]
+    stopped = await world.client.post(f"/api/v1/sync/stop/{batch}")
+    assert stopped.status_code == 200
+    final = await world.wait(batch)
+    assert final["status"] == "cancelled"
+    # what was committed stays and adds up; a new run finishes the job
+    assert balanced(final["counters"])
+    done = await world.sync("parts")
+    assert done["status"] == "completed"
+    count = await world.target("SELECT count(*) FROM erp.parts")
+    assert count[0][0] == 3005
+
+
+async def test_history_and_stats(world):
+    await world.sync("parts")
+    history = (await world.client.get("/api/v1/sync/history?entity=parts")).json()
+    assert history["total"] == 1
+    assert history["items"][0]["status"] == "completed"
+    stats = (await world.client.get("/api/v1/monitoring/stats")).json()
+    parts = next(e for e in stats["entities"] if e["entity"] == "parts")
+    assert parts["open_failures"] == 2
+    assert parts["last_status"] == "completed"
+    assert parts["seconds_since_success"] >= 0
