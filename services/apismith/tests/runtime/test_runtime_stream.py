@@ -213,6 +213,11 @@ async def test_a_large_stream_stays_memory_bounded(served, admin_headers, big_ap
             names[(record.name, record.levelno, str(record.msg)[:60])] += 1
     h = H(level=0)
     logging.getLogger().addHandler(h)
+    import os
+    if os.environ.get("LOGMODE") == "basic":
+        logging.basicConfig(level=0, force=True)
+    elif os.environ.get("LOGMODE") == "uvicorn":
+        logging.getLogger("uvicorn").setLevel(5)
     tracemalloc.start(8)
     snapped = False
     try:
@@ -233,6 +238,22 @@ async def test_a_large_stream_stays_memory_bounded(served, admin_headers, big_ap
         for stat in snap.statistics("lineno")[:8]:
             print("TOP", stat)
         print("PEAK", peak, body_bytes)
+        gc.collect()
+        gc.set_debug(0)
+        kinds = collections.Counter()
+        for obj in gc.garbage:
+            for ref in gc.get_referents(obj):
+                if isinstance(ref, bytes) and len(ref) > 200_000:
+                    desc = type(obj).__name__
+                    if hasattr(obj, "f_code"):
+                        desc += " " + obj.f_code.co_name + " " + obj.f_code.co_filename[-50:] + ":" + str(obj.f_lineno)
+                    elif isinstance(obj, dict):
+                        desc += " keys=" + ",".join(map(str, list(obj)[:6]))
+                    kinds[desc] += 1
+        print("GARBAGE", len(gc.garbage), kinds.most_common(10))
+        tk = collections.Counter(type(o).__name__ for o in gc.garbage)
+        print("GTYPES", tk.most_common(15))
+        gc.garbage.clear()
         print("NAMES", names.most_common(8), logging.getLogger().level, logging.getLogger().handlers)
     finally:
         tracemalloc.stop()

@@ -119,7 +119,9 @@ async def apismith_e2e(create_database, tmp_path_factory):
             login.raise_for_status()
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             token = await client.post(
-                "/api/v1/auth/tokens", json={"name": "syncflow-e2e", "role": "reader"}, headers=headers
+                "/api/v1/auth/tokens",
+                json={"name": "syncflow-e2e", "role": "reader"},
+                headers=headers,
             )
             token.raise_for_status()
         yield base_url, headers, token.json()["token"]
@@ -127,6 +129,7 @@ async def apismith_e2e(create_database, tmp_path_factory):
 
 @dataclass
 class World:
+    settings: SyncFlowSettings
     client: httpx.AsyncClient
     erp_url: Any
     prefix: str
@@ -164,8 +167,22 @@ class World:
             assert asyncio.get_running_loop().time() < deadline, f"batch still {status}"
             await asyncio.sleep(0.05)
 
-    async def sync(self, entity: str, mode: str = "incremental", dry_run: bool = False) -> dict[str, Any]:
+    async def sync(
+        self, entity: str, mode: str = "incremental", dry_run: bool = False
+    ) -> dict[str, Any]:
         return await self.wait(await self.start(entity, mode, dry_run))
+
+    async def set_parts_page_size(self, page_size: int) -> None:
+        response = await self.client.put(
+            "/api/v1/entities/parts",
+            json={
+                "source": "erp",
+                "api_slug": f"{self.prefix}-parts",
+                "field_mappings": PART_MAPPINGS,
+                "page_size": page_size,
+            },
+        )
+        assert response.status_code == 200, response.text
 
     async def verify(self, entity: str) -> dict[str, Any]:
         response = await self.client.post(f"/api/v1/entities/{entity}/verify")
@@ -173,9 +190,7 @@ class World:
         return response.json()
 
 
-async def register_apis(
-    base_url: str, headers: dict[str, str], erp_url: Any, prefix: str
-) -> None:
+async def register_apis(base_url: str, headers: dict[str, str], erp_url: Any, prefix: str) -> None:
     """A connection to the ERP database and one API per table, slugs prefixed."""
     async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
         connection = await client.post(
@@ -237,7 +252,9 @@ PART_MAPPINGS = [
 
 
 @pytest.fixture
-async def world(create_database, apismith_e2e, tmp_path):
+async def world(request, create_database, apismith_e2e, tmp_path):
+    """The world; tests marked ``no_worker`` get a SyncFlow app without its in-process
+    worker (they run workers as separate processes)."""
     base_url, headers, service_token = apismith_e2e
     erp_url = await create_database("erp")
     await build_erp(erp_url)
@@ -256,9 +273,10 @@ async def world(create_database, apismith_e2e, tmp_path):
         heartbeat_seconds=1,
         log_file=False,
     )
-    app = build_syncflow(settings)
+    app = build_syncflow(settings, run_worker=request.node.get_closest_marker("no_worker") is None)
     async with app_client(app, Authorization=f"Bearer {ADMIN_TOKEN}") as client:
         world = World(
+            settings=settings,
             client=client,
             erp_url=erp_url,
             prefix=prefix,
@@ -271,14 +289,31 @@ async def world(create_database, apismith_e2e, tmp_path):
         )
         assert source.status_code == 201, source.text
         for body in (
-            {"name": "parts", "api_slug": f"{prefix}-parts", "field_mappings": PART_MAPPINGS,
-             "page_size": 3},
-            {"name": "shop_orders", "api_slug": f"{prefix}-shop-orders", "page_size": 2,
-             "parent_refs": [{"parent_entity": "parts", "fields": ["part_no"],
-                              "parent_fields": ["part_no"]}]},
-            {"name": "operations", "api_slug": f"{prefix}-operations",
-             "parent_refs": [{"parent_entity": "shop_orders", "fields": ["order_no"],
-                              "parent_fields": ["order_no"]}]},
+            {
+                "name": "parts",
+                "api_slug": f"{prefix}-parts",
+                "field_mappings": PART_MAPPINGS,
+                "page_size": 3,
+            },
+            {
+                "name": "shop_orders",
+                "api_slug": f"{prefix}-shop-orders",
+                "page_size": 2,
+                "parent_refs": [
+                    {"parent_entity": "parts", "fields": ["part_no"], "parent_fields": ["part_no"]}
+                ],
+            },
+            {
+                "name": "operations",
+                "api_slug": f"{prefix}-operations",
+                "parent_refs": [
+                    {
+                        "parent_entity": "shop_orders",
+                        "fields": ["order_no"],
+                        "parent_fields": ["order_no"],
+                    }
+                ],
+            },
         ):
             response = await client.post("/api/v1/entities", json={"source": "erp", **body})
             assert response.status_code == 201, response.text

@@ -61,7 +61,9 @@ async def test_incremental_sync_picks_up_changes_after_the_cursor(world):
     assert again["counters"]["inserted"] == 0
     assert again["counters"]["updated"] == 0
     # the cursor passed the bad rows too: only the last one is re-read, and fails again
-    assert again["counters"]["fetched"] == again["counters"]["unchanged"] + again["counters"]["failed"]
+    assert (
+        again["counters"]["fetched"] == again["counters"]["unchanged"] + again["counters"]["failed"]
+    )
     assert again["counters"]["fetched"] <= 2
 
     await world.erp(
@@ -108,7 +110,11 @@ async def test_children_before_parents_are_parked_then_resolved(world):
         "SELECT o.order_no, p.part_no FROM erp.shop_orders o "
         "JOIN erp.parts p ON p._bridge_uid = o.parts_uid ORDER BY o.order_no"
     )
-    assert [(r[0], r[1]) for r in linked] == [("SO-1", "P-001"), ("SO-2", "P-002"), ("SO-3", "P-LATE")]
+    assert [(r[0], r[1]) for r in linked] == [
+        ("SO-1", "P-001"),
+        ("SO-2", "P-002"),
+        ("SO-3", "P-LATE"),
+    ]
 
 
 async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
@@ -126,7 +132,11 @@ async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
             "source": "erp",
             "api_slug": f"{world.prefix}-operations",
             "parent_refs": [
-                {"parent_entity": "shop_orders", "fields": ["order_no"], "parent_fields": ["order_no"]}
+                {
+                    "parent_entity": "shop_orders",
+                    "fields": ["order_no"],
+                    "parent_fields": ["order_no"],
+                }
             ],
             "delete_policy": {"mode": "soft", "max_ratio": 0.5},
         },
@@ -152,7 +162,9 @@ async def test_mass_delete_beyond_max_ratio_deletes_nothing_and_says_why(world):
     assert status["status"] == "completed"
     assert status["counters"]["deleted"] == 0
     assert status["warnings"] == ["deletes skipped: 2 of 3 rows (66.7%) exceeds max_ratio 0.05"]
-    live = await world.target("SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL")
+    live = await world.target(
+        "SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL"
+    )
     assert live[0][0] == 3
 
 
@@ -163,7 +175,9 @@ async def test_empty_read_never_deletes(world):
     await world.erp("DELETE FROM operations")
     status = await world.sync("operations")
     assert status["counters"]["deleted"] == 0
-    live = await world.target("SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL")
+    live = await world.target(
+        "SELECT count(*) FROM erp.operations WHERE _bridge_deleted_at IS NULL"
+    )
     assert live[0][0] == 3
 
 
