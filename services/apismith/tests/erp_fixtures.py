@@ -16,8 +16,6 @@ and ``erp_source``, parametrized over all three. Helpers ``add_connection`` and
 ``add_api`` create them through APISmith's own endpoints.
 """
 
-# ruff: noqa: RUF001 (non-ASCII ERP text is the point of these values)
-
 import os
 import sqlite3
 import uuid

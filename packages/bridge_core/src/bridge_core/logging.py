@@ -91,7 +91,9 @@ def configure_logging(
             format=_CONSOLE_FORMAT.replace("<green>", "").replace("</green>", ""),
             colorize=False,
         )
-    logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    # the stdlib level matches Loguru's: at level 0 uvicorn would log every ASGI message
+    # (its TRACE level), which costs time and, through those records, holds streamed bodies
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logger.level(level).no, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "sqlalchemy"):
         std = logging.getLogger(name)
         std.handlers = [_InterceptHandler()]

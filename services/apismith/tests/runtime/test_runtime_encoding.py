@@ -1,7 +1,5 @@
 """Value and row encoding: exact decimals, timestamps with offsets, CSV quoting, Arrow types."""
 
-# ruff: noqa: RUF001 (non-ASCII ERP text is the point of these values)
-
 import csv
 import io
 import json

@@ -1,7 +1,5 @@
 """Executing APIs on every source: filters, sorts, keyset paging, exact values, errors."""
 
-# ruff: noqa: RUF001 (non-ASCII ERP text is the point of these values)
-
 from datetime import UTC, date, datetime
 from decimal import Decimal
 

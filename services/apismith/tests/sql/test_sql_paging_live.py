@@ -25,11 +25,13 @@ from apismith.sql import (
     SortKey,
     build_count_query,
     build_describe_query,
+    build_null_tail_query,
     build_page_query,
     build_stream_query,
     cursor_fingerprint,
     decode_cursor,
     encode_cursor,
+    null_tail_follows,
     resolve_order,
     validate_select,
 )
@@ -200,6 +202,18 @@ async def read_all_pages(fetch, query, columns, params, scenario, order, size, f
                 after=after,
             )
         )
+        # as the runtime does: a short page goes on with the rows whose first key is NULL
+        if after is not None and len(rows) <= size and null_tail_follows(order, after):
+            rows += await fetch(
+                build_null_tail_query(
+                    query,
+                    columns=columns,
+                    params=params,
+                    filters=scenario.filters,
+                    order=order,
+                    limit=size + 1 - len(rows),
+                )
+            )
         assert len(rows) <= size + 1
         collected.extend(rows[:size])
         if len(rows) <= size:

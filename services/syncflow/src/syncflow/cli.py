@@ -1,4 +1,4 @@
-"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, tokens."""
+"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, demo, tokens."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -18,14 +18,13 @@ from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated
 from syncflow.databases import open_databases
 from syncflow.main import SERVICE, build_app
-from syncflow.pipeline.runner import RunContext
 from syncflow.pipeline.types import COUNTER_NAMES
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.flows import sync_and_watch
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.service import verify_entity
-from syncflow.worker.executor import BatchExecutor, new_worker_id
+from syncflow.worker import flows as worker_flows
 
 app = typer.Typer(
     help="SyncFlow: ERP data from APISmith into PostgreSQL, every batch tracked.",
@@ -92,28 +91,26 @@ def serve(
 
 
 @app.command(name="worker")
-def run_worker() -> None:
-    """Run queued batches until stopped (start as many as you like, on any machine)."""
+def run_worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's /metrics on this port [default: off]"),
+    ] = None,
+) -> None:
+    """Run queued batches and the scheduler (due schedules, retries, pruning) until
+    SIGTERM or Ctrl-C. Start as many as you like, on any machine, on one database."""
     settings = _settings()
 
     async def work(database: Database, target: Database) -> None:
-        context = RunContext(
+        await worker_flows.run_worker(
             database=database,
             target_database=target,
             settings=settings,
-            worker_id=new_worker_id(),
+            metrics_port=metrics_port if metrics_port is not None else settings.worker_metrics_port,
         )
-        executor = BatchExecutor(context)
-        task = asyncio.create_task(executor.run_forever())
-        try:
-            await task
-        finally:
-            await executor.shutdown(task)
 
-    try:
-        _with_databases(settings, work)
-    except KeyboardInterrupt:
-        console.print("worker stopped")
+    _with_databases(settings, work)
+    console.print("worker stopped")
 
 
 @app.command()
@@ -245,6 +242,24 @@ def verify(entity: Annotated[str, typer.Argument(help="The entity to verify.")])
     console.print(table)
     if not report["equal"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    apismith_port: Annotated[int, typer.Option(help="APISmith's port.")] = 8007,
+    syncflow_port: Annotated[int, typer.Option(help="SyncFlow's port.")] = 8008,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after the syncs instead of serving on.")
+    ] = False,
+) -> None:
+    """Both services on a generated IFS-like ERP: register, sync, change, sync again."""
+    # imported here: no other command needs APISmith in this process
+    from syncflow.demo.flows import run_command
+
+    status = run_command(
+        console, apismith_port=apismith_port, syncflow_port=syncflow_port, once=once
+    )
+    raise typer.Exit(status)
 
 
 tokens_app = typer.Typer(help="Manage operator tokens.", no_args_is_help=True)

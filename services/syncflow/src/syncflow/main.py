@@ -12,24 +12,31 @@ from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.auth.router import router as auth_router
+from syncflow.clock import Clock, utc_now
 from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
 from syncflow.pipeline.runner import RunContext
+from syncflow.schedules.router import router as schedules_router
 from syncflow.settings import Settings
 from syncflow.sources.router import router as sources_router
 from syncflow.sync.router import router as sync_router
 from syncflow.verify.router import router as verify_router
 from syncflow.worker.executor import BatchExecutor, new_worker_id
+from syncflow.worker.scheduler import WorkerScheduler
 
 SERVICE = "syncflow"
 
 
-def build_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+def build_app(
+    settings: Settings | None = None, *, run_worker: bool = True, clock: Clock = utc_now
+) -> FastAPI:
     """The SyncFlow FastAPI app for ``settings`` (read from the environment by default).
 
-    With ``run_worker`` the app also runs a batch executor in-process (single-machine
-    setup); ``syncflow serve --no-worker`` leaves batches to ``syncflow worker`` processes.
+    With ``run_worker`` the app also runs a worker in-process (single-machine setup):
+    a batch executor and the scheduler (due schedules, retries, pruning);
+    ``syncflow serve --no-worker`` leaves both to ``syncflow worker`` processes.
+    ``clock`` decides when schedules, windows and retries are due (tests simulate days).
     """
     settings = settings or Settings()
 
@@ -39,20 +46,24 @@ def build_app(settings: Settings | None = None, *, run_worker: bool = True) -> F
             app.state.database = database
             app.state.target_database = target_database
             app.state.settings = settings
-            app.state.executor = None
-            if run_worker:
-                context = RunContext(
-                    database=database,
-                    target_database=target_database,
-                    settings=settings,
-                    worker_id=new_worker_id(),
-                )
-                app.state.executor = BatchExecutor(context)
+            app.state.clock = clock
+            context = RunContext(
+                database=database,
+                target_database=target_database,
+                settings=settings,
+                worker_id=new_worker_id(),
+                now=clock,
+            )
+            app.state.executor = BatchExecutor(context) if run_worker else None
+            app.state.scheduler = WorkerScheduler(context, executor=app.state.executor)
+            if app.state.executor is not None:
                 worker = asyncio.create_task(app.state.executor.run_forever())
+            app.state.scheduler.start()
             logger.info("SyncFlow {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
                 yield
             finally:
+                await app.state.scheduler.shutdown()
                 if app.state.executor is not None:
                     await app.state.executor.shutdown(worker)
 
@@ -81,6 +92,7 @@ def build_app(settings: Settings | None = None, *, run_worker: bool = True) -> F
             sources_router,
             entities_router,
             sync_router,
+            schedules_router,
             monitoring_router,
             verify_router,
         ],

@@ -29,6 +29,21 @@ class Settings(ServiceSettings):
     max_retries: int = 5
     pending_max_retries: int = 10
     history_retention_days: int = 90
+    schedule_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often a worker looks for due schedules"
+    )
+    retry_poll_seconds: float = Field(
+        default=30.0, gt=0, description="how often a worker looks for due retries"
+    )
+    prune_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="how often a worker prunes old history"
+    )
+    metrics_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="how often the database-backed gauges are refreshed"
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, description="serve this worker's /metrics on this port (unset: off)"
+    )
 
     def secret_fields(self) -> dict[str, SecretStr]:
         return {"secret_key": self.secret_key, "encryption_key": self.encryption_key}

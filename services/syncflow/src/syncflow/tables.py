@@ -94,6 +94,13 @@ sync_batches = Table(
     Column("checkpoint", Json, nullable=True),
     Column("error", Text, nullable=True),
     Column("schedule_uid", Uuid, nullable=True),
+    # how a scheduled batch runs: {timezone, window_start, window_end, days_to_complete}
+    # (copied from its schedule when queued), or {due_only} for a retry batch
+    Column("options", Json, nullable=True),
+    # a paused batch (window closed, daily portion done) is not claimed before this
+    Column("not_before", DateTime(timezone=True), nullable=True),
+    # the end of the window it runs in: it pauses at the first chunk boundary after it
+    Column("stop_at", DateTime(timezone=True), nullable=True),
     Column("stop_requested", Boolean, nullable=False, default=False),
     Column("lease_owner", String(200), nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
@@ -170,5 +177,8 @@ schedules = Table(
     Column("is_active", Boolean, nullable=False, default=True),
     Column("next_run_at", DateTime(timezone=True), nullable=True),
     Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_batch_uid", Uuid, nullable=True),
     *_timestamps(),
+    Index("ix_schedules_entity", "entity_name"),
+    Index("ix_schedules_next_run", "next_run_at", postgresql_where="is_active"),
 )

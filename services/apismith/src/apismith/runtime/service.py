@@ -42,11 +42,13 @@ from apismith.sql import (
     ValidatedQuery,
     bind_params,
     build_count_query,
+    build_null_tail_query,
     build_page_query,
     build_stream_query,
     cursor_fingerprint,
     decode_cursor,
     encode_cursor,
+    null_tail_follows,
     resolve_order,
     validate_select,
 )
@@ -258,6 +260,17 @@ async def execute(
             after=after,
         )
         rows = await call.driver.fetch(page_query)
+        if after is not None and len(rows) <= page_size and null_tail_follows(call.order, after):
+            rows += await call.driver.fetch(
+                build_null_tail_query(
+                    call.query,
+                    columns=call.columns,
+                    params=call.params,
+                    filters=call.filters,
+                    order=call.order,
+                    limit=page_size + 1 - len(rows),
+                )
+            )
         _check_shape(rows, call.columns)
         next_cursor = None
         if len(rows) > page_size:  # the one extra row says a next page exists

@@ -8,17 +8,20 @@ key columns).
 
 Per call (the runtime): ``bind_params`` and ``resolve_order`` (400 on bad input),
 ``decode_cursor`` with ``cursor_fingerprint``, ``build_page_query`` /
-``build_count_query`` / ``build_stream_query``, then ``TotalOrder.row_values`` of
+``build_count_query`` / ``build_stream_query`` (and ``build_null_tail_query`` after
+a short page when ``null_tail_follows``), then ``TotalOrder.row_values`` of
 the last row kept and ``encode_cursor`` for the next page.
 """
 
 from apismith.sql.cursor import cursor_fingerprint, decode_cursor, encode_cursor
+from apismith.sql.keyset import null_tail_follows
 from apismith.sql.order import TotalOrder, resolve_order
 from apismith.sql.params import PARAM_TYPES, ParamSpec, bind_params, check_declared_params
 from apismith.sql.render import render
 from apismith.sql.rewrite import (
     build_count_query,
     build_describe_query,
+    build_null_tail_query,
     build_page_query,
     build_sample_query,
     build_stream_query,
@@ -39,6 +42,7 @@ __all__ = [
     "bind_params",
     "build_count_query",
     "build_describe_query",
+    "build_null_tail_query",
     "build_page_query",
     "build_sample_query",
     "build_stream_query",
@@ -48,6 +52,7 @@ __all__ = [
     "cursor_fingerprint",
     "decode_cursor",
     "encode_cursor",
+    "null_tail_follows",
     "render",
     "resolve_order",
     "validate_select",

@@ -9,6 +9,13 @@ where, NULL-aware and matching the ORDER BY exactly:
     "k = v" is "k IS NULL" when v is NULL.
 
 The nested form grows linearly with the number of keys.
+
+No database can walk an index along that nest of ORs, so every page would scan the
+table from its start. :func:`first_key_bound` adds the equivalent range on the first
+sort key alone (``k1 >= v1`` ascending, ``k1 <= v1`` descending), which an index on
+``k1`` (the rowversion column, by default) serves directly. Ascending, the NULLs that
+come after every value fall outside that range: :func:`null_tail_follows` says when
+they must be read with a query of their own (``build_null_tail_query``).
 """
 
 from collections.abc import Sequence
@@ -61,3 +68,26 @@ def _same(key: SortKey, bound: exp.Placeholder | None) -> exp.Expr:
 
 def _is_null(key: SortKey) -> exp.Expr:
     return exp.Is(this=source_column(key.field), expression=exp.Null())
+
+
+def first_key_bound(
+    order: TotalOrder, values: Sequence[Any], bindings: Bindings
+) -> exp.Expr | None:
+    """The range of the first sort key that holds every non-NULL row after ``values``
+    (``None`` when the first value is NULL: the condition already pins the key then)."""
+    key, value = order.keys[0], values[0]
+    if value is None:
+        return None
+    compare = exp.LTE if key.direction == "desc" else exp.GTE
+    return compare(this=source_column(key.field), expression=bindings.bind(value))
+
+
+def null_tail_follows(order: TotalOrder, values: Sequence[Any]) -> bool:
+    """Whether rows whose first sort key is NULL come after ``values`` but outside
+    :func:`first_key_bound` (ascending order, non-NULL first value)."""
+    return order.keys[0].direction != "desc" and values[0] is not None
+
+
+def null_tail_condition(order: TotalOrder) -> exp.Expr:
+    """The rows whose first sort key is NULL."""
+    return _is_null(order.keys[0])

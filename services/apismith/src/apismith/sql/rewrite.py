@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from apismith.drivers.base import BoundQuery, ColumnInfo
 from apismith.sql.filters import filter_condition
-from apismith.sql.keyset import after_condition
+from apismith.sql.keyset import after_condition, first_key_bound, null_tail_condition
 from apismith.sql.order import TotalOrder
 from apismith.sql.render import Bindings, render
 from apismith.sql.source import select_from_source
@@ -85,6 +85,9 @@ def build_page_query(
     """One page: up to ``page_size + 1`` filtered rows after the ``after`` row (a decoded cursor).
 
     The extra row only tells the caller that a next page exists; it is not returned.
+    When ``null_tail_follows(order, after)``, rows whose first sort key is NULL are left
+    out (so an index on that key bounds the scan): a page that comes back short goes on
+    with :func:`build_null_tail_query`.
     """
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise BadRequest("page_size must be a positive integer")
@@ -92,8 +95,30 @@ def build_page_query(
     select = _filtered(query, columns, filters, bindings)
     if after is not None:
         select = select.where(after_condition(order, after, bindings))
+        bound = first_key_bound(order, after, bindings)
+        if bound is not None:
+            select = select.where(bound)
     # the limit is an int we computed, not caller text: a literal keeps T-SQL's TOP simple
     select = select.order_by(*order.order_by()).limit(page_size + 1)
+    return render(select, query.dialect, bindings.values)
+
+
+def build_null_tail_query(
+    query: ValidatedQuery,
+    *,
+    columns: Sequence[ColumnInfo],
+    params: Mapping[str, Any],
+    filters: Sequence[Filter],
+    order: TotalOrder,
+    limit: int,
+) -> BoundQuery:
+    """The first ``limit`` filtered rows whose first sort key is NULL, in ``order``: what
+    follows the last page :func:`build_page_query` reads when ``null_tail_follows``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise BadRequest("page_size must be a positive integer")
+    bindings = Bindings(params)
+    select = _filtered(query, columns, filters, bindings).where(null_tail_condition(order))
+    select = select.order_by(*order.order_by()).limit(limit)
     return render(select, query.dialect, bindings.values)
 
 

@@ -6,7 +6,14 @@ from uuid import UUID
 from sqlalchemy import Select, func, select
 
 from bridge_core.db.repository import Repository
-from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
+from syncflow.tables import (
+    entities,
+    entity_state,
+    failed_records,
+    pending_children,
+    schedules,
+    sync_batches,
+)
 
 
 class MonitoringRepository(Repository):
@@ -51,6 +58,26 @@ class MonitoringRepository(Repository):
     async def batches_by_status(self) -> dict[str, int]:
         rows = await self.conn.execute(
             select(sync_batches.c.status, func.count()).group_by(sync_batches.c.status)
+        )
+        return dict(rows.tuples().all())
+
+    async def batches_by_entity_status(self) -> dict[tuple[str, str], int]:
+        rows = await self.conn.execute(
+            select(sync_batches.c.entity_name, sync_batches.c.status, func.count()).group_by(
+                sync_batches.c.entity_name, sync_batches.c.status
+            )
+        )
+        return {(entity, status): int(count) for entity, status, count in rows.tuples()}
+
+    async def entity_names(self) -> list[str]:
+        return list((await self.conn.execute(select(entities.c.name))).scalars())
+
+    async def next_runs(self) -> dict[str, Any]:
+        """The earliest next run of each entity's active schedules."""
+        rows = await self.conn.execute(
+            select(schedules.c.entity_name, func.min(schedules.c.next_run_at))
+            .where(schedules.c.is_active)
+            .group_by(schedules.c.entity_name)
         )
         return dict(rows.tuples().all())
 

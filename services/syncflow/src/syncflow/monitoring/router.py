@@ -3,12 +3,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
-from bridge_core.db.transaction import Connection
+from bridge_core.db.transaction import Connection, get_database
 from syncflow.auth.dependencies import Operator
 from syncflow.monitoring import service
-from syncflow.monitoring.schemas import FailedRecordPage, PendingChildPage, Stats
+from syncflow.monitoring.schemas import DetailedHealth, FailedRecordPage, PendingChildPage, Stats
+from syncflow.targets.dependencies import get_target_database
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -55,3 +57,20 @@ async def pending_children(
 @router.get("/stats")
 async def stats(_: Operator, conn: Connection) -> Stats:
     return await service.stats(conn)
+
+
+@router.get(
+    "/health/detailed",
+    response_model=DetailedHealth,
+    responses={503: {"model": DetailedHealth, "description": "a dependency is unreachable"}},
+)
+async def health_detailed(_: Operator, request: Request) -> JSONResponse:
+    """SyncFlow's database, the target database and every source's APISmith; 503 when
+    any of them is unreachable. Takes no request transaction: it must answer when the
+    database is down."""
+    health = await service.detailed_health(
+        database=get_database(request), target_database=get_target_database(request)
+    )
+    return JSONResponse(
+        health.model_dump(mode="json"), status_code=200 if health.status == "ok" else 503
+    )

@@ -1,10 +1,10 @@
 """Response bodies of the monitoring API."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class FailedRecord(BaseModel):
@@ -56,8 +56,38 @@ class EntityStats(BaseModel):
     seconds_since_success: float | None
     open_failures: int
     pending_children: int
+    active_batch_uid: UUID | None = None
+    active_status: str | None = None
+    active_progress: dict[str, Any] | None = None
+    next_run_at: datetime | None = None
 
 
 class Stats(BaseModel):
     batches: dict[str, int]
     entities: list[EntityStats]
+
+
+class DatabaseCheck(BaseModel):
+    ok: bool
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class ApiSmithCheck(BaseModel):
+    source: str
+    base_url: str
+    ok: bool
+    latency_ms: float | None = None
+    version: str | None = None
+    detail: str | None = None
+
+
+class DetailedHealth(BaseModel):
+    """``unhealthy`` (HTTP 503) when a database or any source's APISmith is unreachable."""
+
+    status: Literal["ok", "unhealthy"]
+    database: DatabaseCheck
+    target_database: DatabaseCheck | None = Field(
+        default=None, description="only when the target is not SyncFlow's own database"
+    )
+    apismith: list[ApiSmithCheck]

@@ -1,12 +1,25 @@
-"""What the monitoring endpoints report: failed records, parked children, statistics."""
+"""What the monitoring endpoints report: failed records, parked children, statistics,
+the health of every dependency, and the database snapshot behind the metrics gauges."""
 
+import asyncio
+import time
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.db.transaction import Database
+from bridge_core.http.client import ServiceClientError
+from bridge_core.secrets import mask_url
+from syncflow.apismith_client import ApiSmithClient
+from syncflow.monitoring.metrics import DatabaseSnapshot
 from syncflow.monitoring.repository import MonitoringRepository
 from syncflow.monitoring.schemas import (
+    ApiSmithCheck,
+    DatabaseCheck,
+    DetailedHealth,
     EntityStats,
     FailedRecord,
     FailedRecordPage,
@@ -14,6 +27,11 @@ from syncflow.monitoring.schemas import (
     PendingChildPage,
     Stats,
 )
+from syncflow.sources.repository import SourceRepository
+
+ACTIVE = ("pending", "running")
+# a health check answers quickly: one attempt, short timeout
+HEALTH_TIMEOUT_SECONDS = 5.0
 
 
 async def list_failed_records(
@@ -62,8 +80,9 @@ async def stats(conn: AsyncConnection) -> Stats:
     states = {s["entity_name"]: s for s in await repo.entity_states()}
     failures = await repo.open_failures_by_entity()
     pending = await repo.pending_by_entity()
+    next_runs = await repo.next_runs()
     now = datetime.now(UTC)
-    names = sorted(set(latest) | set(states) | set(failures) | set(pending))
+    names = sorted(set(latest) | set(states) | set(failures) | set(pending) | set(next_runs))
     entities = []
     for name in names:
         batch = latest.get(name)
@@ -78,6 +97,85 @@ async def stats(conn: AsyncConnection) -> Stats:
                 seconds_since_success=(now - success).total_seconds() if success else None,
                 open_failures=failures.get(name, 0),
                 pending_children=pending.get(name, 0),
+                **_active(batch),
+                next_run_at=next_runs.get(name),
             )
         )
     return Stats(batches=await repo.batches_by_status(), entities=entities)
+
+
+def _active(batch: dict[str, Any] | None) -> dict[str, Any]:
+    """The entity's pending or running batch, with its progress (percent, estimated
+    finish, paused until)."""
+    if batch is None or batch["status"] not in ACTIVE:
+        return {}
+    return {
+        "active_batch_uid": batch["uid"],
+        "active_status": batch["status"],
+        "active_progress": batch["progress"] or {},
+    }
+
+
+async def metrics_snapshot(conn: AsyncConnection) -> DatabaseSnapshot:
+    """What the database-backed gauges show: every entity, zero where nothing is open."""
+    repo = MonitoringRepository(conn)
+    names = await repo.entity_names()
+    failures = await repo.open_failures_by_entity()
+    pending = await repo.pending_by_entity()
+    return DatabaseSnapshot(
+        batches=await repo.batches_by_entity_status(),
+        failed_records={name: failures.get(name, 0) for name in {*names, *failures}},
+        pending_children={name: pending.get(name, 0) for name in {*names, *pending}},
+        last_success={
+            s["entity_name"]: s["last_success_at"]
+            for s in await repo.entity_states()
+            if s["last_success_at"] is not None
+        },
+    )
+
+
+async def _check_database(database: Database) -> DatabaseCheck:
+    try:
+        latency = await database.ping()
+    except Exception as exc:  # any failure means "unreachable" to a monitor
+        logger.warning("database health check failed: {}", type(exc).__name__)
+        return DatabaseCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
+    return DatabaseCheck(ok=True, latency_ms=round(latency, 2))
+
+
+async def _check_apismith(name: str, base_url: str) -> ApiSmithCheck:
+    shown = mask_url(base_url)
+    async with ApiSmithClient(base_url, timeout=HEALTH_TIMEOUT_SECONDS, max_attempts=1) as client:
+        start = time.perf_counter()
+        try:
+            health = await client.health()
+        except ServiceClientError as exc:
+            return ApiSmithCheck(source=name, base_url=shown, ok=False, detail=str(exc))
+    version = health.get("version")
+    return ApiSmithCheck(
+        source=name,
+        base_url=shown,
+        ok=health.get("status") == "ok",
+        latency_ms=round((time.perf_counter() - start) * 1000, 2),
+        version=str(version) if version is not None else None,
+    )
+
+
+async def detailed_health(*, database: Database, target_database: Database) -> DetailedHealth:
+    """Reach SyncFlow's database, the target database and every source's APISmith."""
+    own = await _check_database(database)
+    target = None if target_database is database else await _check_database(target_database)
+    apismith: list[ApiSmithCheck] = []
+    if own.ok:
+        async with database.transaction() as conn:
+            sources = await SourceRepository(conn).list()
+        apismith = list(
+            await asyncio.gather(*(_check_apismith(s["name"], s["base_url"]) for s in sources))
+        )
+    healthy = own.ok and (target is None or target.ok) and all(a.ok for a in apismith)
+    return DetailedHealth(
+        status="ok" if healthy else "unhealthy",
+        database=own,
+        target_database=target,
+        apismith=apismith,
+    )

@@ -2,11 +2,18 @@
 
 Retries with backoff come from the client base; a page that still fails
 raises and fails the batch (nothing is deleted on a failed read).
+:func:`read_pages` keeps one page in flight while the caller works on the one
+before, so APISmith reads and encodes while SyncFlow transforms and loads.
 """
 
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from syncflow.apismith_client import ApiSmithClient, ExecutedPage
+
+__all__ = ["ExecutedPage", "fetch_page", "read_filters", "read_pages"]
 from syncflow.pipeline.types import EntitySpec
 
 
@@ -35,3 +42,36 @@ async def fetch_page(
         cursor=page_cursor,
         include_total=include_total,
     )
+
+
+async def read_pages(
+    client: ApiSmithClient,
+    spec: EntitySpec,
+    *,
+    filters: list[dict[str, Any]],
+    page_cursor: str | None,
+    include_total: bool = False,
+) -> AsyncGenerator[ExecutedPage]:
+    """Every page from ``page_cursor`` on, the next one already requested while the caller
+    handles the current one (so at most two pages are held). Closing the generator
+    cancels the page in flight."""
+    pending = asyncio.ensure_future(
+        fetch_page(
+            client, spec, filters=filters, page_cursor=page_cursor, include_total=include_total
+        )
+    )
+    try:
+        while True:
+            page = await pending
+            if page.next_cursor is not None:
+                pending = asyncio.ensure_future(
+                    fetch_page(client, spec, filters=filters, page_cursor=page.next_cursor)
+                )
+            yield page
+            if page.next_cursor is None:
+                return
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending

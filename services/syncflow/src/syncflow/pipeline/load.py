@@ -1,7 +1,8 @@
 """Load: set-based writes into an entity's target table, and the reads they need.
 
 Changed rows are COPYed (binary, typed) into a transaction-scoped staging table
-and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``.
+and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``. A chunk
+whose rows are all new to the target (a first load) is COPYed straight into it.
 Deletes compare the target with the keys this batch has seen (kept in an
 unlogged work table, so a resumed batch still knows them). Everything runs on
 the connection it is given; the runner owns the transaction.
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
@@ -92,8 +94,14 @@ async def write_rows(
     *,
     batch_uid: UUID,
     now: datetime,
+    all_new: bool = False,
 ) -> None:
-    """Insert new rows and update changed ones (and undelete soft-deleted ones)."""
+    """Insert new rows and update changed ones (and undelete soft-deleted ones).
+
+    ``all_new``: none of the keys was in the target when this transaction looked, so the
+    rows are COPYed straight in, skipping the staging table and the merge; should a
+    concurrent writer have added one of the keys since, the merge runs after all.
+    """
     if not records:
         return
     columns = data_columns(spec)
@@ -117,6 +125,18 @@ async def write_rows(
         for r in records
     ]
     driver = await asyncpg_connection(conn)
+    if all_new:
+        try:
+            async with driver.transaction():  # a savepoint: a key conflict undoes only this
+                await driver.copy_records_to_table(
+                    spec.target_table,
+                    schema_name=spec.target_schema,
+                    records=rows,
+                    columns=all_columns,
+                )
+            return
+        except asyncpg.UniqueViolationError:
+            pass
     target = target_name(spec)
     await driver.execute(
         f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"

@@ -8,15 +8,24 @@ nothing: a resumed batch starts after the last committed page. Deletes are
 decided after a complete read. The batch row is locked in every chunk
 transaction and must still carry this worker's lease, which fences off a worker
 that lost its lease.
+
+A scheduled batch may be paced (``sync_batches.options``): between chunks it
+checks its window and its daily portion (``days_to_complete``) on the context's
+clock, and when either is used up it goes back to ``pending`` with ``not_before``
+set to the next opening, its progress committed. It still blocks a second batch of
+its entity meanwhile, and continues from its checkpoint when claimed again.
+
+Besides reads (``incremental``, ``full``) a batch may re-run failed records
+(``retry``) or try parked children whose retry is due (``resolve``).
 """
 
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from loguru import logger
@@ -26,10 +35,14 @@ from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.client import ServiceClientError
 from syncflow.apismith_client import ApiSmithClient
+from syncflow.clock import Clock, utc_now
 from syncflow.entities.service import child_specs, load_spec
+from syncflow.monitoring import metrics
 from syncflow.pipeline import delta, fetch, load, resolve, track
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.pipeline.types import (
+    RESOLVE_MODE,
+    RETRY_MODE,
     Counters,
     DeltaStrategy,
     EntitySpec,
@@ -38,11 +51,10 @@ from syncflow.pipeline.types import (
     Stage,
     SyncMode,
 )
+from syncflow.schedules.windows import Pacing, estimate_finish
 from syncflow.settings import Settings
 from syncflow.sources.service import client_for
 from syncflow.sync.repository import BatchRepository
-
-RETRY_MODE = "retry"
 
 
 class LeaseLost(Exception):
@@ -53,14 +65,25 @@ class StopRequested(Exception):
     """An operator asked the batch to stop; it ends after its last committed chunk."""
 
 
+class Paused(Exception):
+    """The batch's window closed or its daily portion is read: it is pending again,
+    its progress committed, until ``until``."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(f"{reason}; paused until {until.isoformat()}")
+        self.until = until
+
+
 @dataclass
 class RunContext:
-    """What a batch runs with: databases, settings, who runs it."""
+    """What a batch runs with: databases, settings, who runs it, and the clock that says
+    when windows close and retries are due (tests pass a simulated one)."""
 
     database: Database
     target_database: Database
     settings: Settings
     worker_id: str
+    now: Clock = utc_now
 
 
 @dataclass
@@ -68,6 +91,7 @@ class ChunkOutcome:
     counters: Counters = field(default_factory=Counters)
     seen: list[str] = field(default_factory=list)
     unkeyed_failures: int = 0
+    parked: list[resolve.ParkedChild] = field(default_factory=list)
 
 
 class BatchRun:
@@ -84,7 +108,12 @@ class BatchRun:
         self.checkpoint: dict[str, Any] = dict(batch["checkpoint"] or {})
         self.seconds: dict[str, float] = defaultdict(float, batch["stage_seconds"] or {})
         self.warnings: list[str] = list(batch["warnings"] or [])
+        self.options: dict[str, Any] = dict(batch.get("options") or {})
+        self.pacing: Pacing | None = None
+        self.stop_at: datetime | None = None
+        self.stage: str = "setup"
         self.started = time.monotonic()
+        self.fetched_before = self.counters.fetched
 
     # -- transactions ---------------------------------------------------------------
 
@@ -112,31 +141,37 @@ class BatchRun:
     # -- the batch ------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run the batch to its end; every outcome is written to its row."""
+        """Run the batch to its end or its next pause; every outcome is written to its row."""
         self.stop_requested = False
         try:
             await self._setup()
             async with self.client:
                 if self.mode == RETRY_MODE:
                     await self._retry_failed()
+                elif self.mode == RESOLVE_MODE:
+                    await self._resolve_parked()
                 elif self.checkpoint.get("phase", "read") == "read":
                     await self._read()
-            if self.detect_deletes and self.mode != RETRY_MODE:
+            if self.checkpoint.get("phase") == "deletes":
                 await self._deletes()
             await self._finish("completed")
+        except Paused as pause:
+            logger.info("batch {}: {}", self.uid, pause)
         except StopRequested:
             logger.info("batch stopped on request after {} rows", self.counters.fetched)
             await self._finish("cancelled")
         except LeaseLost as exc:
             logger.warning("{}; leaving the batch to its new owner", exc)
         except (BridgeError, ServiceClientError, ValueError) as exc:
-            logger.error("batch failed: {}", exc)
+            logger.bind(stage=self.stage).error("batch failed: {}", exc)
             await self._finish("failed", error=str(exc))
         except Exception as exc:
-            logger.opt(exception=exc).error("batch failed unexpectedly")
+            logger.bind(stage=self.stage).opt(exception=exc).error("batch failed unexpectedly")
             await self._finish("failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _setup(self) -> None:
+        if self.mode not in (RETRY_MODE, RESOLVE_MODE):
+            self.pacing = Pacing.from_options(self.options)
         tz = self.ctx.settings.source_timezone
         async with self.ctx.database.transaction() as conn:
             self.spec = await load_spec(conn, self.entity, source_timezone=tz)
@@ -166,7 +201,7 @@ class BatchRun:
                 )
         self.pipeline = EntityPipeline(self.spec)
         self.children = {child.name: EntityPipeline(child) for child in children}
-        self.detect_deletes = self.mode != RETRY_MODE and delta.detects_deletes(
+        self.detect_deletes = self.mode in tuple(SyncMode) and delta.detects_deletes(
             self.spec.delta_strategy, SyncMode(self.mode)
         )
         if self.detect_deletes:
@@ -175,28 +210,75 @@ class BatchRun:
 
     async def _read(self) -> None:
         filters = fetch.read_filters(self.spec, from_rowversion=self.checkpoint["from_rowversion"])
+        pages = fetch.read_pages(
+            self.client,
+            self.spec,
+            filters=filters,
+            page_cursor=self.checkpoint["page_cursor"],
+            include_total="total" not in self.checkpoint,
+        )
+        async with aclosing(pages):
+            await self._read_pages(pages)
+
+    async def _read_pages(self, pages: AsyncIterator[fetch.ExecutedPage]) -> None:
         while True:
-            start = time.perf_counter()
-            page = await fetch.fetch_page(
-                self.client,
-                self.spec,
-                filters=filters,
-                page_cursor=self.checkpoint["page_cursor"],
-                include_total="total" not in self.checkpoint,
-            )
+            await self._pace()
+            before = dict(self.seconds)
+            self.stage = Stage.FETCH
+            start = time.perf_counter()  # only the wait: the next page is read ahead
+            page = await anext(pages)
             self.seconds[Stage.FETCH] += time.perf_counter() - start
             if page.total is not None:
                 self.checkpoint["total"] = page.total
+                if self.pacing is not None:
+                    self.checkpoint["rows_per_period"] = self.pacing.rows_per_period(page.total)
             self.checkpoint["page_cursor"] = page.next_cursor
             if page.next_cursor is None:
                 self.checkpoint["phase"] = "deletes" if self.detect_deletes else "done"
-            await self._chunk(page.rows)
+            await self._chunk(page.rows, before=before)
             if page.next_cursor is None:
                 return
 
+    async def _pace(self) -> None:
+        """Between chunks: pause when the window has closed or this period's portion is read."""
+        if self.pacing is None:
+            return
+        now = self.ctx.now()
+        period = self.pacing.period(now)
+        if period is None:
+            await self._pause(self.pacing.next_period(now), "the window is closed")
+        opens, closes = period
+        self.stop_at = closes if self.pacing.window is not None else None
+        if not self.pacing.days_to_complete:
+            return
+        if self.checkpoint.get("period") != opens.isoformat():
+            self.checkpoint["period"] = opens.isoformat()
+            self.checkpoint["period_rows_from"] = self.counters.fetched
+            self.checkpoint["periods"] = int(self.checkpoint.get("periods", 0)) + 1
+        budget = self.checkpoint.get("rows_per_period")
+        if budget is not None and self._period_rows() >= budget:
+            await self._pause(self.pacing.next_period(now), "this period's portion is read")
+
+    def _period_rows(self) -> int:
+        return self.counters.fetched - int(self.checkpoint.get("period_rows_from", 0))
+
+    async def _pause(self, until: datetime, reason: str) -> NoReturn:
+        """Commit the progress and hand the batch back as pending until ``until``."""
+        async with self._transactions() as (conn, _):
+            if self.stop_requested:
+                raise StopRequested
+            self.stop_at = None
+            progress = self._progress()
+            progress["paused_until"] = until.isoformat()
+            await self._save(conn, progress=progress)
+            await BatchRepository(conn).pause(self.uid, until=until)
+        raise Paused(until, reason)
+
     async def _retry_failed(self) -> None:
-        """Re-run the entity's open failed records through the pipeline, oldest first."""
+        """Re-run the entity's open failed records through the pipeline, oldest first
+        (a periodic retry takes only those whose retry is due)."""
         before = self.batch["created_at"]
+        due_at = self.ctx.now() if self.options.get("due_only") else None
         while True:
             async with self.ctx.database.transaction() as conn:
                 rows = await track.open_failures(
@@ -204,19 +286,113 @@ class BatchRun:
                     entity=self.entity,
                     created_before=before,
                     limit=self.ctx.settings.chunk_rows,
+                    due_at=due_at,
                 )
             if not rows:
                 return
-            await self._chunk([r["raw_data"] for r in rows], retried=[r["uid"] for r in rows])
+            await self._chunk([r["raw_data"] for r in rows], retried=rows)
 
-    async def _chunk(self, raws: list[dict[str, Any]], retried: Sequence[UUID] = ()) -> None:
+    async def _resolve_parked(self) -> None:
+        """Try the entity's parked children whose retry is due again, oldest first."""
+        due_at = self.ctx.now()
+        while True:
+            async with self.ctx.database.transaction() as conn:
+                rows = await track.due_parked(
+                    conn, entity=self.entity, due_at=due_at, limit=self.ctx.settings.chunk_rows
+                )
+            if not rows or not await self._resolve_chunk(rows):
+                return
+
+    async def _resolve_chunk(self, rows: list[dict[str, Any]]) -> bool:
+        """One chunk of parked children through the pipeline; ``False`` when all of them
+        were taken by a parent's batch meanwhile (they are locked or gone)."""
+        before = dict(self.seconds)
+        outcome = ChunkOutcome()
+        async with self._transactions() as (conn, target):
+            mine = set(await track.lock_parked(conn, [r["uid"] for r in rows]))
+            rows = [r for r in rows if r["uid"] in mine]
+            if not rows:
+                return False
+            await track.forget_parked(conn, [r["uid"] for r in rows])
+            self.stage = Stage.NORMALIZE
+            raws = [r["row_data"]["raw"] for r in rows]
+            records, failures = self.pipeline.prepare(raws, self.seconds)
+            outcome.counters.fetched = len(raws)
+            self.stage = Stage.RESOLVE
+            await self._write(conn, target, self.spec, records, failures, outcome)
+            await self._retry_later(conn, rows, outcome)
+            counters = outcome.counters
+            counters.resolved += counters.inserted + counters.updated + counters.unchanged
+            self.counters.add(counters)
+            await self._save(conn)
+        self._observe(outcome.counters, before)
+        if self.stop_requested:
+            raise StopRequested
+        return True
+
+    async def _retry_later(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], outcome: ChunkOutcome
+    ) -> None:
+        """Children parked again count an attempt and wait longer; after
+        ``pending_max_retries`` attempts they become failed records (stage ``resolve``)."""
+        attempts = {r["key_hash"]: int(r["attempts"]) + 1 for r in rows}
+        now = self.ctx.now()
+        later: dict[str, tuple[int, datetime]] = {}
+        given_up: list[RowFailure] = []
+        for parked in outcome.parked:
+            key = parked.record.key_hash
+            tries = attempts.get(key, 1)
+            if resolve.give_up(tries, self.ctx.settings.pending_max_retries):
+                given_up.append(
+                    RowFailure(
+                        stage=Stage.RESOLVE,
+                        error=f"parent {parked.parent_entity} {parked.parent_key} "
+                        f"still not loaded after {tries} attempts",
+                        raw=parked.record.raw,
+                        key_hash=key,
+                    )
+                )
+            else:
+                later[key] = (tries, now + resolve.next_retry_delay(tries))
+        await track.postpone_parked(conn, entity=self.entity, retries=later)
+        if given_up:
+            await track.unpark_children(
+                conn, entity=self.entity, key_hashes=[f.key_hash for f in given_up if f.key_hash]
+            )
+            # they had their retries as parked children; an operator's retry-failed remains
+            await track.record_failures(
+                conn,
+                entity=self.entity,
+                batch_uid=self.uid,
+                failures=given_up,
+                now=now,
+                max_retries=self.ctx.settings.max_retries,
+                retry_automatically=False,
+            )
+            outcome.counters.pending -= len(given_up)
+            outcome.counters.failed += len(given_up)
+
+    async def _chunk(
+        self,
+        raws: list[dict[str, Any]],
+        *,
+        retried: Sequence[dict[str, Any]] = (),
+        before: dict[str, float] | None = None,
+    ) -> None:
         """One chunk through every stage, loaded and tracked in one transaction."""
+        before = before if before is not None else dict(self.seconds)
+        self.stage = Stage.NORMALIZE
         records, failures = self.pipeline.prepare(raws, self.seconds)
         outcome = ChunkOutcome(counters=Counters(fetched=len(raws)))
+        # a retried row that fails again carries its retry count on
+        retries = {
+            id(raw): int(row["retry_count"]) + 1 for raw, row in zip(raws, retried, strict=False)
+        }
+        self.stage = Stage.LOAD
         async with self._transactions() as (conn, target):
             if retried:
-                await track.close_failures(conn, retried)
-            await self._write(conn, target, self.spec, records, failures, outcome)
+                await track.close_failures(conn, [r["uid"] for r in retried])
+            await self._write(conn, target, self.spec, records, failures, outcome, retries)
             start = time.perf_counter()
             if self.detect_deletes:
                 await load.mark_seen(target, self.uid, outcome.seen)
@@ -231,8 +407,14 @@ class BatchRun:
             self.counters.add(outcome.counters)
             await self._save(conn)
             self.seconds[Stage.TRACK] += time.perf_counter() - start
+        self._observe(outcome.counters, before)
         if self.stop_requested:
             raise StopRequested
+
+    def _observe(self, counters: Counters, before: dict[str, float]) -> None:
+        """Metrics of a committed chunk."""
+        metrics.count_rows(self.entity, counters)
+        metrics.observe_stages(self.entity, before, self.seconds)
 
     async def _write(
         self,
@@ -242,6 +424,7 @@ class BatchRun:
         records: list[Record],
         failures: list[RowFailure],
         outcome: ChunkOutcome,
+        retries: Mapping[int, int] | None = None,
     ) -> None:
         """Delta, resolve, load and track one entity's prepared records."""
         start = time.perf_counter()
@@ -265,6 +448,7 @@ class BatchRun:
             1 for r in changes.replaced if id(r) in ready
         )
         counters.pending += len(resolution.parked)
+        outcome.parked.extend(resolution.parked)
         counters.failed += len(failures)
         outcome.seen.extend(r.key_hash for r in records)
         outcome.seen.extend(f.key_hash for f in failures if f.key_hash)
@@ -274,12 +458,27 @@ class BatchRun:
 
         start = time.perf_counter()
         now = datetime.now(UTC)
-        await load.write_rows(target, spec, resolution.ready, batch_uid=self.uid, now=now)
+        await load.write_rows(
+            target,
+            spec,
+            resolution.ready,
+            batch_uid=self.uid,
+            now=now,
+            all_new=not changes.updates and not changes.replaced,
+        )
         self.seconds[Stage.LOAD] += time.perf_counter() - start
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
         await track.unpark_children(conn, entity=spec.name, key_hashes=settled)
         await track.resolve_failures(conn, entity=spec.name, key_hashes=settled)
-        await track.record_failures(conn, entity=spec.name, batch_uid=self.uid, failures=failures)
+        await track.record_failures(
+            conn,
+            entity=spec.name,
+            batch_uid=self.uid,
+            failures=failures,
+            now=self.ctx.now(),
+            max_retries=self.ctx.settings.max_retries,
+            retries=retries,
+        )
         await track.park_children(
             conn,
             entity=spec.name,
@@ -288,7 +487,7 @@ class BatchRun:
                 (p.record, p.parent_entity, p.parent_key_hash, p.parent_key)
                 for p in resolution.parked
             ],
-            next_retry_at=now + resolve.next_retry_delay(0),
+            next_retry_at=self.ctx.now() + resolve.next_retry_delay(0),
         )
         if spec is self.spec and self.children:
             loaded = [r.key_hash for r in resolution.ready]
@@ -331,6 +530,8 @@ class BatchRun:
 
     async def _deletes(self) -> None:
         """After a complete read: delete what the source no longer has, within policy."""
+        self.stage = Stage.LOAD
+        deleted_before = self.counters.deleted
         async with self._transactions() as (conn, target):
             candidates, live = await load.count_delete_candidates(target, self.spec, self.uid)
             decision = delta.decide_deletes(
@@ -363,31 +564,51 @@ class BatchRun:
             await load.forget_seen(target, self.uid)
             self.checkpoint["phase"] = "done"
             await self._save(conn)
+        metrics.count_rows(self.entity, Counters(deleted=self.counters.deleted - deleted_before))
 
     # -- bookkeeping ----------------------------------------------------------------
 
     def _progress(self) -> dict[str, Any]:
+        """Rows read, of how many, how fast, and when the batch should be done (for a
+        paced batch: inside its windows, a daily portion at a time)."""
         total = self.checkpoint.get("total")
+        fetched = self.counters.fetched
         elapsed = time.monotonic() - self.started
+        read_here = fetched - self.fetched_before
+        rate = read_here / elapsed if elapsed > 0 and read_here > 0 else None
         progress: dict[str, Any] = {
-            "rows": self.counters.fetched,
+            "rows": fetched,
             "total_rows": total,
-            "rows_per_second": round(self.counters.fetched / elapsed, 1) if elapsed > 0 else None,
+            "rows_per_second": round(rate, 1) if rate else None,
         }
         if total:
-            done = min(self.counters.fetched / total, 1.0)
-            progress["percent"] = round(done * 100, 1)
+            progress["percent"] = round(min(fetched / total, 1.0) * 100, 1)
+            budget = self.checkpoint.get("rows_per_period")
+            finish = estimate_finish(
+                self.pacing,
+                now=self.ctx.now(),
+                remaining_rows=max(total - fetched, 0),
+                rows_per_second=rate,
+                rows_per_period=budget,
+                budget_left=max(budget - self._period_rows(), 0) if budget else None,
+            )
+            progress["estimated_finish"] = finish.isoformat() if finish else None
+        if self.pacing is not None and self.pacing.days_to_complete:
+            progress["days_to_complete"] = self.pacing.days_to_complete
+            progress["day"] = self.checkpoint.get("periods")
+            progress["rows_per_day"] = self.checkpoint.get("rows_per_period")
         return progress
 
-    async def _save(self, conn: AsyncConnection) -> None:
+    async def _save(self, conn: AsyncConnection, progress: dict[str, Any] | None = None) -> None:
         await track.save_progress(
             conn,
             batch_uid=self.uid,
             counters=self.counters,
             checkpoint=self.checkpoint,
-            progress=self._progress(),
+            progress=progress if progress is not None else self._progress(),
             stage_seconds=self.seconds,
             cursor_end=self.checkpoint.get("cursor"),
+            stop_at=self.stop_at,
         )
 
     async def _finish(self, status: str, error: str | None = None) -> None:
@@ -404,6 +625,8 @@ class BatchRun:
             )
             if finished and status == "completed" and not self.dry_run:
                 await track.mark_success(conn, entity=self.entity, batch_uid=self.uid)
+        if finished:
+            metrics.BATCHES_FINISHED.labels(self.entity, status).inc()
         logger.info(
             "batch {} {}: {}",
             self.uid,

@@ -5,19 +5,37 @@ children. Parked children keep their raw row: when the parent arrives they go
 through the pipeline again, with the entity's mappings of that moment.
 """
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, any_, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.ids import new_id
 from syncflow.pipeline.types import Counters, Record, RowFailure
 from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
+
+FAILED_RETRY_BASE = timedelta(minutes=1)
+FAILED_RETRY_CAP = timedelta(hours=6)
+# 2**20 minutes is far past the cap; no need to build larger numbers
+_MAX_DOUBLINGS = 20
+
+
+def next_retry_delay(retries: int) -> timedelta:
+    """How long a failed record waits for its next automatic retry: one minute doubled
+    for each retry so far (1, 2, 4, ... minutes), at most six hours."""
+    return min(FAILED_RETRY_BASE * (1 << min(max(retries, 0), _MAX_DOUBLINGS)), FAILED_RETRY_CAP)
+
+
+def _is_any_of(column: ColumnElement[str], key_hashes: Sequence[str]) -> ColumnElement[bool]:
+    """``column = ANY($n)``: a chunk's thousands of key hashes travel as one array
+    parameter, instead of an ``IN`` list that SQLAlchemy compiles one bind at a time."""
+    array = bindparam(None, list(key_hashes), type_=ARRAY(column.type))
+    return column == any_(array)
 
 
 def encode_value(value: Any) -> Any:
@@ -44,6 +62,7 @@ async def save_progress(
     progress: dict[str, Any],
     stage_seconds: dict[str, float],
     cursor_end: Any,
+    stop_at: datetime | None = None,
 ) -> None:
     """Store the batch's counters and checkpoint (the resume point) after a chunk."""
     await conn.execute(
@@ -55,6 +74,7 @@ async def save_progress(
             progress=progress,
             stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
             cursor_end=cursor_end,
+            stop_at=stop_at,
         )
     )
 
@@ -103,12 +123,45 @@ async def reset_cursor(conn: AsyncConnection, entity: str) -> None:
 
 
 async def record_failures(
-    conn: AsyncConnection, *, entity: str, batch_uid: UUID, failures: Sequence[RowFailure]
+    conn: AsyncConnection,
+    *,
+    entity: str,
+    batch_uid: UUID,
+    failures: Sequence[RowFailure],
+    now: datetime,
+    max_retries: int,
+    retries: Mapping[int, int] | None = None,
+    retry_automatically: bool = True,
 ) -> None:
-    """Keep every bad row with its stage, error and raw data."""
+    """Keep every bad row with its stage, error and raw data, and when to retry it.
+
+    ``retries`` maps ``id(raw row)`` to the retries a re-run row has had (a retry batch
+    closes the old record and the row's new one carries the count on); a record that
+    has had ``max_retries`` (or with ``retry_automatically`` off) is not retried again
+    by itself, only by an operator's ``POST /sync/retry-failed``.
+    """
     if not failures:
         return
-    now = datetime.now(UTC)
+    retries = retries or {}
+    rows = []
+    for failure in failures:
+        count = retries.get(id(failure.raw), 0)
+        due = retry_automatically and count < max_retries
+        rows.append(
+            {
+                "uid": new_id(),
+                "entity_name": entity,
+                "batch_uid": batch_uid,
+                "stage": str(failure.stage),
+                "error": failure.error,
+                "raw_data": encode_raw(failure.raw),
+                "key_hash": failure.key_hash,
+                "retry_count": count,
+                "next_retry_at": now + next_retry_delay(count) if due else None,
+                "resolved_at": None,
+                "created_at": datetime.now(UTC),
+            }
+        )
     statement = insert(failed_records)
     await conn.execute(
         # a row that fails again updates its open record instead of adding another
@@ -124,22 +177,7 @@ async def record_failures(
                 "retry_count": failed_records.c.retry_count + 1,
             },
         ),
-        [
-            {
-                "uid": new_id(),
-                "entity_name": entity,
-                "batch_uid": batch_uid,
-                "stage": str(f.stage),
-                "error": f.error,
-                "raw_data": encode_raw(f.raw),
-                "key_hash": f.key_hash,
-                "retry_count": 0,
-                "next_retry_at": None,
-                "resolved_at": None,
-                "created_at": now,
-            }
-            for f in failures
-        ],
+        rows,
     )
 
 
@@ -152,7 +190,7 @@ async def resolve_failures(
             update(failed_records)
             .where(
                 failed_records.c.entity_name == entity,
-                failed_records.c.key_hash.in_(list(key_hashes)),
+                _is_any_of(failed_records.c.key_hash, key_hashes),
                 failed_records.c.resolved_at.is_(None),
             )
             .values(resolved_at=datetime.now(UTC))
@@ -170,19 +208,24 @@ async def close_failures(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
 
 
 async def open_failures(
-    conn: AsyncConnection, *, entity: str, created_before: datetime, limit: int
+    conn: AsyncConnection,
+    *,
+    entity: str,
+    created_before: datetime,
+    limit: int,
+    due_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The oldest open failed records of ``entity`` from before ``created_before``."""
-    result = await conn.execute(
-        select(failed_records.c.uid, failed_records.c.raw_data)
-        .where(
-            failed_records.c.entity_name == entity,
-            failed_records.c.resolved_at.is_(None),
-            failed_records.c.created_at < created_before,
-        )
-        .order_by(failed_records.c.created_at)
-        .limit(limit)
+    """The oldest open failed records of ``entity`` from before ``created_before`` (only
+    those whose automatic retry is due at ``due_at``, when given)."""
+    query = select(failed_records.c.uid, failed_records.c.raw_data, failed_records.c.retry_count)
+    query = query.where(
+        failed_records.c.entity_name == entity,
+        failed_records.c.resolved_at.is_(None),
+        failed_records.c.created_at < created_before,
     )
+    if due_at is not None:
+        query = query.where(failed_records.c.next_retry_at <= due_at)
+    result = await conn.execute(query.order_by(failed_records.c.created_at).limit(limit))
     return [dict(row._mapping) for row in result]
 
 
@@ -244,13 +287,64 @@ async def children_waiting_for(
     if not parent_key_hashes:
         return []
     result = await conn.execute(
-        select(pending_children).where(
+        select(pending_children)
+        .where(
             pending_children.c.entity_name == entity,
             pending_children.c.parent_entity == parent_entity,
-            pending_children.c.parent_key_hash.in_(list(parent_key_hashes)),
+            _is_any_of(pending_children.c.parent_key_hash, parent_key_hashes),
         )
+        # waits for a resolve batch that holds them; rows it settled are skipped then
+        .with_for_update()
     )
     return [dict(row._mapping) for row in result]
+
+
+async def due_parked(
+    conn: AsyncConnection, *, entity: str, due_at: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Parked ``entity`` rows whose next retry is due at ``due_at``, oldest first."""
+    result = await conn.execute(
+        select(pending_children)
+        .where(pending_children.c.entity_name == entity, pending_children.c.next_retry_at <= due_at)
+        .order_by(pending_children.c.next_retry_at, pending_children.c.uid)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in result]
+
+
+async def lock_parked(conn: AsyncConnection, uids: Sequence[UUID]) -> list[UUID]:
+    """Lock what is left of these parked rows; rows another transaction holds are skipped."""
+    if not uids:
+        return []
+    result = await conn.execute(
+        select(pending_children.c.uid)
+        .where(pending_children.c.uid.in_(list(uids)))
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.scalars())
+
+
+async def postpone_parked(
+    conn: AsyncConnection, *, entity: str, retries: Mapping[str, tuple[int, datetime]]
+) -> None:
+    """Count another attempt on parked rows (key hash -> (attempts, next retry))."""
+    if not retries:
+        return
+    statement = (
+        update(pending_children)
+        .where(
+            pending_children.c.entity_name == entity,
+            pending_children.c.key_hash == bindparam("key"),
+        )
+        .values(attempts=bindparam("tries"), next_retry_at=bindparam("retry_at"))
+    )
+    await conn.execute(
+        statement,
+        [
+            {"key": key, "tries": attempts, "retry_at": retry_at}
+            for key, (attempts, retry_at) in retries.items()
+        ],
+    )
 
 
 async def forget_parked(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
@@ -264,6 +358,6 @@ async def unpark_children(conn: AsyncConnection, *, entity: str, key_hashes: Seq
         await conn.execute(
             delete(pending_children).where(
                 pending_children.c.entity_name == entity,
-                pending_children.c.key_hash.in_(list(key_hashes)),
+                _is_any_of(pending_children.c.key_hash, key_hashes),
             )
         )

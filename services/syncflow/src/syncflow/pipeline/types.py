@@ -47,6 +47,12 @@ class SyncMode(StrEnum):
     FULL = "full"
 
 
+# the batch modes besides SyncMode's: re-run open failed records (operator or periodic
+# job) and retry parked children whose retry is due (periodic job)
+RETRY_MODE = "retry"
+RESOLVE_MODE = "resolve"
+
+
 class DeleteMode(StrEnum):
     SOFT = "soft"
     HARD = "hard"

@@ -1,10 +1,15 @@
-"""All SQL on ``sync_batches``: creating, claiming with leases, progress, history."""
+"""All SQL on ``sync_batches``: creating, claiming with leases, pausing, progress, history.
+
+Leases are timed by the database's clock (``clock_timestamp()``), so workers on
+machines whose clocks disagree still agree on when a lease has expired. When a
+paused batch may run again (``not_before``) is decided by the caller's clock.
+"""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge_core.db.repository import Repository
@@ -17,6 +22,14 @@ ACTIVE = ("pending", "running")
 FINISHED = ("completed", "failed", "cancelled")
 
 
+def _database_now() -> ColumnElement[datetime]:
+    return func.clock_timestamp(type_=DateTime(timezone=True))
+
+
+def _lease_until(lease_seconds: int) -> ColumnElement[datetime]:
+    return _database_now() + timedelta(seconds=lease_seconds)
+
+
 class BatchRepository(Repository):
     async def create(
         self,
@@ -26,6 +39,7 @@ class BatchRepository(Repository):
         dry_run: bool,
         schedule_uid: UUID | None = None,
         checkpoint: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new pending batch; 409 while the entity has a pending or running one."""
         uid = new_id()
@@ -41,6 +55,7 @@ class BatchRepository(Repository):
             "progress": {},
             "checkpoint": checkpoint,
             "schedule_uid": schedule_uid,
+            "options": options,
             "stop_requested": False,
             "created_at": datetime.now(UTC),
         }
@@ -49,7 +64,7 @@ class BatchRepository(Repository):
                 await self.conn.execute(sync_batches.insert().values(**values))
         except IntegrityError as exc:
             active = await self.active_for(entity)
-            running = active["uid"] if active else "?"
+            running = f"{active['uid']} ({active['status']})" if active else "?"
             raise Conflict(f"entity {entity!r} already has a running batch {running}") from exc
         created = await self.get(uid)
         assert created is not None
@@ -104,20 +119,25 @@ class BatchRepository(Repository):
         )
         return await self.get(uid)
 
-    async def claim_next(self, *, worker_id: str, lease_seconds: int) -> dict[str, Any] | None:
-        """Claim the oldest pending batch, or a running one whose lease expired (a dead worker's).
+    async def claim_next(
+        self, *, worker_id: str, lease_seconds: int, now: datetime
+    ) -> dict[str, Any] | None:
+        """Claim the oldest pending batch that may run at ``now`` (not paused until later),
+        or a running one whose lease expired (a dead worker's: it resumes from its checkpoint).
 
         ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim concurrently.
         """
-        now = datetime.now(UTC)
         candidate = (
             select(sync_batches.c.uid)
             .where(
                 or_(
-                    sync_batches.c.status == "pending",
+                    and_(
+                        sync_batches.c.status == "pending",
+                        or_(sync_batches.c.not_before.is_(None), sync_batches.c.not_before <= now),
+                    ),
                     and_(
                         sync_batches.c.status == "running",
-                        sync_batches.c.lease_expires_at < now,
+                        sync_batches.c.lease_expires_at < _database_now(),
                     ),
                 )
             )
@@ -134,8 +154,9 @@ class BatchRepository(Repository):
             .values(
                 status="running",
                 lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=func.coalesce(sync_batches.c.started_at, now),
+                lease_expires_at=_lease_until(lease_seconds),
+                not_before=None,
+                started_at=func.coalesce(sync_batches.c.started_at, datetime.now(UTC)),
             )
         )
         return await self.get(uid)
@@ -144,7 +165,6 @@ class BatchRepository(Repository):
         self, uid: UUID, *, worker_id: str, lease_seconds: int
     ) -> dict[str, Any] | None:
         """Claim one particular pending batch (``None`` if another worker got it first)."""
-        now = datetime.now(UTC)
         locked = await self.conn.scalar(
             select(sync_batches.c.uid)
             .where(sync_batches.c.uid == uid, sync_batches.c.status == "pending")
@@ -158,8 +178,8 @@ class BatchRepository(Repository):
             .values(
                 status="running",
                 lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=now,
+                lease_expires_at=_lease_until(lease_seconds),
+                started_at=func.coalesce(sync_batches.c.started_at, datetime.now(UTC)),
             )
         )
         return await self.get(uid)
@@ -173,7 +193,7 @@ class BatchRepository(Repository):
                 sync_batches.c.lease_owner == worker_id,
                 sync_batches.c.status == "running",
             )
-            .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+            .values(lease_expires_at=_lease_until(lease_seconds))
         )
         return result.rowcount == 1
 
@@ -182,7 +202,7 @@ class BatchRepository(Repository):
         result = await self.conn.execute(
             update(sync_batches)
             .where(sync_batches.c.lease_owner == worker_id, sync_batches.c.status == "running")
-            .values(lease_expires_at=datetime.now(UTC))
+            .values(lease_expires_at=_database_now())
         )
         return int(result.rowcount)
 
@@ -224,6 +244,21 @@ class BatchRepository(Repository):
             values["warnings"] = warnings
         result = await self.conn.execute(update(sync_batches).where(*conditions).values(**values))
         return result.rowcount == 1
+
+    async def pause(self, uid: UUID, *, until: datetime) -> None:
+        """Hand a running batch back as ``pending`` until ``until`` (its window or its next
+        daily portion). It keeps its checkpoint, and still blocks a second batch of its entity."""
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == uid)
+            .values(
+                status="pending",
+                not_before=until,
+                stop_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
 
     async def set_started(
         self, uid: UUID, *, cursor_start: Any, checkpoint: dict[str, Any]

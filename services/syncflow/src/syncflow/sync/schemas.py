@@ -27,6 +27,15 @@ class BatchStatus(BaseModel):
     progress: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     stage_seconds: dict[str, float] = Field(default_factory=dict)
+    options: dict[str, Any] | None = Field(
+        default=None, description="a scheduled batch's window and days_to_complete"
+    )
+    not_before: datetime | None = Field(
+        default=None, description="a paused batch (status pending) resumes at this time"
+    )
+    stop_at: datetime | None = Field(
+        default=None, description="a running batch pauses at its first chunk boundary after this"
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -46,6 +55,9 @@ class BatchStatus(BaseModel):
             progress=row["progress"] or {},
             warnings=row["warnings"] or [],
             stage_seconds=row["stage_seconds"] or {},
+            options=row["options"],
+            not_before=row["not_before"],
+            stop_at=row["stop_at"],
             created_at=row["created_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],

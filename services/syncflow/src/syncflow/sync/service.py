@@ -1,16 +1,16 @@
 """Starting, stopping and reading sync batches. The worker runs them."""
 
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import NotFound
+from syncflow.pipeline.types import RESOLVE_MODE, RETRY_MODE
 from syncflow.sync.repository import BatchRepository
 from syncflow.sync.schemas import BatchPage, BatchStatus
 from syncflow.tables import entities
-
-RETRY_MODE = "retry"
 
 
 async def _require_entity(conn: AsyncConnection, name: str) -> None:
@@ -26,19 +26,35 @@ async def start_sync(
     mode: str,
     dry_run: bool,
     schedule_uid: UUID | None = None,
+    options: dict[str, Any] | None = None,
 ) -> BatchStatus:
     """Queue a batch for ``entity`` (409 while it has one pending or running)."""
     await _require_entity(conn, entity)
     row = await BatchRepository(conn).create(
-        entity=entity, mode=mode, dry_run=dry_run, schedule_uid=schedule_uid
+        entity=entity, mode=mode, dry_run=dry_run, schedule_uid=schedule_uid, options=options
     )
     return BatchStatus.from_row(row)
 
 
-async def retry_failed(conn: AsyncConnection, *, entity: str) -> BatchStatus:
-    """Queue a batch that re-runs the entity's unresolved failed records."""
+async def retry_failed(
+    conn: AsyncConnection, *, entity: str, due_only: bool = False
+) -> BatchStatus:
+    """Queue a batch that re-runs the entity's unresolved failed records (with
+    ``due_only``, only those whose automatic retry is due: the periodic job's)."""
     await _require_entity(conn, entity)
-    row = await BatchRepository(conn).create(entity=entity, mode=RETRY_MODE, dry_run=False)
+    row = await BatchRepository(conn).create(
+        entity=entity,
+        mode=RETRY_MODE,
+        dry_run=False,
+        options={"due_only": True} if due_only else None,
+    )
+    return BatchStatus.from_row(row)
+
+
+async def retry_parked(conn: AsyncConnection, *, entity: str) -> BatchStatus:
+    """Queue a batch that tries the entity's parked children whose retry is due again."""
+    await _require_entity(conn, entity)
+    row = await BatchRepository(conn).create(entity=entity, mode=RESOLVE_MODE, dry_run=False)
     return BatchStatus.from_row(row)
 
 

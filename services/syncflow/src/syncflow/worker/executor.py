@@ -3,7 +3,8 @@
 Any number of executors (in ``serve``, in ``syncflow worker`` processes, on
 several machines) share one database. A claim uses ``FOR UPDATE SKIP LOCKED``;
 the lease is renewed by a heartbeat while the batch runs; a batch whose lease
-expired (its worker died) is claimed again and resumes from its checkpoint.
+expired (its worker died) is claimed again and resumes from its checkpoint. A
+paused batch (``pending`` with ``not_before``) is claimed once the clock reaches it.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge_core.ids import new_id
 from syncflow.pipeline.runner import RunContext, run_batch
@@ -44,7 +46,9 @@ class BatchExecutor:
     async def _claim(self) -> dict[str, Any] | None:
         async with self.ctx.database.transaction() as conn:
             return await BatchRepository(conn).claim_next(
-                worker_id=self.ctx.worker_id, lease_seconds=self.ctx.settings.lease_seconds
+                worker_id=self.ctx.worker_id,
+                lease_seconds=self.ctx.settings.lease_seconds,
+                now=self.ctx.now(),
             )
 
     async def _heartbeat(self, batch_uid: Any) -> None:
@@ -87,8 +91,16 @@ class BatchExecutor:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        async with self.ctx.database.transaction() as conn:
-            released = await BatchRepository(conn).release_leases(worker_id=self.ctx.worker_id)
+        try:
+            async with self.ctx.database.transaction() as conn:
+                released = await BatchRepository(conn).release_leases(
+                    worker_id=self.ctx.worker_id
+                )
+        except (OSError, SQLAlchemyError) as exc:
+            logger.warning(
+                "could not hand back leases ({}); they expire by themselves", type(exc).__name__
+            )
+            return
         if released:
             logger.info("handed back {} running batch(es) for another worker to resume", released)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:44:38.077740
+Create Date: 2026-11-26 06:06:40.452574
 """
 
 from collections.abc import Sequence
@@ -125,9 +125,18 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_batch_uid", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("uid", name=op.f("pk_schedules")),
+    )
+    op.create_index("ix_schedules_entity", "schedules", ["entity_name"], unique=False)
+    op.create_index(
+        "ix_schedules_next_run",
+        "schedules",
+        ["next_run_at"],
+        unique=False,
+        postgresql_where="is_active",
     )
     op.create_table(
         "sources",
@@ -184,6 +193,13 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("schedule_uid", sa.Uuid(), nullable=True),
+        sa.Column(
+            "options",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("stop_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("stop_requested", sa.Boolean(), nullable=False),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
@@ -248,6 +264,8 @@ def downgrade() -> None:
     op.drop_index("ix_sync_batches_entity_created", table_name="sync_batches")
     op.drop_table("sync_batches")
     op.drop_table("sources")
+    op.drop_index("ix_schedules_next_run", table_name="schedules", postgresql_where="is_active")
+    op.drop_index("ix_schedules_entity", table_name="schedules")
     op.drop_table("schedules")
     op.drop_index("uq_pending_children_entity_key", table_name="pending_children")
     op.drop_index("ix_pending_children_parent", table_name="pending_children")

@@ -1,0 +1,814 @@
+"""End-to-end benchmark: TPC-H ``orders`` / ``lineitem`` through APISmith and SyncFlow,
+measured against raw PostgreSQL binary ``COPY`` of the same table.
+
+    uv run --group bench python bench/run.py --scale 1 [--tables orders,lineitem] [--quick]
+
+Data comes from ``tpchgen-cli`` (CSV, cached under ``bench/data/sf<scale>/``). Source,
+target and both services' own databases are fresh databases on one PostgreSQL server
+(``BENCH_DATABASE_URL``, default ``postgresql://postgres@127.0.0.1:5432/postgres``).
+APISmith and SyncFlow run as separate processes, so each one's resident memory is
+sampled (every 100 ms, process tree) while each phase runs. Phases per table:
+
+- raw COPY: ``COPY (SELECT ...) TO STDOUT (FORMAT binary)`` piped into ``COPY ... FROM
+  STDIN (FORMAT binary)`` of an identical table (with its primary key): the yardstick;
+- full initial sync (rowversion strategy), and the same for a hash-strategy entity;
+- re-sync with nothing changed, both strategies;
+- 1% updates (new comment, new rowversion) and 0.1% deletes in the source, then an
+  incremental sync with each strategy.
+
+Every sync is timed from ``POST /sync/start`` to ``completed`` (polled every 100 ms).
+The table goes to stdout and ``bench/RESULTS.md`` (the run's part of it, between markers).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+DATA = BENCH / "data"
+RESULTS = BENCH / "RESULTS.md"
+BEGIN_MARK = "<!-- bench:begin -->"
+END_MARK = "<!-- bench:end -->"
+
+ADMIN_USER = "bench-admin"
+ADMIN_PASSWORD = "bench-admin-password"
+OPERATOR_TOKEN = "bench-operator-token"
+API = "/api/v1"
+DATABASES = ("source", "target", "apismith", "syncflow")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    keys: tuple[str, ...]
+    comment: str
+
+    def create_sql(self, name: str | None = None) -> str:
+        columns = ", ".join(f"{column} {kind} NOT NULL" for column, kind in self.columns)
+        return (
+            f"CREATE TABLE {name or self.name} ({columns}, "
+            f"rowversion bigint NOT NULL DEFAULT nextval('rv'), "
+            f"PRIMARY KEY ({', '.join(self.keys)}))"
+        )
+
+    def column_names(self) -> list[str]:
+        return [column for column, _ in self.columns]
+
+
+TABLES = {
+    "orders": TableSpec(
+        name="orders",
+        columns=(
+            ("o_orderkey", "bigint"),
+            ("o_custkey", "bigint"),
+            ("o_orderstatus", "varchar(1)"),
+            ("o_totalprice", "numeric(15,2)"),
+            ("o_orderdate", "date"),
+            ("o_orderpriority", "varchar(15)"),
+            ("o_clerk", "varchar(15)"),
+            ("o_shippriority", "integer"),
+            ("o_comment", "varchar(79)"),
+        ),
+        keys=("o_orderkey",),
+        comment="o_comment",
+    ),
+    "lineitem": TableSpec(
+        name="lineitem",
+        columns=(
+            ("l_orderkey", "bigint"),
+            ("l_partkey", "bigint"),
+            ("l_suppkey", "bigint"),
+            ("l_linenumber", "integer"),
+            ("l_quantity", "numeric(15,2)"),
+            ("l_extendedprice", "numeric(15,2)"),
+            ("l_discount", "numeric(15,2)"),
+            ("l_tax", "numeric(15,2)"),
+            ("l_returnflag", "varchar(1)"),
+            ("l_linestatus", "varchar(1)"),
+            ("l_shipdate", "date"),
+            ("l_commitdate", "date"),
+            ("l_receiptdate", "date"),
+            ("l_shipinstruct", "varchar(25)"),
+            ("l_shipmode", "varchar(10)"),
+            ("l_comment", "varchar(60)"),
+        ),
+        keys=("l_orderkey", "l_linenumber"),
+        comment="l_comment",
+    ),
+}
+
+
+# -- results -------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    table: str
+    name: str
+    rows: int
+    seconds: float
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    copy_seconds: float | None = None
+    full_seconds: float | None = None
+
+    def rate(self) -> str:
+        return f"{self.rows / self.seconds:,.0f}" if self.seconds > 0 else "-"
+
+    def ratio(self) -> str:
+        if self.copy_seconds is None or self.copy_seconds <= 0:
+            return "-"
+        return f"{self.seconds / self.copy_seconds:.2f}x"
+
+    def of_full(self) -> str:
+        if self.full_seconds is None or self.full_seconds <= 0:
+            return ""
+        return f"{100 * self.seconds / self.full_seconds:.1f}%"
+
+
+# -- memory sampling -----------------------------------------------------------------
+
+
+class RssSampler:
+    """Samples the resident memory of each service's process tree every 100 ms in a thread;
+    ``peaks()`` gives each one's peak since the last ``reset()``, in MB."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._peaks: dict[str, int] = dict.fromkeys(pids, 0)
+        self._cpu: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree_rss(self, process: psutil.Process) -> int:
+        total = 0
+        with contextlib.suppress(psutil.Error):
+            for member in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += member.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for name, process in self.processes.items():
+                rss = self._tree_rss(process)
+                with self._lock:
+                    self._peaks[name] = max(self._peaks[name], rss)
+
+    def _tree_cpu(self, process: psutil.Process) -> float:
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            for member in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = member.cpu_times()
+                    total += times.user + times.system
+        return total
+
+    def reset(self) -> None:
+        with self._lock:
+            for name, process in self.processes.items():
+                self._peaks[name] = self._tree_rss(process)
+                self._cpu[name] = self._tree_cpu(process)
+
+    def peaks(self) -> dict[str, float]:
+        with self._lock:
+            return {name: peak / 2**20 for name, peak in self._peaks.items()}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) each service used since the last ``reset()``."""
+        return {
+            name: self._tree_cpu(process) - self._cpu.get(name, 0.0)
+            for name, process in self.processes.items()
+        }
+
+
+# -- databases -----------------------------------------------------------------------
+
+
+def database_url(server: str, name: str) -> str:
+    base, _, _ = server.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def connect(server: str, name: str) -> asyncpg.Connection:
+    return await asyncpg.connect(database_url(server, name))
+
+
+async def fresh_databases(server: str, prefix: str) -> dict[str, str]:
+    """Drop and create the run's databases; return role -> URL."""
+    admin = await asyncpg.connect(server)
+    try:
+        urls = {}
+        for role in DATABASES:
+            name = f"{prefix}_{role}"
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            urls[role] = database_url(server, name)
+        return urls
+    finally:
+        await admin.close()
+
+
+async def drop_databases(server: str, prefix: str) -> None:
+    admin = await asyncpg.connect(server)
+    try:
+        for role in DATABASES:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{prefix}_{role}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def generate(scale: float, tables: list[str]) -> Path:
+    """The TPC-H CSV files for ``scale`` (generated once, then reused)."""
+    folder = DATA / f"sf{scale:g}"
+    missing = [t for t in tables if not (folder / f"{t}.csv").exists()]
+    if missing:
+        folder.mkdir(parents=True, exist_ok=True)
+        tool = shutil.which("tpchgen-cli", path=str(Path(sys.executable).parent)) or "tpchgen-cli"
+        print(f"generating TPC-H sf={scale:g} {','.join(missing)} into {folder}", flush=True)
+        subprocess.run(
+            [tool, "csv", "-s", f"{scale:g}", "--tables", ",".join(missing), "-o", str(folder)],
+            check=True,
+        )
+    return folder
+
+
+async def load_source(url: str, spec: TableSpec, csv_path: Path) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE SEQUENCE IF NOT EXISTS rv")
+        await conn.execute(spec.create_sql())
+        await conn.copy_to_table(
+            spec.name,
+            source=str(csv_path),
+            columns=spec.column_names(),
+            format="csv",
+            header=True,
+        )
+        await conn.execute(f"CREATE INDEX ON {spec.name} (rowversion)")
+        await conn.execute(f"VACUUM ANALYZE {spec.name}")
+        rows: int = await conn.fetchval(f"SELECT count(*) FROM {spec.name}")
+        return rows
+    finally:
+        await conn.close()
+
+
+async def raw_copy(source_url: str, target_url: str, spec: TableSpec) -> float:
+    """Seconds for a binary COPY of the table from source to an identical target table."""
+    source = await asyncpg.connect(source_url)
+    target = await asyncpg.connect(target_url)
+    try:
+        await target.execute("CREATE SCHEMA IF NOT EXISTS raw; SET search_path = raw")
+        await target.execute("CREATE SEQUENCE IF NOT EXISTS rv")
+        await target.execute(spec.create_sql())
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+        async def produce(data: bytes) -> None:
+            await queue.put(bytes(data))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while (data := await queue.get()) is not None:
+                yield data
+
+        columns = [*spec.column_names(), "rowversion"]
+        start = time.perf_counter()
+
+        async def read() -> None:
+            try:
+                await source.copy_from_query(
+                    f"SELECT {', '.join(columns)} FROM {spec.name}",
+                    output=produce,
+                    format="binary",
+                )
+            finally:
+                await queue.put(None)
+
+        await asyncio.gather(
+            read(),
+            target.copy_to_table(spec.name, source=chunks(), columns=columns, format="binary"),
+        )
+        return time.perf_counter() - start
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def change_source(url: str, spec: TableSpec) -> tuple[int, int]:
+    """1% of rows get a new comment and rowversion, 0.1% are deleted: (updated, deleted)."""
+    keys = ", ".join(spec.keys)
+    match = " AND ".join(f"t.{k} = s.{k}" for k in spec.keys)
+    numbered = f"SELECT {keys}, row_number() OVER (ORDER BY {keys}) AS n FROM {spec.name}"
+    conn = await asyncpg.connect(url)
+    try:
+        updated = await conn.execute(
+            f"UPDATE {spec.name} t SET {spec.comment} = left('bench ' || t.{spec.comment}, 40), "
+            f"rowversion = nextval('rv') FROM ({numbered}) s WHERE {match} AND s.n % 100 = 7"
+        )
+        deleted = await conn.execute(
+            f"DELETE FROM {spec.name} t USING ({numbered}) s WHERE {match} AND s.n % 1000 = 503"
+        )
+        await conn.execute(f"ANALYZE {spec.name}")
+        return int(updated.split()[-1]), int(deleted.split()[-1])
+    finally:
+        await conn.close()
+
+
+async def target_count(url: str, table: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        count: int = await conn.fetchval(
+            f"SELECT count(*) FROM erp.{table} WHERE _bridge_deleted_at IS NULL"
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+# -- the services --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def service(
+    name: str, port: int, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``<name> serve --port`` as a child process (the venv's script, no ``uv`` wrapper)."""
+    script = Path(sys.executable).parent / name
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(script), "serve", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def wait_healthy(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{client.base_url} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get(f"{API}/health")).status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{client.base_url} did not become healthy")
+
+
+def check(response: httpx.Response, status: int) -> Any:
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url}: {response.status_code} "
+            f"{response.text[:500]}"
+        )
+    return response.json()
+
+
+async def register_apismith(client: httpx.AsyncClient, source_url: str, tables: list[str]) -> str:
+    """Admin login, a reader token, the ERP connection and one API per table."""
+    login = check(
+        await client.post(
+            f"{API}/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+        ),
+        200,
+    )
+    client.headers["Authorization"] = f"Bearer {login['access_token']}"
+    token = check(
+        await client.post(f"{API}/auth/tokens", json={"name": "syncflow", "role": "reader"}), 201
+    )["token"]
+    connection = check(
+        await client.post(
+            f"{API}/connections",
+            json={
+                "name": "tpch",
+                "dialect": "postgresql",
+                "url": source_url,
+                "options": {"statement_timeout_ms": 300_000},
+            },
+        ),
+        201,
+    )
+    for table in tables:
+        spec = TABLES[table]
+        check(
+            await client.post(
+                f"{API}/apis",
+                json={
+                    "slug": f"tpch-{table}",
+                    "name": table,
+                    "connection_uid": connection["uid"],
+                    "sql": f"SELECT {', '.join(spec.column_names())}, rowversion FROM {table}",
+                    "business_keys": list(spec.keys),
+                    "rowversion_column": "rowversion",
+                    "delta_strategy": "rowversion",
+                },
+            ),
+            201,
+        )
+    return str(token)
+
+
+async def register_syncflow(
+    client: httpx.AsyncClient,
+    apismith_url: str,
+    token: str,
+    tables: list[str],
+    *,
+    page_size: int,
+    with_hash: bool,
+) -> None:
+    check(
+        await client.post(
+            f"{API}/sources", json={"name": "tpch", "base_url": apismith_url, "token": token}
+        ),
+        201,
+    )
+    for table in tables:
+        strategies = ["rowversion", "hash"] if with_hash else ["rowversion"]
+        for strategy in strategies:
+            check(
+                await client.post(
+                    f"{API}/entities",
+                    json={
+                        "name": entity_name(table, strategy),
+                        "source": "tpch",
+                        "api_slug": f"tpch-{table}",
+                        "delta_strategy": strategy,
+                        "page_size": page_size,
+                        "delete_policy": {"mode": "hard", "max_ratio": 0.05},
+                    },
+                ),
+                201,
+            )
+
+
+def entity_name(table: str, strategy: str) -> str:
+    return table if strategy == "rowversion" else f"{table}_{strategy}"
+
+
+async def run_sync(
+    client: httpx.AsyncClient, entity: str, mode: str = "incremental"
+) -> tuple[float, dict[str, Any]]:
+    """Seconds from start to completed, and the batch's final status."""
+    start = time.perf_counter()
+    batch = check(
+        await client.post(f"{API}/sync/start", json={"entity": entity, "mode": mode}), 202
+    )
+    while True:
+        status = check(await client.get(f"{API}/sync/status/{batch['batch_uid']}"), 200)
+        if status["status"] in ("completed", "failed", "cancelled"):
+            seconds = time.perf_counter() - start
+            if status["status"] != "completed":
+                raise RuntimeError(f"sync of {entity} ended {status['status']}: {status['error']}")
+            return seconds, status
+        await asyncio.sleep(0.1)
+
+
+async def stage_seconds(syncflow_url: str, batch_uid: str) -> dict[str, float]:
+    conn = await asyncpg.connect(syncflow_url)
+    try:
+        value = await conn.fetchval(
+            "SELECT stage_seconds::text FROM sync_batches WHERE uid = $1", batch_uid
+        )
+    finally:
+        await conn.close()
+    if not value:
+        return {}
+    return {k: round(float(v), 2) for k, v in json.loads(value).items()}
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    urls: dict[str, str]
+    phases: list[Phase] = field(default_factory=list)
+    source_rows: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    async def sync_phase(
+        self,
+        client: httpx.AsyncClient,
+        sampler: RssSampler,
+        table: str,
+        name: str,
+        entity: str,
+        *,
+        copy_seconds: float,
+        full_seconds: float | None = None,
+        mode: str = "incremental",
+    ) -> Phase:
+        sampler.reset()
+        seconds, status = await run_sync(client, entity, mode)
+        counters = status["counters"]
+        phase = Phase(
+            table=table,
+            name=name,
+            rows=int(counters["fetched"]),
+            seconds=seconds,
+            rss_mb=sampler.peaks(),
+            cpu_s=sampler.cpu_seconds(),
+            counters=counters,
+            stage_seconds=await stage_seconds(self.urls["syncflow"], status["batch_uid"]),
+            copy_seconds=copy_seconds,
+            full_seconds=full_seconds,
+        )
+        self.report(phase)
+        return phase
+
+    def report(self, phase: Phase) -> None:
+        self.phases.append(phase)
+        rss = " ".join(f"{k}={v:.0f}MB" for k, v in phase.rss_mb.items())
+        rss += "".join(f" {k}_cpu={v:.1f}s" for k, v in phase.cpu_s.items())
+        counters = " ".join(f"{k}={v}" for k, v in phase.counters.items() if v)
+        print(
+            f"  {phase.table:9} {phase.name:32} {phase.rows:>9} rows {phase.seconds:8.2f} s "
+            f"{phase.rate():>10} rows/s {phase.ratio():>7} {phase.of_full():>6} {rss}  {counters}",
+            flush=True,
+        )
+        if phase.stage_seconds:
+            print(f"            stages: {phase.stage_seconds}", flush=True)
+
+
+async def bench_table(
+    bench: Bench,
+    table: str,
+    folder: Path,
+    apismith: httpx.AsyncClient,
+    syncflow: httpx.AsyncClient,
+    sampler: RssSampler,
+) -> None:
+    urls, spec, quick = bench.urls, TABLES[table], bench.args.quick
+    rows = bench.source_rows[table]
+    copy_seconds = await raw_copy(urls["source"], urls["target"], spec)
+    bench.report(Phase(table, "raw binary COPY", rows, copy_seconds, copy_seconds=copy_seconds))
+
+    full = await bench.sync_phase(
+        syncflow, sampler, table, "full initial sync (rowversion)", table, copy_seconds=copy_seconds
+    )
+    assert await target_count(urls["target"], table) == rows
+    await bench.sync_phase(
+        syncflow,
+        sampler,
+        table,
+        "re-sync unchanged (rowversion)",
+        table,
+        copy_seconds=copy_seconds,
+        full_seconds=full.seconds,
+    )
+    hash_entity = entity_name(table, "hash")
+    hash_full = None
+    if not quick:
+        hash_full = await bench.sync_phase(
+            syncflow,
+            sampler,
+            table,
+            "full initial sync (hash)",
+            hash_entity,
+            copy_seconds=copy_seconds,
+        )
+        await bench.sync_phase(
+            syncflow,
+            sampler,
+            table,
+            "re-sync unchanged (hash)",
+            hash_entity,
+            copy_seconds=copy_seconds,
+            full_seconds=hash_full.seconds,
+        )
+    updated, deleted = await change_source(urls["source"], spec)
+    print(f"{table}: {updated:,} rows updated, {deleted:,} deleted in the source", flush=True)
+    await bench.sync_phase(
+        syncflow,
+        sampler,
+        table,
+        "incremental, 1% changed (rowversion)",
+        table,
+        copy_seconds=copy_seconds,
+        full_seconds=full.seconds,
+    )
+    if hash_full is not None:
+        await bench.sync_phase(
+            syncflow,
+            sampler,
+            table,
+            "incremental, 1% changed (hash)",
+            hash_entity,
+            copy_seconds=copy_seconds,
+            full_seconds=hash_full.seconds,
+        )
+        assert await target_count(urls["target"], hash_entity) == rows - deleted
+
+
+async def run(args: argparse.Namespace) -> Bench:
+    tables = [t.strip() for t in args.tables.split(",") if t.strip()]
+    unknown = set(tables) - set(TABLES)
+    if unknown:
+        raise SystemExit(f"unknown tables: {', '.join(sorted(unknown))}")
+    folder = generate(args.scale, tables)
+    server = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    prefix = "bench"
+    urls = await fresh_databases(server, prefix)
+    bench = Bench(args=args, urls=urls)
+    for table in tables:
+        rows = await load_source(urls["source"], TABLES[table], folder / f"{table}.csv")
+        bench.source_rows[table] = rows
+        print(f"{table}: {rows:,} rows loaded into the source", flush=True)
+    logs = DATA / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    apismith_port, syncflow_port = free_port(), free_port()
+    apismith_url = f"http://127.0.0.1:{apismith_port}"
+    syncflow_url = f"http://127.0.0.1:{syncflow_port}"
+    common = {"LOG_FILE": "false", "LOG_LEVEL": args.log_level, "DATA_DIR": str(DATA / "run")}
+    apismith_env = {
+        **{f"APISMITH_{k}": v for k, v in common.items()},
+        "APISMITH_DATABASE_URL": urls["apismith"],
+        "APISMITH_ADMIN_USERNAME": ADMIN_USER,
+        "APISMITH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    syncflow_env = {
+        **{f"SYNCFLOW_{k}": v for k, v in common.items()},
+        "SYNCFLOW_DATABASE_URL": urls["syncflow"],
+        "SYNCFLOW_TARGET_DATABASE_URL": urls["target"],
+        "SYNCFLOW_ADMIN_TOKEN": OPERATOR_TOKEN,
+    }
+    try:
+        with (
+            service("apismith", apismith_port, apismith_env, logs / "apismith.log") as a_proc,
+            service("syncflow", syncflow_port, syncflow_env, logs / "syncflow.log") as s_proc,
+        ):
+            timeout = httpx.Timeout(60.0)
+            async with (
+                httpx.AsyncClient(base_url=apismith_url, timeout=timeout) as apismith,
+                httpx.AsyncClient(
+                    base_url=syncflow_url,
+                    timeout=timeout,
+                    headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+                ) as syncflow,
+            ):
+                await wait_healthy(apismith, a_proc)
+                await wait_healthy(syncflow, s_proc)
+                token = await register_apismith(apismith, urls["source"], tables)
+                await register_syncflow(
+                    syncflow,
+                    apismith_url,
+                    token,
+                    tables,
+                    page_size=args.page_size,
+                    with_hash=not args.quick,
+                )
+                pids = {"apismith": a_proc.pid, "syncflow": s_proc.pid}
+                with RssSampler(pids) as sampler:
+                    for table in tables:
+                        await bench_table(bench, table, folder, apismith, syncflow, sampler)
+    finally:
+        if not args.keep:
+            await drop_databases(server, prefix)
+    return bench
+
+
+# -- the report ----------------------------------------------------------------------
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    server = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+    async def version() -> str:
+        conn = await asyncpg.connect(server)
+        try:
+            text: str = await conn.fetchval("SELECT version()")
+            return text.split(" on ")[0]
+        finally:
+            await conn.close()
+
+    return [
+        ("CPU", f"{cpu}, {psutil.cpu_count(logical=True)} logical cores"),
+        ("RAM", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"),
+        ("OS", platform.platform()),
+        ("PostgreSQL", asyncio.run(version())),
+        ("Python", platform.python_version()),
+    ]
+
+
+def markdown(bench: Bench, started: datetime) -> str:
+    args = bench.args
+    lines = [
+        BEGIN_MARK,
+        f"## Latest run: {started:%Y-%m-%d %H:%M} UTC, scale factor {args.scale:g}",
+        "",
+        f"`uv run --group bench python bench/run.py --scale {args.scale:g} "
+        f"--tables {args.tables}{' --quick' if args.quick else ''}` "
+        f"(entity page_size {args.page_size})",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {k} | {v} |" for k, v in machine()),
+        "",
+        "| table | phase | rows | seconds | rows/s | vs raw COPY | % of full sync "
+        "| peak RSS APISmith | peak RSS SyncFlow |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for p in bench.phases:
+        a = f"{p.rss_mb['apismith']:.0f} MB" if "apismith" in p.rss_mb else ""
+        s = f"{p.rss_mb['syncflow']:.0f} MB" if "syncflow" in p.rss_mb else ""
+        lines.append(
+            f"| {p.table} | {p.name} | {p.rows:,} | {p.seconds:.2f} | {p.rate()} | "
+            f"{p.ratio()} | {p.of_full()} | {a} | {s} |"
+        )
+    lines += ["", "Time per SyncFlow stage (seconds, from the batch's `stage_seconds`):", ""]
+    for p in bench.phases:
+        if p.stage_seconds:
+            stages = ", ".join(f"{k} {v}" for k, v in p.stage_seconds.items())
+            lines.append(f"- {p.table}, {p.name}: {stages}")
+    lines += ["", END_MARK]
+    return "\n".join(lines)
+
+
+def write_results(text: str) -> None:
+    """Replace the run's part of RESULTS.md (between the markers), keeping the rest."""
+    if RESULTS.exists():
+        current = RESULTS.read_text()
+        if BEGIN_MARK in current and END_MARK in current:
+            head, _, rest = current.partition(BEGIN_MARK)
+            _, _, tail = rest.partition(END_MARK)
+            RESULTS.write_text(head + text + tail)
+            return
+        RESULTS.write_text(current.rstrip() + "\n\n" + text + "\n")
+        return
+    RESULTS.write_text("# Benchmark results\n\n" + text + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor")
+    parser.add_argument("--tables", default="orders,lineitem")
+    parser.add_argument("--quick", action="store_true", help="rowversion strategy only")
+    parser.add_argument("--page-size", type=int, default=5000, help="entities' page_size")
+    parser.add_argument("--log-level", default="WARNING", help="the services' log level")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    bench = asyncio.run(run(args))
+    if not args.no_write:
+        write_results(markdown(bench, started))
+        print(f"results written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

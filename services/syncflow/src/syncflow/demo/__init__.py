@@ -1,0 +1,8 @@
+"""``syncflow demo``: both services on a generated IFS-like ERP, synced twice, summarised.
+
+``erp_rows`` makes the sample data (pure), ``erp`` writes it and the later changes,
+``catalog`` holds the demo's APIs and entities, ``apismith_admin`` and
+``syncflow_operator`` register them over HTTP, ``servers`` runs both apps in this
+process, ``plan`` decides which databases and secrets the demo uses, ``report`` draws
+the tables, and ``flows`` puts it together.
+"""

@@ -1,0 +1,131 @@
+"""The demo's output: rich tables of the syncs, the checks, the bad rows, and the logins."""
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from syncflow.demo.plan import DemoCredentials
+from syncflow.monitoring.schemas import FailedRecord
+from syncflow.sync.schemas import BatchStatus
+from syncflow.verify.schemas import VerifyReport
+
+COUNTERS = ("fetched", "inserted", "updated", "unchanged", "deleted", "failed", "pending")
+# resolved: parked children loaded in this (their parent's) batch
+SHOWN = (*COUNTERS, "resolved")
+ERROR_WIDTH = 90
+
+
+def erp_summary(rows: dict[str, int], *, bad: int, late: int) -> Text:
+    """One line on what the sample ERP holds."""
+    counts = ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in rows.items())
+    return Text.from_markup(
+        f"[bold]sample ERP[/bold] demo_erp: {counts}\n"
+        f"  {bad} rows are bad on purpose; {late} shop orders name a part that arrives later"
+    )
+
+
+def seconds(status: BatchStatus) -> float:
+    """How long the batch ran."""
+    if status.started_at is None or status.finished_at is None:
+        return 0.0
+    return (status.finished_at - status.started_at).total_seconds()
+
+
+def sync_table(title: str, statuses: Sequence[BatchStatus]) -> Table:
+    """One row per entity with the counters a user cares about, and a total."""
+    table = Table(title=title, title_justify="left", title_style="bold")
+    table.add_column("entity")
+    for name in SHOWN:
+        table.add_column(name, justify="right")
+    table.add_column("seconds", justify="right")
+    for status in statuses:
+        name = (
+            status.entity
+            if status.status == "completed"
+            else f"{status.entity} [red]{status.status}"
+        )
+        table.add_row(
+            name,
+            *(f"{status.counters.get(counter, 0):,}" for counter in SHOWN),
+            f"{seconds(status):.2f}",
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        *(f"{sum(s.counters.get(counter, 0) for s in statuses):,}" for counter in SHOWN),
+        f"{sum(seconds(s) for s in statuses):.2f}",
+        style="bold",
+    )
+    return table
+
+
+def batch_problems(statuses: Sequence[BatchStatus]) -> list[str]:
+    """A line per batch that did not complete or completed with a warning."""
+    lines = [
+        f"{s.entity}: {s.status}: {s.error or 'no error recorded'}"
+        for s in statuses
+        if s.status != "completed"
+    ]
+    lines += [f"{s.entity}: {warning}" for s in statuses for warning in s.warnings]
+    return lines
+
+
+def verify_table(reports: Sequence[VerifyReport]) -> Table:
+    """Source against target per entity; missing rows are the bad rows SyncFlow kept aside."""
+    table = Table(
+        title="verify: ERP (through APISmith) against the target tables",
+        title_justify="left",
+        title_style="bold",
+    )
+    for column in ("entity", "source rows", "target rows", "missing", "extra", "different"):
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    for report in reports:
+        table.add_row(
+            report.entity,
+            f"{report.source_rows:,}",
+            f"{report.target_rows:,}",
+            f"{report.missing:,}",
+            f"{report.extra:,}",
+            f"{report.different:,}",
+        )
+    return table
+
+
+def failures_table(failures: Sequence[FailedRecord], *, total: int) -> Table:
+    """The bad rows SyncFlow kept (entity, stage, error)."""
+    table = Table(
+        title=f"failed records: {total} bad ERP rows kept with their raw data",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column("entity")
+    table.add_column("stage")
+    table.add_column("error", overflow="fold")
+    for failure in sorted(failures, key=lambda f: (f.entity, f.error)):
+        table.add_row(failure.entity, failure.stage, failure.error[:ERROR_WIDTH])
+    return table
+
+
+def access_panel(
+    *, apismith_url: str, syncflow_url: str, credentials: DemoCredentials
+) -> RenderableType:
+    """Where the docs are and how to log in to try the APIs there."""
+    return Panel(
+        Group(
+            Text.from_markup(
+                f"[bold]APISmith[/bold]  {apismith_url}/api/v1/docs\n"
+                f"  POST /api/v1/auth/login with username [bold]{credentials.admin_username}"
+                f"[/bold], password [bold]{credentials.admin_password}[/bold],\n"
+                "  then Authorize with the access_token it returns"
+            ),
+            Text.from_markup(
+                f"[bold]SyncFlow[/bold]  {syncflow_url}/api/v1/docs\n"
+                f"  Authorize with the operator token [bold]{credentials.operator_token}[/bold]"
+            ),
+        ),
+        title="try the APIs",
+        title_align="left",
+    )

@@ -1,0 +1,86 @@
+"""The worker's periodic jobs (run by :mod:`syncflow.worker.scheduler`, or called directly).
+
+Retries are not written here: a job queues a batch (``retry`` for failed records,
+``resolve`` for parked children) and a worker runs it like any other, under a lease,
+fenced, and never beside another batch of the same entity. An entity that is busy
+is simply looked at again at the next poll.
+"""
+
+from datetime import timedelta
+
+from loguru import logger
+
+from bridge_core.db.transaction import Database
+from bridge_core.errors import Conflict
+from syncflow.monitoring import service as monitoring_service
+from syncflow.monitoring.metrics import DATABASE_GAUGES
+from syncflow.pipeline.runner import RunContext
+from syncflow.schedules import service as schedules_service
+from syncflow.sync import service as sync_service
+from syncflow.sync.repository import BatchRepository
+from syncflow.worker.repository import MaintenanceRepository
+
+
+async def enqueue_due_runs(*, ctx: RunContext) -> int:
+    """Queue the scheduled runs that are due; return how many were queued."""
+    async with ctx.database.transaction() as conn:
+        queued = await schedules_service.enqueue_due(conn, now=ctx.now())
+    return len(queued)
+
+
+async def retry_failed_records(*, ctx: RunContext) -> int:
+    """Queue a ``retry`` batch for every entity with failed records due for a retry
+    (backoff: ``track.next_retry_delay``; at most ``settings.max_retries``)."""
+    async with ctx.database.transaction() as conn:
+        names = await MaintenanceRepository(conn).entities_with_due_failures(now=ctx.now())
+    queued = 0
+    for name in names:
+        try:
+            async with ctx.database.transaction() as conn:
+                await sync_service.retry_failed(conn, entity=name, due_only=True)
+        except Conflict:
+            continue
+        logger.bind(entity=name).info("queued a retry of failed records")
+        queued += 1
+    return queued
+
+
+async def retry_pending_children(*, ctx: RunContext) -> int:
+    """Queue a ``resolve`` batch for every entity with parked children due for a retry
+    (backoff: ``resolve.next_retry_delay``; after ``settings.pending_max_retries`` a
+    child goes to failed records with stage ``resolve``)."""
+    async with ctx.database.transaction() as conn:
+        names = await MaintenanceRepository(conn).entities_with_due_children(now=ctx.now())
+    queued = 0
+    for name in names:
+        try:
+            async with ctx.database.transaction() as conn:
+                await sync_service.retry_parked(conn, entity=name)
+        except Conflict:
+            continue
+        logger.bind(entity=name).info("queued a retry of parked children")
+        queued += 1
+    return queued
+
+
+async def prune_history(*, ctx: RunContext) -> int:
+    """Delete finished batches and resolved failed records older than
+    ``settings.history_retention_days``; return how many rows went."""
+    older_than = ctx.now() - timedelta(days=ctx.settings.history_retention_days)
+    async with ctx.database.transaction() as conn:
+        batches = await BatchRepository(conn).prune(older_than=older_than)
+        failures = await MaintenanceRepository(conn).prune_resolved_failures(older_than=older_than)
+    if batches or failures:
+        logger.info(
+            "pruned {} batches and {} resolved failed records finished before {}",
+            batches,
+            failures,
+            older_than.isoformat(),
+        )
+    return batches + failures
+
+
+async def refresh_metrics(*, database: Database) -> None:
+    """Take a new snapshot for the database-backed gauges."""
+    async with database.transaction() as conn:
+        DATABASE_GAUGES.snapshot = await monitoring_service.metrics_snapshot(conn)
