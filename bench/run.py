@@ -533,6 +533,7 @@ class Bench:
     urls: dict[str, str]
     phases: list[Phase] = field(default_factory=list)
     source_rows: dict[str, int] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     async def sync_phase(
@@ -582,7 +583,6 @@ class Bench:
 async def bench_table(
     bench: Bench,
     table: str,
-    folder: Path,
     apismith: httpx.AsyncClient,
     syncflow: httpx.AsyncClient,
     sampler: RssSampler,
@@ -654,13 +654,16 @@ async def run(args: argparse.Namespace) -> Bench:
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise SystemExit(f"unknown tables: {', '.join(sorted(unknown))}")
-    folder = generate(args.scale, tables)
+    scales = dict.fromkeys(tables, args.scale)
+    if args.lineitem_scale is not None and "lineitem" in scales:
+        scales["lineitem"] = args.lineitem_scale
+    folders = {table: generate(scale, [table]) for table, scale in scales.items()}
     server = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     prefix = "bench"
     urls = await fresh_databases(server, prefix)
-    bench = Bench(args=args, urls=urls)
+    bench = Bench(args=args, urls=urls, scales=scales)
     for table in tables:
-        rows = await load_source(urls["source"], TABLES[table], folder / f"{table}.csv")
+        rows = await load_source(urls["source"], TABLES[table], folders[table] / f"{table}.csv")
         bench.source_rows[table] = rows
         print(f"{table}: {rows:,} rows loaded into the source", flush=True)
     logs = DATA / "logs"
@@ -709,7 +712,7 @@ async def run(args: argparse.Namespace) -> Bench:
                 pids = {"apismith": a_proc.pid, "syncflow": s_proc.pid}
                 with RssSampler(pids) as sampler:
                     for table in tables:
-                        await bench_table(bench, table, folder, apismith, syncflow, sampler)
+                        await bench_table(bench, table, apismith, syncflow, sampler)
     finally:
         if not args.keep:
             await drop_databases(server, prefix)
@@ -749,26 +752,30 @@ def markdown(bench: Bench, started: datetime) -> str:
     args = bench.args
     lines = [
         BEGIN_MARK,
-        f"## Latest run: {started:%Y-%m-%d %H:%M} UTC, scale factor {args.scale:g}",
+        f"## Latest run: {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"`uv run --group bench python bench/run.py --scale {args.scale:g} "
-        f"--tables {args.tables}{' --quick' if args.quick else ''}` "
-        f"(entity page_size {args.page_size})",
+        f"--tables {args.tables}"
+        + (f" --lineitem-scale {args.lineitem_scale:g}" if args.lineitem_scale else "")
+        + (f" --page-size {args.page_size}" if args.page_size != 5000 else "")
+        + (" --quick" if args.quick else "")
+        + "`",
         "",
         "| | |",
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in machine()),
         "",
-        "| table | phase | rows | seconds | rows/s | vs raw COPY | % of full sync "
-        "| peak RSS APISmith | peak RSS SyncFlow |",
+        "| table (scale) | phase | rows | seconds | rows/s | vs raw COPY | % of full sync "
+        "| peak RSS APISmith / SyncFlow | CPU s APISmith / SyncFlow |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in bench.phases:
-        a = f"{p.rss_mb['apismith']:.0f} MB" if "apismith" in p.rss_mb else ""
-        s = f"{p.rss_mb['syncflow']:.0f} MB" if "syncflow" in p.rss_mb else ""
+        rss = " / ".join(f"{p.rss_mb[k]:.0f} MB" for k in ("apismith", "syncflow") if k in p.rss_mb)
+        cpu = " / ".join(f"{p.cpu_s[k]:.1f}" for k in ("apismith", "syncflow") if k in p.cpu_s)
         lines.append(
-            f"| {p.table} | {p.name} | {p.rows:,} | {p.seconds:.2f} | {p.rate()} | "
-            f"{p.ratio()} | {p.of_full()} | {a} | {s} |"
+            f"| {p.table} (SF {bench.scales.get(p.table, args.scale):g}) | {p.name} | "
+            f"{p.rows:,} | {p.seconds:.2f} | {p.rate()} | {p.ratio()} | {p.of_full()} | "
+            f"{rss} | {cpu} |"
         )
     lines += ["", "Time per SyncFlow stage (seconds, from the batch's `stage_seconds`):", ""]
     for p in bench.phases:
@@ -797,6 +804,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor")
     parser.add_argument("--tables", default="orders,lineitem")
+    parser.add_argument(
+        "--lineitem-scale", type=float, default=None, help="scale factor of lineitem alone"
+    )
     parser.add_argument("--quick", action="store_true", help="rowversion strategy only")
     parser.add_argument("--page-size", type=int, default=5000, help="entities' page_size")
     parser.add_argument("--log-level", default="WARNING", help="the services' log level")

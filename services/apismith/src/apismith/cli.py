@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from apismith import __version__
 from apismith.auth import service as auth_service
@@ -23,7 +24,15 @@ app = typer.Typer(help="APISmith: governed REST APIs over ERP databases.", no_ar
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # pydantic's own message quotes the input, and with it every secret that was set
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            where = f"APISMITH_{name}: " if name else ""
+            typer.echo(f"apismith: invalid settings: {where}{error['msg']}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(
         service=SERVICE,
         level=settings.log_level,

@@ -19,14 +19,15 @@ class Settings(ServiceSettings):
     )
     admin_username: str | None = None
     admin_password: SecretStr | None = None
-    access_token_minutes: int = 30
-    refresh_token_days: int = 7
-    default_page_size: int = 100
-    max_page_size: int = 10_000
-    default_statement_timeout_ms: int = 30_000
-    default_max_rows: int = 10_000_000
-    stream_chunk_rows: int = 5_000
-    executor_threads: int = 8
+    # counts and limits: zero or less would mean streams without rows or pages without end
+    access_token_minutes: int = Field(default=30, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
+    default_page_size: int = Field(default=100, ge=1)
+    max_page_size: int = Field(default=10_000, ge=1)
+    default_statement_timeout_ms: int = Field(default=30_000, ge=100)
+    default_max_rows: int = Field(default=10_000_000, ge=2)
+    stream_chunk_rows: int = Field(default=5_000, ge=1)
+    executor_threads: int = Field(default=8, ge=1)
 
     def secret_fields(self) -> dict[str, SecretStr]:
         return {"secret_key": self.secret_key, "encryption_key": self.encryption_key}

@@ -147,6 +147,45 @@ async def test_columns_are_discovered_on_every_source(apismith_client, admin_hea
     ]
 
 
+async def test_an_optional_parameter_needs_a_cast_on_postgresql(
+    apismith_client, admin_headers, pg_connection
+):
+    """As docs/defining-apis.md says: PostgreSQL cannot type ``:p IS NULL`` by itself."""
+    optional = "SELECT order_no, status FROM shop_orders WHERE ({} IS NULL OR status = :st)"
+    params = [{"name": "st", "type": "string"}]
+    keys = {"business_keys": ["order_no"]}
+
+    bare = await apismith_client.post(
+        "/api/v1/apis",
+        json=_body(pg_connection, sql=optional.format(":st"), params=params, **keys),
+        headers=admin_headers,
+    )
+    cast = await add_api(
+        apismith_client,
+        admin_headers,
+        pg_connection,
+        optional.format("CAST(:st AS TEXT)"),
+        params=params,
+        **keys,
+    )
+    every = await apismith_client.post(
+        f"/api/v1/runtime/{cast['slug']}/execute",
+        json={"include_total": True},
+        headers=admin_headers,
+    )
+    some = await apismith_client.post(
+        f"/api/v1/runtime/{cast['slug']}/execute",
+        json={"params": {"st": "Closed"}, "include_total": True},
+        headers=admin_headers,
+    )
+
+    assert bare.status_code == 422
+    assert "could not determine data type of parameter" in bare.json()["detail"]
+    assert every.json()["metadata"]["total_rows"] == 420
+    assert 0 < some.json()["metadata"]["total_rows"] < 420
+    assert {row["status"] for row in some.json()["data"]} == {"Closed"}
+
+
 @pytest.mark.parametrize(
     ("fields", "detail"),
     [

@@ -244,6 +244,39 @@ async def test_delete_is_refused_while_apis_use_the_connection(
     assert (await apismith_client.delete(f"{BASE}/{uid}", headers=admin_headers)).status_code == 204
 
 
+async def test_the_dialect_cannot_change_under_saved_apis(
+    apismith_client, admin_headers, sqlite_file, erp_postgres_url
+):
+    created = await _create(
+        apismith_client,
+        admin_headers,
+        name=_name(),
+        dialect="sqlite",
+        url=f"sqlite:///{sqlite_file}",
+    )
+    uid = created.json()["uid"]
+    slug = f"parts-{uuid.uuid4().hex[:6]}"
+    api = await apismith_client.post(
+        "/api/v1/apis",
+        json={"slug": slug, "name": "Parts", "connection_uid": uid, "sql": "SELECT id FROM parts"},
+        headers=admin_headers,
+    )
+    assert api.status_code == 201, api.text
+    postgres = {"name": _name(), "dialect": "postgresql", "url": erp_postgres_url}
+    same_dialect = {"name": _name(), "dialect": "sqlite"}
+
+    refused = await apismith_client.put(f"{BASE}/{uid}", json=postgres, headers=admin_headers)
+    renamed = await apismith_client.put(f"{BASE}/{uid}", json=same_dialect, headers=admin_headers)
+    await apismith_client.delete(f"/api/v1/apis/{api.json()['uid']}", headers=admin_headers)
+    moved = await apismith_client.put(f"{BASE}/{uid}", json=postgres, headers=admin_headers)
+
+    assert refused.status_code == 409
+    assert slug in refused.json()["detail"]
+    assert SECRET not in refused.text
+    assert renamed.status_code == 200, renamed.text
+    assert (moved.status_code, moved.json()["dialect"]) == (200, "postgresql")
+
+
 async def test_readers_and_strangers_are_turned_away(apismith_client, reader_headers):
     uid = uuid.uuid4()
     calls = [

@@ -91,8 +91,9 @@ async def test_unknown_apis_and_service_tokens_are_audited(
 
     ok = await _run(apismith_client, token, orders_api["slug"], "execute", page_size=2)
     missing = await _run(apismith_client, token, "no-such-api", "execute")
+    overlong = await _run(apismith_client, token, "x" * 300, "stream")
 
-    assert (ok.status_code, missing.status_code) == (200, 404)
+    assert (ok.status_code, missing.status_code, overlong.status_code) == (200, 404, 404)
     [call] = (await _audit(apismith_client, admin_headers, slug=orders_api["slug"]))["items"]
     assert (call["principal"], call["principal_kind"], call["row_count"]) == (
         "syncflow-audit",
@@ -102,6 +103,9 @@ async def test_unknown_apis_and_service_tokens_are_audited(
     unknown = (await _audit(apismith_client, admin_headers, slug="no-such-api"))["items"][0]
     assert (unknown["status"], unknown["api_uid"], unknown["api_version"]) == ("error", None, None)
     assert unknown["error"] == "api not found or inactive"
+    # a path longer than any slug is still audited, under its first 150 characters
+    [cut] = (await _audit(apismith_client, admin_headers, slug="x" * 150))["items"]
+    assert (cut["kind"], cut["status"], cut["principal"]) == ("stream", "error", "syncflow-audit")
 
 
 async def test_audit_outlives_the_api_and_pages_newest_first(

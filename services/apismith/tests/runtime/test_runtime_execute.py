@@ -1,5 +1,6 @@
 """Executing APIs on every source: filters, sorts, keyset paging, exact values, errors."""
 
+import sqlite3
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 
 from services.apismith.tests.erp_fixtures import (
     ORDER_COLUMNS,
+    ErpSource,
     add_api,
     add_connection,
     order_rows,
@@ -202,6 +204,29 @@ async def test_paging_returns_every_row_exactly_once(
     assert whole.json()["data"] == paged
 
 
+async def test_paging_works_when_rows_carry_long_text(apismith_client, admin_headers, tmp_path):
+    """The cursor holds the last row's sortable values, a 50,000-character note included."""
+    path = tmp_path / "notes.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.executemany("INSERT INTO notes VALUES (?, ?)", [(n, "x" * 50_000) for n in range(5)])
+    connection = await add_connection(
+        apismith_client, admin_headers, ErpSource("sqlite", f"sqlite:///{path}")
+    )
+    api = await add_api(
+        apismith_client,
+        admin_headers,
+        connection,
+        "SELECT id, body FROM notes",
+        business_keys=["id"],
+    )
+
+    rows, pages = await _all_pages(apismith_client, admin_headers, api["slug"], page_size=2)
+
+    assert [row["id"] for row in rows] == [0, 1, 2, 3, 4]
+    assert pages == 3
+
+
 async def test_cursor_only_fits_the_query_it_came_from(
     apismith_client, admin_headers, erp_postgres
 ):
@@ -366,6 +391,35 @@ async def test_bad_requests_are_400_naming_the_problem(
 
     assert response.status_code == 400, response.text
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "loc"),
+    [
+        ("execute", {"filter": [{"field": "status", "operator": "eq", "value": "x"}]}, "filter"),
+        (
+            "execute",
+            {"filters": [{"field": "status", "operator": "in", "values": ["x"]}]},
+            "values",
+        ),
+        ("execute", {"sort": [{"field": "status", "dir": "desc"}]}, "dir"),
+        ("stream", {"page_size": 10}, "page_size"),
+    ],
+)
+async def test_unknown_body_keys_are_refused_not_ignored(
+    apismith_client, admin_headers, erp_sqlite, endpoint, body, loc
+):
+    """A misspelt key must not quietly turn a filtered request into one for every row."""
+    api = await _orders_api(apismith_client, admin_headers, erp_sqlite)
+
+    response = await apismith_client.post(
+        f"/api/v1/runtime/{api['slug']}/{endpoint}", json=body, headers=admin_headers
+    )
+
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["loc"][-1] == loc
+    assert problem["type"] == "extra_forbidden"
 
 
 async def test_default_page_size_and_empty_body(

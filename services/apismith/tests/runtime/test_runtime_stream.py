@@ -27,6 +27,7 @@ ORDERS_KEYS = {"business_keys": ["order_no"], "rowversion_column": "rowversion"}
 NDJSON = "application/x-ndjson"
 ARROW = "application/vnd.apache.arrow.stream"
 BIG_ROWS = 200_000
+ARROW_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
 async def _stream(client, headers, slug, accept=None, **body):
@@ -142,7 +143,7 @@ async def test_unsupported_accept_is_406(apismith_client, admin_headers, erp_sql
     assert "text/csv" in response.json()["detail"]
 
 
-async def test_stream_stops_cleanly_at_max_rows_and_says_so_in_the_audit(
+async def test_a_stream_past_max_rows_in_its_first_chunk_is_a_502(
     apismith_client, admin_headers, erp_sqlite
 ):
     connection = await add_connection(apismith_client, admin_headers, erp_sqlite, max_rows=100)
@@ -161,16 +162,43 @@ async def test_stream_stops_cleanly_at_max_rows_and_says_so_in_the_audit(
         f"/api/v1/runtime/{slug}/execute", json={"page_size": 100}, headers=admin_headers
     )
 
-    assert len(ndjson.content.splitlines()) == 100
-    assert pa.ipc.open_stream(arrow.content).read_all().num_rows == 100
+    assert [ndjson.status_code, arrow.status_code] == [502, 502]
+    assert "more than max_rows=100 rows" in ndjson.json()["detail"]
     assert len(small.content.splitlines()) == 99
     assert too_big_page.status_code == 400
     assert "max_rows (100)" in too_big_page.json()["detail"]
     audit = await _executions(apismith_client, admin_headers, slug)
     streams = [(e["status"], e["row_count"]) for e in audit if e["kind"] == "stream"]
-    assert streams == [("ok", 99), ("truncated", 100), ("truncated", 100)]
-    truncated = next(e for e in audit if e["status"] == "truncated")
-    assert "max_rows=100" in truncated["error"]
+    assert streams == [("ok", 99), ("truncated", 0), ("truncated", 0)]
+    assert "max_rows=100" in audit[-1]["error"]
+
+
+async def test_a_stream_that_passes_max_rows_later_is_broken_off_never_ended(
+    served, apismith_client, admin_headers, tmp_path
+):
+    # 3000 rows, max_rows 2500, chunks of 1000: two chunks go out before the limit shows
+    path = tmp_path / "many.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE many (id INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT INTO many VALUES (?)", [(n,) for n in range(1, 3001)])
+    connection = await add_connection(
+        apismith_client, admin_headers, ErpSource("sqlite", f"sqlite:///{path}"), max_rows=2500
+    )
+    api = await add_api(
+        apismith_client, admin_headers, connection, "SELECT id FROM many", business_keys=["id"]
+    )
+
+    received = bytearray()
+    with pytest.raises(httpx.RemoteProtocolError):
+        await _download(served, f"/api/v1/runtime/{api['slug']}/stream", admin_headers, received)
+
+    # rows arrived, but never the end-of-stream marker: the body cannot pass as complete
+    assert pa.ipc.open_stream(received).read_next_batch().num_rows == 1000
+    assert not received.endswith(ARROW_END_OF_STREAM)
+    audit = await _executions(apismith_client, admin_headers, api["slug"])
+    assert [(e["status"], e["row_count"]) for e in audit] == [("truncated", 2000)]
+    assert audit[0]["error"].startswith("stopped after 2000 rows: ")
+    assert "max_rows=2500" in audit[0]["error"]
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,16 @@ def test_values_round_trip_exactly_with_their_types():
             assert str(back) == str(original)  # trailing zeros and exponent kept
 
 
+def test_a_cursor_for_a_row_with_long_text_is_accepted_back():
+    """Tie-breakers put every sortable column in the cursor, long ERP notes included."""
+    values = [7, "x" * 100_000, Decimal("1.5")]
+
+    cursor = encode_cursor(values, secret=SECRET, fingerprint=FINGERPRINT)
+
+    assert len(cursor) > 100_000
+    assert decode_cursor(cursor, secret=SECRET, fingerprint=FINGERPRINT) == values
+
+
 def test_cursor_is_url_safe_and_opaque():
     cursor = encode_cursor(["secret-ish value"], secret=SECRET, fingerprint=FINGERPRINT)
     assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")

@@ -18,15 +18,18 @@ from apismith.sql import (
     SortKey,
     build_count_query,
     build_describe_query,
+    build_null_tail_query,
     build_page_query,
     build_sample_query,
     build_stream_query,
+    null_tail_follows,
     resolve_order,
     validate_select,
 )
 from bridge_core.errors import BadRequest, Unprocessable
 
 HERE = Path(__file__).parent
+GOVERNANCE_DOC = HERE.parents[1] / "docs" / "sql-governance.md"
 GOLDENS = json.loads((HERE / "rewrite_goldens.json").read_text())
 FILTER_CASES = json.loads((HERE / "filter_cases.json").read_text())
 
@@ -76,6 +79,35 @@ def test_page_query_matches_golden(dialect):
     golden = GOLDENS[dialect.value]
     assert query.sql == golden["sql"]
     assert repr(query.params) == golden["params"]
+
+
+def test_the_documented_page_query_is_the_one_built():
+    """docs/sql-governance.md shows a page query; it must be what APISmith sends."""
+    text = GOVERNANCE_DOC.read_text()
+    block = text[text.index("```sql\n", text.index("## How runtime queries are built")) + 7 :]
+    documented, params = block[: block.index("```")].strip().split("\n-- params: ")
+    saved = validate_select(
+        "WITH recent AS (SELECT * FROM orders WHERE status = :status) SELECT id, "
+        'order_date AS "Order Date", amount FROM recent ORDER BY id',
+        Dialect.POSTGRESQL,
+    )
+    columns = [
+        ColumnInfo("id", "integer", True),
+        ColumnInfo("Order Date", "date", True),
+        ColumnInfo("amount", "number", True),
+    ]
+    built = build_page_query(
+        saved,
+        columns=columns,
+        params={"status": "open"},
+        filters=[],
+        order=resolve_order(sort=[SortKey("amount", "desc")], columns=columns),
+        page_size=50,
+        after=[Decimal("250.00"), 7, date(2024, 3, 1)],
+    )
+
+    assert " ".join(documented.split()) == built.sql
+    assert params == repr(built.params).replace("datetime.date", "date")
 
 
 def test_placeholders_are_numbered_in_text_order():
@@ -328,3 +360,38 @@ def test_nothing_comes_after_an_all_null_row_in_ascending_order():
 def test_bad_cursor_shape_or_page_size_is_400(after, size, error):
     with pytest.raises(BadRequest, match=error):
         page(Dialect.POSTGRESQL, after=after, size=size)
+
+
+def test_a_page_bounds_its_first_sort_key_so_an_index_can_serve_it():
+    ascending = page(Dialect.POSTGRESQL, filters=[], sort=[SortKey("amount")])
+    assert ascending.sql.endswith(
+        'AND q."amount" >= $5 ORDER BY q."amount" ASC, q."id" ASC, '
+        'q."Order Date" ASC, q."select" ASC LIMIT 51'
+    )
+    assert ascending.params[4] == Decimal("10.50")
+    descending = page(Dialect.POSTGRESQL, filters=[])
+    assert 'AND q."amount" <= $5 ORDER BY q."amount" DESC' in descending.sql
+    # a NULL first value pins the key already (IS NULL): no range
+    after_null = page(Dialect.POSTGRESQL, filters=[], after=[None, 7, date(2024, 3, 1), None])
+    assert "<=" not in after_null.sql
+
+
+def test_ascending_pages_leave_the_null_first_keys_to_the_tail_query():
+    order = resolve_order(sort=[SortKey("amount")], columns=COLUMNS)
+    assert null_tail_follows(order, AFTER)
+    assert not null_tail_follows(order, [None, *AFTER[1:]])
+    assert not null_tail_follows(
+        resolve_order(sort=[SortKey("amount", "desc")], columns=COLUMNS), AFTER
+    )
+    tail = build_null_tail_query(
+        saved_query(Dialect.POSTGRESQL),
+        columns=COLUMNS,
+        params={"status": "open"},
+        filters=[],
+        order=order,
+        limit=7,
+    )
+    assert tail.sql.endswith(
+        'WHERE q."amount" IS NULL ORDER BY q."amount" ASC, q."id" ASC, '
+        'q."Order Date" ASC, q."select" ASC LIMIT 7'
+    )

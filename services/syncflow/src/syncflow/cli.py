@@ -254,7 +254,7 @@ def demo(
 ) -> None:
     """Both services on a generated IFS-like ERP: register, sync, change, sync again."""
     # imported here: no other command needs APISmith in this process
-    from syncflow.demo.flows import run_command
+    from syncflow.demo.command import run_command
 
     status = run_command(
         console, apismith_port=apismith_port, syncflow_port=syncflow_port, once=once

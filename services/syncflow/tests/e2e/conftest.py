@@ -8,6 +8,7 @@ fresh SyncFlow database, so tests never see each other's rows.
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -127,6 +128,23 @@ async def apismith_e2e(create_database, tmp_path_factory):
         yield base_url, headers, token.json()["token"]
 
 
+class SimulatedClock:
+    """The world's clock (schedules, windows, pauses, retries): the system time until a
+    test sets it; then it stands still until moved, so a test can live through days."""
+
+    def __init__(self) -> None:
+        self.fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed if self.fixed is not None else datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        self.fixed = moment
+
+    def advance(self, delta: timedelta) -> None:
+        self.fixed = self() + delta
+
+
 @dataclass
 class World:
     settings: SyncFlowSettings
@@ -137,6 +155,7 @@ class World:
     apismith_headers: dict[str, str]
     app: Any = None
     entities: dict[str, str] = field(default_factory=dict)
+    clock: SimulatedClock = field(default_factory=SimulatedClock)
 
     async def erp(self, sql: str, *args: Any) -> Any:
         conn = await asyncpg.connect(**asyncpg_dsn(self.erp_url))
@@ -273,9 +292,15 @@ async def world(request, create_database, apismith_e2e, tmp_path):
         heartbeat_seconds=1,
         log_file=False,
     )
-    app = build_syncflow(settings, run_worker=request.node.get_closest_marker("no_worker") is None)
+    clock = SimulatedClock()
+    app = build_syncflow(
+        settings,
+        run_worker=request.node.get_closest_marker("no_worker") is None,
+        clock=clock,
+    )
     async with app_client(app, Authorization=f"Bearer {ADMIN_TOKEN}") as client:
         world = World(
+            clock=clock,
             settings=settings,
             client=client,
             erp_url=erp_url,

@@ -86,8 +86,19 @@ async def update_connection(
     uid: uuid.UUID,
     body: ConnectionUpdate,
 ) -> ConnectionOut:
-    """Replace a connection (the stored URL is kept when ``url`` is left out)."""
+    """Replace a connection (the stored URL is kept when ``url`` is left out).
+
+    The dialect may change only while no API uses the connection: their SQL was
+    validated, and their columns described, in the old one.
+    """
     current = await get_connection_record(conn=conn, uid=uid)
+    if body.dialect != current.dialect:
+        slugs = await ConnectionRepository(conn).api_slugs_using(uid)
+        if slugs:
+            raise Conflict(
+                f"connection {current.name!r} is used by APIs {', '.join(slugs)}, whose SQL "
+                f"was checked as {current.dialect}: its dialect cannot change"
+            )
     if body.url is not None:
         url = body.url.get_secret_value()
         encrypted = drivers.secret_box.encrypt(url)

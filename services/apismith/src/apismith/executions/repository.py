@@ -2,13 +2,17 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import RowMapping, func, insert, select
+from sqlalchemy import RowMapping, String, func, insert, select
 
 from apismith.executions.schemas import ExecutionRecord
 from apismith.tables import executions
 from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id
+
+# a call to an unknown slug is audited too, and its path may be longer than any saved slug
+_SLUG_LENGTH = cast(String, executions.c.slug.type).length
 
 
 class ExecutionRepository(Repository):
@@ -19,7 +23,7 @@ class ExecutionRepository(Repository):
             insert(executions).values(
                 uid=new_id(),
                 api_uid=record.api_uid,
-                slug=record.slug,
+                slug=record.slug[:_SLUG_LENGTH],
                 api_version=record.api_version,
                 principal=record.principal.name,
                 principal_kind=record.principal.kind,

@@ -11,8 +11,8 @@ from apismith.auth.principal import Principal, PrincipalKind
 
 ExecutionKind = Literal["execute", "stream"]
 # ok: answered in full; error: refused or failed (4xx, 502); timeout: the ERP statement
-# timed out (504); aborted: the client went away mid-stream; truncated: a stream stopped
-# cleanly at the connection's max_rows
+# timed out (504); aborted: the client went away mid-stream; truncated: a stream passed
+# the connection's max_rows (a 502, or broken off once rows had gone out)
 ExecutionStatus = Literal["ok", "error", "timeout", "aborted", "truncated"]
 
 

@@ -1,17 +1,20 @@
 """Request and response bodies of the runtime endpoints.
 
 Operators and directions are plain strings here, not enums: an unknown one is a 400
-that names it (from the SQL layer), not a generic validation error.
+that names it (from the SQL layer), not a generic validation error. Unknown keys are a
+422 naming them: a misspelt ``filters`` must not quietly return every row.
 """
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from apismith.apis.schemas import ColumnOut
 
 
 class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     field: str
     operator: str = Field(description="eq ne gt gte lt lte in not_in like is_null not_null between")
     value: Any = Field(
@@ -22,11 +25,15 @@ class FilterIn(BaseModel):
 
 
 class SortIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     field: str
     direction: str = Field(default="asc", description="asc or desc")
 
 
 class StreamRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     params: dict[str, Any] = Field(default_factory=dict)
     filters: list[FilterIn] = Field(default_factory=list)
     sort: list[SortIn] = Field(

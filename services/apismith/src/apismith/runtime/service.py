@@ -9,9 +9,10 @@ failures included, in a transaction of its own (``apismith.executions``).
 A stream reads its first chunk before the response starts, so a bad request, an
 unreachable ERP or a statement timeout still gets its 4xx/502/504. A later failure
 can only break the response off (the client sees an incomplete body, never a short
-one that looks whole). At the connection's ``max_rows`` the driver stops the query
-and the stream ends cleanly with the rows sent so far (whole chunks, at most
-max_rows), audited as ``truncated``.
+one that looks whole). Past the connection's ``max_rows`` the driver stops the query:
+a 502 when that shows in the first chunk, else the stream is broken off like any other
+late failure, so a stream that ends normally always holds every row. Either way the
+call is audited as ``truncated``.
 """
 
 import asyncio
@@ -123,6 +124,8 @@ def _outcome(error: BaseException) -> tuple[ExecutionStatus, str]:
         return "aborted", "the client went away before the last row"
     if isinstance(error, GatewayTimeout):
         return "timeout", error.detail
+    if isinstance(error, RowLimitExceeded):
+        return "truncated", error.detail
     if isinstance(error, BridgeError):
         return "error", error.detail
     return "error", f"internal error ({type(error).__name__})"
@@ -332,7 +335,9 @@ async def open_stream(
             filters=call.filters,
             order=call.order,
         )
-        chunk_rows = min(settings.stream_chunk_rows, call.driver.options.max_rows)
+        # one row past max_rows: a result that is too big at once is refused before
+        # the response starts, with a status code instead of a broken-off body
+        chunk_rows = min(settings.stream_chunk_rows, call.driver.options.max_rows + 1)
         chunks = call.driver.stream(stream_query, chunk_rows=chunk_rows)
         # an error in the first chunk ends the driver's generator; nothing is left open
         first = await anext(chunks, None)
@@ -367,7 +372,9 @@ async def _stream_body(
             sent += len(chunk)
             chunk = await anext(chunks, None)
     except RowLimitExceeded as exc:
+        # never end normally: a client must not take the rows so far for all of them
         status, error = "truncated", f"stopped after {sent} rows: {exc.detail}"
+        raise
     except BaseException as exc:
         status, error = _outcome(exc)
         raise

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the sample data holds non-ASCII look-alikes on purpose)
 """The sample ERP's rows: IFS-like planning data, messy on purpose, the same on every run.
 
 Five tables as IFS names them (``CONTRACT`` is the site): sites, work centers,
@@ -162,7 +163,9 @@ class ErpChanges:
     operation_deletes: list[tuple[str, str, str, int]]
 
     def expected(self) -> dict[str, dict[str, int]]:
-        """Per entity: the rows the incremental sync inserts, updates, deletes and resolves."""
+        """Per entity: the inserts, updates, deletes and resolved parked children these
+        changes cause in the incremental sync (the operations the first sync parked are
+        inserted on top: a ``hash`` read sees them again, now with their order)."""
         return {
             "sites": {"inserted": 0, "updated": 0, "deleted": 0, "resolved": 0},
             "work_centers": {
@@ -432,13 +435,11 @@ def sample_erp() -> SampleErp:
     # bad: a decimal comma where a decimal point is expected ("12,5" is refused, not guessed)
     for index in (7, 211, 1303):
         operations[index] = (*operations[index][:7], "1,5", *operations[index][8:])
+    # bad: a due date that does not exist, and a NULL SEQUENCE_NO
+    no_such_day = _shop_order_row(rng, ("100900", "*", "*"), "M10", made_here["M10"][0])
     bad_orders = [
-        (
-            *_shop_order_row(rng, ("100900", "*", "*"), "M10", made_here["M10"][0])[:7],
-            "30.02.2026",
-            "Planned",
-        ),  # no 30 February
-        _shop_order_row(rng, ("100901", "*", None), "M20", made_here["M20"][0]),  # NULL key
+        (*no_such_day[:7], "30.02.2026", "Planned"),
+        _shop_order_row(rng, ("100901", "*", None), "M20", made_here["M20"][0]),
     ]
     erp.shop_orders = [(*row, next(rowversion)) for row in orders + late + bad_orders]
     erp.operations = [(*op, next(rowversion)) for op in operations]
@@ -467,7 +468,7 @@ def erp_changes(erp: SampleErp) -> ErpChanges:
     good_orders = [
         row
         for row in erp.shop_orders
-        if row[2] is not None and row[0] not in ("100900",) and row[4] not in LATE_PARTS
+        if row[2] is not None and row[0] != "100900" and row[4] not in LATE_PARTS
     ]
     released = [row for row in good_orders if row[8].strip() == "Released"]
     made_at_m10 = [row[1] for row in good_parts if row[0] == "M10" and row[1].startswith("MA-")]

@@ -1,36 +1,21 @@
-"""The demo, step by step: sample ERP, both services, registration over HTTP, a full sync,
-ERP changes, an incremental sync, checks, and the summary.
+"""The demo, step by step: both services, the sample ERP, registration over HTTP, a full
+sync, ERP changes, an incremental sync, and the checks afterwards.
 
 Everything after the ERP is created goes through the services' public HTTP APIs, the
 way a newcomer would do it by hand (see services/syncflow/docs/demo.md).
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-from rich.console import Console
-
 from apismith.main import build_app as build_apismith
-from bridge_core.http.client import ServiceClientError
-from bridge_core.logging import configure_logging
 from syncflow.demo import catalog
 from syncflow.demo.apismith_admin import ApiSmithAdmin
 from syncflow.demo.erp import apply_changes, create_erp
-from syncflow.demo.erp_rows import BAD_ROWS, LATE_PARTS, ErpChanges, erp_changes, sample_erp
-from syncflow.demo.errors import DemoError
-from syncflow.demo.plan import HOST, DemoPlan, demo_plan
-from syncflow.demo.report import (
-    access_panel,
-    batch_problems,
-    erp_summary,
-    failures_table,
-    sync_table,
-    verify_table,
-)
-from syncflow.demo.servers import check_port_free, running_server
+from syncflow.demo.erp_rows import ErpChanges, erp_changes, sample_erp
+from syncflow.demo.plan import DemoPlan
+from syncflow.demo.servers import running_server
 from syncflow.demo.syncflow_operator import SyncFlowOperator
 from syncflow.main import build_app as build_syncflow
 from syncflow.monitoring.schemas import FailedRecordPage
@@ -43,6 +28,8 @@ FAILURES_SHOWN = 20
 
 @dataclass(frozen=True)
 class DemoUrls:
+    """The base URLs the two services answer on."""
+
     apismith: str
     syncflow: str
 
@@ -58,6 +45,7 @@ class DemoReport:
     incremental: list[BatchStatus]
     verify: list[VerifyReport]
     failures: FailedRecordPage
+    pending_children: int
 
     @property
     def ok(self) -> bool:
@@ -132,6 +120,7 @@ async def run_syncs(plan: DemoPlan, urls: DemoUrls, step: Step) -> DemoReport:
         step("verifying the target tables against the ERP")
         verify = [await operator.verify(entity=name) for name in catalog.ENTITY_NAMES]
         failures = await operator.failed_records(page_size=FAILURES_SHOWN)
+        waiting = await operator.pending_children()
     return DemoReport(
         urls=urls,
         erp_rows=erp_rows,
@@ -140,78 +129,5 @@ async def run_syncs(plan: DemoPlan, urls: DemoUrls, step: Step) -> DemoReport:
         incremental=incremental,
         verify=verify,
         failures=failures,
+        pending_children=waiting,
     )
-
-
-def show(report: DemoReport, plan: DemoPlan, console: Console) -> None:
-    """Print the summary: ERP, both syncs, checks, bad rows, docs and logins."""
-    console.print(erp_summary(report.erp_rows, bad=sum(BAD_ROWS.values()), late=len(LATE_PARTS)))
-    console.print()
-    console.print(sync_table("first sync (mode full)", report.first))
-    console.print()
-    console.print(
-        sync_table(
-            f"incremental sync after {report.changes.total()} ERP changes", report.incremental
-        )
-    )
-    for line in batch_problems(report.first + report.incremental):
-        console.print(f"[yellow]note:[/yellow] {line}")
-    console.print()
-    console.print(verify_table(report.verify))
-    console.print()
-    console.print(failures_table(report.failures.items, total=report.failures.total))
-    console.print()
-    console.print(
-        access_panel(
-            apismith_url=report.urls.apismith,
-            syncflow_url=report.urls.syncflow,
-            credentials=plan.credentials,
-        )
-    )
-
-
-async def run_demo(plan: DemoPlan, *, console: Console, once: bool) -> DemoReport:
-    """The whole demo; unless ``once``, the services keep running until cancelled (Ctrl-C)."""
-    with console.status("starting") as status:
-
-        def step(text: str) -> None:
-            status.update(text)
-
-        async with running_services(plan, step) as urls:
-            report = await run_syncs(plan, urls, step)
-            status.stop()
-            show(report, plan, console)
-            if not once:
-                console.print("\nBoth services keep running: press [bold]Ctrl-C[/bold] to stop.")
-                await asyncio.Event().wait()
-    return report
-
-
-async def _plan_and_run(
-    console: Console, *, apismith_port: int, syncflow_port: int, once: bool
-) -> DemoReport:
-    async with demo_plan(apismith_port=apismith_port, syncflow_port=syncflow_port) as plan:
-        return await run_demo(plan, console=console, once=once)
-
-
-def run_command(console: Console, *, apismith_port: int, syncflow_port: int, once: bool) -> int:
-    """``syncflow demo``: the exit status (0 when every batch completed, or on Ctrl-C)."""
-    # the tables are the output; the services' own logs would bury them
-    configure_logging(service="demo", level="WARNING")
-    try:
-        if apismith_port == syncflow_port:
-            raise DemoError("APISmith and SyncFlow need two different ports")
-        check_port_free(HOST, apismith_port, what="APISmith", option="--apismith-port")
-        check_port_free(HOST, syncflow_port, what="SyncFlow", option="--syncflow-port")
-        report = asyncio.run(
-            _plan_and_run(
-                console, apismith_port=apismith_port, syncflow_port=syncflow_port, once=once
-            )
-        )
-    except (DemoError, ServiceClientError, ValidationError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    except KeyboardInterrupt:
-        console.print("demo stopped")
-        return 0
-    return 0 if report.ok else 1

@@ -29,9 +29,7 @@ from syncflow.demo.erp import recreate_database
 from syncflow.settings import Settings as SyncFlowSettings
 
 HOST = "127.0.0.1"
-APISMITH_DATABASE = "demo_apismith"
-SYNCFLOW_DATABASE = "demo_syncflow"
-ERP_DATABASE = "demo_erp"
+DATABASE_PREFIX = "demo"
 
 
 @dataclass(frozen=True)
@@ -72,17 +70,20 @@ async def _server_url(stack: AsyncExitStack, configured: str | None, data_dir: P
 
 
 @asynccontextmanager
-async def demo_plan(*, apismith_port: int, syncflow_port: int) -> AsyncIterator[DemoPlan]:
-    """The environment's settings moved to the demo's databases (recreated empty here),
-    with the demo's ports and new secrets; embedded servers are held until the block ends."""
+async def demo_plan(
+    *, apismith_port: int, syncflow_port: int, prefix: str = DATABASE_PREFIX
+) -> AsyncIterator[DemoPlan]:
+    """The environment's settings moved to the demo's databases (``<prefix>_apismith``,
+    ``<prefix>_syncflow``, ``<prefix>_erp``; the first two recreated empty here), with the
+    demo's ports and new secrets; embedded servers are held until the block ends."""
     apismith_env = ApiSmithSettings()
     syncflow_env = SyncFlowSettings()
     credentials = DemoCredentials.generate()
     async with AsyncExitStack() as stack:
         apismith_server = await _server_url(stack, apismith_env.database_url, apismith_env.data_dir)
         syncflow_server = await _server_url(stack, syncflow_env.database_url, syncflow_env.data_dir)
-        apismith_url = apismith_server.set(database=APISMITH_DATABASE)
-        syncflow_url = syncflow_server.set(database=SYNCFLOW_DATABASE)
+        apismith_url = apismith_server.set(database=f"{prefix}_apismith")
+        syncflow_url = syncflow_server.set(database=f"{prefix}_syncflow")
         for url in (apismith_url, syncflow_url):
             await recreate_database(url)
         yield DemoPlan(
@@ -100,6 +101,6 @@ async def demo_plan(*, apismith_port: int, syncflow_port: int) -> AsyncIterator[
                 port=syncflow_port,
                 admin_token=credentials.operator_token,
             ),
-            erp_url=syncflow_server.set(database=ERP_DATABASE),
+            erp_url=syncflow_server.set(database=f"{prefix}_erp"),
             credentials=credentials,
         )

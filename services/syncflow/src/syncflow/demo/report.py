@@ -1,7 +1,9 @@
 """The demo's output: rich tables of the syncs, the checks, the bad rows, and the logins."""
 
+import json
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -12,19 +14,22 @@ from syncflow.monitoring.schemas import FailedRecord
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.schemas import VerifyReport
 
-COUNTERS = ("fetched", "inserted", "updated", "unchanged", "deleted", "failed", "pending")
-# resolved: parked children loaded in this (their parent's) batch
-SHOWN = (*COUNTERS, "resolved")
-ERROR_WIDTH = 90
+# resolved: parked children loaded in this batch, the batch of their parent
+SHOWN = ("fetched", "inserted", "updated", "unchanged", "deleted", "failed", "pending", "resolved")
 
 
-def erp_summary(rows: dict[str, int], *, bad: int, late: int) -> Text:
-    """One line on what the sample ERP holds."""
+def erp_summary(database: str, rows: dict[str, int], *, bad: int, late: int) -> Text:
+    """Two lines on what the sample ERP holds."""
     counts = ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in rows.items())
     return Text.from_markup(
-        f"[bold]sample ERP[/bold] demo_erp: {counts}\n"
-        f"  {bad} rows are bad on purpose; {late} shop orders name a part that arrives later"
+        f"[bold]sample ERP[/bold] (database {database}): {counts}\n"
+        f"{bad} rows are bad on purpose; {late} shop orders (and their operations) name a "
+        "part that the ERP creates only before the incremental sync"
     )
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
 
 
 def seconds(status: BatchStatus) -> float:
@@ -36,17 +41,15 @@ def seconds(status: BatchStatus) -> float:
 
 def sync_table(title: str, statuses: Sequence[BatchStatus]) -> Table:
     """One row per entity with the counters a user cares about, and a total."""
-    table = Table(title=title, title_justify="left", title_style="bold")
-    table.add_column("entity")
+    table = _table(title)
+    table.add_column("entity", no_wrap=True)
     for name in SHOWN:
         table.add_column(name, justify="right")
     table.add_column("seconds", justify="right")
     for status in statuses:
-        name = (
-            status.entity
-            if status.status == "completed"
-            else f"{status.entity} [red]{status.status}"
-        )
+        name = status.entity
+        if status.status != "completed":
+            name += f" [red]({status.status})[/red]"
         table.add_row(
             name,
             *(f"{status.counters.get(counter, 0):,}" for counter in SHOWN),
@@ -63,7 +66,7 @@ def sync_table(title: str, statuses: Sequence[BatchStatus]) -> Table:
 
 
 def batch_problems(statuses: Sequence[BatchStatus]) -> list[str]:
-    """A line per batch that did not complete or completed with a warning."""
+    """A line per batch that did not complete, and per warning of one that did."""
     lines = [
         f"{s.entity}: {s.status}: {s.error or 'no error recorded'}"
         for s in statuses
@@ -75,13 +78,10 @@ def batch_problems(statuses: Sequence[BatchStatus]) -> list[str]:
 
 def verify_table(reports: Sequence[VerifyReport]) -> Table:
     """Source against target per entity; missing rows are the bad rows SyncFlow kept aside."""
-    table = Table(
-        title="verify: ERP (through APISmith) against the target tables",
-        title_justify="left",
-        title_style="bold",
-    )
-    for column in ("entity", "source rows", "target rows", "missing", "extra", "different"):
-        table.add_column(column, justify="left" if column == "entity" else "right")
+    table = _table("verify: the ERP (through APISmith) against the target tables")
+    table.add_column("entity", no_wrap=True)
+    for column in ("source rows", "target rows", "missing", "extra", "different"):
+        table.add_column(column, justify="right")
     for report in reports:
         table.add_row(
             report.entity,
@@ -95,17 +95,13 @@ def verify_table(reports: Sequence[VerifyReport]) -> Table:
 
 
 def failures_table(failures: Sequence[FailedRecord], *, total: int) -> Table:
-    """The bad rows SyncFlow kept (entity, stage, error)."""
-    table = Table(
-        title=f"failed records: {total} bad ERP rows kept with their raw data",
-        title_justify="left",
-        title_style="bold",
-    )
-    table.add_column("entity")
+    """The bad rows SyncFlow kept: entity, stage and error."""
+    table = _table(f"failed records: {total} bad ERP rows, kept with their raw data")
+    table.add_column("entity", no_wrap=True)
     table.add_column("stage")
-    table.add_column("error", overflow="fold")
+    table.add_column("error")
     for failure in sorted(failures, key=lambda f: (f.entity, f.error)):
-        table.add_row(failure.entity, failure.stage, failure.error[:ERROR_WIDTH])
+        table.add_row(failure.entity, failure.stage, failure.error)
     return table
 
 
@@ -113,19 +109,20 @@ def access_panel(
     *, apismith_url: str, syncflow_url: str, credentials: DemoCredentials
 ) -> RenderableType:
     """Where the docs are and how to log in to try the APIs there."""
+    login = json.dumps(
+        {"username": credentials.admin_username, "password": credentials.admin_password}
+    )
     return Panel(
         Group(
-            Text.from_markup(
-                f"[bold]APISmith[/bold]  {apismith_url}/api/v1/docs\n"
-                f"  POST /api/v1/auth/login with username [bold]{credentials.admin_username}"
-                f"[/bold], password [bold]{credentials.admin_password}[/bold],\n"
-                "  then Authorize with the access_token it returns"
-            ),
-            Text.from_markup(
-                f"[bold]SyncFlow[/bold]  {syncflow_url}/api/v1/docs\n"
-                f"  Authorize with the operator token [bold]{credentials.operator_token}[/bold]"
-            ),
+            Text.from_markup(f"[bold]APISmith[/bold]  {apismith_url}/api/v1/docs"),
+            Text("  log in: POST /api/v1/auth/login with the body"),
+            Text(f"    {login}", style="bold"),
+            Text("  then Authorize with the access_token it returns"),
+            Text.from_markup(f"[bold]SyncFlow[/bold]  {syncflow_url}/api/v1/docs"),
+            Text("  Authorize with the operator token"),
+            Text(f"    {credentials.operator_token}", style="bold"),
         ),
         title="try the APIs",
         title_align="left",
+        expand=False,
     )

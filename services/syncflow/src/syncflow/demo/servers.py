@@ -29,6 +29,8 @@ class _InProcessServer(uvicorn.Server):
 def check_port_free(host: str, port: int, *, what: str, option: str) -> None:
     """Raise :class:`DemoError` naming ``option`` when ``host:port`` cannot be bound."""
     with socket.socket() as probe:
+        # as uvicorn binds: a port left in TIME_WAIT by a server that just stopped is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -4,7 +4,7 @@ import asyncio
 from typing import Any
 
 from bridge_core.http.client import ServiceClient
-from syncflow.monitoring.schemas import FailedRecordPage
+from syncflow.monitoring.schemas import FailedRecordPage, PendingChildPage
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.schemas import VerifyReport
 
@@ -51,3 +51,10 @@ class SyncFlowOperator(ServiceClient):
             "GET", f"{API}/monitoring/failed-records", params={"page_size": page_size}
         )
         return FailedRecordPage.model_validate_json(response.content)
+
+    async def pending_children(self) -> int:
+        """How many parked children still wait for their parent."""
+        response = await self.request(
+            "GET", f"{API}/monitoring/pending-children", params={"page_size": 1}
+        )
+        return PendingChildPage.model_validate_json(response.content).total

@@ -67,7 +67,7 @@ class MonitoringRepository(Repository):
                 sync_batches.c.entity_name, sync_batches.c.status
             )
         )
-        return {(entity, status): int(count) for entity, status, count in rows.tuples()}
+        return {(row[0], row[1]): int(row[2]) for row in rows}
 
     async def entity_names(self) -> list[str]:
         return list((await self.conn.execute(select(entities.c.name))).scalars())
@@ -79,7 +79,7 @@ class MonitoringRepository(Repository):
             .where(schedules.c.is_active)
             .group_by(schedules.c.entity_name)
         )
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
 
     async def open_failures_by_entity(self) -> dict[str, int]:
         rows = await self.conn.execute(

@@ -16,6 +16,9 @@ class FailedRecord(BaseModel):
     raw_data: dict[str, Any]
     key_hash: str | None
     retry_count: int
+    next_retry_at: datetime | None = Field(
+        default=None, description="the next automatic retry (none: max_retries reached)"
+    )
     created_at: datetime
     resolved_at: datetime | None
 

@@ -12,9 +12,9 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from syncflow.apismith_client import ApiSmithClient, ExecutedPage
+from syncflow.pipeline.types import EntitySpec
 
 __all__ = ["ExecutedPage", "fetch_page", "read_filters", "read_pages"]
-from syncflow.pipeline.types import EntitySpec
 
 
 def read_filters(spec: EntitySpec, *, from_rowversion: Any) -> list[dict[str, Any]]:
@@ -73,5 +73,6 @@ async def read_pages(
     finally:
         if not pending.done():
             pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+        # a read-ahead page that failed after the caller stopped is of no interest
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await pending

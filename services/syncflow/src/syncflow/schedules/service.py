@@ -37,7 +37,7 @@ def _timing(row: dict[str, Any]) -> ScheduleTiming:
     )
 
 
-def batch_options(row: dict[str, Any]) -> dict[str, Any] | None:
+def _batch_options(row: dict[str, Any]) -> dict[str, Any] | None:
     """What a batch queued by this schedule runs under (``None``: straight through)."""
     if row["window_start"] is None and row["days_to_complete"] is None:
         return None
@@ -140,7 +140,7 @@ async def enqueue_due(
                 mode=row["mode"],
                 dry_run=False,
                 schedule_uid=uid,
-                options=batch_options(row),
+                options=_batch_options(row),
             )
         except Conflict:
             logger.bind(entity=entity).info(

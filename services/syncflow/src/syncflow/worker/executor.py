@@ -93,9 +93,7 @@ class BatchExecutor:
             await task
         try:
             async with self.ctx.database.transaction() as conn:
-                released = await BatchRepository(conn).release_leases(
-                    worker_id=self.ctx.worker_id
-                )
+                released = await BatchRepository(conn).release_leases(worker_id=self.ctx.worker_id)
         except (OSError, SQLAlchemyError) as exc:
             logger.warning(
                 "could not hand back leases ({}); they expire by themselves", type(exc).__name__
