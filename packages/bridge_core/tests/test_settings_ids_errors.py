@@ -33,3 +33,18 @@ def test_ids_are_time_ordered_uuid7():
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == 1000
+
+
+def test_cli_settings_errors_name_the_variable_and_never_echo_secrets(monkeypatch, capsys):
+    import typer
+
+    from bridge_core.cli import load_settings
+
+    monkeypatch.setenv("DEMO_ENVIRONMENT", "production")
+    monkeypatch.setenv("DEMO_PORT", "not-a-port-hunter2")
+    with pytest.raises(typer.Exit) as info:
+        load_settings(DemoSettings, service="demo")
+    assert info.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "demo: invalid settings: DEMO_PORT" in err
+    assert "hunter2" not in err

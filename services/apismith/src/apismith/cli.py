@@ -7,39 +7,23 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from apismith import __version__
 from apismith.auth import service as auth_service
 from apismith.auth.schemas import ServiceTokenCreated, UserOut
 from apismith.main import MIGRATIONS, SERVICE, build_app
 from apismith.settings import Settings
+from bridge_core.cli import load_settings
 from bridge_core.db.lifecycle import open_database
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
-from bridge_core.logging import configure_logging
 
 app = typer.Typer(help="APISmith: governed REST APIs over ERP databases.", no_args_is_help=True)
 
 
 def _settings() -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        # pydantic's own message quotes the input, and with it every secret that was set
-        for error in exc.errors(include_url=False, include_input=False):
-            name = "_".join(str(part) for part in error["loc"]).upper()
-            where = f"APISMITH_{name}: " if name else ""
-            typer.echo(f"apismith: invalid settings: {where}{error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(
-        service=SERVICE,
-        level=settings.log_level,
-        json=settings.log_json,
-        log_dir=settings.data_dir / "logs" if settings.log_file else None,
-    )
-    return settings
+    return load_settings(Settings, service=SERVICE)
 
 
 def _version(value: bool) -> None:

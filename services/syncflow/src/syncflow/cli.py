@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bridge_core.cli import load_settings
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
-from bridge_core.logging import configure_logging
 from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated
@@ -34,14 +34,7 @@ console = Console()
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(
-        service=SERVICE,
-        level=settings.log_level,
-        json=settings.log_json,
-        log_dir=settings.data_dir / "logs" if settings.log_file else None,
-    )
-    return settings
+    return load_settings(Settings, service=SERVICE)
 
 
 def _with_databases[T](settings: Settings, work: Callable[[Database, Database], Awaitable[T]]) -> T:

@@ -4,6 +4,7 @@ import uuid
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from bridge_core.db.engine import asyncpg_dsn
 from syncflow.demo.plan import demo_plan
@@ -38,8 +39,8 @@ async def test_the_plan_recreates_the_demo_databases_and_leaves_others_alone(
     monkeypatch.setenv("SYNCFLOW_TARGET_DATABASE_URL", "postgresql://x@schedulehub.invalid/prod")
 
     async with demo_plan(apismith_port=18107, syncflow_port=18108, prefix=prefix) as plan:
-        assert plan.apismith.database_url.endswith(f"/{prefix}_apismith")
-        assert plan.syncflow.database_url.endswith(f"/{prefix}_syncflow")
+        assert make_url(plan.apismith.database_url).database == f"{prefix}_apismith"
+        assert make_url(plan.syncflow.database_url).database == f"{prefix}_syncflow"
         assert plan.erp_url.database == f"{prefix}_erp"
         assert plan.syncflow.target_database_url is None
         assert (plan.apismith.port, plan.syncflow.port) == (18107, 18108)

@@ -59,7 +59,7 @@ class MonitoringRepository(Repository):
         rows = await self.conn.execute(
             select(sync_batches.c.status, func.count()).group_by(sync_batches.c.status)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     async def batches_by_entity_status(self) -> dict[tuple[str, str], int]:
         rows = await self.conn.execute(
@@ -87,7 +87,7 @@ class MonitoringRepository(Repository):
             .where(failed_records.c.resolved_at.is_(None))
             .group_by(failed_records.c.entity_name)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     async def pending_by_entity(self) -> dict[str, int]:
         rows = await self.conn.execute(
@@ -95,7 +95,7 @@ class MonitoringRepository(Repository):
                 pending_children.c.entity_name
             )
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     async def entity_states(self) -> list[dict[str, Any]]:
         rows = await self.conn.execute(select(entity_state))

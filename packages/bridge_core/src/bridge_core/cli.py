@@ -1,0 +1,31 @@
+"""What both command lines do first: read settings (echoing no secret), configure logging."""
+
+import typer
+from pydantic import ValidationError
+
+from bridge_core.logging import configure_logging
+from bridge_core.settings import ServiceSettings
+
+
+def load_settings[S: ServiceSettings](settings_class: type[S], *, service: str) -> S:
+    """The service's settings, with logging configured; bad settings exit with code 2.
+
+    pydantic's own message quotes the input, and with it every secret that was set, so
+    each problem is printed as one line naming the environment variable instead.
+    """
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    try:
+        settings = settings_class()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            where = f"{prefix}{name}: " if name else ""
+            typer.echo(f"{service}: invalid settings: {where}{error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(
+        service=service,
+        level=settings.log_level,
+        json=settings.log_json,
+        log_dir=settings.data_dir / "logs" if settings.log_file else None,
+    )
+    return settings
