@@ -241,3 +241,25 @@ async def test_history_and_stats(world):
     assert parts["open_failures"] == 2
     assert parts["last_status"] == "completed"
     assert parts["seconds_since_success"] >= 0
+
+
+async def test_grandchildren_are_freed_with_their_parent_in_the_same_batch(world):
+    await world.erp("INSERT INTO operations VALUES ('SO-3', 10, 'LATHE', 4)")
+    await world.sync("parts")
+    assert (await world.sync("shop_orders"))["counters"]["pending"] == 1
+    # the operation of the parked order waits for the order
+    assert (await world.sync("operations"))["counters"]["pending"] == 1
+
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ('P-LATE', 'late part', '2', 1, '2025-02-01')"
+    )
+    parts = await world.sync("parts")
+    # the order and, through it, its operation
+    assert parts["counters"]["resolved"] == 2
+    assert (await world.client.get("/api/v1/monitoring/pending-children")).json()["total"] == 0
+    linked = await world.target(
+        "SELECT op.op_no FROM erp.operations op JOIN erp.shop_orders o "
+        "ON o._bridge_uid = op.shop_orders_uid WHERE o.order_no = 'SO-3'"
+    )
+    assert [r[0] for r in linked] == [10]

@@ -164,8 +164,8 @@ class ErpChanges:
 
     def expected(self) -> dict[str, dict[str, int]]:
         """Per entity: the inserts, updates, deletes and resolved parked children these
-        changes cause in the incremental sync (the operations the first sync parked are
-        inserted on top: a ``hash`` read sees them again, now with their order)."""
+        changes cause in the incremental sync (the late parts' batch also frees the
+        operations parked behind their orders: those are counted there on top)."""
         return {
             "sites": {"inserted": 0, "updated": 0, "deleted": 0, "resolved": 0},
             "work_centers": {

@@ -56,6 +56,9 @@ from syncflow.settings import Settings
 from syncflow.sources.service import client_for
 from syncflow.sync.repository import BatchRepository
 
+# parked children are freed down this many generations (never around a cycle of refs)
+MAX_PARENT_DEPTH = 4
+
 
 class LeaseLost(Exception):
     """Another worker owns the batch now; this one must stop without writing."""
@@ -200,7 +203,10 @@ class BatchRun:
                     self.uid, cursor_start=from_rowversion, checkpoint=self.checkpoint
                 )
         self.pipeline = EntityPipeline(self.spec)
-        self.children = {child.name: EntityPipeline(child) for child in children}
+        # parent entity -> pipelines of its child entities (grandchildren are added lazily)
+        self.children: dict[str, list[EntityPipeline]] = {
+            self.entity: [EntityPipeline(child) for child in children]
+        }
         self.detect_deletes = self.mode in tuple(SyncMode) and delta.detects_deletes(
             self.spec.delta_strategy, SyncMode(self.mode)
         )
@@ -425,8 +431,10 @@ class BatchRun:
         failures: list[RowFailure],
         outcome: ChunkOutcome,
         retries: Mapping[int, int] | None = None,
+        depth: int = 0,
     ) -> None:
-        """Delta, resolve, load and track one entity's prepared records."""
+        """Delta, resolve, load and track one entity's prepared records (``depth`` counts
+        generations of freed children below the batch's own entity)."""
         start = time.perf_counter()
         existing = await load.lookup_existing(target, spec, [r.key_hash for r in records])
         changes = delta.classify(records, existing, self.uid)
@@ -489,9 +497,9 @@ class BatchRun:
             ],
             next_retry_at=self.ctx.now() + resolve.next_retry_delay(0),
         )
-        if spec is self.spec and self.children:
+        if resolution.ready and depth < MAX_PARENT_DEPTH:
             loaded = [r.key_hash for r in resolution.ready]
-            counters.resolved += await self._free_children(conn, target, loaded)
+            counters.resolved += await self._free_children(conn, target, spec.name, loaded, depth)
 
     async def _parent_uids(
         self, target: AsyncConnection, spec: EntitySpec, records: Sequence[Record]
@@ -508,14 +516,28 @@ class BatchRun:
             found.update({(parent_entity, key): uid for key, uid in uids.items()})
         return found
 
+    async def _children_of(self, conn: AsyncConnection, parent: str) -> list[EntityPipeline]:
+        if parent not in self.children:
+            specs = await child_specs(
+                conn, parent, source_timezone=self.ctx.settings.source_timezone
+            )
+            self.children[parent] = [EntityPipeline(spec) for spec in specs]
+        return self.children[parent]
+
     async def _free_children(
-        self, conn: AsyncConnection, target: AsyncConnection, parent_keys: Sequence[str]
+        self,
+        conn: AsyncConnection,
+        target: AsyncConnection,
+        parent: str,
+        parent_keys: Sequence[str],
+        depth: int,
     ) -> int:
-        """Load the parked children of the rows just loaded; return how many went in."""
+        """Load the parked children of the ``parent`` rows just loaded, and in turn their
+        own parked children (grandchildren); return how many went in."""
         resolved = 0
-        for name, pipeline in self.children.items():
+        for pipeline in await self._children_of(conn, parent):
             waiting = await track.children_waiting_for(
-                conn, entity=name, parent_entity=self.entity, parent_key_hashes=parent_keys
+                conn, entity=pipeline.spec.name, parent_entity=parent, parent_key_hashes=parent_keys
             )
             if not waiting:
                 continue
@@ -524,8 +546,11 @@ class BatchRun:
                 [w["row_data"]["raw"] for w in waiting], self.seconds
             )
             child = ChunkOutcome()
-            await self._write(conn, target, pipeline.spec, records, failures, child)
-            resolved += child.counters.inserted + child.counters.updated + child.counters.unchanged
+            await self._write(
+                conn, target, pipeline.spec, records, failures, child, depth=depth + 1
+            )
+            counted = child.counters
+            resolved += counted.inserted + counted.updated + counted.unchanged + counted.resolved
         return resolved
 
     async def _deletes(self) -> None:
