@@ -1,7 +1,6 @@
 """Every APISmith table (SQLAlchemy Core), on the one MetaData that Alembic reads."""
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Column,
     DateTime,
@@ -14,21 +13,10 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
-from bridge_core.db.naming import new_metadata
+from bridge_core.db.naming import Json, new_metadata, timestamps
 
 metadata = new_metadata()
-
-Json = JSON().with_variant(JSONB(), "postgresql")
-
-
-def _timestamps() -> list[Column[object]]:
-    return [
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
-    ]
-
 
 users = Table(
     "users",
@@ -38,7 +26,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", String(20), nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
-    *_timestamps(),
+    *timestamps(),
 )
 
 service_tokens = Table(
@@ -51,7 +39,7 @@ service_tokens = Table(
     Column("created_by", Uuid, ForeignKey("users.uid", ondelete="SET NULL"), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
-    *_timestamps(),
+    *timestamps(),
 )
 
 connections = Table(
@@ -63,7 +51,7 @@ connections = Table(
     Column("url_encrypted", LargeBinary, nullable=False),
     Column("url_masked", Text, nullable=False),
     Column("options", Json, nullable=False),
-    *_timestamps(),
+    *timestamps(),
 )
 
 apis = Table(
@@ -84,7 +72,7 @@ apis = Table(
     Column("columns", Json, nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False),
-    *_timestamps(),
+    *timestamps(),
 )
 
 api_versions = Table(

@@ -5,7 +5,6 @@ run time from each entity's definition (``syncflow.targets``).
 """
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -19,21 +18,10 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
-from bridge_core.db.naming import new_metadata
+from bridge_core.db.naming import Json, new_metadata, timestamps
 
 metadata = new_metadata()
-
-Json = JSON().with_variant(JSONB(), "postgresql")
-
-
-def _timestamps() -> list[Column[object]]:
-    return [
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
-    ]
-
 
 operator_tokens = Table(
     "operator_tokens",
@@ -42,7 +30,7 @@ operator_tokens = Table(
     Column("name", String(150), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
-    *_timestamps(),
+    *timestamps(),
 )
 
 sources = Table(
@@ -52,7 +40,7 @@ sources = Table(
     Column("name", String(150), nullable=False, unique=True),
     Column("base_url", Text, nullable=False),
     Column("token_encrypted", LargeBinary, nullable=False),
-    *_timestamps(),
+    *timestamps(),
 )
 
 entities = Table(
@@ -64,7 +52,7 @@ entities = Table(
     Column("api_slug", String(150), nullable=False),
     Column("definition", Json, nullable=False),
     Column("api_columns", Json, nullable=False),
-    *_timestamps(),
+    *timestamps(),
 )
 
 entity_state = Table(
@@ -178,7 +166,7 @@ schedules = Table(
     Column("next_run_at", DateTime(timezone=True), nullable=True),
     Column("last_run_at", DateTime(timezone=True), nullable=True),
     Column("last_batch_uid", Uuid, nullable=True),
-    *_timestamps(),
+    *timestamps(),
     Index("ix_schedules_entity", "entity_name"),
     Index("ix_schedules_next_run", "next_run_at", postgresql_where="is_active"),
 )
