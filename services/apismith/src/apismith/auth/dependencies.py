@@ -18,7 +18,7 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 
 from typing import Annotated
 
-from fastapi import Body, Depends, HTTPException, Request
+from fastapi import Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from apismith.auth import service
@@ -28,6 +28,7 @@ from apismith.auth.security import TokenClaims, decode_token
 from apismith.settings import Settings
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, Unauthorized
+from bridge_core.http.bearer import bearer_token, unauthorized
 
 __all__ = [
     "Admin",
@@ -56,35 +57,26 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def _challenge(detail: str) -> HTTPException:
-    # bridge_core's errors carry no headers; RFC 6750 wants the Bearer challenge on a 401
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def authenticate(
     request: Request,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
-    if credentials is None:
-        if request.headers.get("Authorization"):
-            raise _challenge("malformed authorization header: expected 'Bearer <token>'")
-        raise _challenge("missing bearer token")
-    token = credentials.credentials
+    token = bearer_token(request, credentials)
     try:
         claims = decode_token(token, settings=settings)
     except Unauthorized as exc:
-        raise _challenge(exc.detail) from exc
+        raise unauthorized(exc.detail) from exc
     if claims.typ == "refresh":
-        raise _challenge("a refresh token is not a bearer token: use it at /auth/refresh")
+        raise unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
     if claims.typ == "access":
         return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
     try:
         async with get_database(request).transaction() as conn:
             return await service.authenticate_service_token(conn=conn, claims=claims, token=token)
     except Unauthorized as exc:
-        raise _challenge(exc.detail) from exc
+        raise unauthorized(exc.detail) from exc
 
 
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

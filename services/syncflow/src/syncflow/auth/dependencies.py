@@ -15,13 +15,14 @@ says what was wrong (missing, malformed, invalid, unknown, revoked) and carries
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import ServiceUnavailable, Unauthorized
+from bridge_core.http.bearer import bearer_token, unauthorized
 from syncflow.auth import service
 from syncflow.auth.principal import ADMIN_TOKEN_NAME, Principal
 from syncflow.auth.security import is_admin_token, verified_token_uid
@@ -45,33 +46,24 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def _challenge(detail: str) -> HTTPException:
-    # bridge_core's errors carry no headers; RFC 6750 wants the Bearer challenge on a 401
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def authenticate(
     request: Request,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The operator behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
-    if credentials is None:
-        if request.headers.get("Authorization"):
-            raise _challenge("malformed authorization header: expected 'Bearer <token>'")
-        raise _challenge("missing bearer token")
-    token = credentials.credentials
+    token = bearer_token(request, credentials)
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     if is_admin_token(admin_token=admin_token, token=token):
         return Principal(uid=None, name=ADMIN_TOKEN_NAME)
     uid = verified_token_uid(secret_key=settings.secret_key.get_secret_value(), token=token)
     if uid is None:
-        raise _challenge("invalid token")
+        raise unauthorized("invalid token")
     try:
         async with get_database(request).transaction() as conn:
             return await service.authenticate_token(conn, uid=uid, token=token)
     except Unauthorized as exc:
-        raise _challenge(exc.detail) from exc
+        raise unauthorized(exc.detail) from exc
     except (OSError, SQLAlchemyError) as exc:
         logger.warning("operator token check failed: {}", type(exc).__name__)
         raise ServiceUnavailable("database unreachable: the token cannot be checked") from exc
