@@ -191,7 +191,7 @@ class World:
     ) -> dict[str, Any]:
         return await self.wait(await self.start(entity, mode, dry_run))
 
-    async def set_parts_page_size(self, page_size: int) -> None:
+    async def set_parts_page_size(self, page_size: int, rowversion_lookback: float = 0) -> None:
         response = await self.client.put(
             "/api/v1/entities/parts",
             json={
@@ -199,6 +199,7 @@ class World:
                 "api_slug": f"{self.prefix}-parts",
                 "field_mappings": PART_MAPPINGS,
                 "page_size": page_size,
+                "rowversion_lookback": rowversion_lookback,
             },
         )
         assert response.status_code == 200, response.text

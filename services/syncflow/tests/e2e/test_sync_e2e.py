@@ -263,3 +263,20 @@ async def test_grandchildren_are_freed_with_their_parent_in_the_same_batch(world
         "ON o._bridge_uid = op.shop_orders_uid WHERE o.order_no = 'SO-3'"
     )
     assert [r[0] for r in linked] == [10]
+
+
+async def test_rowversion_lookback_catches_a_row_that_committed_late(world):
+    await world.sync("parts")
+    # a transaction that took a low rowversion commits after higher ones were read
+    cursor_row = await world.erp("SELECT max(rowversion) FROM parts")
+    await world.erp(
+        "UPDATE parts SET qty = 77, rowversion = $1 WHERE part_no = 'P-002'", cursor_row[0][0] - 3
+    )
+    missed = await world.sync("parts")
+    assert missed["counters"]["updated"] == 0
+
+    await world.set_parts_page_size(3, rowversion_lookback=10)
+    caught = await world.sync("parts")
+    assert caught["counters"]["updated"] == 1
+    qty = await world.target("SELECT qty FROM erp.parts WHERE part_no = 'P-002'")
+    assert qty[0][0] == Decimal("77")

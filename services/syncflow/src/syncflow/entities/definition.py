@@ -282,6 +282,7 @@ def resolve_definition(
         target_schema=schema,
         target_table=body.target_table or name,
         page_size=body.page_size or DEFAULT_PAGE_SIZE,
+        rowversion_lookback=body.rowversion_lookback or 0,
         field_mappings=fields,
         parent_refs=parent_refs,
         delete_policy=body.delete_policy or DeletePolicy(),
@@ -303,6 +304,7 @@ def to_spec(
         target_schema=definition.target_schema,
         target_table=definition.target_table,
         page_size=definition.page_size,
+        rowversion_lookback=definition.rowversion_lookback,
         fields=tuple(
             FieldSpec(
                 source_field=f.source_field,

@@ -95,6 +95,12 @@ class EntityBody(BaseModel):
     target_schema: Identifier | None = None
     target_table: Identifier | None = None
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    rowversion_lookback: float | None = Field(
+        default=None,
+        ge=0,
+        description="incremental runs re-read this far below the cursor (numbers: units; "
+        "timestamps: seconds) to catch rows that commit late; default 0",
+    )
     field_mappings: list[FieldMapping] | None = Field(default=None, min_length=1)
     parent_refs: list[ParentRefBody] = Field(default_factory=list)
     delete_policy: DeletePolicy | None = None
@@ -132,6 +138,7 @@ class EntityDefinition(BaseModel):
     target_schema: str
     target_table: str
     page_size: int
+    rowversion_lookback: float = 0
     field_mappings: list[ResolvedField]
     parent_refs: list[ResolvedParentRef]
     delete_policy: DeletePolicy

@@ -8,13 +8,46 @@ before, so APISmith reads and encodes while SyncFlow transforms and loads.
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncflow.apismith_client import ApiSmithClient, ExecutedPage
 from syncflow.pipeline.types import EntitySpec
 
 __all__ = ["ExecutedPage", "fetch_page", "read_filters", "read_pages"]
+
+
+def below_cursor(cursor: Any, lookback: float) -> Any:
+    """Where an incremental read starts: ``lookback`` below the committed cursor.
+
+    Rows that commit late (a lower rowversion committed after a higher one was read)
+    are caught by re-reading this margin; re-read rows come out ``unchanged``. Numbers
+    (as JSON numbers or exact decimal strings) go down by ``lookback``, ISO 8601
+    timestamps by ``lookback`` seconds; other cursors (binary rowversions as hex) and a
+    zero lookback are used as they are.
+    """
+    if cursor is None or not lookback:
+        return cursor
+    if isinstance(cursor, bool):
+        return cursor
+    if isinstance(cursor, int):
+        return cursor - math.ceil(lookback)
+    if isinstance(cursor, float):
+        return cursor - lookback
+    if isinstance(cursor, str):
+        try:
+            return str(Decimal(cursor) - Decimal(str(lookback)))
+        except InvalidOperation:
+            pass
+        try:
+            moment = datetime.fromisoformat(cursor)
+        except ValueError:
+            return cursor
+        return (moment - timedelta(seconds=lookback)).isoformat()
+    return cursor
 
 
 def read_filters(spec: EntitySpec, *, from_rowversion: Any) -> list[dict[str, Any]]:

@@ -192,7 +192,11 @@ class BatchRun:
                     self.spec.delta_strategy is DeltaStrategy.ROWVERSION
                     and self.mode == SyncMode.INCREMENTAL
                 )
-                from_rowversion = committed if incremental else None
+                from_rowversion = (
+                    fetch.below_cursor(committed, self.spec.rowversion_lookback)
+                    if incremental
+                    else None
+                )
                 self.checkpoint = {
                     "phase": "read",
                     "page_cursor": None,

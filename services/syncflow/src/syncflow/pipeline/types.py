@@ -146,6 +146,8 @@ class EntitySpec:
     delete_policy: DeletePolicy = DeletePolicy()
     source_timezone: str = "UTC"
     normalization: NormalizationOptions = NormalizationOptions()
+    # incremental reads start this far below the committed cursor (late commits)
+    rowversion_lookback: float = 0.0
 
     def api_type(self, source_field: str) -> str:
         """APISmith's data type of a source field (``"string"`` when unknown)."""
