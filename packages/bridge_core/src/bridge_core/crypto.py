@@ -7,7 +7,6 @@ Tokens given to clients are stored only as SHA-256 hashes.
 
 import base64
 import hashlib
-import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -37,11 +36,6 @@ class SecretBox:
             raise DecryptionError(
                 "stored secret cannot be decrypted with the configured encryption key"
             ) from exc
-
-
-def new_token(prefix: str) -> str:
-    """A new random bearer token, e.g. ``sf_3kq...`` (prefix says which service issued it)."""
-    return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
 def hash_token(token: str) -> str:

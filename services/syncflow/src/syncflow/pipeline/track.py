@@ -116,12 +116,6 @@ async def committed_cursor(conn: AsyncConnection, entity: str) -> Any:
     )
 
 
-async def reset_cursor(conn: AsyncConnection, entity: str) -> None:
-    await conn.execute(
-        update(entity_state).where(entity_state.c.entity_name == entity).values(cursor=None)
-    )
-
-
 async def record_failures(
     conn: AsyncConnection,
     *,

@@ -72,13 +72,6 @@ def integral(number: Decimal) -> int:
     return int(number)
 
 
-def whole_number(value: int) -> int:
-    """``value`` when it is not wider than 38 digits."""
-    if -_INTEGER_LIMIT < value < _INTEGER_LIMIT:
-        return value
-    raise ValueError(f"wider than {INTEGER_DIGITS} digits")
-
-
 def integer_decimal(value: int) -> Decimal:
     """An int as a Decimal, when PostgreSQL ``numeric`` can hold it."""
     number = Decimal(value)
