@@ -166,7 +166,13 @@ async def ensure_work_tables(conn: AsyncConnection) -> None:
     await driver.execute(
         f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
-        "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL, PRIMARY KEY (batch_uid, key_hash))"
+        "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL);"
+        # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
+        # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
+        f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash);"
+        # tables made by earlier builds had a primary key, which a COPY of a key seen twice
+        # would violate
+        f"ALTER TABLE {SEEN_TABLE} DROP CONSTRAINT IF EXISTS seen_keys_pkey"
     )
 
 
@@ -176,11 +182,11 @@ async def mark_seen(conn: AsyncConnection, batch_uid: UUID, key_hashes: Iterable
     if not keys:
         return
     driver = await asyncpg_connection(conn)
-    await driver.execute(
-        f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, unnest($2::char(32)[]) "
-        "ON CONFLICT DO NOTHING",
-        batch_uid,
-        keys,
+    await driver.copy_records_to_table(
+        "seen_keys",
+        schema_name=WORK_SCHEMA,
+        records=[(batch_uid, key) for key in keys],
+        columns=["batch_uid", "key_hash"],
     )
 
 
