@@ -124,6 +124,13 @@ class Driver(ABC):
         self.url = url
         self.options = options
 
+    def positional(self, query: BoundQuery) -> tuple[Any, ...]:
+        """The query's values in order; a named-parameter query is a bug in the SQL layer."""
+        if isinstance(query.params, dict):
+            style = PARAM_STYLES[self.dialect]
+            raise ErpQueryError(f"{self.dialect} queries take positional ({style}) parameters")
+        return query.params
+
     @abstractmethod
     async def ping(self) -> ServerInfo:
         """Connect, run a trivial query, return the server version and round-trip time."""

@@ -128,9 +128,9 @@ class _Session:
             return self._unreachable(exc)
         return ErpQueryError(f"SQL Server rejected the query: {error_text(exc, secret=None)}")
 
-    def execute(self, query: BoundQuery) -> Any:
+    def execute(self, sql: str, params: tuple[Any, ...]) -> Any:
         try:
-            return self.conn.cursor().execute(query.sql, *_positional(query))
+            return self.conn.cursor().execute(sql, *params)
         except self._pyodbc.Error as exc:
             raise self._error(exc) from exc
 
@@ -175,7 +175,7 @@ class MssqlDriver(Driver):
                 _Session, self._connection_string, timeout_ms, self._where, self._secret
             )
             try:
-                yield session, await self._run(session.execute, query)
+                yield session, await self._run(session.execute, query.sql, self.positional(query))
             finally:
                 await self._run(session.close)
 
@@ -211,9 +211,3 @@ class MssqlDriver(Driver):
 
     async def close(self) -> None:
         """Nothing stays open between calls; the thread pool belongs to the registry."""
-
-
-def _positional(query: BoundQuery) -> tuple[Any, ...]:
-    if isinstance(query.params, dict):
-        raise ErpQueryError("SQL Server queries take positional (?) parameters")
-    return query.params

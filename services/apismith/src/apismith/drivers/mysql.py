@@ -225,7 +225,7 @@ class MysqlDriver(Driver):
     ) -> list[ColumnInfo]:
         timeout_ms = self.options.statement_timeout_ms
         async with self._session(timeout_ms) as conn, conn.cursor() as cursor:
-            await cursor.execute(query.sql, _positional(query))
+            await cursor.execute(query.sql, self.positional(query))
             description = cursor.description or ()
             charsets = _charsets(cursor)
             await cursor.fetchall()
@@ -243,7 +243,7 @@ class MysqlDriver(Driver):
         rows_read = 0
         async with self._session(self.timeout_ms(timeout_ms)) as conn:
             cursor = conn.cursor(SSCursor)
-            await cursor.execute(query.sql, _positional(query))
+            await cursor.execute(query.sql, self.positional(query))
             convert = _row_converter(cursor.description or ())
             while rows := await cursor.fetchmany(chunk_rows):
                 rows_read += len(rows)
@@ -260,9 +260,3 @@ class MysqlDriver(Driver):
 
 def _server_name(version: str) -> str:
     return f"MariaDB {version}" if "mariadb" in version.lower() else f"MySQL {version}"
-
-
-def _positional(query: BoundQuery) -> tuple[Any, ...]:
-    if isinstance(query.params, dict):
-        raise ErpQueryError("MySQL queries take positional (%s) parameters")
-    return query.params

@@ -193,7 +193,7 @@ class PostgresDriver(Driver):
         rows_read = 0
         async with self._session(self.timeout_ms(timeout_ms)) as conn:
             statement = await conn.prepare(query.sql)
-            cursor = await statement.cursor(*_positional(query))
+            cursor = await statement.cursor(*self.positional(query))
             while records := await cursor.fetch(chunk_rows):
                 rows_read += len(records)
                 check_row_limit(rows_read, self.options.max_rows)
@@ -204,9 +204,3 @@ class PostgresDriver(Driver):
             if self._pool is not None:
                 await self._pool.close()
                 self._pool = None
-
-
-def _positional(query: BoundQuery) -> tuple[Any, ...]:
-    if isinstance(query.params, dict):
-        raise ErpQueryError("PostgreSQL queries take positional ($1, $2) parameters")
-    return query.params

@@ -84,10 +84,10 @@ class _Session:
         self.conn.execute("PRAGMA query_only = ON")
         self.conn.set_progress_handler(self.deadline, _PROGRESS_STEPS)
 
-    def execute(self, query: BoundQuery, timeout_ms: int) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple[Any, ...], timeout_ms: int) -> sqlite3.Cursor:
         with self._lock:
             self.deadline.start(timeout_ms)
-            return self.conn.execute(query.sql, _positional(query))
+            return self.conn.execute(sql, params)
 
     def fetch(self, cursor: sqlite3.Cursor, rows: int, timeout_ms: int) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -125,7 +125,10 @@ class SqliteDriver(Driver):
             except sqlite3.Error as exc:
                 raise ErpUnreachable(f"cannot open SQLite database {self._path}: {exc}") from exc
             try:
-                yield session, await self._run(session.execute, query, timeout_ms)
+                yield (
+                    session,
+                    await self._run(session.execute, query.sql, self.positional(query), timeout_ms),
+                )
             except sqlite3.Error as exc:
                 if session.deadline.hit:
                     raise ErpTimeout(
@@ -179,9 +182,3 @@ class SqliteDriver(Driver):
 
     async def close(self) -> None:
         """Nothing stays open between calls; the thread pool belongs to the registry."""
-
-
-def _positional(query: BoundQuery) -> tuple[Any, ...]:
-    if isinstance(query.params, dict):
-        raise ErpQueryError("SQLite queries take positional (?) parameters")
-    return query.params
