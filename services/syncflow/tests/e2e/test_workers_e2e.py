@@ -150,7 +150,7 @@ async def test_three_workers_one_killed_every_batch_completes_exactly_once(world
 
     killed_uid, killed_owner, killed_at = victim
     for name, final in finals.items():
-        assert final["status"] == "completed", (final, logs)
+        assert final["status"] == "completed", (final["error"], final, logs)
         # each source row read once in total: the killed batch resumed after its last
         # committed chunk instead of starting over (or reading a chunk twice)
         assert final["counters"]["fetched"] == ROWS, (name, final["counters"])

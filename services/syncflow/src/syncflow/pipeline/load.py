@@ -163,16 +163,17 @@ async def write_rows(
 async def ensure_work_tables(conn: AsyncConnection) -> None:
     """The unlogged table of keys seen per batch (for delete detection)."""
     driver = await asyncpg_connection(conn)
+    # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
+    # calls this while other workers' chunks write to it
+    if await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{WORK_SCHEMA}.seen_keys"):
+        return
     await driver.execute(
         f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
         "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL);"
         # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
         # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
-        f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash);"
-        # tables made by earlier builds had a primary key, which a COPY of a key seen twice
-        # would violate
-        f"ALTER TABLE {SEEN_TABLE} DROP CONSTRAINT IF EXISTS seen_keys_pkey"
+        f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash)"
     )
 
 
