@@ -280,3 +280,20 @@ async def test_rowversion_lookback_catches_a_row_that_committed_late(world):
     assert caught["counters"]["updated"] == 1
     qty = await world.target("SELECT qty FROM erp.parts WHERE part_no = 'P-002'")
     assert qty[0][0] == Decimal("77")
+
+
+async def test_a_first_load_meeting_a_key_again_on_a_later_page(world):
+    """A first load COPYs pages straight into the empty target; a key sent again on a later
+    page is decided with the lookup after all: counted once, the later read wins."""
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ('P-001', 'sent again', '2', 1, '2025-01-01')"
+    )
+    await world.set_parts_page_size(2)
+    status = await world.sync("parts")
+    assert status["status"] == "completed", status
+    counters = status["counters"]
+    assert (counters["fetched"], counters["inserted"], counters["duplicate"]) == (8, 5, 1)
+    assert counters["failed"] == 2
+    rows = await world.target("SELECT description FROM erp.parts WHERE part_no = 'P-001'")
+    assert [r["description"] for r in rows] == ["sent again"]

@@ -132,7 +132,7 @@ class Identity:
                     .hex()
                 )
                 if refs:
-                    record.parent_key_hashes = self._parent_key_hashes(values)
+                    record.parent_key_hashes = self.parent_key_hashes(values)
             except (TypeError, ValueError) as exc:
                 failures.append(
                     RowFailure(
@@ -146,7 +146,7 @@ class Identity:
             kept.append(record)
         return StageResult(records=kept, failures=failures)
 
-    def _parent_key_hashes(self, values: dict[str, Any]) -> dict[str, str]:
+    def parent_key_hashes(self, values: dict[str, Any]) -> dict[str, str]:
         hashes: dict[str, str] = {}
         for parent_entity, ref_fields in self._refs:
             hashed = parent_key_hash([values.get(name) for name in ref_fields])

@@ -1,6 +1,6 @@
 """Load: set-based writes into an entity's target table, and the reads they need.
 
-Changed rows are COPYed (binary, typed) into a transaction-scoped staging table
+Changed rows are COPYed (text format, :mod:`.copy_text`) into a transaction-scoped staging table
 and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``. A chunk
 whose rows are all new to the target (a first load) is COPYed straight into it.
 Deletes compare the target with the keys this batch has seen (kept in an
@@ -16,7 +16,9 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
-from bridge_core.ids import new_id
+from bridge_core.ids import new_id_texts
+from syncflow.pipeline import copy_text
+from syncflow.pipeline.copy_text import ColumnKind
 from syncflow.pipeline.types import DeleteMode, EntitySpec, Record
 
 WORK_SCHEMA = "syncflow_work"
@@ -87,6 +89,42 @@ async def lookup_parent_uids(
     return {r[0]: r[1] for r in rows}
 
 
+def copy_payload(
+    spec: EntitySpec, records: Sequence[Record], *, batch_uid: UUID, now: datetime
+) -> bytes:
+    """The records as COPY text rows of :func:`copy_columns`, with new ``_bridge_uid``s."""
+    targets = [r.target for r in records]
+    parents = [ref.parent_entity for ref in spec.parent_refs]
+    columns: list[list[str] | str] = [
+        copy_text.render(ColumnKind(f.type.value), [t.get(f.target_field) for t in targets])
+        for f in spec.fields
+    ]
+    columns.extend(
+        copy_text.render(ColumnKind.UUID, [r.parent_uids.get(p) for r in records]) for p in parents
+    )
+    rowversions = [None if r.rowversion is None else str(r.rowversion) for r in records]
+    stamp = copy_text.constant(ColumnKind.TIMESTAMP, now)
+    columns.extend(
+        [
+            new_id_texts(len(records)),
+            [r.key_hash for r in records],  # hex digits: nothing to escape
+            [r.data_hash for r in records],
+            copy_text.render(ColumnKind.TEXT, rowversions),
+            copy_text.NULL,  # _bridge_ref
+            str(batch_uid),
+            stamp,  # _bridge_created_at
+            stamp,  # _bridge_updated_at
+            copy_text.NULL,  # _bridge_deleted_at
+        ]
+    )
+    return copy_text.rows(columns, len(records))
+
+
+def copy_columns(spec: EntitySpec) -> list[str]:
+    """The columns :func:`copy_payload` writes, in its order."""
+    return data_columns(spec) + list(BRIDGE_COLUMNS)
+
+
 async def write_rows(
     conn: AsyncConnection,
     spec: EntitySpec,
@@ -104,47 +142,50 @@ async def write_rows(
     """
     if not records:
         return
-    columns = data_columns(spec)
-    parents = [ref.parent_entity for ref in spec.parent_refs]
-    fields = [f.target_field for f in spec.fields]
-    all_columns = columns + list(BRIDGE_COLUMNS)
-    rows = [
-        (
-            *[r.target.get(name) for name in fields],
-            *[r.parent_uids.get(p) for p in parents],
-            new_id(),
-            r.key_hash,
-            r.data_hash,
-            None if r.rowversion is None else str(r.rowversion),
-            None,
-            batch_uid,
-            now,
-            now,
-            None,
-        )
-        for r in records
-    ]
+    payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
     driver = await asyncpg_connection(conn)
-    if all_new:
-        try:
-            async with driver.transaction():  # a savepoint: a key conflict undoes only this
-                await driver.copy_records_to_table(
-                    spec.target_table,
-                    schema_name=spec.target_schema,
-                    records=rows,
-                    columns=all_columns,
-                )
-            return
-        except asyncpg.UniqueViolationError:
-            pass
+    if all_new and await _copy_new(driver, spec, payload):
+        return
+    await _merge(driver, spec, payload)
+
+
+async def insert_new_rows(
+    conn: AsyncConnection,
+    spec: EntitySpec,
+    records: Sequence[Record],
+    *,
+    batch_uid: UUID,
+    now: datetime,
+) -> bool:
+    """COPY rows whose keys the target should not hold yet straight into it; ``False``
+    (and nothing written) when one of the keys is there after all."""
+    if not records:
+        return True
+    payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
+    return await _copy_new(await asyncpg_connection(conn), spec, payload)
+
+
+async def _copy_new(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> bool:
+    try:
+        async with driver.transaction():  # a savepoint: a key conflict undoes only this
+            await _copy(driver, spec.target_table, payload, copy_columns(spec), spec.target_schema)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def _merge(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> None:
+    """Stage the rows and merge them: new keys inserted, changed or soft-deleted rows
+    updated, the rest left alone."""
     target = target_name(spec)
+    all_columns = copy_columns(spec)
     await driver.execute(
         f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    await driver.copy_records_to_table("_bridge_stage", records=rows, columns=all_columns)
+    await _copy(driver, "_bridge_stage", payload, all_columns)
     column_list = ", ".join(quote(c) for c in all_columns)
     updated = [
-        *columns,
+        *data_columns(spec),
         "_bridge_data_hash",
         "_bridge_rowversion",
         "_bridge_batch_uid",
@@ -158,6 +199,19 @@ async def write_rows(
         f"OR t._bridge_deleted_at IS NOT NULL"
     )
     await driver.execute("DROP TABLE _bridge_stage")
+
+
+async def _copy(
+    driver: asyncpg.Connection,
+    table: str,
+    payload: bytes,
+    columns: Sequence[str],
+    schema: str | None = None,
+) -> None:
+    """COPY text rows into ``table`` (a memoryview: asyncpg reads ``bytes`` as a path)."""
+    await driver.copy_to_table(
+        table, schema_name=schema, source=memoryview(payload), columns=columns, format="text"
+    )
 
 
 async def ensure_work_tables(conn: AsyncConnection) -> None:
@@ -183,12 +237,8 @@ async def mark_seen(conn: AsyncConnection, batch_uid: UUID, key_hashes: Iterable
     if not keys:
         return
     driver = await asyncpg_connection(conn)
-    await driver.copy_records_to_table(
-        "seen_keys",
-        schema_name=WORK_SCHEMA,
-        records=[(batch_uid, key) for key in keys],
-        columns=["batch_uid", "key_hash"],
-    )
+    payload = copy_text.rows([str(batch_uid), keys], len(keys))
+    await _copy(driver, "seen_keys", payload, ["batch_uid", "key_hash"], WORK_SCHEMA)
 
 
 async def count_delete_candidates(
@@ -231,6 +281,13 @@ async def apply_deletes(
 async def forget_seen(conn: AsyncConnection, batch_uid: UUID) -> None:
     driver = await asyncpg_connection(conn)
     await driver.execute(f"DELETE FROM {SEEN_TABLE} WHERE batch_uid = $1", batch_uid)
+
+
+async def target_is_empty(conn: AsyncConnection, spec: EntitySpec) -> bool:
+    """Whether the target table holds no row at all (deleted ones included)."""
+    driver = await asyncpg_connection(conn)
+    found: bool = await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {target_name(spec)})")
+    return not found
 
 
 async def target_rows(conn: AsyncConnection, spec: EntitySpec) -> int:

@@ -64,7 +64,7 @@ class Mapper:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown source timezone {spec.source_timezone!r}") from None
         self._conversions = _Conversions(zone)
-        self._plan: tuple[tuple[str, str, Conversion | None], ...] = tuple(
+        self.plan: tuple[tuple[str, str, Conversion | None], ...] = tuple(
             (f.source_field, f.target_field, self._field_plan(f, spec.value_type(f.source_field)))
             for f in spec.fields
         )
@@ -72,7 +72,7 @@ class Mapper:
     def map(self, records: Sequence[Record]) -> StageResult:
         """The records whose every field mapped (``target`` filled), and one ``map``
         failure for each other row, naming the first field that did not."""
-        plan = self._plan
+        plan = self.plan
         kept: list[Record] = []
         failures: list[RowFailure] = []
         for record in records:
@@ -89,7 +89,7 @@ class Mapper:
         return StageResult(records=kept, failures=failures)
 
     def _failure(self, record: Record) -> RowFailure:
-        for source, target, run in self._plan:
+        for source, target, run in self.plan:
             if run is None:
                 continue
             value = record.values.get(source)

@@ -197,11 +197,17 @@ class BatchRun:
                     if incremental
                     else None
                 )
+                async with self.ctx.target_database.transaction() as target:
+                    fresh = self.mode in tuple(SyncMode) and await load.target_is_empty(
+                        target, self.spec
+                    )
                 self.checkpoint = {
                     "phase": "read",
                     "page_cursor": None,
                     "from_rowversion": from_rowversion,
                     "cursor": committed,
+                    # the target held nothing when the batch began: no lookups (see _write)
+                    "fresh_target": fresh,
                 }
                 await BatchRepository(conn).set_started(
                     self.uid, cursor_start=from_rowversion, checkpoint=self.checkpoint
@@ -438,19 +444,35 @@ class BatchRun:
         depth: int = 0,
     ) -> None:
         """Delta, resolve, load and track one entity's prepared records (``depth`` counts
-        generations of freed children below the batch's own entity)."""
-        start = time.perf_counter()
-        existing = await load.lookup_existing(target, spec, [r.key_hash for r in records])
-        changes = delta.classify(records, existing, self.uid)
-        self.seconds[Stage.DELTA] += time.perf_counter() - start
+        generations of freed children below the batch's own entity).
 
-        start = time.perf_counter()
-        to_write = changes.to_write()
-        found = await self._parent_uids(target, spec, to_write)
-        resolution = resolve.resolve(spec, to_write, found)
+        While the batch's own target was empty when it started (a first load), the lookup
+        of existing keys is skipped and the rows are COPYed straight in; should a key be
+        there after all (a key repeated across pages, children freed by a parent batch),
+        the COPY is undone and the chunk decided again with the lookup, as every later
+        chunk is.
+        """
+        fresh = spec is self.spec and bool(self.checkpoint.get("fresh_target")) and not self.dry_run
+        changes, resolution = await self._decide(target, spec, records, lookup=not fresh)
+        if not self.dry_run:
+            start = time.perf_counter()
+            now = datetime.now(UTC)
+            if fresh and not await load.insert_new_rows(
+                target, spec, resolution.ready, batch_uid=self.uid, now=now
+            ):
+                self.checkpoint["fresh_target"] = fresh = False
+                changes, resolution = await self._decide(target, spec, records, lookup=True)
+            if not fresh:
+                await load.write_rows(
+                    target,
+                    spec,
+                    resolution.ready,
+                    batch_uid=self.uid,
+                    now=now,
+                    all_new=not changes.updates and not changes.replaced,
+                )
+            self.seconds[Stage.LOAD] += time.perf_counter() - start
         failures = [*failures, *resolution.failures]
-        self.seconds[Stage.RESOLVE] += time.perf_counter() - start
-
         ready = {id(r) for r in resolution.ready}
         counters = outcome.counters
         counters.inserted += sum(1 for r in changes.inserts if id(r) in ready)
@@ -468,17 +490,6 @@ class BatchRun:
         if self.dry_run:
             return
 
-        start = time.perf_counter()
-        now = datetime.now(UTC)
-        await load.write_rows(
-            target,
-            spec,
-            resolution.ready,
-            batch_uid=self.uid,
-            now=now,
-            all_new=not changes.updates and not changes.replaced,
-        )
-        self.seconds[Stage.LOAD] += time.perf_counter() - start
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
         await track.unpark_children(conn, entity=spec.name, key_hashes=settled)
         await track.resolve_failures(conn, entity=spec.name, key_hashes=settled)
@@ -504,6 +515,26 @@ class BatchRun:
         if resolution.ready and depth < MAX_PARENT_DEPTH:
             loaded = [r.key_hash for r in resolution.ready]
             counters.resolved += await self._free_children(conn, target, spec.name, loaded, depth)
+
+    async def _decide(
+        self, target: AsyncConnection, spec: EntitySpec, records: list[Record], *, lookup: bool
+    ) -> tuple[delta.DeltaSet, resolve.Resolution]:
+        """What each record does to the target (``lookup=False``: the target holds none of
+        the keys), and which of the rows to write have their parents."""
+        start = time.perf_counter()
+        existing = (
+            await load.lookup_existing(target, spec, [r.key_hash for r in records])
+            if lookup
+            else {}
+        )
+        changes = delta.classify(records, existing, self.uid)
+        self.seconds[Stage.DELTA] += time.perf_counter() - start
+        start = time.perf_counter()
+        to_write = changes.to_write()
+        found = await self._parent_uids(target, spec, to_write)
+        resolution = resolve.resolve(spec, to_write, found)
+        self.seconds[Stage.RESOLVE] += time.perf_counter() - start
+        return changes, resolution
 
     async def _parent_uids(
         self, target: AsyncConnection, spec: EntitySpec, records: Sequence[Record]

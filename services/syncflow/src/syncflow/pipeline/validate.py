@@ -20,15 +20,15 @@ class Validator:
     """Checks one entity's normalized records (``record.values``)."""
 
     def __init__(self, spec: EntitySpec) -> None:
-        self._keys = spec.business_keys
+        self.keys = spec.business_keys
         required = dict.fromkeys(
             f.source_field
             for f in spec.fields
             if f.required and f.default_value is None and f.source_field not in spec.business_keys
         )
-        self._required = tuple(required)
+        self.required = tuple(required)
         # integers that map copies as they are (a value map decides its own values)
-        self._bigint = tuple(
+        self.bigint = tuple(
             dict.fromkeys(
                 f.source_field
                 for f in spec.fields
@@ -40,7 +40,7 @@ class Validator:
 
     def validate(self, records: Sequence[Record]) -> StageResult:
         """The records that meet every rule, and one ``validate`` failure for each other."""
-        keys, required, bigint = self._keys, self._required, self._bigint
+        keys, required, bigint = self.keys, self.required, self.bigint
         kept: list[Record] = []
         failures: list[RowFailure] = []
         for record in records:
@@ -66,20 +66,20 @@ class Validator:
 
     def _problems(self, values: dict[str, Any]) -> str:
         problems = []
-        missing_keys = [name for name in self._keys if values.get(name) is None]
+        missing_keys = [name for name in self.keys if values.get(name) is None]
         if len(missing_keys) == 1:
             problems.append(
-                f"business key {missing_keys[0]} is NULL (every row needs {', '.join(self._keys)})"
+                f"business key {missing_keys[0]} is NULL (every row needs {', '.join(self.keys)})"
             )
         elif missing_keys:
             problems.append(
                 f"business keys {', '.join(missing_keys)} are NULL "
-                f"(every row needs {', '.join(self._keys)})"
+                f"(every row needs {', '.join(self.keys)})"
             )
         problems.extend(
-            f"required field {name} is NULL" for name in self._required if values.get(name) is None
+            f"required field {name} is NULL" for name in self.required if values.get(name) is None
         )
-        for name in self._bigint:
+        for name in self.bigint:
             value = values.get(name)
             if value is not None and not BIGINT_MIN <= value <= BIGINT_MAX:
                 problems.append(f"{name}: {value} is out of range for integer (bigint)")

@@ -31,7 +31,7 @@ class Normalizer:
         reader = DateTimeReader(
             spec.source_timezone, slash_day_first=spec.normalization.slash_day_first
         )
-        self._plan: tuple[tuple[str, Converter], ...] = tuple(
+        self.plan: tuple[tuple[str, Converter], ...] = tuple(
             (
                 name,
                 converter(
@@ -42,7 +42,7 @@ class Normalizer:
             )
             for name in spec.source_fields()
         )
-        self._types: dict[str, FieldType] = {
+        self.value_types: dict[str, FieldType] = {
             name: spec.value_type(name) for name in spec.source_fields()
         }
         self._rowversion = spec.rowversion_field
@@ -50,7 +50,7 @@ class Normalizer:
     def normalize(self, records: Sequence[Record]) -> StageResult:
         """The records whose every value converted (``values`` filled), and one
         ``normalize`` failure for each other row, naming the first bad field."""
-        plan = self._plan
+        plan = self.plan
         rowversion = self._rowversion
         kept: list[Record] = []
         failures: list[RowFailure] = []
@@ -69,12 +69,12 @@ class Normalizer:
 
     def _failure(self, record: Record) -> RowFailure:
         """The failure for a row the fast path gave up on: find the first bad field."""
-        for name, convert in self._plan:
+        for name, convert in self.plan:
             value = record.raw.get(name)
             try:
                 convert(value)
             except (ValueError, TypeError, ArithmeticError) as exc:
-                error = f"{name}: expected {self._types[name]}, got {shown(value)} ({exc})"
+                error = f"{name}: expected {self.value_types[name]}, got {shown(value)} ({exc})"
                 return RowFailure(stage=Stage.NORMALIZE, error=error, raw=record.raw)
         raise AssertionError("a row failed to normalize but every field converts")
 
