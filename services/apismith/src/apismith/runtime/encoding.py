@@ -121,6 +121,41 @@ def encode_json(document: Any, *, zone: tzinfo) -> bytes:
     return orjson.dumps(document, default=json_default(zone), option=_JSON_OPTIONS)
 
 
+def json_rows(rows: Sequence[Row], columns: Sequence[ColumnInfo], zone: tzinfo) -> list[Any]:
+    """Rows as JSON objects, their decimals, dates, times and timestamps already written
+    as text a column at a time (orjson's ``default`` would be one Python call a value).
+    A value of another type than its column's is left to :func:`encode_json`."""
+    names = [column.name for column in columns]
+    if not rows:
+        return []
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index, column in enumerate(columns):
+        write = _COLUMN_TEXT.get(column.data_type)
+        if write is not None:
+            values[index] = write(values[index], zone)
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _decimal_texts(values: Sequence[Any], _: tzinfo) -> list[Any]:
+    return [format(v, "f") if v.__class__ is Decimal else v for v in values]
+
+
+def _timestamp_texts(values: Sequence[Any], zone: tzinfo) -> list[Any]:
+    return [aware(v, zone).isoformat() if v.__class__ is datetime else v for v in values]
+
+
+def _date_texts(values: Sequence[Any], _: tzinfo) -> list[Any]:
+    return [v.isoformat() if v.__class__ is date or v.__class__ is time else v for v in values]
+
+
+_COLUMN_TEXT: dict[str, Callable[[Sequence[Any], tzinfo], list[Any]]] = {
+    "number": _decimal_texts,
+    "timestamp": _timestamp_texts,
+    "date": _date_texts,
+    "time": _date_texts,
+}
+
+
 def text_value(value: Any, zone: tzinfo) -> str | None:
     """A value as text for CSV and Arrow text columns (NULL stays None)."""
     if value is None or isinstance(value, str):

@@ -19,6 +19,7 @@ Besides reads (``incremental``, ``full``) a batch may re-run failed records
 (``retry``) or try parked children whose retry is due (``resolve``).
 """
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -55,6 +56,9 @@ from syncflow.schedules.windows import Pacing, estimate_finish
 from syncflow.settings import Settings
 from syncflow.sources.service import client_for
 from syncflow.sync.repository import BatchRepository
+
+# a chunk after the pure stages: its records and the rows that failed on the way
+Prepared = tuple[list[Record], list[RowFailure]]
 
 # parked children are freed down this many generations (never around a cycle of refs)
 MAX_PARENT_DEPTH = 4
@@ -117,6 +121,8 @@ class BatchRun:
         self.stage: str = "setup"
         self.started = time.monotonic()
         self.fetched_before = self.counters.fetched
+        # stage seconds of pages being prepared in worker threads, by future
+        self._thread_seconds: dict[int, dict[str, float]] = {}
 
     # -- transactions ---------------------------------------------------------------
 
@@ -237,13 +243,16 @@ class BatchRun:
             await self._read_pages(pages)
 
     async def _read_pages(self, pages: AsyncIterator[fetch.ExecutedPage]) -> None:
+        """Every page through the stages and into the target, in order. A page's pure
+        stages run in a worker thread while the page before it is written, so the
+        transforms of one chunk overlap the database's work on the last."""
+        before = dict(self.seconds)  # a chunk's metrics: from its page's fetch on
+        page = await self._next_page(pages)
+        prepared = self._prepare_in_thread(page)
         while True:
             await self._pace()
-            before = dict(self.seconds)
-            self.stage = Stage.FETCH
-            start = time.perf_counter()  # only the wait: the next page is read ahead
-            page = await anext(pages)
-            self.seconds[Stage.FETCH] += time.perf_counter() - start
+            self.stage = Stage.NORMALIZE
+            records, failures = await self._prepared(prepared)
             if page.total is not None:
                 self.checkpoint["total"] = page.total
                 if self.pacing is not None:
@@ -251,9 +260,39 @@ class BatchRun:
             self.checkpoint["page_cursor"] = page.next_cursor
             if page.next_cursor is None:
                 self.checkpoint["phase"] = "deletes" if self.detect_deletes else "done"
-            await self._chunk(page.rows, before=before)
-            if page.next_cursor is None:
+                await self._chunk(page.rows, prepared=(records, failures), before=before)
                 return
+            following_before = dict(self.seconds)
+            following = await self._next_page(pages)
+            prepared = self._prepare_in_thread(following)
+            # the next page's fetch is that chunk's, not this one's
+            before[Stage.FETCH] = before.get(Stage.FETCH, 0.0) + (
+                self.seconds[Stage.FETCH] - following_before.get(Stage.FETCH, 0.0)
+            )
+            await self._chunk(page.rows, prepared=(records, failures), before=before)
+            page, before = following, following_before
+
+    async def _next_page(self, pages: AsyncIterator[fetch.ExecutedPage]) -> fetch.ExecutedPage:
+        self.stage = Stage.FETCH
+        start = time.perf_counter()  # only the wait: the next page is read ahead
+        page = await anext(pages)
+        self.seconds[Stage.FETCH] += time.perf_counter() - start
+        return page
+
+    def _prepare_in_thread(self, page: fetch.ExecutedPage) -> "asyncio.Future[Prepared]":
+        """The page's pure stages in a worker thread, timed apart from the batch's stages."""
+        seconds: dict[str, float] = {}
+        future = asyncio.ensure_future(asyncio.to_thread(self.pipeline.prepare, page.rows, seconds))
+        # a batch that ends early leaves the result unread; it holds nothing to clean up
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._thread_seconds[id(future)] = seconds
+        return future
+
+    async def _prepared(self, future: "asyncio.Future[Prepared]") -> Prepared:
+        result = await future
+        for stage, spent in self._thread_seconds.pop(id(future)).items():
+            self.seconds[stage] += spent
+        return result
 
     async def _pace(self) -> None:
         """Between chunks: pause when the window has closed or this period's portion is read."""
@@ -394,11 +433,15 @@ class BatchRun:
         *,
         retried: Sequence[dict[str, Any]] = (),
         before: dict[str, float] | None = None,
+        prepared: "Prepared | None" = None,
     ) -> None:
-        """One chunk through every stage, loaded and tracked in one transaction."""
+        """One chunk through every stage (or the rest of them, when the pure stages are
+        ``prepared`` already), loaded and tracked in one transaction."""
         before = before if before is not None else dict(self.seconds)
         self.stage = Stage.NORMALIZE
-        records, failures = self.pipeline.prepare(raws, self.seconds)
+        records, failures = (
+            prepared if prepared is not None else self.pipeline.prepare(raws, self.seconds)
+        )
         outcome = ChunkOutcome(counters=Counters(fetched=len(raws)))
         # a retried row that fails again carries its retry count on
         retries = {
