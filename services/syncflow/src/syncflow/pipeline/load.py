@@ -58,6 +58,20 @@ def data_columns(spec: EntitySpec) -> list[str]:
     ]
 
 
+def _by_key(table: str, columns: str, condition: str = "TRUE") -> str:
+    """Rows of ``table`` whose key hash is in ``$1``, one index probe per key.
+
+    ``= ANY($1)`` lets the planner scan the whole table instead, which it does while a
+    freshly loaded table has no statistics (every chunk would read every row); the
+    LATERAL join always probes the unique index.
+    """
+    return (
+        f"SELECT x.* FROM unnest($1::char(32)[]) AS k(key_hash) CROSS JOIN LATERAL "
+        f"(SELECT {columns} FROM {table} t "
+        f"WHERE t._bridge_key_hash = k.key_hash AND {condition}) AS x"
+    )
+
+
 async def lookup_existing(
     conn: AsyncConnection, spec: EntitySpec, key_hashes: Sequence[str]
 ) -> dict[str, tuple[str, UUID | None, bool]]:
@@ -65,12 +79,11 @@ async def lookup_existing(
     if not key_hashes:
         return {}
     driver = await asyncpg_connection(conn)
-    rows = await driver.fetch(
-        f"SELECT _bridge_key_hash, _bridge_data_hash, _bridge_batch_uid, "
-        f"_bridge_deleted_at IS NOT NULL FROM {target_name(spec)} "
-        f"WHERE _bridge_key_hash = ANY($1::char(32)[])",
-        list(key_hashes),
+    columns = (
+        "t._bridge_key_hash, t._bridge_data_hash, t._bridge_batch_uid, "
+        "t._bridge_deleted_at IS NOT NULL"
     )
+    rows = await driver.fetch(_by_key(target_name(spec), columns), list(set(key_hashes)))
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -81,11 +94,10 @@ async def lookup_parent_uids(
     if not key_hashes:
         return {}
     driver = await asyncpg_connection(conn)
-    rows = await driver.fetch(
-        f"SELECT _bridge_key_hash, _bridge_uid FROM {target_name(parent)} "
-        f"WHERE _bridge_key_hash = ANY($1::char(32)[]) AND _bridge_deleted_at IS NULL",
-        list(set(key_hashes)),
+    query = _by_key(
+        target_name(parent), "t._bridge_key_hash, t._bridge_uid", "t._bridge_deleted_at IS NULL"
     )
+    rows = await driver.fetch(query, list(set(key_hashes)))
     return {r[0]: r[1] for r in rows}
 
 
