@@ -11,6 +11,8 @@ sampled (every 100 ms, process tree) while each phase runs. Phases per table:
 
 - raw COPY: ``COPY (SELECT ...) TO STDOUT (FORMAT binary)`` piped into ``COPY ... FROM
   STDIN (FORMAT binary)`` of an identical table (with its primary key): the yardstick;
+- the same rows COPYed into a table of a SyncFlow target's shape (bridge columns, uuid
+  primary key, unique key hash), all in the server: the floor under any sync into it;
 - full initial sync (rowversion strategy), and the same for a hash-strategy entity;
 - re-sync with nothing changed, both strategies;
 - 1% updates (new comment, new rowversion) and 0.1% deletes in the source, then an
@@ -292,36 +294,100 @@ async def raw_copy(source_url: str, target_url: str, spec: TableSpec) -> float:
         await target.execute("CREATE SCHEMA IF NOT EXISTS raw; SET search_path = raw")
         await target.execute("CREATE SEQUENCE IF NOT EXISTS rv")
         await target.execute(spec.create_sql())
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
-
-        async def produce(data: bytes) -> None:
-            await queue.put(bytes(data))
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while (data := await queue.get()) is not None:
-                yield data
-
         columns = [*spec.column_names(), "rowversion"]
-        start = time.perf_counter()
-
-        async def read() -> None:
-            try:
-                await source.copy_from_query(
-                    f"SELECT {', '.join(columns)} FROM {spec.name}",
-                    output=produce,
-                    format="binary",
-                )
-            finally:
-                await queue.put(None)
-
-        await asyncio.gather(
-            read(),
-            target.copy_to_table(spec.name, source=chunks(), columns=columns, format="binary"),
+        return await _pipe_copy(
+            source,
+            target,
+            f"SELECT {', '.join(columns)} FROM {spec.name}",
+            spec.name,
+            columns,
+            schema="raw",
         )
-        return time.perf_counter() - start
     finally:
         await source.close()
         await target.close()
+
+
+def _target_type(kind: str) -> str:
+    """The type SyncFlow's target table gives a column of this source type."""
+    if kind in ("bigint", "integer"):
+        return "bigint"
+    if kind.startswith("numeric"):
+        return "numeric"
+    return "date" if kind == "date" else "text"
+
+
+async def shaped_copy(source_url: str, target_url: str, spec: TableSpec) -> float:
+    """Seconds for a binary COPY of the same rows into a table of the shape a SyncFlow
+    target has (the bridge columns, a uuid primary key, a unique char(32) key hash):
+    the floor for any sync into that contract, with no client work at all. Key hashes
+    are md5 (as random as xxHash); uids follow the rowversion (time-ordered, as uuid7)."""
+    source = await asyncpg.connect(source_url)
+    target = await asyncpg.connect(target_url)
+    try:
+        name = f"{spec.name}_shaped"
+        columns = [(c, _target_type(k)) for c, k in spec.columns] + [("rowversion", "bigint")]
+        bridge = [
+            ("_bridge_uid", "uuid PRIMARY KEY"),
+            ("_bridge_key_hash", "char(32) NOT NULL UNIQUE"),
+            ("_bridge_data_hash", "char(64) NOT NULL"),
+            ("_bridge_rowversion", "text"),
+            ("_bridge_ref", "text"),
+            ("_bridge_batch_uid", "uuid"),
+            ("_bridge_created_at", "timestamptz NOT NULL"),
+            ("_bridge_updated_at", "timestamptz NOT NULL"),
+            ("_bridge_deleted_at", "timestamptz"),
+        ]
+        ddl = ", ".join(f"{c} {k}" for c, k in [*columns, *bridge])
+        await target.execute(f"CREATE TABLE raw.{name} ({ddl})")
+        keys = " || '|' || ".join(f"{k}::text" for k in spec.keys)
+        select = (
+            f"SELECT {', '.join(f"{c}::{k}" for c, k in columns)}, "
+            "lpad(to_hex(rowversion), 32, '0')::uuid, "
+            f"md5({keys}), md5({spec.comment}) || md5({keys}), rowversion::text, NULL::text, "
+            "'00000000-0000-7000-8000-000000000000'::uuid, now(), now(), NULL::timestamptz "
+            f"FROM {spec.name}"
+        )
+        return await _pipe_copy(
+            source, target, select, name, [c for c, _ in [*columns, *bridge]], schema="raw"
+        )
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def _pipe_copy(
+    source: asyncpg.Connection,
+    target: asyncpg.Connection,
+    select: str,
+    table: str,
+    columns: list[str],
+    schema: str,
+) -> float:
+    """Seconds for ``COPY (select) TO STDOUT`` piped into ``COPY table FROM STDIN`` (binary)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    async def produce(data: bytes) -> None:
+        await queue.put(bytes(data))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while (data := await queue.get()) is not None:
+            yield data
+
+    async def read() -> None:
+        try:
+            await source.copy_from_query(select, output=produce, format="binary")
+        finally:
+            await queue.put(None)
+
+    start = time.perf_counter()
+    await asyncio.gather(
+        read(),
+        target.copy_to_table(
+            table, schema_name=schema, source=chunks(), columns=columns, format="binary"
+        ),
+    )
+    return time.perf_counter() - start
 
 
 async def change_source(url: str, spec: TableSpec) -> tuple[int, int]:
@@ -591,6 +657,10 @@ async def bench_table(
     rows = bench.source_rows[table]
     copy_seconds = await raw_copy(urls["source"], urls["target"], spec)
     bench.report(Phase(table, "raw binary COPY", rows, copy_seconds, copy_seconds=copy_seconds))
+    floor = await shaped_copy(urls["source"], urls["target"], spec)
+    bench.report(
+        Phase(table, "COPY into the target's table shape", rows, floor, copy_seconds=copy_seconds)
+    )
 
     full = await bench.sync_phase(
         syncflow, sampler, table, "full initial sync (rowversion)", table, copy_seconds=copy_seconds
