@@ -10,16 +10,16 @@ import pytest
 
 from bridge_core.db.engine import asyncpg_dsn
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.copy_text import ColumnKind
+from syncflow.pipeline.types import FieldType
 
 COLUMNS = (
-    ("t", "text", ColumnKind.TEXT),
-    ("i", "bigint", ColumnKind.INTEGER),
-    ("n", "numeric", ColumnKind.NUMERIC),
-    ("b", "boolean", ColumnKind.BOOLEAN),
-    ("d", "date", ColumnKind.DATE),
-    ("ts", "timestamptz", ColumnKind.TIMESTAMP),
-    ("u", "uuid", ColumnKind.UUID),
+    ("t", "text", FieldType.TEXT),
+    ("i", "bigint", FieldType.INTEGER),
+    ("n", "numeric", FieldType.NUMERIC),
+    ("b", "boolean", FieldType.BOOLEAN),
+    ("d", "date", FieldType.DATE),
+    ("ts", "timestamptz", FieldType.TIMESTAMP),
+    ("u", "uuid", copy_text.UUID),
 )
 
 TEXTS = [
@@ -96,9 +96,9 @@ async def test_constant_columns_and_no_rows(connection):
     payload = copy_text.rows(
         [
             ["1", "2"],
-            copy_text.constant(ColumnKind.UUID, batch),
-            copy_text.constant(ColumnKind.TIMESTAMP, at),
-            copy_text.constant(ColumnKind.TEXT, "a\tb"),
+            copy_text.constant(copy_text.UUID, batch),
+            copy_text.constant(FieldType.TIMESTAMP, at),
+            copy_text.constant(FieldType.TEXT, "a\tb"),
         ],
         2,
     )
@@ -106,4 +106,4 @@ async def test_constant_columns_and_no_rows(connection):
     rows = await connection.fetch("SELECT * FROM c ORDER BY id")
     assert [tuple(r) for r in rows] == [(1, batch, at, "a\tb"), (2, batch, at, "a\tb")]
     assert copy_text.rows([[], "x"], 0) == b""
-    assert copy_text.constant(ColumnKind.TEXT, None) == copy_text.NULL
+    assert copy_text.constant(FieldType.TEXT, None) == copy_text.NULL

@@ -154,19 +154,20 @@ def _canonical_items(column: Column, slow: set[int]) -> Items:
     """Each value's canonical item (identity's encoding) as (prefix, payload) columns;
     a ``None`` payload column means the prefixes are the whole items."""
     kinds = set(map(type, column))
-    if kinds == {str} and "".join(column).isascii():
-        if max(map(len, column)) < _PREFIX_LIMIT:
+    try:
+        if kinds == {str} and "".join(column).isascii():
             return list(map(_TEXT_PREFIXES.__getitem__, map(len, column))), column
-    elif kinds == {int}:
-        digits = list(map(str, column))
-        if max(map(len, digits)) < _PREFIX_LIMIT:
+        if kinds == {int}:
+            digits = list(map(str, column))
             return list(map(_NUMBER_PREFIXES.__getitem__, map(len, digits))), digits
-    elif kinds == {Decimal}:
-        plain = _decimal_texts(column)
-        if plain is not None and max(map(len, plain)) < _PREFIX_LIMIT:
-            return list(map(_NUMBER_PREFIXES.__getitem__, map(len, plain))), plain
-    elif kinds == {date}:
-        return list(repeat("C10:", len(column))), list(map(date.isoformat, column))
+        if kinds == {Decimal}:
+            plain = _decimal_texts(column)
+            if plain is not None:
+                return list(map(_NUMBER_PREFIXES.__getitem__, map(len, plain))), plain
+        elif kinds == {date}:
+            return list(repeat("C10:", len(column))), list(map(date.isoformat, column))
+    except IndexError:  # a value of 256 characters or more: formatted one by one
+        pass
     return _apply(identity.canonical_item, column, slow), None
 
 

@@ -13,38 +13,32 @@ LF and CR inside a value are written as ``\\\\``, ``\\t``, ``\\n`` and ``\\r``.
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from enum import StrEnum
 from itertools import repeat
 from operator import is_
-from typing import Any
+from typing import Any, Literal
+
+from syncflow.pipeline.types import FieldType
 
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-class ColumnKind(StrEnum):
-    """How a column's values are written (the field types, and uuids)."""
-
-    TEXT = "text"
-    INTEGER = "integer"
-    NUMERIC = "numeric"
-    BOOLEAN = "boolean"
-    DATE = "date"
-    TIMESTAMP = "timestamp"
-    UUID = "uuid"
+# a column's kind: a field type, or the uuid columns (parent uids, ids) load adds
+UUID: Literal["uuid"] = "uuid"
+ColumnKind = FieldType | Literal["uuid"]
 
 
 def _boolean(value: Any) -> str:
     return "t" if value else "f"
 
 
-_RENDER: dict[ColumnKind, Callable[[Any], str]] = {
-    ColumnKind.INTEGER: str,
-    ColumnKind.NUMERIC: str,  # Decimal's str (1E+3 too) is numeric input PostgreSQL reads
-    ColumnKind.BOOLEAN: _boolean,
-    ColumnKind.DATE: date.isoformat,
-    ColumnKind.TIMESTAMP: datetime.isoformat,  # aware: the offset goes along
-    ColumnKind.UUID: str,
+_RENDER: dict[str, Callable[[Any], str]] = {
+    FieldType.INTEGER: str,
+    FieldType.NUMERIC: str,  # Decimal's str (1E+3 too) is numeric input PostgreSQL reads
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: date.isoformat,
+    FieldType.TIMESTAMP: datetime.isoformat,  # aware: the offset goes along
+    UUID: str,
 }
 
 
@@ -52,14 +46,14 @@ def constant(kind: ColumnKind, value: Any) -> str:
     """One value's text form, for a column that holds it in every row."""
     if value is None:
         return NULL
-    if kind is ColumnKind.TEXT:
+    if kind == FieldType.TEXT:
         return str(value).translate(_ESCAPES)
     return _RENDER[kind](value)
 
 
 def render(kind: ColumnKind, values: Sequence[Any]) -> list[str]:
     """A column's values in text form (``\\N`` for NULL)."""
-    if kind is ColumnKind.TEXT:
+    if kind == FieldType.TEXT:
         return _texts(values)
     write = _RENDER[kind]
     if any(map(is_, values, repeat(None))):  # not `None in`: Decimal == None is slow

@@ -10,6 +10,8 @@ the connection it is given; the runner owns the transaction.
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -18,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.ids import new_id_texts
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.copy_text import ColumnKind
-from syncflow.pipeline.types import DeleteMode, EntitySpec, Record
+from syncflow.pipeline.types import DeleteMode, EntitySpec, FieldType, Record
 
 WORK_SCHEMA = "syncflow_work"
 SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
@@ -108,20 +109,19 @@ def copy_payload(
     targets = [r.target for r in records]
     parents = [ref.parent_entity for ref in spec.parent_refs]
     columns: list[list[str] | str] = [
-        copy_text.render(ColumnKind(f.type.value), [t.get(f.target_field) for t in targets])
-        for f in spec.fields
+        copy_text.render(f.type, _field_values(targets, f.target_field)) for f in spec.fields
     ]
     columns.extend(
-        copy_text.render(ColumnKind.UUID, [r.parent_uids.get(p) for r in records]) for p in parents
+        copy_text.render(copy_text.UUID, [r.parent_uids.get(p) for r in records]) for p in parents
     )
     rowversions = [None if r.rowversion is None else str(r.rowversion) for r in records]
-    stamp = copy_text.constant(ColumnKind.TIMESTAMP, now)
+    stamp = copy_text.constant(FieldType.TIMESTAMP, now)
     columns.extend(
         [
             new_id_texts(len(records)),
             [r.key_hash for r in records],  # hex digits: nothing to escape
             [r.data_hash for r in records],
-            copy_text.render(ColumnKind.TEXT, rowversions),
+            copy_text.render(FieldType.TEXT, rowversions),
             copy_text.NULL,  # _bridge_ref
             str(batch_uid),
             stamp,  # _bridge_created_at
@@ -130,6 +130,11 @@ def copy_payload(
         ]
     )
     return copy_text.rows(columns, len(records))
+
+
+def _field_values(targets: Sequence[dict[str, Any]], name: str) -> list[Any]:
+    """One target field of every record (map puts every mapped field in every ``target``)."""
+    return list(map(itemgetter(name), targets))
 
 
 def copy_columns(spec: EntitySpec) -> list[str]:
