@@ -342,7 +342,7 @@ async def shaped_copy(source_url: str, target_url: str, spec: TableSpec) -> floa
         await target.execute(f"CREATE TABLE raw.{name} ({ddl})")
         keys = " || '|' || ".join(f"{k}::text" for k in spec.keys)
         select = (
-            f"SELECT {', '.join(f"{c}::{k}" for c, k in columns)}, "
+            f"SELECT {', '.join(f'{c}::{k}' for c, k in columns)}, "
             "lpad(to_hex(rowversion), 32, '0')::uuid, "
             f"md5({keys}), md5({spec.comment}) || md5({keys}), rowversion::text, NULL::text, "
             "'00000000-0000-7000-8000-000000000000'::uuid, now(), now(), NULL::timestamptz "
