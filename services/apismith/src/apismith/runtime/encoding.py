@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -133,10 +134,13 @@ def json_rows(rows: Sequence[Row], columns: Sequence[ColumnInfo], zone: tzinfo) 
         write = _COLUMN_TEXT.get(column.data_type)
         if write is not None:
             values[index] = write(values[index], zone)
-    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    # map(zip, ...) pairs each row with the names in C; every row has every column
+    return list(map(dict, map(zip, repeat(names), zip(*values, strict=True))))
 
 
 def _decimal_texts(values: Sequence[Any], _: tzinfo) -> list[Any]:
+    if set(map(type, values)) == {Decimal}:
+        return list(map(format, values, repeat("f")))
     return [format(v, "f") if v.__class__ is Decimal else v for v in values]
 
 
@@ -145,6 +149,11 @@ def _timestamp_texts(values: Sequence[Any], zone: tzinfo) -> list[Any]:
 
 
 def _date_texts(values: Sequence[Any], _: tzinfo) -> list[Any]:
+    kinds = set(map(type, values))
+    if kinds == {date}:
+        return list(map(date.isoformat, values))
+    if kinds == {time}:
+        return list(map(time.isoformat, values))
     return [v.isoformat() if v.__class__ is date or v.__class__ is time else v for v in values]
 
 

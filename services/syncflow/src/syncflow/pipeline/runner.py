@@ -534,8 +534,11 @@ class BatchRun:
             return
 
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
-        await track.unpark_children(conn, entity=spec.name, key_hashes=settled)
-        await track.resolve_failures(conn, entity=spec.name, key_hashes=settled)
+        parked, failed = await track.waiting_rows(conn, entity=spec.name)
+        if parked:
+            await track.unpark_children(conn, entity=spec.name, key_hashes=settled)
+        if failed:
+            await track.resolve_failures(conn, entity=spec.name, key_hashes=settled)
         await track.record_failures(
             conn,
             entity=spec.name,

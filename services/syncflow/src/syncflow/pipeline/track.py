@@ -175,6 +175,17 @@ async def record_failures(
     )
 
 
+async def waiting_rows(conn: AsyncConnection, *, entity: str) -> tuple[bool, bool]:
+    """``(any parked child, any open failure)`` of ``entity``: a chunk skips closing them
+    by key (two statements carrying every key of the chunk) when there are none."""
+    parked = select(pending_children.c.uid).where(pending_children.c.entity_name == entity)
+    failed = select(failed_records.c.uid).where(
+        failed_records.c.entity_name == entity, failed_records.c.resolved_at.is_(None)
+    )
+    row = (await conn.execute(select(parked.exists(), failed.exists()))).one()
+    return bool(row[0]), bool(row[1])
+
+
 async def resolve_failures(
     conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]
 ) -> None:
