@@ -246,6 +246,7 @@ class BatchRun:
         """Every page through the stages and into the target, in order. A page's pure
         stages run in a worker thread while the page before it is written, so the
         transforms of one chunk overlap the database's work on the last."""
+        await self._pace()  # a closed window pauses before the ERP is read at all
         before = dict(self.seconds)  # a chunk's metrics: from its page's fetch on
         page = await self._next_page(pages)
         prepared = self._prepare_in_thread(page)
