@@ -2,13 +2,12 @@
 
 import uuid
 
-import uuid_utils
 from uuid_utils import uuid7
 
 
 def new_id() -> uuid.UUID:
     """Return a new time-ordered UUID v7 as a standard-library UUID."""
-    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+    return uuid.UUID(bytes=uuid7().bytes)
 
 
 def new_id_texts(count: int) -> list[str]:

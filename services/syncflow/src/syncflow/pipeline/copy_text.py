@@ -63,11 +63,7 @@ def render(kind: ColumnKind, values: Sequence[Any]) -> list[str]:
 
 def _texts(values: Sequence[Any]) -> list[str]:
     present = [value for value in values if value is not None] if None in values else values
-    try:
-        joined = "".join(present)
-    except TypeError:  # a value that is not text yet
-        present = [value if value.__class__ is str else str(value) for value in present]
-        joined = "".join(present)
+    joined = "".join(present)  # text fields hold str: map and normalize make them so
     # one scan of the whole column decides whether any value needs an escape
     if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
         texts = [text.translate(_ESCAPES) for text in present]

@@ -59,6 +59,8 @@ from syncflow.sync.repository import BatchRepository
 
 # a chunk after the pure stages: its records and the rows that failed on the way
 Prepared = tuple[list[Record], list[RowFailure]]
+# ... prepared in a worker thread, with the seconds each stage took there
+Timed = tuple[Prepared, dict[str, float]]
 
 # parked children are freed down this many generations (never around a cycle of refs)
 MAX_PARENT_DEPTH = 4
@@ -121,8 +123,6 @@ class BatchRun:
         self.stage: str = "setup"
         self.started = time.monotonic()
         self.fetched_before = self.counters.fetched
-        # stage seconds of pages being prepared in worker threads, by future
-        self._thread_seconds: dict[int, dict[str, float]] = {}
 
     # -- transactions ---------------------------------------------------------------
 
@@ -280,20 +280,23 @@ class BatchRun:
         self.seconds[Stage.FETCH] += time.perf_counter() - start
         return page
 
-    def _prepare_in_thread(self, page: fetch.ExecutedPage) -> "asyncio.Future[Prepared]":
-        """The page's pure stages in a worker thread, timed apart from the batch's stages."""
-        seconds: dict[str, float] = {}
-        future = asyncio.ensure_future(asyncio.to_thread(self.pipeline.prepare, page.rows, seconds))
+    def _prepare_in_thread(self, page: fetch.ExecutedPage) -> "asyncio.Future[Timed]":
+        """The page's pure stages in a worker thread, with the stage seconds they took
+        (kept apart from the batch's, which the event loop adds to meanwhile)."""
+        future = asyncio.ensure_future(asyncio.to_thread(self._prepare_timed, page.rows))
         # a batch that ends early leaves the result unread; it holds nothing to clean up
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._thread_seconds[id(future)] = seconds
         return future
 
-    async def _prepared(self, future: "asyncio.Future[Prepared]") -> Prepared:
-        result = await future
-        for stage, spent in self._thread_seconds.pop(id(future)).items():
+    def _prepare_timed(self, raws: list[dict[str, Any]]) -> "Timed":
+        seconds: dict[str, float] = {}
+        return self.pipeline.prepare(raws, seconds), seconds
+
+    async def _prepared(self, future: "asyncio.Future[Timed]") -> Prepared:
+        prepared, seconds = await future
+        for stage, spent in seconds.items():
             self.seconds[stage] += spent
-        return result
+        return prepared
 
     async def _pace(self) -> None:
         """Between chunks: pause when the window has closed or this period's portion is read."""
@@ -535,11 +538,7 @@ class BatchRun:
             return
 
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
-        parked, failed = await track.waiting_rows(conn, entity=spec.name)
-        if parked:
-            await track.unpark_children(conn, entity=spec.name, key_hashes=settled)
-        if failed:
-            await track.resolve_failures(conn, entity=spec.name, key_hashes=settled)
+        await track.settle(conn, entity=spec.name, key_hashes=settled)
         await track.record_failures(
             conn,
             entity=spec.name,

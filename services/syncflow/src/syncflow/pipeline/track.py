@@ -175,18 +175,24 @@ async def record_failures(
     )
 
 
-async def waiting_rows(conn: AsyncConnection, *, entity: str) -> tuple[bool, bool]:
-    """``(any parked child, any open failure)`` of ``entity``: a chunk skips closing them
-    by key (two statements carrying every key of the chunk) when there are none."""
+async def settle(conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]) -> None:
+    """Rows of ``entity`` that went through: their parked copies are dropped and their
+    open failures closed. Both tables are usually empty for the entity, so one
+    ``EXISTS`` query first spares the two statements that carry every key."""
+    if not key_hashes:
+        return
     parked = select(pending_children.c.uid).where(pending_children.c.entity_name == entity)
     failed = select(failed_records.c.uid).where(
         failed_records.c.entity_name == entity, failed_records.c.resolved_at.is_(None)
     )
-    row = (await conn.execute(select(parked.exists(), failed.exists()))).one()
-    return bool(row[0]), bool(row[1])
+    any_parked, any_failed = (await conn.execute(select(parked.exists(), failed.exists()))).one()
+    if any_parked:
+        await unpark_children(conn, entity=entity, key_hashes=key_hashes)
+    if any_failed:
+        await _resolve_failures(conn, entity=entity, key_hashes=key_hashes)
 
 
-async def resolve_failures(
+async def _resolve_failures(
     conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]
 ) -> None:
     """Close the open failures of rows that have now gone through."""
