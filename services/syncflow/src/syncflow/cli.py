@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bridge_core.cli import load_settings
 from bridge_core.db.transaction import Database
@@ -117,6 +118,15 @@ def migrate() -> None:
     typer.echo("syncflow: database is at the latest migration")
 
 
+class RowsColumn(ProgressColumn):
+    """``1,200/5,000 rows``, or ``1,200 rows`` while the total is not known yet."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text(f"{task.completed:,.0f} rows")
+        return Text(f"{task.completed:,.0f}/{task.total:,.0f} rows")
+
+
 def _summary(status: BatchStatus) -> Table:
     table = Table(
         title=f"{status.entity}: {status.status} ({status.mode}"
@@ -150,7 +160,7 @@ def sync(
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+            RowsColumn(),
             TimeElapsedColumn(),
             console=console,
         ) as progress:
