@@ -116,6 +116,9 @@ failed_records = Table(
     Column("error", Text, nullable=False),
     Column("raw_data", Json, nullable=False),
     Column("key_hash", String(32), nullable=True),
+    # rows that fail in one batch with the same key hash (a business key of NULLs, say)
+    # are told apart by their order among that key's failures in the batch
+    Column("ordinal", Integer, nullable=False, default=0),
     Column("retry_count", Integer, nullable=False, default=0),
     Column("next_retry_at", DateTime(timezone=True), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
@@ -126,6 +129,7 @@ failed_records = Table(
         "uq_failed_records_open_key",
         "entity_name",
         "key_hash",
+        "ordinal",
         unique=True,
         postgresql_where="resolved_at IS NULL AND key_hash IS NOT NULL",
     ),

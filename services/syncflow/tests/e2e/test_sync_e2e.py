@@ -297,3 +297,31 @@ async def test_a_first_load_meeting_a_key_again_on_a_later_page(world):
     assert counters["failed"] == 2
     rows = await world.target("SELECT description FROM erp.parts WHERE part_no = 'P-001'")
     assert [r["description"] for r in rows] == ["sent again"]
+
+
+async def test_every_failed_row_is_listed_even_when_bad_rows_share_a_key(world):
+    # three rows without a business key: one hash of NULLs, three rows read; pages of
+    # three put them in different chunks
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) VALUES "
+        "(NULL, 'no key 2', '1', 1, '2025-01-01'), (NULL, 'no key 3', '2', 1, '2025-01-01')"
+    )
+    await world.set_parts_page_size(3)
+
+    for _ in range(2):  # the same bad rows read again are listed once each, not twice
+        status = await world.sync("parts", mode="full")
+        assert status["status"] == "completed", status
+        assert status["counters"]["failed"] == 4
+        batch = status["batch_uid"]
+        listed = (
+            await world.client.get(
+                f"/api/v1/monitoring/failed-records?entity=parts&batch_uid={batch}"
+            )
+        ).json()
+        assert listed["total"] == status["counters"]["failed"]
+        open_failures = (
+            await world.client.get("/api/v1/monitoring/failed-records?entity=parts")
+        ).json()
+        assert open_failures["total"] == 4
+    descriptions = sorted(item["raw_data"]["description"] for item in listed["items"])
+    assert descriptions == ["bad cost", "no key", "no key 2", "no key 3"]

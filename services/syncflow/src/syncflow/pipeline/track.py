@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, any_, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -137,9 +137,14 @@ async def record_failures(
     if not failures:
         return
     retries = retries or {}
+    ordinals = await _next_ordinals(conn, entity=entity, batch_uid=batch_uid, failures=failures)
     rows = []
     for failure in failures:
         count = retries.get(id(failure.raw), 0)
+        ordinal = 0
+        if failure.key_hash is not None:
+            ordinal = ordinals[failure.key_hash]
+            ordinals[failure.key_hash] += 1
         due = retry_automatically and count < max_retries
         rows.append(
             {
@@ -150,6 +155,7 @@ async def record_failures(
                 "error": failure.error,
                 "raw_data": encode_raw(failure.raw),
                 "key_hash": failure.key_hash,
+                "ordinal": ordinal,
                 "retry_count": count,
                 "next_retry_at": now + next_retry_delay(count) if due else None,
                 "resolved_at": None,
@@ -160,7 +166,11 @@ async def record_failures(
     await conn.execute(
         # a row that fails again updates its open record instead of adding another
         statement.on_conflict_do_update(
-            index_elements=[failed_records.c.entity_name, failed_records.c.key_hash],
+            index_elements=[
+                failed_records.c.entity_name,
+                failed_records.c.key_hash,
+                failed_records.c.ordinal,
+            ],
             index_where=failed_records.c.resolved_at.is_(None)
             & failed_records.c.key_hash.isnot(None),
             set_={
@@ -173,6 +183,31 @@ async def record_failures(
         ),
         rows,
     )
+
+
+async def _next_ordinals(
+    conn: AsyncConnection, *, entity: str, batch_uid: UUID, failures: Sequence[RowFailure]
+) -> dict[str, int]:
+    """Per key hash of ``failures``: how many of its rows this batch has recorded already
+    (earlier chunks). A failed record is a row read, not a key, so two bad rows of one
+    batch that share a key hash get records 0 and 1; in the next batch the same rows
+    fail again into the same two records instead of adding two more."""
+    keys = sorted({f.key_hash for f in failures if f.key_hash is not None})
+    if not keys:
+        return {}
+    result = await conn.execute(
+        select(failed_records.c.key_hash, func.count())
+        .where(
+            failed_records.c.entity_name == entity,
+            failed_records.c.batch_uid == batch_uid,
+            failed_records.c.resolved_at.is_(None),
+            _is_any_of(failed_records.c.key_hash, keys),
+        )
+        .group_by(failed_records.c.key_hash)
+    )
+    recorded: dict[str, int] = {key: 0 for key in keys}
+    recorded.update({key: count for key, count in result.tuples()})
+    return recorded
 
 
 async def settle(conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]) -> None:
