@@ -205,8 +205,8 @@ async def _next_ordinals(
         )
         .group_by(failed_records.c.key_hash)
     )
-    recorded: dict[str, int] = {key: 0 for key in keys}
-    recorded.update({key: count for key, count in result.tuples()})
+    recorded: dict[str, int] = dict.fromkeys(keys, 0)
+    recorded.update(result.tuples())
     return recorded
 
 
