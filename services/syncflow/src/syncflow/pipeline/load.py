@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.db.ddl import lock_ddl
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.ids import new_id_texts
 from syncflow.pipeline import copy_text
@@ -236,8 +237,12 @@ async def ensure_work_tables(conn: AsyncConnection) -> None:
     driver = await asyncpg_connection(conn)
     # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
     # calls this while other workers' chunks write to it
-    if await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{WORK_SCHEMA}.seen_keys"):
+    exists = "SELECT to_regclass($1) IS NOT NULL"
+    if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
         return
+    await lock_ddl(conn)
+    if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
+        return  # another worker created it while this one waited for the lock
     await driver.execute(
         f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("

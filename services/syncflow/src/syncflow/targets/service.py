@@ -10,6 +10,7 @@ a 409. The DDL runs in the caller's transaction on the target database.
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.db.ddl import lock_ddl
 from bridge_core.errors import Conflict
 from syncflow.pipeline.types import EntitySpec
 from syncflow.targets.repository import TargetTableRepository
@@ -25,6 +26,8 @@ async def ensure_table(target_conn: AsyncConnection, *, spec: EntitySpec) -> Tar
     repository = TargetTableRepository(target_conn)
     qualified = f"{spec.target_schema}.{spec.target_table}"
     await repository.limit_lock_wait(LOCK_TIMEOUT_MS)
+    # concurrent creators (workers, API calls) would race on the catalog: one at a time
+    await lock_ddl(target_conn)
     table = target_table(spec)
     wanted = target_columns(spec)
     existing = await repository.describe(spec.target_schema, spec.target_table)
