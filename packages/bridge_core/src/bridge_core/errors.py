@@ -6,13 +6,17 @@
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
+    ├── PayloadTooLarge (413)
     ├── Unprocessable (422)
+    ├── TooManyRequests (429, with Retry-After)
     ├── BadGateway (502)
     ├── ServiceUnavailable (503)
     └── GatewayTimeout (504)
 
 Services raise these; one handler (``bridge_core.http.errors``) renders them as
-``{"detail": message}`` with the status code. Messages must never hold secrets.
+``{"detail": message}`` with the status code; a 422 is rendered like a validation
+error, ``{"detail": [{"loc", "msg", "type"}]}``, so every 422 of a service has one
+shape. Messages must never hold secrets.
 """
 
 
@@ -21,9 +25,11 @@ class BridgeError(Exception):
 
     status_code: int = 500
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, loc: tuple[str | int, ...] = ("body",)) -> None:
         super().__init__(detail)
         self.detail = detail
+        # where the problem is, for a 422: ("body", "sql"), ("query", "page"), ...
+        self.loc = loc
 
 
 class BadRequest(BridgeError):
@@ -48,6 +54,18 @@ class Conflict(BridgeError):
 
 class Unprocessable(BridgeError):
     status_code = 422
+
+
+class PayloadTooLarge(BridgeError):
+    status_code = 413
+
+
+class TooManyRequests(BridgeError):
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class BadGateway(BridgeError):

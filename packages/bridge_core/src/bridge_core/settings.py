@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     log_json: bool = False
     log_file: bool = True
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="largest request body accepted (413 above)"
+    )
 
     def secret_fields(self) -> dict[str, SecretStr]:
         """The secrets that must not keep their defaults outside development."""

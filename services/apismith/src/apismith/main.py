@@ -78,5 +78,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=[auth_router, connections_router, apis_router, runtime_router, executions_router],
         metadata=metadata,
+        max_body_bytes=settings.max_request_bytes,
         description="Governed, read-only REST APIs over ERP databases.",
     )

@@ -97,5 +97,6 @@ def build_app(
             verify_router,
         ],
         metadata=metadata,
+        max_body_bytes=settings.max_request_bytes,
         description="Moves ERP data from APISmith into ScheduleHub, every batch tracked.",
     )

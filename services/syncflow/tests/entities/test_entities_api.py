@@ -10,6 +10,7 @@ import pytest
 from bridge_core.db.engine import asyncpg_dsn, create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.errors import NotFound
+from bridge_core.testing.errors import error_message
 from syncflow.entities.service import load_spec
 from syncflow.pipeline.types import DeleteMode, DeltaStrategy, FieldSpec, FieldType, ParentRef
 
@@ -155,7 +156,7 @@ async def test_every_problem_is_named_at_once(post_entity):
         field_mappings=[{"source_field": "nope"}],
     )
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    detail = error_message(response)
     assert "business_keys: 'cust'" in detail
     assert "rowversion_field: 'version'" in detail
     assert "field_mappings.source_field: 'nope'" in detail
@@ -166,7 +167,7 @@ async def test_a_name_is_unique(post_entity):
     assert (await post_entity(name=name, api_slug="customers")).status_code == 201
     again = await post_entity(name=name, api_slug="orders")
     assert again.status_code == 409
-    assert "already exists" in again.json()["detail"]
+    assert "already exists" in error_message(again)
 
 
 async def test_two_entities_cannot_share_a_target_table(post_entity):
@@ -174,7 +175,7 @@ async def test_two_entities_cannot_share_a_target_table(post_entity):
     assert first.status_code == 201
     second = await post_entity(name=_name("second"), api_slug="customers", target_table="shared_t")
     assert second.status_code == 409
-    assert "belongs to entity" in second.json()["detail"]
+    assert "belongs to entity" in error_message(second)
 
 
 async def test_an_unreachable_apismith_is_a_502(syncflow_client, operator_headers):
@@ -248,7 +249,7 @@ async def test_put_refuses_changes_that_orphan_the_table(
         headers=operator_headers,
     )
     assert response.status_code == status
-    assert detail in response.json()["detail"] if status == 409 else detail in response.text
+    assert detail in error_message(response) if status == 409 else detail in response.text
 
 
 async def test_put_of_an_unknown_entity_is_404(syncflow_client, operator_headers, source):
@@ -274,7 +275,7 @@ async def test_delete_refuses_a_parent_then_deletes(syncflow_client, operator_he
     ]
     refused = await syncflow_client.delete(f"/api/v1/entities/{parent}", headers=operator_headers)
     assert refused.status_code == 409
-    assert child in refused.json()["detail"]
+    assert child in error_message(refused)
     for name in (child, parent):
         response = await syncflow_client.delete(
             f"/api/v1/entities/{name}", headers=operator_headers
@@ -304,7 +305,7 @@ async def test_a_parent_cycle_is_refused(syncflow_client, operator_headers, post
         headers=operator_headers,
     )
     assert response.status_code == 422
-    assert "a cycle" in response.json()["detail"]
+    assert "a cycle" in error_message(response)
 
 
 async def test_delete_and_change_wait_for_a_running_batch(
@@ -331,7 +332,7 @@ async def test_delete_and_change_wait_for_a_running_batch(
         await conn.execute("DELETE FROM sync_batches WHERE entity_name = $1", name)
         await conn.close()
     assert deleted.status_code == 409
-    assert "running batch" in deleted.json()["detail"]
+    assert "running batch" in error_message(deleted)
     assert changed.status_code == 409
 
 
@@ -343,7 +344,7 @@ async def test_a_source_in_use_cannot_be_deleted(
         f"/api/v1/sources/{source['uid']}", headers=operator_headers
     )
     assert response.status_code == 409
-    assert "is used by entities" in response.json()["detail"]
+    assert "is used by entities" in error_message(response)
 
 
 async def test_load_spec_gives_the_runner_a_resolved_spec(post_entity, syncflow_settings, source):

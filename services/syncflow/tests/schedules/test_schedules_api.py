@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bridge_core.testing.errors import error_message
+
 CASES = json.loads((Path(__file__).parent / "schedule_422_cases.json").read_text())
 
 
@@ -81,7 +83,7 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
     # an entity with a schedule cannot be deleted
     blocked = await syncflow_client.delete(f"/api/v1/entities/{entity}", headers=operator_headers)
     assert blocked.status_code == 409
-    assert "schedule" in blocked.json()["detail"]
+    assert "schedule" in error_message(blocked)
 
     deleted = await syncflow_client.delete(f"/api/v1/schedules/{uid}", headers=operator_headers)
     assert deleted.status_code == 204
@@ -106,7 +108,7 @@ async def test_invalid_schedules_are_422_saying_why(
         "/api/v1/schedules", json={"entity": entity, **case["body"]}, headers=operator_headers
     )
     assert response.status_code == 422, response.text
-    assert case["message"] in json.dumps(response.json()["detail"])
+    assert case["message"] in json.dumps(error_message(response))
 
 
 async def test_unknown_entity_is_422(syncflow_client, operator_headers):
@@ -116,7 +118,7 @@ async def test_unknown_entity_is_422(syncflow_client, operator_headers):
         headers=operator_headers,
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == "entity: unknown entity 'no_such_entity'"
+    assert error_message(response) == "entity: unknown entity 'no_such_entity'"
 
 
 async def test_cron_that_never_fires_is_422(syncflow_client, operator_headers, entity):
@@ -126,7 +128,7 @@ async def test_cron_that_never_fires_is_422(syncflow_client, operator_headers, e
         headers=operator_headers,
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == "cron: the cron expression never fires"
+    assert error_message(response) == "cron: the cron expression never fires"
 
 
 async def test_schedules_need_a_token(syncflow_client):

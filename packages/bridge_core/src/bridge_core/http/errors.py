@@ -5,16 +5,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 
-from bridge_core.errors import BridgeError
+from bridge_core.errors import BridgeError, TooManyRequests
+
+# a message never carries more than this of what a client sent (a 10 MB name, say)
+MAX_DETAIL_CHARS = 500
+
+
+def bounded(message: str) -> str:
+    """``message`` cut to :data:`MAX_DETAIL_CHARS`, marked where it was cut."""
+    if len(message) <= MAX_DETAIL_CHARS:
+        return message
+    return message[: MAX_DETAIL_CHARS - 1] + "…"
 
 
 async def _bridge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BridgeError)
+    message = bounded(exc.detail)
     if exc.status_code >= 500:
         logger.warning(
-            "{} {} -> {}: {}", request.method, request.url.path, exc.status_code, exc.detail
+            "{} {} -> {}: {}", request.method, request.url.path, exc.status_code, message
         )
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    if exc.status_code == 422:
+        problem = {"loc": list(exc.loc), "msg": message, "type": "value_error"}
+        return JSONResponse({"detail": [problem]}, status_code=422)
+    return JSONResponse({"detail": message}, status_code=exc.status_code, headers=headers)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -23,7 +38,7 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     problems = [
         {
             "loc": list(error.get("loc", ())),
-            "msg": error.get("msg", ""),
+            "msg": bounded(str(error.get("msg", ""))),
             "type": error.get("type", ""),
         }
         for error in exc.errors()

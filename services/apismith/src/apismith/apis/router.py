@@ -1,15 +1,15 @@
 """APIs endpoints: admins define and change APIs, readers list and read them."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from apismith.apis import service
 from apismith.apis.schemas import ApiIn, ApiOut, ApiPage, ApiVersionOut
 from apismith.auth.dependencies import Admin, Reader
 from apismith.drivers.registry import Drivers
 from bridge_core.db.transaction import Connection
+from bridge_core.http.paging import PageNumber, PageSize
 
 router = APIRouter(tags=["apis"])
 
@@ -24,8 +24,8 @@ async def create_api(body: ApiIn, principal: Admin, drivers: Drivers, conn: Conn
 async def list_apis(
     principal: Reader,
     conn: Connection,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
 ) -> ApiPage:
     """Every API, by slug, one page at a time."""
     return await service.list_apis(conn=conn, page=page, page_size=page_size)

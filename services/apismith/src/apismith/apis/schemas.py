@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge_core.schemas import RequestModel
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 
@@ -12,7 +14,7 @@ ParamType = Literal["string", "integer", "number", "boolean", "date", "timestamp
 DeltaStrategy = Literal["full", "rowversion", "hash"]
 
 
-class ApiParam(BaseModel):
+class ApiParam(RequestModel):
     """A parameter the SQL uses as ``:name``; callers pass it in ``params``."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -21,7 +23,7 @@ class ApiParam(BaseModel):
     default: Any = Field(default=None, description="used when a caller passes no value")
 
 
-class ApiIn(BaseModel):
+class ApiIn(RequestModel):
     """A whole API definition (create, and PUT, which replaces every field)."""
 
     slug: str = Field(
@@ -51,6 +53,9 @@ class ColumnOut(BaseModel):
 
 class ApiDefinition(ApiIn):
     """A definition as saved: what was sent, plus the output columns discovered then."""
+
+    # read back from stored rows, which carry more than a request may
+    model_config = ConfigDict(extra="ignore")
 
     columns: list[ColumnOut]
 

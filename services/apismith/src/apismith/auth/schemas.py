@@ -7,18 +7,19 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 
 from apismith.auth.principal import PrincipalKind, Role
+from bridge_core.schemas import RequestModel
 
 # Password rules are checked in the service, not here: a failed pydantic constraint
 # echoes the rejected value back in the 422 body.
 MIN_PASSWORD_LENGTH = 8
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestModel):
     username: str = Field(min_length=1, max_length=150)
     password: SecretStr
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestModel):
     refresh_token: SecretStr
 
 
@@ -29,7 +30,7 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="seconds until the access token expires")
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._@+-]+$")
     password: SecretStr = Field(description=f"at least {MIN_PASSWORD_LENGTH} characters")
     role: Role
@@ -43,7 +44,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class ServiceTokenCreate(BaseModel):
+class ServiceTokenCreate(RequestModel):
     name: str = Field(min_length=1, max_length=150)
     role: Role
 

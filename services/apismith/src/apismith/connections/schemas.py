@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from apismith.drivers.base import Dialect
+from bridge_core.schemas import RequestModel
 
 
-class ConnectionOptionsIn(BaseModel):
+class ConnectionOptionsIn(RequestModel):
     """Limits for every query on the connection; unset ones take the service defaults."""
 
     statement_timeout_ms: int | None = Field(
@@ -43,7 +44,7 @@ class ConnectionOptionsIn(BaseModel):
         return value
 
 
-class ConnectionIn(BaseModel):
+class ConnectionIn(RequestModel):
     name: str = Field(min_length=1, max_length=150)
     dialect: Dialect
     url: SecretStr = Field(
@@ -52,7 +53,7 @@ class ConnectionIn(BaseModel):
     options: ConnectionOptionsIn = Field(default_factory=ConnectionOptionsIn)
 
 
-class ConnectionUpdate(BaseModel):
+class ConnectionUpdate(RequestModel):
     """A whole connection; ``url`` may be left out to keep the stored one."""
 
     name: str = Field(min_length=1, max_length=150)

@@ -8,6 +8,7 @@ from apismith.auth.dependencies import require_admin
 from apismith.executions import service
 from apismith.executions.schemas import ExecutionPage
 from bridge_core.db.transaction import Connection
+from bridge_core.http.paging import PageNumber, PageSize
 
 router = APIRouter(tags=["executions"])
 
@@ -16,8 +17,8 @@ router = APIRouter(tags=["executions"])
 async def list_executions(
     conn: Connection,
     slug: Annotated[str | None, Query(max_length=150)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> ExecutionPage:
     """Audited runtime calls, newest first; ``slug`` narrows to one API."""
     return await service.list_executions(conn=conn, slug=slug, page=page, page_size=page_size)

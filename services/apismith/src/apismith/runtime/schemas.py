@@ -7,14 +7,13 @@ that names it (from the SQL layer), not a generic validation error. Unknown keys
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from apismith.apis.schemas import ColumnOut
+from bridge_core.schemas import RequestModel
 
 
-class FilterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FilterIn(RequestModel):
     field: str
     operator: str = Field(description="eq ne gt gte lt lte in not_in like is_null not_null between")
     value: Any = Field(
@@ -24,16 +23,12 @@ class FilterIn(BaseModel):
     )
 
 
-class SortIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SortIn(RequestModel):
     field: str
     direction: str = Field(default="asc", description="asc or desc")
 
 
-class StreamRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StreamRequest(RequestModel):
     params: dict[str, Any] = Field(default_factory=dict)
     filters: list[FilterIn] = Field(default_factory=list)
     sort: list[SortIn] = Field(

@@ -5,8 +5,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from bridge_core.schemas import RequestModel
 
-class TokenCreate(BaseModel):
+
+class TokenCreate(RequestModel):
     name: str = Field(min_length=1, max_length=150, description="who or what uses the token")
 
 

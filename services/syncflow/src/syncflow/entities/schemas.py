@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from bridge_core.schemas import RequestModel
 from syncflow.pipeline.types import DeleteMode, DeltaStrategy, FieldType
 
 IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -38,10 +39,8 @@ def _check_transform(value: Transform) -> Transform:
     return value
 
 
-class FieldMapping(BaseModel):
+class FieldMapping(RequestModel):
     """One source (API) field loaded into one target column."""
-
-    model_config = ConfigDict(extra="forbid")
 
     source_field: str = Field(min_length=1, description="an output column of the API")
     target_field: Identifier | None = Field(
@@ -60,10 +59,8 @@ class FieldMapping(BaseModel):
         return _check_transform(value)
 
 
-class ParentRefBody(BaseModel):
+class ParentRefBody(RequestModel):
     """The child's source ``fields`` hold the parent entity's business keys, in order."""
-
-    model_config = ConfigDict(extra="forbid")
 
     parent_entity: EntityName
     fields: list[str] = Field(min_length=1)
@@ -72,19 +69,15 @@ class ParentRefBody(BaseModel):
     )
 
 
-class DeletePolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeletePolicy(RequestModel):
     mode: DeleteMode = DeleteMode.SOFT
     max_ratio: float = Field(
         default=0.05, ge=0, le=1, description="a run that would delete more applies no deletes"
     )
 
 
-class EntityBody(BaseModel):
+class EntityBody(RequestModel):
     """An entity definition; every key left out (or null) defaults from the API's metadata."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: EntityName | None = Field(default=None, description="on PUT: omit or repeat the name")
     source: str = Field(min_length=1, description="source name or uid")

@@ -1,21 +1,18 @@
 """Monitoring: failed records, parked children, statistics."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bridge_core.db.transaction import Connection, get_database
+from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.monitoring import service
 from syncflow.monitoring.schemas import DetailedHealth, FailedRecordPage, PendingChildPage, Stats
 from syncflow.targets.dependencies import get_target_database
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
-
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/failed-records")

@@ -206,7 +206,7 @@ async def _next_ordinals(
         .group_by(failed_records.c.key_hash)
     )
     recorded: dict[str, int] = dict.fromkeys(keys, 0)
-    recorded.update(result.tuples())
+    recorded.update(result.tuples().all())
     return recorded
 
 

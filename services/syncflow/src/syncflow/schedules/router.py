@@ -4,9 +4,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from bridge_core.db.transaction import Connection
+from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.clock import Clock
 from syncflow.schedules import service
@@ -36,8 +37,8 @@ async def list_schedules(
     _: Operator,
     conn: Connection,
     entity: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> SchedulePage:
     return await service.list_schedules(conn, entity=entity, page=page, page_size=page_size)
 

@@ -4,22 +4,21 @@ from datetime import datetime
 from typing import Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from bridge_core.schemas import RequestModel
 from syncflow.pipeline.types import SyncMode
 from syncflow.schedules.timing import ScheduleTiming
 
 
-class ScheduleBody(BaseModel):
+class ScheduleBody(RequestModel):
     """What runs when: an interval or a cron expression, an optional daily window, and an
     optional spread of one run over several days."""
-
-    model_config = ConfigDict(extra="forbid")
 
     entity: str = Field(min_length=1)
     mode: SyncMode = SyncMode.INCREMENTAL
     interval_seconds: int | None = Field(
-        default=None, ge=1, description="run every N seconds (exclusive with cron)"
+        default=None, ge=1, le=31_536_000, description="run every N seconds (exclusive with cron)"
     )
     cron: str | None = Field(
         default=None,

@@ -6,14 +6,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from bridge_core.schemas import RequestModel
+
 SOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,149}$"
 
 SourceName = Annotated[str, StringConstraints(pattern=SOURCE_NAME_PATTERN)]
 
 
-class SourceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SourceCreate(RequestModel):
     name: SourceName = Field(description="letters, digits, '.', '_', '-'; entities refer to it")
     base_url: str = Field(
         min_length=1, max_length=2000, description="APISmith's root URL, e.g. http://127.0.0.1:8007"
@@ -21,10 +21,8 @@ class SourceCreate(BaseModel):
     token: SecretStr = Field(description="an APISmith service token; stored encrypted")
 
 
-class SourceUpdate(BaseModel):
+class SourceUpdate(RequestModel):
     """Change the URL or rotate the token; a key left out keeps its value."""
-
-    model_config = ConfigDict(extra="forbid")
 
     base_url: str | None = Field(default=None, min_length=1, max_length=2000)
     token: SecretStr | None = None

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 
 from bridge_core.db.transaction import Connection
+from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.sync import service
 from syncflow.sync.schemas import BatchPage, BatchStatus, RetryFailed, SyncStart
@@ -46,8 +47,8 @@ async def history(
     conn: Connection,
     entity: str | None = None,
     batch_status: Annotated[str | None, Query(alias="status")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> BatchPage:
     return await service.history(
         conn, entity=entity, status=batch_status, page=page, page_size=page_size

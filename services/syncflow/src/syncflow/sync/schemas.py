@@ -6,10 +6,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from bridge_core.schemas import RequestModel
 from syncflow.pipeline.types import SyncMode
 
 
-class SyncStart(BaseModel):
+class SyncStart(RequestModel):
     entity: str
     mode: SyncMode = SyncMode.INCREMENTAL
     dry_run: bool = False
@@ -72,6 +73,6 @@ class BatchPage(BaseModel):
     page_size: int
 
 
-class RetryFailed(BaseModel):
+class RetryFailed(RequestModel):
     entity: str
     batch_uid: UUID | None = None
