@@ -6,7 +6,6 @@
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
-    ├── PayloadTooLarge (413)
     ├── Unprocessable (422)
     ├── TooManyRequests (429, with Retry-After)
     ├── BadGateway (502)
@@ -54,10 +53,6 @@ class Conflict(BridgeError):
 
 class Unprocessable(BridgeError):
     status_code = 422
-
-
-class PayloadTooLarge(BridgeError):
-    status_code = 413
 
 
 class TooManyRequests(BridgeError):

@@ -564,3 +564,14 @@ async def test_timestamps_sent_back_with_their_offset_match_naive_erp_values(
 
     assert [row["order_no"] for row in same.json()["data"]] == ["SO-00001"]
     assert [row["order_no"] for row in in_utc.json()["data"]] == ["SO-00001"]
+
+    # at the edge of the calendar: a 400 that names the value, never a 500
+    for edge in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:30:00+01:00"):
+        refused = await _execute(
+            apismith_client,
+            admin_headers,
+            api["slug"],
+            filters=[{"field": "released_at", "operator": "gte", "value": edge}],
+        )
+        assert refused.status_code == 400, refused.text
+        assert edge in refused.json()["detail"]

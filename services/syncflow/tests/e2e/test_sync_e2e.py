@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
+
 
 def balanced(counters: dict[str, int]) -> bool:
     accounted = ("inserted", "updated", "unchanged", "failed", "duplicate", "pending")
@@ -325,3 +327,20 @@ async def test_every_failed_row_is_listed_even_when_bad_rows_share_a_key(world):
         assert open_failures["total"] == 4
     descriptions = sorted(item["raw_data"]["description"] for item in listed["items"])
     assert descriptions == ["bad cost", "no key", "no key 2", "no key 3"]
+
+
+async def test_verify_after_the_api_vanished_from_apismith_says_so(world):
+    async with httpx.AsyncClient(base_url=world.apismith_url) as apismith:
+        api = await apismith.get(
+            f"/api/v1/apis/slug/{world.prefix}-parts", headers=world.apismith_headers
+        )
+        assert api.status_code == 200, api.text
+        deleted = await apismith.delete(
+            f"/api/v1/apis/{api.json()['uid']}", headers=world.apismith_headers
+        )
+        assert deleted.status_code == 204, deleted.text
+
+    response = await world.client.post("/api/v1/entities/parts/verify")
+
+    assert response.status_code == 502, response.text
+    assert "no longer has the entity's API" in response.json()["detail"]

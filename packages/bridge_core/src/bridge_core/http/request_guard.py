@@ -3,15 +3,13 @@ that PostgreSQL cannot store, NUL characters and lone UTF-16 surrogates (422).
 
 A pure ASGI middleware, so the check costs one scan of the raw bytes and nothing more
 on an ordinary request: only a body that holds a ``\\u`` escape is parsed to look closer.
-Errors raised from ``receive`` are :class:`BridgeError`s, rendered by the one handler.
+Refusals have the service's error shape (``bridge_core.http.errors``).
 """
 
 import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from bridge_core.errors import PayloadTooLarge, Unprocessable
 
 NUL = "\x00"
 
@@ -27,21 +25,23 @@ def _has_unstorable_text(value: Any) -> bool:
     return False
 
 
-def _check_body(body: bytes) -> None:
+def _has_unstorable_escape(body: bytes) -> bool:
     if b"\\u" not in body:
-        return  # without escapes JSON cannot carry either
+        return False  # without escapes JSON cannot carry either
     try:
         parsed = json.loads(body)
     except ValueError:
-        return  # not JSON: the handler's own parsing answers
-    if _has_unstorable_text(parsed):
-        raise Unprocessable(
-            "text may not contain NUL characters or unpaired UTF-16 surrogates", loc=("body",)
-        )
+        return False  # not JSON: the handler's own parsing answers
+    return _has_unstorable_text(parsed)
 
 
 class RequestGuard:
-    """Size limit and storable text for every request of one app."""
+    """Size limit and storable text for every request of one app.
+
+    The body is read here, whole (within the limit), checked, and handed on unchanged:
+    FastAPI buffers a body before it calls a handler anyway, and refusing it here gives
+    one clear status whatever the handler's own parsing would have made of it.
+    """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -52,20 +52,20 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         refusal = self._refuse_early(scope)
+        if refusal is None:
+            body, refusal = await self._read_body(receive)
         if refusal is not None:
             status, detail = refusal
             await _send_json(send, status, detail)
             return
-        await self.app(scope, self._guarded_receive(receive), send)
+        await self.app(scope, _replay(body, receive), send)
 
     def _refuse_early(self, scope: Scope) -> tuple[int, Any] | None:
-        if NUL in scope["path"] or b"%00" in scope["query_string"].lower():
-            problem = {
-                "loc": ["path" if NUL in scope["path"] else "query"],
-                "msg": "NUL characters are not allowed",
-                "type": "value_error",
-            }
-            return 422, [problem]
+        raw_path = scope.get("raw_path") or b""
+        if NUL in scope["path"] or b"%00" in raw_path.lower():
+            return 422, [_problem("path", "NUL characters are not allowed")]
+        if b"%00" in scope["query_string"].lower():
+            return 422, [_problem("query", "NUL characters are not allowed")]
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -76,26 +76,44 @@ class RequestGuard:
                     return 413, f"request body exceeds {self.max_body_bytes} bytes"
         return None
 
-    def _guarded_receive(self, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
+    async def _read_body(self, receive: Receive) -> tuple[bytes, tuple[int, Any] | None]:
         chunks: list[bytes] = []
         size = 0
-
-        async def guarded() -> Message:
-            nonlocal size
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    _check_body(b"".join(chunks))
-                    chunks.clear()
-            return message
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", (413, f"request body exceeds {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _has_unstorable_escape(body):
+            message = "text may not contain NUL characters or unpaired UTF-16 surrogates"
+            return body, (422, [_problem("body", message)])
+        return body, None
 
-        return guarded
+
+def _problem(where: str, message: str) -> dict[str, Any]:
+    return {"loc": [where], "msg": message, "type": "value_error"}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that hands the app the body read already, then the real stream
+    (``http.disconnect``)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 async def _send_json(send: Send, status: int, detail: Any) -> None:

@@ -213,7 +213,13 @@ def _erp_time(value: Any, zone: ZoneInfo) -> Any:
         except ValueError:
             return value
     if isinstance(moment, datetime) and moment.tzinfo is not None:
-        return moment.astimezone(zone).replace(tzinfo=None)
+        try:
+            return moment.astimezone(zone).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+            raise BadRequest(
+                f"timestamp {str(value)[:40]!r} falls outside the years 1 to 9999 "
+                f"in the connection's time zone {zone.key}"
+            ) from None
     return value
 
 

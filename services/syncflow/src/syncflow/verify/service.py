@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.transaction import Database
+from bridge_core.errors import BadGateway
+from bridge_core.http.client import ServiceClientError
 from syncflow.entities.service import load_spec
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.settings import Settings
@@ -56,10 +58,19 @@ async def verify_entity(
             await repository.stage(rows)
             chunk.clear()
 
-        async for row in client.stream_rows(spec.api_slug, filters=[], sort=[]):
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS:
-                await flush()
+        try:
+            async for row in client.stream_rows(spec.api_slug, filters=[], sort=[]):
+                chunk.append(row)
+                if len(chunk) >= CHUNK_ROWS:
+                    await flush()
+        except ServiceClientError as exc:
+            where = f"APISmith (source {spec.source_name!r}, API {spec.api_slug!r})"
+            if exc.status_code == 404:
+                raise BadGateway(
+                    f"{where} no longer has the entity's API: define it again in APISmith "
+                    "or point the entity at another API"
+                ) from exc
+            raise BadGateway(f"{where} failed while reading the source: {exc}") from exc
         if chunk:
             await flush()
         result = await repository.compare(spec)
