@@ -92,8 +92,8 @@ class RequestGuard:
                 break
         body = b"".join(chunks)
         if _has_unstorable_escape(body):
-            message = "text may not contain NUL characters or unpaired UTF-16 surrogates"
-            return body, (422, [_problem("body", message)])
+            refusal = "text may not contain NUL characters or unpaired UTF-16 surrogates"
+            return body, (422, [_problem("body", refusal)])
         return body, None
 
 
