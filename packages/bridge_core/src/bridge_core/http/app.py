@@ -11,6 +11,7 @@ from bridge_core.http.health import health_router
 from bridge_core.http.metrics import install_metrics
 from bridge_core.http.openapi import install_error_docs
 from bridge_core.http.request_guard import RequestGuard
+from bridge_core.http.throttle import SignInThrottle
 
 API_PREFIX = "/api/v1"
 
@@ -41,6 +42,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     install_error_handlers(app)
+    app.state.sign_in_throttle = SignInThrottle(service)
     app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes)
     install_metrics(app, service)
     app.include_router(

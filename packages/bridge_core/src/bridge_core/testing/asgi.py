@@ -17,3 +17,9 @@ async def app_client(app: FastAPI, **headers: str) -> AsyncIterator[httpx.AsyncC
         ) as client,
     ):
         yield client
+
+
+def client_at(app: FastAPI, host: str) -> httpx.AsyncClient:
+    """Another in-process client of a running ``app``, calling from address ``host``."""
+    transport = httpx.ASGITransport(app=app, client=(host, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")

@@ -29,6 +29,7 @@ from apismith.settings import Settings
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, Unauthorized
 from bridge_core.http.bearer import bearer_token, unauthorized
+from bridge_core.http.throttle import sign_in_throttle
 
 __all__ = [
     "Admin",
@@ -62,21 +63,25 @@ async def authenticate(
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
+    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+    (429 for an address that has sent too many bad tokens)."""
     token = bearer_token(request, credentials)
+    throttle = sign_in_throttle(request)
+    throttle.check_bearer(request)
     try:
         claims = decode_token(token, settings=settings)
     except Unauthorized as exc:
-        raise unauthorized(exc.detail) from exc
+        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
     if claims.typ == "refresh":
-        raise unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
+        refused = unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
+        raise throttle.bad_bearer(request, refused)
     if claims.typ == "access":
         return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
     try:
         async with get_database(request).transaction() as conn:
             return await service.authenticate_service_token(conn=conn, claims=claims, token=token)
     except Unauthorized as exc:
-        raise unauthorized(exc.detail) from exc
+        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
 
 
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

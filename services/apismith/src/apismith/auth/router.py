@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from apismith.auth import service
 from apismith.auth.dependencies import (
@@ -25,19 +25,24 @@ from apismith.auth.schemas import (
 )
 from apismith.auth.security import TokenClaims
 from bridge_core.db.transaction import Connection
+from bridge_core.http.throttle import sign_in_throttle
 
 router = APIRouter()
 
 
 @router.post("/auth/login", tags=["auth"])
-async def login(body: LoginRequest, settings: AppSettings, conn: Connection) -> TokenPair:
-    """Exchange a username and password for an access token and a refresh token."""
-    return await service.login(
-        conn=conn,
-        settings=settings,
-        username=body.username,
-        password=body.password.get_secret_value(),
-    )
+async def login(
+    request: Request, body: LoginRequest, settings: AppSettings, conn: Connection
+) -> TokenPair:
+    """Exchange a username and password for an access token and a refresh token
+    (429 with Retry-After while the account or the address is locked out)."""
+    async with sign_in_throttle(request).sign_in(request, account=body.username):
+        return await service.login(
+            conn=conn,
+            settings=settings,
+            username=body.username,
+            password=body.password.get_secret_value(),
+        )
 
 
 @router.post("/auth/refresh", tags=["auth"])

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import ServiceUnavailable, Unauthorized
 from bridge_core.http.bearer import bearer_token, unauthorized
+from bridge_core.http.throttle import sign_in_throttle
 from syncflow.auth import service
 from syncflow.auth.principal import ADMIN_TOKEN_NAME, Principal
 from syncflow.auth.security import is_admin_token, verified_token_uid
@@ -53,17 +54,19 @@ async def authenticate(
 ) -> Principal:
     """The operator behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
     token = bearer_token(request, credentials)
+    throttle = sign_in_throttle(request)
+    throttle.check_bearer(request)
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     if is_admin_token(admin_token=admin_token, token=token):
         return Principal(uid=None, name=ADMIN_TOKEN_NAME)
     uid = verified_token_uid(secret_key=settings.secret_key.get_secret_value(), token=token)
     if uid is None:
-        raise unauthorized("invalid token")
+        raise throttle.bad_bearer(request, unauthorized("invalid token"))
     try:
         async with get_database(request).transaction() as conn:
             return await service.authenticate_token(conn, uid=uid, token=token)
     except Unauthorized as exc:
-        raise unauthorized(exc.detail) from exc
+        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
     except (OSError, SQLAlchemyError) as exc:
         logger.warning("operator token check failed: {}", type(exc).__name__)
         raise ServiceUnavailable("database unreachable: the token cannot be checked") from exc
