@@ -3,9 +3,9 @@
 Errors are ``{"detail": "message"}``; a 422 is ``{"detail": [{"loc", "msg", "type"}]}``
 (``bridge_core.http.errors`` renders both). FastAPI documents only the 422 of request
 validation; this adds the statuses the shared machinery produces to each operation:
-authentication (401, 403, 429) where the operation is secured, 404 where it has path
-parameters, 409 on writes, 413 and 400 where there is input, and 502/504 where the
-call depends on another system.
+on secured ones authentication (401, 403, 429), 404 (a path or body may name something
+that does not exist) and 502/504 (the call may depend on another system); 404 wherever
+there are path parameters, 409 on writes, 413 and 400 wherever there is input.
 """
 
 from typing import Any
@@ -50,12 +50,12 @@ _INPUT = {
 
 def _responses(path: str, method: str, operation: dict[str, Any]) -> dict[str, str]:
     wanted: dict[str, str] = dict(_INPUT)
-    if operation.get("security") is not None:
+    if operation.get("security") is not None or "/auth/" in path:
         wanted.update(_SECURED)
         wanted["502"] = "A system this operation depends on answered with an error."
         wanted["504"] = "A system this operation depends on did not answer in time."
-    if "{" in path:
-        wanted["404"] = "Nothing with that identifier."
+    if "{" in path or operation.get("security") is not None:
+        wanted["404"] = "Nothing with that identifier or name (in the path or the body)."
     if method in ("post", "put", "patch", "delete"):
         wanted["409"] = "The request conflicts with the current state."
     return wanted
