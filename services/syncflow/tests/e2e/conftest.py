@@ -6,9 +6,13 @@ fresh SyncFlow database, so tests never see each other's rows.
 """
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -191,6 +195,16 @@ class World:
     ) -> dict[str, Any]:
         return await self.wait(await self.start(entity, mode, dry_run))
 
+    async def sync_with_a_worker(self, spawn_worker: Any, entity: str) -> dict[str, Any]:
+        """A batch run to its end by a worker process of its own (``no_worker`` worlds)."""
+        batch_uid = await self.start(entity)
+        worker = spawn_worker()
+        try:
+            return await self.wait(batch_uid)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
     async def set_parts_page_size(self, page_size: int, rowversion_lookback: float = 0) -> None:
         response = await self.client.put(
             "/api/v1/entities/parts",
@@ -344,3 +358,37 @@ async def world(request, create_database, apismith_e2e, tmp_path):
             response = await client.post("/api/v1/entities", json={"source": "erp", **body})
             assert response.status_code == 201, response.text
         yield world
+
+
+@pytest.fixture
+def spawn_worker(world):
+    """Factory: ``spawn_worker(log=None, **env)`` starts a ``syncflow worker`` process on
+    the world's database (lease 2 s), with extra ``SYNCFLOW_*`` settings from ``env``."""
+    processes: list[subprocess.Popen] = []
+
+    def spawn(log: Path | None = None, **extra: str) -> subprocess.Popen:
+        settings = world.settings
+        env = {
+            **os.environ,
+            "SYNCFLOW_ENVIRONMENT": "test",
+            "SYNCFLOW_DATABASE_URL": settings.database_url,
+            "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+            "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+            "SYNCFLOW_SOURCE_TIMEZONE": settings.source_timezone,
+            "SYNCFLOW_LEASE_SECONDS": "2",
+            "SYNCFLOW_HEARTBEAT_SECONDS": "1",
+            "SYNCFLOW_LOG_FILE": "false",
+            "SYNCFLOW_DATA_DIR": str(settings.data_dir),
+            **{f"SYNCFLOW_{key.upper()}": value for key, value in extra.items()},
+        }
+        command = [str(Path(sys.executable).parent / "syncflow"), "worker"]
+        output = log.open("wb") if log else subprocess.DEVNULL
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield spawn
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)

@@ -2,33 +2,11 @@
 duplicates nothing: the batch resumes from its last committed chunk."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 BULK = 4000
-
-
-def start_worker(world) -> subprocess.Popen:
-    settings = world.settings
-    env = {
-        **os.environ,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_DATABASE_URL": settings.database_url,
-        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_SOURCE_TIMEZONE": settings.source_timezone,
-        "SYNCFLOW_LEASE_SECONDS": "3",
-        "SYNCFLOW_HEARTBEAT_SECONDS": "1",
-        "SYNCFLOW_LOG_FILE": "false",
-        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
-    }
-    command = [str(Path(sys.executable).parent / "syncflow"), "worker"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 async def fetched_so_far(world, batch_uid: str) -> int:
@@ -37,7 +15,7 @@ async def fetched_so_far(world, batch_uid: str) -> int:
 
 
 @pytest.mark.no_worker
-async def test_killed_worker_is_taken_over_and_the_target_ends_equal(world):
+async def test_killed_worker_is_taken_over_and_the_target_ends_equal(world, spawn_worker, tmp_path):
     await world.erp(
         "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
         "SELECT 'X-' || lpad(i::text, 5, '0'), 'bulk ' || i, (i % 90)::text, i % 7, '2025-03-01' "
@@ -47,11 +25,11 @@ async def test_killed_worker_is_taken_over_and_the_target_ends_equal(world):
     await world.set_parts_page_size(100)
     batch_uid = await world.start("parts")
 
-    first = start_worker(world)
+    first = spawn_worker(tmp_path / "first.log", lease_seconds="3")
     try:
         deadline = asyncio.get_running_loop().time() + 60
         while await fetched_so_far(world, batch_uid) < 800:
-            assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
             assert asyncio.get_running_loop().time() < deadline, "worker made no progress"
             await asyncio.sleep(0.02)
         first.send_signal(signal.SIGKILL)
@@ -62,7 +40,7 @@ async def test_killed_worker_is_taken_over_and_the_target_ends_equal(world):
     interrupted_at = await fetched_so_far(world, batch_uid)
     assert interrupted_at < BULK + 7
 
-    second = start_worker(world)
+    second = spawn_worker(tmp_path / "second.log", lease_seconds="3")
     try:
         final = await world.wait(batch_uid, timeout=120)
     finally:

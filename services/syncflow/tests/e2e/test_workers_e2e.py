@@ -4,12 +4,9 @@ checkpoint, the targets end equal to the sources, and no entity ever has two
 running batches."""
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,25 +66,6 @@ async def add_items_entity(world, name: str) -> None:
     assert entity.status_code == 201, entity.text
 
 
-def start_worker(world, log: Path) -> subprocess.Popen:
-    settings = world.settings
-    env = {
-        **os.environ,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_DATABASE_URL": settings.database_url,
-        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_SOURCE_TIMEZONE": settings.source_timezone,
-        "SYNCFLOW_LEASE_SECONDS": "2",
-        "SYNCFLOW_HEARTBEAT_SECONDS": "1",
-        "SYNCFLOW_LOG_FILE": "false",
-        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
-    }
-    command = [str(Path(sys.executable).parent / "syncflow"), "worker"]
-    with log.open("wb") as output:
-        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-
-
 async def watch_running(world, stop: asyncio.Event, seen: list[Counter[str]]) -> None:
     """Sample the running batches per entity until ``stop``."""
     while not stop.is_set():
@@ -100,9 +78,11 @@ async def watch_running(world, stop: asyncio.Event, seen: list[Counter[str]]) ->
 
 
 @pytest.mark.no_worker
-async def test_three_workers_one_killed_every_batch_completes_exactly_once(world, tmp_path):
+async def test_three_workers_one_killed_every_batch_completes_exactly_once(
+    world, spawn_worker, tmp_path
+):
     # started first: they take a few seconds to come up, meanwhile the work is defined
-    workers = [start_worker(world, tmp_path / f"worker-{i}.log") for i in range(3)]
+    workers = [spawn_worker(tmp_path / f"worker-{i}.log") for i in range(3)]
     stop = asyncio.Event()
     seen: list[Counter[str]] = []
     watcher = asyncio.create_task(watch_running(world, stop, seen))

@@ -38,6 +38,7 @@ from bridge_core.http.client import ServiceClientError
 from syncflow.apismith_client import ApiSmithClient
 from syncflow.clock import Clock, utc_now
 from syncflow.entities.service import child_specs, load_spec
+from syncflow.faults import crash_point
 from syncflow.monitoring import metrics
 from syncflow.pipeline import delta, fetch, load, resolve, track
 from syncflow.pipeline.prepare import EntityPipeline
@@ -278,6 +279,7 @@ class BatchRun:
         start = time.perf_counter()  # only the wait: the next page is read ahead
         page = await anext(pages)
         self.seconds[Stage.FETCH] += time.perf_counter() - start
+        crash_point("fetch")
         return page
 
     def _prepare_in_thread(self, page: fetch.ExecutedPage) -> "asyncio.Future[Timed]":
@@ -296,6 +298,7 @@ class BatchRun:
         prepared, seconds = await future
         for stage, spent in seconds.items():
             self.seconds[stage] += spent
+        crash_point("prepare")
         return prepared
 
     async def _pace(self) -> None:
@@ -456,6 +459,7 @@ class BatchRun:
             if retried:
                 await track.close_failures(conn, [r["uid"] for r in retried])
             await self._write(conn, target, self.spec, records, failures, outcome, retries)
+            crash_point("track")
             start = time.perf_counter()
             if self.detect_deletes:
                 await load.mark_seen(target, self.uid, outcome.seen)
@@ -470,6 +474,7 @@ class BatchRun:
             self.counters.add(outcome.counters)
             await self._save(conn)
             self.seconds[Stage.TRACK] += time.perf_counter() - start
+            crash_point("commit")
         self._observe(outcome.counters, before)
         if self.stop_requested:
             raise StopRequested
@@ -519,6 +524,7 @@ class BatchRun:
                     all_new=not changes.updates and not changes.replaced,
                 )
             self.seconds[Stage.LOAD] += time.perf_counter() - start
+            crash_point("load" if depth == 0 else "resolve")
         failures = [*failures, *resolution.failures]
         ready = {id(r) for r in resolution.ready}
         counters = outcome.counters
@@ -670,6 +676,7 @@ class BatchRun:
             await load.forget_seen(target, self.uid)
             self.checkpoint["phase"] = "done"
             await self._save(conn)
+            crash_point("deletes")
         metrics.count_rows(self.entity, Counters(deleted=self.counters.deleted - deleted_before))
 
     # -- bookkeeping ----------------------------------------------------------------
