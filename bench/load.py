@@ -31,15 +31,15 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (  # noqa: E402  (bench/run.py is a script beside this one)
+from run import (  # bench/run.py, the script beside this one
     ADMIN_PASSWORD,
     ADMIN_USER,
     API,
     BENCH,
     check,
     drop_databases,
-    fresh_databases,
     free_port,
+    fresh_databases,
     service,
     wait_healthy,
 )
@@ -99,7 +99,7 @@ async def register(client: httpx.AsyncClient, source_url: str) -> str:
                 "name": "load",
                 "dialect": "postgresql",
                 "url": source_url,
-                "options": {"pool_size": 20},
+                "options": {"pool_size": 5},
             },
         ),
         201,
@@ -167,22 +167,22 @@ def tree_usage(process: psutil.Process) -> tuple[float, int]:
     return cpu, rss
 
 
-async def sampler(
-    process: psutil.Process, every: float, deadline: float, tally: Tally, lines: list[str]
-) -> None:
+async def sampler(process: psutil.Process, every: float, deadline: float, tally: Tally) -> None:
+    """Every ``every`` seconds: requests per second, CPU (% of one core) and RSS since the last."""
     cpu_before, _ = tree_usage(process)
     done_before, clock = 0, time.monotonic()
+    began = clock
     while time.monotonic() < deadline:
         await asyncio.sleep(min(every, max(0.0, deadline - time.monotonic())))
         now = time.monotonic()
         cpu, rss = tree_usage(process)
         done = len(tally.latencies)
-        line = (
-            f"{now - (deadline - ARGS.seconds):6.0f}s  {(done - done_before) / (now - clock):7.0f} "
-            f"req/s  cpu {100 * (cpu - cpu_before) / (now - clock):5.0f}%  rss {rss / 2**20:6.1f} MB"
+        rate = (done - done_before) / (now - clock)
+        busy = 100 * (cpu - cpu_before) / (now - clock)
+        print(
+            f"{now - began:6.0f}s {rate:7.0f} req/s  cpu {busy:5.0f}%  rss {rss / 2**20:6.1f} MB",
+            flush=True,
         )
-        print(line, flush=True)
-        lines.append(line)
         cpu_before, done_before, clock = cpu, done, now
 
 
@@ -218,20 +218,26 @@ async def run(args: argparse.Namespace) -> None:
             ) as client:
                 warm = Tally()
                 await asyncio.gather(
-                    *(walker(client, args.page_size, time.monotonic() + 3, warm, 0) for _ in range(4))
+                    *(
+                        walker(client, args.page_size, time.monotonic() + 3, warm, 0)
+                        for _ in range(4)
+                    )
                 )
-                tally, lines = Tally(), []
+                tally = Tally()
                 deadline = time.monotonic() + args.seconds
                 pages = max(1, args.rows // args.page_size)
+                apismith = psutil.Process(process.pid)
+                cpu_started, _ = tree_usage(apismith)
                 started = time.perf_counter()
                 await asyncio.gather(
-                    sampler(psutil.Process(process.pid), args.sample, deadline, tally, lines),
+                    sampler(apismith, args.sample, deadline, tally),
                     *(
                         walker(client, args.page_size, deadline, tally, (i * 7) % pages % 5)
                         for i in range(args.clients)
                     ),
                 )
                 elapsed = time.perf_counter() - started
+                cpu_used = tree_usage(apismith)[0] - cpu_started
         latencies = sorted(tally.latencies)
         print(
             f"\n{args.clients} clients, {args.page_size}-row pages, {args.workers} worker(s), "
@@ -241,7 +247,8 @@ async def run(args: argparse.Namespace) -> None:
             f"p99 {1000 * percentile(latencies, 0.99):.1f} ms, "
             f"max {1000 * (latencies[-1] if latencies else 0):.1f} ms, "
             f"mean {1000 * statistics.fmean(latencies) if latencies else 0:.1f} ms, "
-            f"errors {sum(tally.errors.values())} {tally.errors or ''}"
+            f"errors {sum(tally.errors.values())} {tally.errors or ''}, "
+            f"server CPU {1000 * cpu_used / max(1, len(latencies)):.2f} ms a request"
         )
         print(f"load average: {os.getloadavg()}")
     finally:
@@ -249,7 +256,6 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
@@ -257,11 +263,8 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--sample", type=float, default=5, help="seconds between samples")
-    ARGS = parser.parse_args()
-    asyncio.run(run(ARGS))
+    asyncio.run(run(parser.parse_args()))
 
-
-ARGS: argparse.Namespace
 
 if __name__ == "__main__":
     main()
