@@ -18,6 +18,7 @@ from bridge_core.db.lifecycle import open_database
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
+from bridge_core.http.server import serve_workers
 
 app = typer.Typer(help="APISmith: governed REST APIs over ERP databases.", no_args_is_help=True)
 
@@ -46,30 +47,36 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8007]")] = None,
 ) -> None:
-    """Serve the API (applies pending migrations first)."""
+    """Serve the API (applies pending migrations first); APISMITH_WORKERS processes."""
     settings = _settings()
     if host:
         settings.host = host
     if port:
         settings.port = port
-    run_server(build_app(settings), host=settings.host, port=settings.port)
+    if settings.workers == 1:
+        run_server(build_app(settings), host=settings.host, port=settings.port)
+        return
+    # migrate once here, so the workers starting together find the database at head
+    asyncio.run(_migrate(settings))
+    serve_workers(
+        "apismith.main:worker_app", host=settings.host, port=settings.port, workers=settings.workers
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    async with open_database(
+        settings.database_url,
+        data_dir=settings.data_dir,
+        database=settings.database_name,
+        migrations=MIGRATIONS,
+    ):
+        pass
 
 
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations and exit."""
-    settings = _settings()
-
-    async def run() -> None:
-        async with open_database(
-            settings.database_url,
-            data_dir=settings.data_dir,
-            database=settings.database_name,
-            migrations=MIGRATIONS,
-        ):
-            pass
-
-    asyncio.run(run())
+    asyncio.run(_migrate(_settings()))
     typer.echo("apismith: database is at the latest migration")
 
 

@@ -17,6 +17,7 @@ from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
 from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
+from bridge_core.cli import load_settings
 from bridge_core.crypto import SecretBox
 from bridge_core.db.lifecycle import open_database
 from bridge_core.http.app import create_app
@@ -24,6 +25,12 @@ from bridge_core.secrets import mask_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE = "apismith"
+
+
+def worker_app() -> FastAPI:
+    """The app of one server process when ``APISMITH_WORKERS`` > 1 (settings from the
+    environment; ``apismith serve`` has migrated the database before starting workers)."""
+    return build_app(load_settings(Settings, service=SERVICE))
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

@@ -28,6 +28,12 @@ class Settings(ServiceSettings):
     default_max_rows: int = Field(default=10_000_000, ge=2)
     stream_chunk_rows: int = Field(default=5_000, ge=1)
     executor_threads: int = Field(default=8, ge=1)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (one core each; see docs/performance.md)",
+    )
 
     def secret_fields(self) -> dict[str, SecretStr]:
         return {"secret_key": self.secret_key, "encryption_key": self.encryption_key}

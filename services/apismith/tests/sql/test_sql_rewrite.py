@@ -395,3 +395,32 @@ def test_ascending_pages_leave_the_null_first_keys_to_the_tail_query():
         'WHERE q."amount" IS NULL ORDER BY q."amount" ASC, q."id" ASC, '
         'q."Order Date" ASC, q."select" ASC LIMIT 7'
     )
+
+
+@pytest.mark.parametrize("dialect", list(Dialect), ids=str)
+def test_a_page_query_rendered_once_per_shape_binds_each_calls_values(dialect):
+    """Pages reuse the SQL text rendered for their shape: every call must get exactly what a
+    fresh render gives for its own values, and a new shape (a NULL cursor value, another
+    list length) its own text."""
+    saved = saved_query(dialect)
+    order = resolve_order(sort=[SortKey("amount", "desc")], columns=COLUMNS)
+    calls = [
+        (FILTERS, AFTER),
+        ([Filter("id", "in", [5, 6]), *FILTERS[2:]], [Decimal("1.25"), 9, date(2025, 1, 2), "x"]),
+        ([Filter("id", "in", [5, 6, 7]), *FILTERS[2:]], AFTER),
+        (FILTERS, [None, 7, date(2024, 3, 1), None]),
+        (FILTERS, AFTER),
+    ]
+    for filters, after in calls:
+        reused = build_page_query(
+            saved,
+            columns=COLUMNS,
+            params={"status": "open"},
+            filters=filters,
+            order=order,
+            page_size=50,
+            after=after,
+        )
+        fresh = page(dialect, filters=filters, after=after)
+        assert (reused.sql, reused.params) == (fresh.sql, fresh.params)
+    assert len({page(dialect, filters=f, after=a).sql for f, a in calls}) == 4

@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     lease_seconds: int = 30
     heartbeat_seconds: int = 5
     max_retries: int = 5
+    apismith_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="how long one call to APISmith may take before a retry"
+    )
     pending_max_retries: int = 10
     history_retention_days: int = 90
     schedule_poll_seconds: float = Field(

@@ -67,7 +67,11 @@ class ServiceClient:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
-    async def _with_retries(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _with_retries(
+        self, method: str, url: str, *, read: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """The response once its headers arrive (and, with ``read``, its whole body: a
+        connection dropped mid-body is retried like one dropped before the headers)."""
         last: str = ""
         for attempt in range(self.max_attempts):
             try:
@@ -76,11 +80,18 @@ class ServiceClient:
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 last = f"{type(exc).__name__} calling {method} {url}"
             else:
-                if response.status_code not in RETRY_STATUSES:
+                if response.status_code not in RETRY_STATUSES and not read:
                     return response
-                await response.aread()
-                last = f"HTTP {response.status_code} from {method} {url}: {_detail(response)}"
-                await response.aclose()
+                try:
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    last = f"{type(exc).__name__} reading the response to {method} {url}"
+                else:
+                    if response.status_code not in RETRY_STATUSES:
+                        return response
+                    last = f"HTTP {response.status_code} from {method} {url}: {_detail(response)}"
+                finally:
+                    await response.aclose()
             if attempt + 1 < self.max_attempts:
                 delay = self._delay(attempt)
                 logger.warning(
@@ -98,9 +109,7 @@ class ServiceClient:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request with retries; return the read response; raise on a 4xx."""
-        response = await self._with_retries(method, url, **kwargs)
-        await response.aread()
-        await response.aclose()
+        response = await self._with_retries(method, url, read=True, **kwargs)
         _raise_for_client_error(self.service, response, method, url)
         return response
 

@@ -33,7 +33,7 @@ def filter_condition(
 ) -> exp.Expr | None:
     """All ``filters`` ANDed (None when there are none); 400 naming the first bad one."""
     conditions = [_condition(item, columns, bindings) for item in filters]
-    return exp.and_(*conditions) if conditions else None
+    return exp.and_(*conditions, copy=False) if conditions else None
 
 
 def _condition(item: Filter, columns: Mapping[str, ColumnInfo], bindings: Bindings) -> exp.Expr:
@@ -75,6 +75,7 @@ def _condition(item: Filter, columns: Mapping[str, ColumnInfo], bindings: Bindin
         return exp.or_(
             exp.NEQ(this=ref, expression=value),
             exp.Is(this=source_column(column.name), expression=exp.Null()),
+            copy=False,
         )
     return _COMPARISONS[item.operator](this=ref, expression=value)
 
@@ -85,7 +86,9 @@ def _membership(item: Filter, column: ColumnInfo, label: str, bindings: Bindings
     if item.operator == "in":
         return condition
     return exp.or_(
-        exp.Not(this=condition), exp.Is(this=source_column(column.name), expression=exp.Null())
+        exp.Not(this=condition),
+        exp.Is(this=source_column(column.name), expression=exp.Null()),
+        copy=False,
     )
 
 

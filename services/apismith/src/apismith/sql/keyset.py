@@ -43,8 +43,10 @@ def after_condition(order: TotalOrder, values: Sequence[Any], bindings: Bindings
         if condition is None:
             condition = after
             continue
-        tail = exp.and_(_same(key, bound), condition)
-        condition = tail if after is None else exp.or_(after, tail)
+        # every operand is built here and used once: nothing to copy (copying the nest at
+        # each key made this quadratic in the number of keys, a sixth of a page's CPU)
+        tail = exp.and_(_same(key, bound), condition, copy=False)
+        condition = tail if after is None else exp.or_(after, tail, copy=False)
     if condition is None:
         return exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0))
     return condition
@@ -57,7 +59,9 @@ def _after(key: SortKey, bound: exp.Placeholder | None) -> exp.Expr | None:
         return exp.LT(this=source_column(key.field), expression=bound.copy())
     if bound is None:
         return None
-    return exp.or_(exp.GT(this=source_column(key.field), expression=bound.copy()), _is_null(key))
+    return exp.or_(
+        exp.GT(this=source_column(key.field), expression=bound.copy()), _is_null(key), copy=False
+    )
 
 
 def _same(key: SortKey, bound: exp.Placeholder | None) -> exp.Expr:

@@ -8,7 +8,8 @@ is the order positional drivers bind them in.
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import ErrorLevel, exp
@@ -33,21 +34,48 @@ class Bindings:
         return exp.Placeholder(this=name)
 
 
+@dataclass(frozen=True)
+class RenderedSql:
+    """SQL text in a driver's parameter style, and which value goes into each placeholder.
+
+    It depends only on the query's shape, never on values, so callers may keep it and
+    bind new values of the same shape with :meth:`bind`.
+    """
+
+    sql: str
+    slots: tuple[str, ...]  # the value name bound at each positional (or ``pN``) placeholder
+    named: bool
+
+    def bind(self, values: Mapping[str, Any]) -> BoundQuery:
+        """The query with ``values`` (by name) in its placeholders."""
+        if self.named:
+            return BoundQuery(
+                sql=self.sql, params={f"p{n}": values[name] for n, name in enumerate(self.slots, 1)}
+            )
+        return BoundQuery(sql=self.sql, params=tuple(values[name] for name in self.slots))
+
+
 def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) -> BoundQuery:
     """SQL text for ``dialect`` with its placeholders in the driver's style, and their values."""
+    return render_sql(expression, dialect, values).bind(values)
+
+
+def render_sql(expression: exp.Expr, dialect: Dialect, names: Collection[str]) -> RenderedSql:
+    """SQL text for ``dialect`` with its placeholders in the driver's style (400 when a
+    placeholder's name is not in ``names``)."""
     # a random marker per render: the query's own text (literals, names) cannot guess it
     marker = f"__apismith_{secrets.token_hex(8)}_"
-    names: list[str] = []
+    order: list[str] = []
 
     def to_marker(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Placeholder):
             return node
         name = node.name
-        if name not in values:
-            raise BadRequest(f"no value for parameter :{name}")
         if name not in names:
-            names.append(name)
-        return exp.Var(this=f"{marker}{names.index(name)}__")
+            raise BadRequest(f"no value for parameter :{name}")
+        if name not in order:
+            order.append(name)
+        return exp.Var(this=f"{marker}{order.index(name)}__")
 
     tree = expression.transform(to_marker)
     # no comments: MySQL runs the text of /*! ... */ comments, which validation never saw;
@@ -62,34 +90,27 @@ def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) ->
     if style is ParamStyle.FORMAT:
         # the driver applies Python %-formatting to the whole text
         sql = sql.replace("%", "%%")
-    return _number_placeholders(sql, re.compile(rf"{marker}(\d+)__"), style, names, values)
+    return _number_placeholders(sql, re.compile(rf"{marker}(\d+)__"), style, order)
 
 
 def _number_placeholders(
-    sql: str,
-    pattern: re.Pattern[str],
-    style: ParamStyle,
-    names: list[str],
-    values: Mapping[str, Any],
-) -> BoundQuery:
-    positional: list[Any] = []
+    sql: str, pattern: re.Pattern[str], style: ParamStyle, order: list[str]
+) -> RenderedSql:
+    slots: list[str] = []
     numbers: dict[int, int] = {}  # marker index -> $n / :pn, so a repeated parameter binds once
 
     def replace(match: re.Match[str]) -> str:
         index = int(match.group(1))
-        value = values[names[index]]
         if style is ParamStyle.QMARK:
-            positional.append(value)
+            slots.append(order[index])
             return "?"
         if style is ParamStyle.FORMAT:
-            positional.append(value)
+            slots.append(order[index])
             return "%s"
         if index not in numbers:
             numbers[index] = len(numbers) + 1
-            positional.append(value)
+            slots.append(order[index])
         return f"${numbers[index]}" if style is ParamStyle.DOLLAR else f":p{numbers[index]}"
 
     sql = pattern.sub(replace, sql)
-    if style is ParamStyle.NAMED:
-        return BoundQuery(sql=sql, params={f"p{n}": positional[n - 1] for n in numbers.values()})
-    return BoundQuery(sql=sql, params=tuple(positional))
+    return RenderedSql(sql=sql, slots=tuple(slots), named=style is ParamStyle.NAMED)

@@ -5,7 +5,9 @@ caller asked for: filters, the total order, the keyset condition and the row
 limit. Saved-query parameters, filter values and cursor values are all bound.
 """
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -14,7 +16,7 @@ from apismith.drivers.base import BoundQuery, ColumnInfo
 from apismith.sql.filters import filter_condition
 from apismith.sql.keyset import after_condition, first_key_bound, null_tail_condition
 from apismith.sql.order import TotalOrder
-from apismith.sql.render import Bindings, render
+from apismith.sql.render import Bindings, RenderedSql, render, render_sql
 from apismith.sql.source import select_from_source
 from apismith.sql.spec import Filter
 from apismith.sql.validate import ValidatedQuery
@@ -92,15 +94,111 @@ def build_page_query(
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise BadRequest("page_size must be a positive integer")
     bindings = Bindings(params)
-    select = _filtered(query, columns, filters, bindings)
+    # the conditions are built (and their values checked and bound) on every call; the
+    # page's SQL text around them depends only on their shape, so it is rendered once
+    condition = filter_condition(filters, {column.name: column for column in columns}, bindings)
+    keyset: list[exp.Expr] = []
     if after is not None:
-        select = select.where(after_condition(order, after, bindings))
+        keyset.append(after_condition(order, after, bindings))
         bound = first_key_bound(order, after, bindings)
         if bound is not None:
-            select = select.where(bound)
-    # the limit is an int we computed, not caller text: a literal keeps T-SQL's TOP simple
-    select = select.order_by(*order.order_by()).limit(page_size + 1)
-    return render(select, query.dialect, bindings.values)
+            keyset.append(bound)
+    shape = _PageShape(
+        sql=query.expression,
+        dialect=query.dialect,
+        params=tuple(sorted(params)),
+        filters=tuple(
+            (str(item.field), str(item.operator), _value_shape(item.value)) for item in filters
+        ),
+        order=order,
+        page_size=page_size,
+        after=None if after is None else tuple(value is None for value in after),
+    )
+    rendered = _page_sql.get(shape)
+    if rendered is None:
+        select = select_from_source(query.expression)
+        for part in [condition, *keyset]:
+            if part is not None:
+                select = select.where(part, copy=False)
+        # the limit is an int we computed, not caller text: a literal keeps T-SQL's TOP simple
+        select = select.order_by(*order.order_by(), copy=False).limit(page_size + 1, copy=False)
+        rendered = render_sql(select, query.dialect, bindings.values)
+        _page_sql.put(shape, rendered)
+    return rendered.bind(bindings.values)
+
+
+@dataclass(frozen=True)
+class _PageShape:
+    """What a page query's SQL text depends on: everything but the values.
+
+    Filter values count by shape only (NULL, one value, or a list of N), which is all
+    that changes the tree: the operator and field fix the rest. The saved query is
+    keyed by its syntax tree object, which ``validate_select``'s callers keep per text.
+    """
+
+    sql: exp.Query
+    dialect: str
+    params: tuple[str, ...]
+    filters: tuple[tuple[str, str, object], ...]
+    order: TotalOrder
+    page_size: int
+    after: tuple[bool, ...] | None
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                id(self.sql),
+                self.dialect,
+                self.params,
+                self.filters,
+                self.order,
+                self.page_size,
+                self.after,
+            )
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _PageShape)
+            and self.sql is other.sql
+            and (self.dialect, self.params, self.filters, self.order, self.page_size, self.after)
+            == (
+                other.dialect,
+                other.params,
+                other.filters,
+                other.order,
+                other.page_size,
+                other.after,
+            )
+        )
+
+
+def _value_shape(value: Any) -> object:
+    if isinstance(value, list | tuple):
+        return len(value)
+    return value is None
+
+
+class _RenderedCache:
+    """The SQL of the most recently used page shapes (bounded; oldest evicted first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[_PageShape, RenderedSql] = OrderedDict()
+
+    def get(self, shape: _PageShape) -> RenderedSql | None:
+        rendered = self._items.get(shape)
+        if rendered is not None:
+            self._items.move_to_end(shape)
+        return rendered
+
+    def put(self, shape: _PageShape, rendered: RenderedSql) -> None:
+        self._items[shape] = rendered
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+_page_sql = _RenderedCache(size=1024)
 
 
 def build_null_tail_query(

@@ -87,13 +87,17 @@ def open_client(
     settings: Settings,
     source: RowMapping,
     *,
-    timeout: float = 30.0,
+    timeout: float | None = None,
     max_attempts: int = 5,
 ) -> ApiSmithClient:
-    """A client for a source row from :func:`find_source` (close it: ``async with``)."""
+    """A client for a source row from :func:`find_source` (close it: ``async with``);
+    ``timeout`` per call defaults to ``SYNCFLOW_APISMITH_TIMEOUT_SECONDS``."""
     token = SecretBox(settings.encryption_key.get_secret_value()).decrypt(source["token_encrypted"])
     return ApiSmithClient(
-        source["base_url"], token=token, timeout=timeout, max_attempts=max_attempts
+        source["base_url"],
+        token=token,
+        timeout=settings.apismith_timeout_seconds if timeout is None else timeout,
+        max_attempts=max_attempts,
     )
 
 
