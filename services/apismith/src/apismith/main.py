@@ -12,9 +12,11 @@ from apismith import __version__
 from apismith.apis.router import router as apis_router
 from apismith.auth.router import router as auth_router
 from apismith.auth.service import ensure_first_admin
+from apismith.auth.token_cache import TokenCache
 from apismith.connections.router import router as connections_router
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
+from apismith.executions.writer import AuditWriter
 from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
 from bridge_core.cli import load_settings
@@ -59,10 +61,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
                 executor_threads=settings.executor_threads,
             )
             app.state.drivers = drivers
+            app.state.audit = audit = AuditWriter(database)
+            app.state.token_cache = TokenCache()
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
                 yield
             finally:
+                await audit.close()
                 await drivers.close()
 
     def metadata() -> dict[str, Any]:

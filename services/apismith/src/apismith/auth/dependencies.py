@@ -25,7 +25,9 @@ from apismith.auth import service
 from apismith.auth.principal import Principal
 from apismith.auth.schemas import RefreshRequest
 from apismith.auth.security import TokenClaims, decode_token
+from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
+from bridge_core.crypto import hash_token
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, Unauthorized
 from bridge_core.http.bearer import bearer_token, unauthorized
@@ -77,11 +79,20 @@ async def authenticate(
         raise throttle.bad_bearer(request, refused)
     if claims.typ == "access":
         return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
+    cache = get_token_cache(request)
+    token_hash = hash_token(token)
+    known = cache.get(token_hash)
+    if known is not None:
+        return known
     try:
         async with get_database(request).transaction() as conn:
-            return await service.authenticate_service_token(conn=conn, claims=claims, token=token)
+            principal = await service.authenticate_service_token(
+                conn=conn, claims=claims, token_hash=token_hash
+            )
     except Unauthorized as exc:
         raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+    cache.put(token_hash, principal)
+    return principal
 
 
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

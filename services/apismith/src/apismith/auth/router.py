@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 
 from apismith.auth import service
 from apismith.auth.dependencies import (
@@ -24,6 +24,7 @@ from apismith.auth.schemas import (
     UserOut,
 )
 from apismith.auth.security import TokenClaims
+from apismith.auth.token_cache import Tokens
 from bridge_core.db.transaction import Connection
 from bridge_core.http.throttle import sign_in_throttle
 
@@ -85,9 +86,14 @@ async def list_service_tokens(conn: Connection) -> list[ServiceTokenOut]:
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(require_admin)],
 )
-async def revoke_service_token(uid: uuid.UUID, conn: Connection) -> Response:
-    """Revoke a service token: it is refused from the next request on."""
+async def revoke_service_token(
+    uid: uuid.UUID, conn: Connection, tokens: Tokens, after: BackgroundTasks
+) -> Response:
+    """Revoke a service token: this server process refuses it from the next request on,
+    other processes of this service within 10 seconds."""
     await service.revoke_service_token(conn=conn, uid=uid)
+    # after the commit: a request in between must not cache the token as good again
+    after.add_task(tokens.clear)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -180,11 +180,12 @@ async def revoke_service_token(*, conn: AsyncConnection, uid: uuid.UUID) -> None
 
 
 async def authenticate_service_token(
-    *, conn: AsyncConnection, claims: TokenClaims, token: str
+    *, conn: AsyncConnection, claims: TokenClaims, token_hash: str
 ) -> Principal:
-    """The principal of a signature-verified service token that is stored and not revoked."""
+    """The principal of a signature-verified service token (by the hash of its text)
+    that is stored and not revoked."""
     tokens = ServiceTokenRepository(conn)
-    row = await tokens.get_by_hash(hash_token(token))
+    row = await tokens.get_by_hash(token_hash)
     if row is None or str(row["uid"]) != claims.jti:
         raise Unauthorized("unknown service token")
     if row["revoked_at"] is not None:

@@ -1,6 +1,7 @@
 """All SQL of the execution audit: the ``executions`` table."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -15,25 +16,38 @@ from bridge_core.ids import new_id
 _SLUG_LENGTH = cast(String, executions.c.slug.type).length
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    """One call to store: the record, its masked error text, and when it ended."""
+
+    record: ExecutionRecord
+    error: str | None
+    at: datetime
+
+
 class ExecutionRepository(Repository):
     """Audit rows, newest first."""
 
-    async def insert(self, record: ExecutionRecord, *, error: str | None, now: datetime) -> None:
+    async def insert_many(self, rows: Sequence[AuditRow]) -> None:
         await self.conn.execute(
-            insert(executions).values(
-                uid=new_id(),
-                api_uid=record.api_uid,
-                slug=record.slug[:_SLUG_LENGTH],
-                api_version=record.api_version,
-                principal=record.principal.name,
-                principal_kind=record.principal.kind,
-                kind=record.kind,
-                status=record.status,
-                row_count=record.row_count,
-                duration_ms=record.duration_ms,
-                error=error,
-                created_at=now,
-            )
+            insert(executions),
+            [
+                {
+                    "uid": new_id(),
+                    "api_uid": row.record.api_uid,
+                    "slug": row.record.slug[:_SLUG_LENGTH],
+                    "api_version": row.record.api_version,
+                    "principal": row.record.principal.name,
+                    "principal_kind": row.record.principal.kind,
+                    "kind": row.record.kind,
+                    "status": row.record.status,
+                    "row_count": row.record.row_count,
+                    "duration_ms": row.record.duration_ms,
+                    "error": row.error,
+                    "created_at": row.at,
+                }
+                for row in rows
+            ],
         )
 
     async def page(

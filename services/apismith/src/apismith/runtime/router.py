@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from apismith.auth.dependencies import AppSettings, Reader
 from apismith.drivers.registry import Drivers
+from apismith.executions.writer import AuditLog
 from apismith.runtime import service
 from apismith.runtime.encoding import StreamFormat
 from apismith.runtime.schemas import ExecuteRequest, ExecuteResponse, StreamRequest
@@ -31,12 +32,14 @@ async def execute(
     principal: Reader,
     request: Request,
     drivers: Drivers,
+    audit: AuditLog,
     settings: AppSettings,
     body: Annotated[ExecuteRequest | None, Body()] = None,
 ) -> Response:
     """One page of the API's rows with paging metadata; pass ``next_cursor`` for the next."""
     content = await service.execute(
         database=get_database(request),
+        writer=audit,
         drivers=drivers,
         settings=settings,
         principal=principal,
@@ -56,6 +59,7 @@ async def stream(
     principal: Reader,
     request: Request,
     drivers: Drivers,
+    audit: AuditLog,
     settings: AppSettings,
     body: Annotated[StreamRequest | None, Body()] = None,
     accept: Annotated[str | None, Header()] = None,
@@ -63,6 +67,7 @@ async def stream(
     """Every row of the API, streamed: NDJSON (default), CSV or Arrow by ``Accept``."""
     rows = await service.open_stream(
         database=get_database(request),
+        writer=audit,
         drivers=drivers,
         settings=settings,
         principal=principal,

@@ -33,7 +33,7 @@ from apismith.connections.service import get_connection_record
 from apismith.drivers.base import ColumnInfo, Dialect, Driver, ErpQueryError, RowLimitExceeded
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
-from apismith.executions.service import record_execution
+from apismith.executions.writer import AuditWriter
 from apismith.runtime.encoding import (
     Row,
     RowEncoder,
@@ -93,9 +93,9 @@ class _Audit:
     """The audit of one call: who, what, since when; recorded once at the end."""
 
     def __init__(
-        self, *, database: Database, principal: Principal, slug: str, kind: ExecutionKind
+        self, *, writer: AuditWriter, principal: Principal, slug: str, kind: ExecutionKind
     ) -> None:
-        self.database = database
+        self.writer = writer
         self.principal = principal
         self.slug = slug
         self.kind = kind
@@ -105,25 +105,24 @@ class _Audit:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
 
-    async def record(self, status: ExecutionStatus, *, rows: int, error: str | None) -> None:
-        record = ExecutionRecord(
-            slug=self.slug,
-            kind=self.kind,
-            principal=self.principal,
-            api_uid=self.api.uid if self.api else None,
-            api_version=self.api.version if self.api else None,
-            status=status,
-            row_count=rows,
-            duration_ms=round(self.elapsed_ms()),
-            error=error,
+    def record(self, status: ExecutionStatus, *, rows: int, error: str | None) -> None:
+        self.writer.add(
+            ExecutionRecord(
+                slug=self.slug,
+                kind=self.kind,
+                principal=self.principal,
+                api_uid=self.api.uid if self.api else None,
+                api_version=self.api.version if self.api else None,
+                status=status,
+                row_count=rows,
+                duration_ms=round(self.elapsed_ms()),
+                error=error,
+            )
         )
-        # a cancelled request (client gone) must still leave its audit row
-        with anyio.CancelScope(shield=True):
-            await record_execution(database=self.database, record=record)
 
-    async def failed(self, error: BaseException, *, rows: int = 0) -> None:
+    def failed(self, error: BaseException, *, rows: int = 0) -> None:
         status, detail = _outcome(error)
-        await self.record(status, rows=rows, error=detail)
+        self.record(status, rows=rows, error=detail)
 
 
 def _outcome(error: BaseException) -> tuple[ExecutionStatus, str]:
@@ -250,6 +249,7 @@ def _page_size(requested: int | None, settings: Settings, *, max_rows: int) -> i
 async def execute(
     *,
     database: Database,
+    writer: AuditWriter,
     drivers: DriverRegistry,
     settings: Settings,
     principal: Principal,
@@ -257,7 +257,7 @@ async def execute(
     body: ExecuteRequest,
 ) -> bytes:
     """One page of ``slug``'s rows as the JSON body ``{data, metadata}``; audited."""
-    audit = _Audit(database=database, principal=principal, slug=slug, kind="execute")
+    audit = _Audit(writer=writer, principal=principal, slug=slug, kind="execute")
     try:
         call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
         page_size = _page_size(body.page_size, settings, max_rows=call.driver.options.max_rows)
@@ -326,15 +326,16 @@ async def execute(
             zone=call.zone,
         )
     except BaseException as error:
-        await audit.failed(error)
+        audit.failed(error)
         raise
-    await audit.record("ok", rows=len(rows), error=None)
+    audit.record("ok", rows=len(rows), error=None)
     return content
 
 
 async def open_stream(
     *,
     database: Database,
+    writer: AuditWriter,
     drivers: DriverRegistry,
     settings: Settings,
     principal: Principal,
@@ -345,7 +346,7 @@ async def open_stream(
     """Every row of ``slug`` in the format ``accept`` asks for (406 if none fits); audited
     when the stream ends."""
     media = negotiate(accept)
-    audit = _Audit(database=database, principal=principal, slug=slug, kind="stream")
+    audit = _Audit(writer=writer, principal=principal, slug=slug, kind="stream")
     try:
         call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
         stream_query = build_stream_query(
@@ -364,7 +365,7 @@ async def open_stream(
         _check_shape(first or [], call.columns)
         encoder = row_encoder(media, call.columns, call.zone)
     except BaseException as error:
-        await audit.failed(error)
+        audit.failed(error)
         raise
     return RowStream(
         media_type=media,
@@ -402,5 +403,5 @@ async def _stream_body(
         if isinstance(chunks, AsyncGenerator):  # release the ERP connection now, not at GC
             with anyio.CancelScope(shield=True):
                 await chunks.aclose()
-        await audit.record(status, rows=sent, error=error)
+        audit.record(status, rows=sent, error=error)
     yield encoder.finish()
