@@ -24,8 +24,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from apismith.auth import service
 from apismith.auth.principal import Principal
 from apismith.auth.schemas import RefreshRequest
-from apismith.auth.security import TokenClaims, decode_token
+from apismith.auth.security import ROLES, TokenClaims, claims_role, decode_token
 from apismith.settings import Settings
+from bridge_core.auth.dependencies import bearer_claims, settings_dependency
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, Unauthorized
 from bridge_core.http.bearer import bearer_token, unauthorized
@@ -48,10 +49,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
-    """The app's settings, set by the lifespan."""
-    settings: Settings = request.app.state.settings
-    return settings
+get_settings = settings_dependency(Settings)
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
@@ -64,14 +62,11 @@ async def authenticate(
 ) -> Principal:
     """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong."""
     token = bearer_token(request, credentials)
-    try:
-        claims = decode_token(token, settings=settings)
-    except Unauthorized as exc:
-        raise unauthorized(exc.detail) from exc
-    if claims.typ == "refresh":
-        raise unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
+    claims = bearer_claims(token, settings=settings, roles=ROLES)
     if claims.typ == "access":
-        return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
+        return Principal(
+            uid=claims.subject, name=claims.name, role=claims_role(claims), kind="user"
+        )
     try:
         async with get_database(request).transaction() as conn:
             return await service.authenticate_service_token(conn=conn, claims=claims, token=token)
