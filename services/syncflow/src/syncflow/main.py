@@ -12,6 +12,7 @@ from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.auth.router import router as auth_router
+from syncflow.auth.service import ensure_first_admin
 from syncflow.clock import Clock, utc_now
 from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
@@ -47,6 +48,13 @@ def build_app(
             app.state.target_database = target_database
             app.state.settings = settings
             app.state.clock = clock
+            if settings.admin_username and settings.admin_password:
+                async with database.transaction() as conn:
+                    await ensure_first_admin(
+                        conn=conn,
+                        username=settings.admin_username,
+                        password=settings.admin_password.get_secret_value(),
+                    )
             context = RunContext(
                 database=database,
                 target_database=target_database,
