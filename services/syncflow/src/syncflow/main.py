@@ -14,6 +14,7 @@ from syncflow import __version__
 from syncflow.auth.router import router as auth_router
 from syncflow.auth.service import ensure_first_admin
 from syncflow.clock import Clock, utc_now
+from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
@@ -90,7 +91,7 @@ def build_app(
             "history_retention_days": settings.history_retention_days,
         }
 
-    return create_app(
+    app = create_app(
         service=SERVICE,
         version=__version__,
         environment=settings.environment,
@@ -107,3 +108,6 @@ def build_app(
         metadata=metadata,
         description="Moves ERP data from APISmith into ScheduleHub, every batch tracked.",
     )
+    console, pages = build_console(settings)
+    console.install(app, pages)
+    return app
