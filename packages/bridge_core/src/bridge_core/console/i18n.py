@@ -25,11 +25,12 @@ class Language:
     code: str
     name: str  # in the language itself, as the switch shows it
     direction: str  # "ltr" or "rtl"
+    digits: str = "0123456789"  # Babel formats with Latin digits; readers may want their own
 
 
 LANGUAGES: dict[str, Language] = {
     "en": Language("en", "English", "ltr"),
-    "fa": Language("fa", "فارسی", "rtl"),
+    "fa": Language("fa", "فارسی", "rtl", digits="۰۱۲۳۴۵۶۷۸۹"),
 }
 DEFAULT_LANGUAGE = "en"
 
@@ -47,6 +48,7 @@ class Translations:
     def __init__(self, language: str, catalog_dirs: Sequence[Path]) -> None:
         self.language = LANGUAGES[language]
         self.locale = Locale.parse(language)
+        self._digits = str.maketrans("0123456789", self.language.digits)
         self._messages: dict[str, str] = {}
         # later directories are bridge_core's: the service's own catalog wins
         for directory in reversed(catalog_dirs):
@@ -70,11 +72,12 @@ class Translations:
         """A timestamp in the reader's locale (medium format, UTC as stored)."""
         if value is None:
             return "—"
-        return format_datetime(value, format="medium", locale=self.locale)
+        return format_datetime(value, format="medium", locale=self.locale).translate(self._digits)
 
     def number(self, value: int | float | Decimal | None, digits: int = 0) -> str:
         """A number with the locale's digits and separators."""
         if value is None:
             return "—"
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=self.locale, numbering_system="default")
+        text = format_decimal(value, format=pattern, locale=self.locale, numbering_system="default")
+        return text.translate(self._digits)

@@ -22,6 +22,11 @@ from syncflow.sync.schemas import BatchStatus
 FINISHED = ("completed", "failed", "cancelled")
 SLOWER_FACTOR = 3.0
 SLOW_FLOOR_SECONDS = 10.0
+LAST_FAILED = "last run failed"
+ZERO_ROWS = "0 rows, usually some"
+SLOWER = "much slower than usual"
+FAILURES_RISING = "failures rising"
+FLAG_TEXTS = (LAST_FAILED, ZERO_ROWS, SLOWER, FAILURES_RISING)
 
 
 def duration_seconds(batch: BatchStatus) -> float | None:
@@ -38,22 +43,22 @@ def flags(history: list[BatchStatus]) -> list[str]:
     last, earlier = finished[0], finished[1:]
     found = []
     if last.status == "failed":
-        found.append("last run failed")
+        found.append(LAST_FAILED)
     if last.status == "completed" and earlier:
         if (
             last.counters.get("fetched", 0) == 0
             and median(b.counters.get("fetched", 0) for b in earlier) > 0
         ):
-            found.append("0 rows, usually some")
+            found.append(ZERO_ROWS)
         seconds = duration_seconds(last)
         usual = [s for b in earlier if (s := duration_seconds(b)) is not None]
         if seconds is not None and usual:
             typical = median(usual)
             if seconds > SLOW_FLOOR_SECONDS and seconds > SLOWER_FACTOR * typical:
-                found.append("much slower than usual")
+                found.append(SLOWER)
     failed = [b.counters.get("failed", 0) for b in finished[:3]]
     if len(failed) == 3 and failed[0] > failed[1] > failed[2]:
-        found.append("failures rising")
+        found.append(FAILURES_RISING)
     return found
 
 
