@@ -88,7 +88,7 @@ def trend_points(history: list[BatchStatus]) -> list[TrendPoint]:
 
 
 def trend_svg(
-    points: list[TrendPoint], *, title: str, rows_label: str, seconds_label: str
+    points: list[TrendPoint], *, title: str, rows_label: str, seconds_label: str, max_label: str
 ) -> Markup:
     """Rows per batch as bars and seconds per batch as a line, on one 640x200 SVG."""
     width, height, pad = 640, 200, 28
@@ -110,11 +110,11 @@ def trend_svg(
         line.append(f"{x + step / 2:.1f},{y:.1f}")
     # every text is escaped above and every number formatted here, hence safe markup
     return Markup(  # noqa: S704
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" direction="ltr" '
         f'aria-label="{escape(title)}">'
-        f'<text x="{pad}" y="16">{escape(rows_label)}: {max_rows} max</text>'
+        f'<text x="{pad}" y="16">{escape(rows_label)} ({escape(max_label)} {max_rows})</text>'
         f'<text x="{width - pad}" y="16" text-anchor="end">'
-        f"{escape(seconds_label)}: {max_seconds:.1f} max</text>"
+        f"{escape(seconds_label)} ({escape(max_label)} {max_seconds:.1f})</text>"
         + "".join(bars)
         + f'<polyline class="line" points="{" ".join(line)}"/>'
         + "</svg>"

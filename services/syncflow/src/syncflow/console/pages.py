@@ -270,6 +270,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                 title=item.name,
                 rows_label=translations.gettext("rows"),
                 seconds_label=translations.gettext("seconds"),
+                max_label=translations.gettext("max"),
             )
             charts.append({"name": item.name, "svg": svg})
         return kit.render(request, "syncflow/trends.html", {"charts": charts}, user=user)

@@ -18,7 +18,7 @@ COUNTERS = (
     "resolved",
 )
 ROLES = ("admin", "operator", "viewer")
-CHART_LABELS = ("rows", "seconds")
+CHART_LABELS = ("rows", "seconds", "max")
 
 DATA_MESSAGES: tuple[str, ...] = (
     *STATUSES,
