@@ -13,6 +13,7 @@ from apismith.apis.router import router as apis_router
 from apismith.auth.router import router as auth_router
 from apismith.auth.service import ensure_first_admin
 from apismith.connections.router import router as connections_router
+from apismith.console.pages import build_console
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
 from apismith.runtime.router import router as runtime_router
@@ -71,7 +72,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             "dialects": ["postgresql", "mysql", "sqlite", "oracle", "mssql"],
         }
 
-    return create_app(
+    app = create_app(
         service=SERVICE,
         version=__version__,
         environment=settings.environment,
@@ -80,3 +81,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         metadata=metadata,
         description="Governed, read-only REST APIs over ERP databases.",
     )
+    console, pages = build_console(settings)
+    console.install(app, pages)
+    return app

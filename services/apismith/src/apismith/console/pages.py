@@ -1,0 +1,133 @@
+"""APISmith's workbench pages: connections (list, test), the SQL check (the guard's
+verdict, the rewritten SQL, the columns), APIs with their versions, and the execution
+audit. Admin pages; a reader sees APIs and the audit and changes nothing."""
+
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse
+
+from apismith.apis import service as apis_service
+from apismith.auth import service as auth_service
+from apismith.auth.security import decode_token
+from apismith.connections import service as connections_service
+from apismith.drivers.registry import Drivers
+from apismith.executions import service as executions_service
+from apismith.settings import Settings
+from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
+from bridge_core.db.transaction import Connection, get_database
+from bridge_core.errors import BridgeError, Unauthorized
+
+HERE = Path(__file__).parent
+NAV = (
+    NavItem("", "APIs"),
+    NavItem("/connections", "Connections"),
+    NavItem("/sql", "SQL workbench"),
+    NavItem("/executions", "Execution audit"),
+)
+
+
+def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
+    """APISmith's console kit and page router (``kit.install(app, router)`` serves them)."""
+
+    async def sign_in(request: Request, username: str, password: str) -> tuple[str, int]:
+        async with get_database(request).transaction() as conn:
+            tokens = await auth_service.login(
+                conn=conn, settings=settings, username=username, password=password
+            )
+        return tokens.access_token, tokens.expires_in
+
+    async def session_user(request: Request, token: str) -> ConsoleUser:
+        claims = decode_token(token, settings=settings)
+        if claims.typ != "access":
+            raise Unauthorized("not a session token")
+        admin = claims.role == "admin"
+        return ConsoleUser(name=claims.name, role=claims.role, can_change=admin, is_admin=admin)
+
+    kit = ConsoleKit(
+        service="apismith",
+        template_dir=HERE / "templates",
+        catalog_dir=HERE / "translations",
+        nav=NAV,
+        sign_in=sign_in,
+        session_user=session_user,
+        secure_cookies=settings.environment not in ("development", "test"),
+    )
+    return kit, _pages(kit)
+
+
+def _pages(kit: ConsoleKit) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    Viewer = Annotated[ConsoleUser, Depends(kit.user)]
+    Admin = Annotated[ConsoleUser, Depends(kit.admin)]
+
+    @router.get("")
+    async def apis(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await apis_service.list_apis(conn=conn, page=1, page_size=500)
+        return kit.render(request, "apismith/apis.html", {"page": listing}, user=user)
+
+    @router.get("/apis/{uid}")
+    async def api_page(request: Request, uid: UUID, user: Viewer, conn: Connection) -> HTMLResponse:
+        api = await apis_service.get_api(conn=conn, uid=uid)
+        versions = await apis_service.list_versions(conn=conn, uid=uid)
+        context = {"api": api, "versions": versions}
+        return kit.render(request, "apismith/api.html", context, user=user)
+
+    @router.get("/connections")
+    async def connections(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
+        return kit.render(request, "apismith/connections.html", {"connections": listing}, user=user)
+
+    @router.post("/connections/{uid}/test")
+    async def test_connection(
+        request: Request, uid: UUID, user: Admin, conn: Connection, drivers: Drivers
+    ) -> HTMLResponse:
+        try:
+            result = await connections_service.ping_connection(conn=conn, drivers=drivers, uid=uid)
+            context: dict[str, object] = {"result": result, "error": None}
+        except BridgeError as exc:
+            context = {"result": None, "error": exc.detail}
+        return kit.render(request, "apismith/connection_test.html", context, user=user)
+
+    @router.get("/sql")
+    async def sql_page(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
+        return kit.render(request, "apismith/sql.html", {"connections": listing}, user=user)
+
+    @router.post("/sql/check")
+    async def check_sql(
+        request: Request,
+        user: Admin,
+        conn: Connection,
+        drivers: Drivers,
+        connection_uid: Annotated[UUID, Form()],
+        sql: Annotated[str, Form()],
+    ) -> HTMLResponse:
+        """The guard's verdict as a partial: the reason when refused, else the rewritten
+        SQL and the columns."""
+        try:
+            rewritten, columns = await apis_service.check_sql(
+                conn=conn, drivers=drivers, connection_uid=connection_uid, sql=sql
+            )
+            context: dict[str, object] = {"rewritten": rewritten, "columns": columns}
+        except BridgeError as exc:
+            context = {"reason": exc.detail}
+        return kit.render(request, "apismith/sql_verdict.html", context, user=user)
+
+    @router.get("/executions")
+    async def executions(
+        request: Request,
+        user: Viewer,
+        conn: Connection,
+        slug: str | None = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        listing = await executions_service.list_executions(
+            conn=conn, slug=slug or None, page=page, page_size=100
+        )
+        context = {"page": listing, "slug": slug}
+        return kit.render(request, "apismith/executions.html", context, user=user)
+
+    return router
