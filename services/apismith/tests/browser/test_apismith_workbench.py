@@ -3,13 +3,12 @@ a refused SQL with its reason, an accepted one with its rewritten SQL and column
 API's versions, the execution audit."""
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.async_api import expect
 from pydantic import SecretStr
 
 from apismith.main import build_app
@@ -18,31 +17,16 @@ from bridge_core.testing.live_server import live_server
 
 PASSWORD = "workbench-password-1"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-CHROMIUM = shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return {"executable_path": CHROMIUM, "args": ["--no-sandbox"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args():
-    return {"viewport": {"width": 1280, "height": 800}}
-
-
-def screenshot(page, name):
+async def screenshot(page, name):
     """Refresh docs/screenshots only when asked (``UPDATE_SCREENSHOTS=1``)."""
     if os.environ.get("UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-# session scope: async fixtures must be set up before pytest-playwright's session fixtures
-# start Playwright's own event loop in this thread
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def workbench_database_url(create_database):
     url = await create_database("apismith_workbench")
     return url.render_as_string(hide_password=False)
@@ -93,35 +77,35 @@ def live_apismith(workbench_database_url, tmp_path_factory):
         yield url
 
 
-def sign_in(page, base_url):
-    page.goto(f"{base_url}/")
-    page.get_by_label("Username").fill("wb-admin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/console")
+async def sign_in(page, base_url):
+    await page.goto(f"{base_url}/")
+    await page.get_by_label("Username").fill("wb-admin")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base_url}/console")
 
 
-def test_admin_checks_refused_and_accepted_sql(live_apismith, page):
-    sign_in(page, live_apismith)
-    page.get_by_role("link", name="SQL workbench").click()
-    page.get_by_label("SELECT").fill("DELETE FROM parts")
-    page.get_by_role("button", name="Check").click()
-    expect(page.locator("#guard-verdict")).to_contain_text("Refused")
-    page.get_by_label("SELECT").fill("SELECT part_no, description FROM parts")
-    page.get_by_role("button", name="Check").click()
-    expect(page.locator("#guard-verdict")).to_have_text("Accepted")
-    expect(page.locator("#rewritten")).to_contain_text("LIMIT 100")
-    expect(page.get_by_role("cell", name="description", exact=True)).to_be_visible()
-    screenshot(page, "apismith-sql-workbench")
+async def test_admin_checks_refused_and_accepted_sql(live_apismith, page):
+    await sign_in(page, live_apismith)
+    await page.get_by_role("link", name="SQL workbench").click()
+    await page.get_by_label("SELECT").fill("DELETE FROM parts")
+    await page.get_by_role("button", name="Check").click()
+    await expect(page.locator("#guard-verdict")).to_contain_text("Refused")
+    await page.get_by_label("SELECT").fill("SELECT part_no, description FROM parts")
+    await page.get_by_role("button", name="Check").click()
+    await expect(page.locator("#guard-verdict")).to_have_text("Accepted")
+    await expect(page.locator("#rewritten")).to_contain_text("LIMIT 100")
+    await expect(page.get_by_role("cell", name="description", exact=True)).to_be_visible()
+    await screenshot(page, "apismith-sql-workbench")
 
 
-def test_versions_and_the_audit(live_apismith, page):
-    sign_in(page, live_apismith)
-    page.get_by_role("link", name="parts").click()
+async def test_versions_and_the_audit(live_apismith, page):
+    await sign_in(page, live_apismith)
+    await page.get_by_role("link", name="parts").click()
     versions = page.locator("details summary")
-    expect(versions).to_have_count(2)
-    expect(versions.first).to_contain_text("Version 2")
-    expect(page.locator("details[open] pre")).to_contain_text("WHERE rv >= 0")
-    page.get_by_role("link", name="Execution audit").first.click()
-    expect(page.get_by_role("cell", name="wb-admin")).to_have_count(1)
-    screenshot(page, "apismith-audit")
+    await expect(versions).to_have_count(2)
+    await expect(versions.first).to_contain_text("Version 2")
+    await expect(page.locator("details[open] pre")).to_contain_text("WHERE rv >= 0")
+    await page.get_by_role("link", name="Execution audit").first.click()
+    await expect(page.get_by_role("cell", name="wb-admin")).to_have_count(1)
+    await screenshot(page, "apismith-audit")

@@ -1,12 +1,7 @@
-"""Browser tests: a live SyncFlow (worker running) and Debian's Chromium driven by Playwright.
+"""Browser tests: a live SyncFlow (worker running) on a real port, driven by Chromium
+(``page`` from ``bridge_core.testing.browser``). One live server per module; setup goes
+through the JSON API with the admin token."""
 
-Playwright's own browser download is not reachable here, so the tests launch the
-system ``chromium`` through ``executable_path`` (``.ci/run`` installs it when missing);
-without it they are skipped with that reason. One browser per session, one live
-server per module; setup goes through the JSON API with the admin token.
-"""
-
-import shutil
 import uuid
 
 import httpx
@@ -18,19 +13,6 @@ from syncflow.settings import Settings
 
 ADMIN_TOKEN = "browser-admin-token-0123456789"
 PASSWORD = "browser-password-1"
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return {"executable_path": CHROMIUM, "args": ["--no-sandbox"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args():
-    return {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +31,8 @@ def live_syncflow(syncflow_database_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def api(live_syncflow):
-    with httpx.Client(
+async def api(live_syncflow):
+    async with httpx.AsyncClient(
         base_url=f"{live_syncflow}/api/v1",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         timeout=30,
@@ -59,12 +41,14 @@ def api(live_syncflow):
 
 
 @pytest.fixture(scope="module")
-def users(api):
+async def users(api):
     """One user per role; ``users[role]`` is the username (password ``PASSWORD``)."""
     made = {}
     for role in ("operator", "viewer"):
         name = f"b-{role}-{uuid.uuid4().hex[:6]}"
-        response = api.post("/users", json={"username": name, "password": PASSWORD, "role": role})
+        response = await api.post(
+            "/users", json={"username": name, "password": PASSWORD, "role": role}
+        )
         assert response.status_code == 201, response.text
         made[role] = name
     return made
