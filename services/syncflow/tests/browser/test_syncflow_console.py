@@ -1,8 +1,8 @@
 """SyncFlow's console in Chromium: sign in, sync and watch it finish, retry failed records,
 a viewer who cannot change anything, Persian right to left. Screenshots go to docs/."""
 
-import os
 import asyncio
+import os
 import uuid
 from pathlib import Path
 
