@@ -78,7 +78,6 @@ async def entity(api, fake_apismith_server):
 
 async def test_operator_syncs_an_entity_and_watches_it_complete(live_syncflow, users, entity, page):
     await sign_in(page, live_syncflow, users["operator"])
-    await screenshot(page, "syncflow-overview-before")
     row = page.get_by_role("row").filter(has_text=entity["name"])
     await row.get_by_role("button", name="Sync now").click()
     await page.wait_for_url("**/console/batches/*")
