@@ -150,3 +150,12 @@ async def test_persian_is_right_to_left_and_remembered(live_syncflow, users, ent
     await page.get_by_role("button", name="پوسته تیره").click()
     await page.wait_for_load_state()
     await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
+
+async def test_operator_verifies_an_entity(live_syncflow, users, entity, page):
+    await sign_in(page, live_syncflow, users["operator"])
+    await page.get_by_role("link", name="Entities").click()
+    section = page.locator("section").filter(has_text=entity["name"])
+    await section.get_by_role("button", name="Verify").click()
+    await expect(section.get_by_text("Source rows")).to_be_visible()
+    await expect(section.locator(".grid strong").first).to_have_text("40")

@@ -27,6 +27,7 @@ from syncflow.settings import Settings
 from syncflow.sources import service as sources_service
 from syncflow.sync import service as sync_service
 from syncflow.sync.router import wake_executor
+from syncflow.verify import service as verify_service
 
 HERE = Path(__file__).parent
 ACTIVE = ("pending", "running")
@@ -243,6 +244,21 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def entities(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
         listing = await entities_service.list_entities(conn)
         return kit.render(request, "syncflow/entities.html", {"entities": listing}, user=user)
+
+    @router.post("/entities/{name}/verify")
+    async def verify(request: Request, name: str, user: Changer, conn: Connection) -> HTMLResponse:
+        """Source versus target for one entity, as a partial under the entity."""
+        try:
+            report = await verify_service.verify_entity(
+                conn,
+                target_database=request.app.state.target_database,
+                settings=settings,
+                name=name,
+            )
+            context: dict[str, object] = {"report": report, "error": None}
+        except BridgeError as exc:
+            context = {"report": None, "error": exc.detail}
+        return kit.render(request, "syncflow/verify_result.html", context, user=user)
 
     @router.get("/schedules")
     async def schedules(
