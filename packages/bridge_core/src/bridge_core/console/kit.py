@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -50,6 +51,7 @@ class ConsoleUser:
     role: str
     can_change: bool
     is_admin: bool
+    uid: UUID | None = None  # the user's row, for services that record who did what
 
 
 @dataclass(frozen=True)
