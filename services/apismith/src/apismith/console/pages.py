@@ -2,6 +2,8 @@
 verdict, the rewritten SQL, the columns), APIs with their versions, and the execution
 audit. Admin pages; a reader sees APIs and the audit and changes nothing."""
 
+import difflib
+import itertools
 from pathlib import Path
 from typing import Annotated, cast
 from uuid import UUID
@@ -87,7 +89,20 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def api_page(request: Request, uid: UUID, user: Viewer, conn: Connection) -> HTMLResponse:
         api = await apis_service.get_api(conn=conn, uid=uid)
         versions = await apis_service.list_versions(conn=conn, uid=uid)
-        context = {"api": api, "versions": versions}
+        # newest first: each version is compared with the one saved before it
+        diffs = [
+            "\n".join(
+                difflib.unified_diff(
+                    older.definition.sql.splitlines(),
+                    newer.definition.sql.splitlines(),
+                    f"version {older.version}",
+                    f"version {newer.version}",
+                    lineterm="",
+                )
+            )
+            for newer, older in itertools.pairwise(versions)
+        ]
+        context = {"api": api, "versions": versions, "diffs": diffs}
         return kit.render(request, "apismith/api.html", context, user=user)
 
     @router.get("/connections")
