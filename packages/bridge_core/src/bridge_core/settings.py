@@ -36,6 +36,13 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(
         default=1_048_576, ge=1024, description="largest request body accepted (413 above)"
     )
+    admin_username: str | None = Field(
+        default=None, description="first admin, created at start when no user exists"
+    )
+    admin_password: SecretStr | None = None
+    # zero or less would issue tokens that are dead on arrival
+    access_token_minutes: int = Field(default=30, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
 
     def secret_fields(self) -> dict[str, SecretStr]:
         """The secrets that must not keep their defaults outside development."""

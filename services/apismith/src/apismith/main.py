@@ -14,6 +14,7 @@ from apismith.auth.router import router as auth_router
 from apismith.auth.service import ensure_first_admin
 from apismith.auth.token_cache import TokenCache
 from apismith.connections.router import router as connections_router
+from apismith.console.pages import build_console
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
 from apismith.executions.writer import AuditWriter
@@ -83,7 +84,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             "dialects": ["postgresql", "mysql", "sqlite", "oracle", "mssql"],
         }
 
-    return create_app(
+    app = create_app(
         service=SERVICE,
         version=__version__,
         environment=settings.environment,
@@ -93,3 +94,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_request_bytes,
         description="Governed, read-only REST APIs over ERP databases.",
     )
+    console, pages = build_console(settings)
+    console.install(app, pages)
+    return app

@@ -17,11 +17,7 @@ class Settings(ServiceSettings):
         default=SecretStr(DEFAULT_SECRET),
         description="key that encrypts ERP connection credentials at rest",
     )
-    admin_username: str | None = None
-    admin_password: SecretStr | None = None
     # counts and limits: zero or less would mean streams without rows or pages without end
-    access_token_minutes: int = Field(default=30, ge=1)
-    refresh_token_days: int = Field(default=7, ge=1)
     default_page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=10_000, ge=1)
     default_statement_timeout_ms: int = Field(default=30_000, ge=100)

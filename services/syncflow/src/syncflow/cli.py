@@ -1,7 +1,8 @@
-"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, demo, tokens."""
+"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, demo, users, tokens."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from syncflow import __version__
 from syncflow.auth import service as auth_service
-from syncflow.auth.schemas import TokenCreated
+from syncflow.auth.schemas import TokenCreated, UserOut
 from syncflow.databases import open_databases
 from syncflow.main import SERVICE, build_app
 from syncflow.pipeline.types import COUNTER_NAMES
@@ -289,6 +290,43 @@ def create_token(
         err=True,
     )
     typer.echo(created.token)
+
+
+users_app = typer.Typer(help="Manage users (the first admin, too).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+class RoleName(StrEnum):
+    admin = "admin"
+    operator = "operator"
+    viewer = "viewer"
+
+
+@users_app.command("create")
+def create_user(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Password (asked for when omitted, which keeps it out of shell history).",
+        ),
+    ],
+    role: Annotated[RoleName, typer.Option(help="admin, operator or viewer.")] = RoleName.viewer,
+) -> None:
+    """Create a user, e.g. the first admin."""
+    settings = _settings()
+
+    async def work(database: Database, target: Database) -> UserOut:
+        async with database.transaction() as conn:
+            return await auth_service.create_user(
+                conn=conn, username=username, password=password, role=role.value
+            )
+
+    user = _with_databases(settings, work)
+    typer.echo(f"syncflow: created {user.role} user {user.username} ({user.uid})")
 
 
 def main() -> None:

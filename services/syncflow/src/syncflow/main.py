@@ -12,7 +12,9 @@ from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.auth.router import router as auth_router
+from syncflow.auth.service import ensure_first_admin
 from syncflow.clock import Clock, utc_now
+from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
@@ -47,6 +49,13 @@ def build_app(
             app.state.target_database = target_database
             app.state.settings = settings
             app.state.clock = clock
+            if settings.admin_username and settings.admin_password:
+                async with database.transaction() as conn:
+                    await ensure_first_admin(
+                        conn=conn,
+                        username=settings.admin_username,
+                        password=settings.admin_password.get_secret_value(),
+                    )
             context = RunContext(
                 database=database,
                 target_database=target_database,
@@ -82,7 +91,7 @@ def build_app(
             "history_retention_days": settings.history_retention_days,
         }
 
-    return create_app(
+    app = create_app(
         service=SERVICE,
         version=__version__,
         environment=settings.environment,
@@ -100,3 +109,6 @@ def build_app(
         max_body_bytes=settings.max_request_bytes,
         description="Moves ERP data from APISmith into ScheduleHub, every batch tracked.",
     )
+    console, pages = build_console(settings)
+    console.install(app, pages)
+    return app

@@ -23,6 +23,17 @@ from bridge_core.db.naming import Json, new_metadata, timestamps
 
 metadata = new_metadata()
 
+users = Table(
+    "users",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    *timestamps(),
+)
+
 operator_tokens = Table(
     "operator_tokens",
     metadata,

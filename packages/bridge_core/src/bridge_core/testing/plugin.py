@@ -17,6 +17,9 @@ from sqlalchemy.engine import URL
 
 from bridge_core.db.embedded import embedded_server_url
 from bridge_core.db.engine import asyncpg_dsn, to_async_url
+from bridge_core.testing.browser import chromium_browser, page
+
+__all__ = ["chromium_browser", "create_database", "page", "postgres_server_url"]
 
 CreateDatabase = Callable[[str], Awaitable[URL]]
 

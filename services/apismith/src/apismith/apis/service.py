@@ -211,3 +211,23 @@ async def list_versions(*, conn: AsyncConnection, uid: uuid.UUID) -> list[ApiVer
         raise NotFound(f"API {uid} not found")
     rows = await ApiVersionRepository(conn).list_for(uid)
     return [ApiVersionOut.model_validate(dict(row)) for row in rows]
+
+
+async def check_sql(
+    *, conn: AsyncConnection, drivers: DriverRegistry, connection_uid: uuid.UUID, sql: str
+) -> tuple[str, list[ColumnInfo]]:
+    """The workbench's check of a SELECT without saving it: the SQL as APISmith rewrites it
+    (a first page of 100 rows, parameters bound as NULL) and its output columns; 422 with
+    the guard's reason when it is refused, or the database's when it does not run."""
+    connection = await get_connection_record(conn=conn, uid=connection_uid)
+    query = validate_select(sql, connection.dialect)
+    sample = build_sample_query(query, params={})
+    try:
+        columns = await drivers.get(connection).describe(
+            build_describe_query(query, params={}), sample=sample
+        )
+    except ErpQueryError as exc:
+        raise Unprocessable(
+            f"the query does not run on connection '{connection.name}': {exc.detail}"
+        ) from None
+    return sample.sql, columns

@@ -18,15 +18,16 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 
 from typing import Annotated
 
-from fastapi import Body, Depends, Request
+from fastapi import Body, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from apismith.auth import service
 from apismith.auth.principal import Principal
 from apismith.auth.schemas import RefreshRequest
-from apismith.auth.security import TokenClaims, decode_token
+from apismith.auth.security import ROLES, TokenClaims, claims_role, decode_token
 from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
+from bridge_core.auth.dependencies import bearer_claims, settings_dependency
 from bridge_core.crypto import hash_token
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, Unauthorized
@@ -51,10 +52,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
-    """The app's settings, set by the lifespan."""
-    settings: Settings = request.app.state.settings
-    return settings
+get_settings = settings_dependency(Settings)
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
@@ -71,14 +69,13 @@ async def authenticate(
     throttle = sign_in_throttle(request)
     throttle.check_bearer(request)
     try:
-        claims = decode_token(token, settings=settings)
-    except Unauthorized as exc:
-        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
-    if claims.typ == "refresh":
-        refused = unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
-        raise throttle.bad_bearer(request, refused)
+        claims = bearer_claims(token, settings=settings, roles=ROLES)
+    except HTTPException as exc:
+        raise throttle.bad_bearer(request, exc) from exc
     if claims.typ == "access":
-        return Principal(uid=claims.subject, name=claims.name, role=claims.role, kind="user")
+        return Principal(
+            uid=claims.subject, name=claims.name, role=claims_role(claims), kind="user"
+        )
     cache = get_token_cache(request)
     token_hash = hash_token(token)
     known = cache.get(token_hash)

@@ -20,11 +20,11 @@ async def start(body: SyncStart, _: Operator, conn: Connection, request: Request
     batch = await service.start_sync(
         conn, entity=body.entity, mode=body.mode.value, dry_run=body.dry_run
     )
-    _wake_executor(request)
+    wake_executor(request)
     return batch
 
 
-def _wake_executor(request: Request) -> None:
+def wake_executor(request: Request) -> None:
     """Let an in-process executor look for the new batch after this request commits."""
     executor = getattr(request.app.state, "executor", None)
     if executor is not None:
@@ -60,5 +60,5 @@ async def retry_failed(
     body: RetryFailed, _: Operator, conn: Connection, request: Request
 ) -> BatchStatus:
     batch = await service.retry_failed(conn, entity=body.entity)
-    _wake_executor(request)
+    wake_executor(request)
     return batch

@@ -1,0 +1,1 @@
+"""APISmith's API workbench under ``/console`` (built on ``bridge_core.console``)."""

@@ -1,0 +1,249 @@
+"""APISmith's workbench pages: connections (list, test), the SQL check (the guard's
+verdict, the rewritten SQL, the columns), APIs with their versions, and the execution
+audit. Admin pages; a reader sees APIs and the audit and changes nothing."""
+
+import difflib
+import itertools
+from pathlib import Path
+from typing import Annotated, cast
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from apismith.apis import service as apis_service
+from apismith.apis.schemas import ApiIn
+from apismith.auth import service as auth_service
+from apismith.auth.principal import Principal, Role
+from apismith.auth.security import decode_token
+from apismith.connections import service as connections_service
+from apismith.drivers.registry import Drivers
+from apismith.executions import service as executions_service
+from apismith.executions.writer import AuditLog
+from apismith.runtime import service as runtime_service
+from apismith.runtime.schemas import ExecuteRequest
+from apismith.settings import Settings
+from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
+from bridge_core.db.transaction import Connection, get_database
+from bridge_core.errors import BridgeError, Unauthorized
+from bridge_core.http.paging import PageNumber
+
+HERE = Path(__file__).parent
+PREVIEW_ROWS = 20
+NAV = (
+    NavItem("", "APIs"),
+    NavItem("/connections", "Connections"),
+    NavItem("/sql", "SQL workbench"),
+    NavItem("/executions", "Execution audit"),
+)
+
+
+def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
+    """APISmith's console kit and page router (``kit.install(app, router)`` serves them)."""
+
+    async def sign_in(request: Request, username: str, password: str) -> tuple[str, int]:
+        async with get_database(request).transaction() as conn:
+            tokens = await auth_service.login(
+                conn=conn, settings=settings, username=username, password=password
+            )
+        return tokens.access_token, tokens.expires_in
+
+    async def session_user(request: Request, token: str) -> ConsoleUser:
+        claims = decode_token(token, settings=settings)
+        if claims.typ != "access":
+            raise Unauthorized("not a session token")
+        admin = claims.role == "admin"
+        return ConsoleUser(
+            name=claims.name, role=claims.role, can_change=admin, is_admin=admin, uid=claims.subject
+        )
+
+    kit = ConsoleKit(
+        service="apismith",
+        template_dir=HERE / "templates",
+        catalog_dir=HERE / "translations",
+        nav=NAV,
+        sign_in=sign_in,
+        session_user=session_user,
+        secure_cookies=settings.environment not in ("development", "test"),
+    )
+    return kit, _pages(kit, settings)
+
+
+def _principal(user: ConsoleUser) -> Principal:
+    """The API principal of a console user, so saves and previews are recorded as theirs."""
+    assert user.uid is not None, "console users are signed-in users"
+    return Principal(uid=user.uid, name=user.name, role=cast(Role, user.role), kind="user")
+
+
+def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    Viewer = Annotated[ConsoleUser, Depends(kit.user)]
+    Admin = Annotated[ConsoleUser, Depends(kit.admin)]
+
+    @router.get("")
+    async def apis(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await apis_service.list_apis(conn=conn, page=1, page_size=500)
+        return kit.render(request, "apismith/apis.html", {"page": listing}, user=user)
+
+    @router.get("/apis/{uid}")
+    async def api_page(request: Request, uid: UUID, user: Viewer, conn: Connection) -> HTMLResponse:
+        api = await apis_service.get_api(conn=conn, uid=uid)
+        versions = await apis_service.list_versions(conn=conn, uid=uid)
+        # newest first: each version is compared with the one saved before it
+        diffs = [
+            "\n".join(
+                difflib.unified_diff(
+                    older.definition.sql.splitlines(),
+                    newer.definition.sql.splitlines(),
+                    f"version {older.version}",
+                    f"version {newer.version}",
+                    lineterm="",
+                )
+            )
+            for newer, older in itertools.pairwise(versions)
+        ]
+        context = {"api": api, "versions": versions, "diffs": diffs}
+        return kit.render(request, "apismith/api.html", context, user=user)
+
+    @router.get("/connections")
+    async def connections(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
+        return kit.render(request, "apismith/connections.html", {"connections": listing}, user=user)
+
+    @router.post("/connections/{uid}/test")
+    async def test_connection(
+        request: Request, uid: UUID, user: Admin, conn: Connection, drivers: Drivers
+    ) -> HTMLResponse:
+        try:
+            result = await connections_service.ping_connection(conn=conn, drivers=drivers, uid=uid)
+            context: dict[str, object] = {"result": result, "error": None}
+        except BridgeError as exc:
+            context = {"result": None, "error": exc.detail}
+        return kit.render(request, "apismith/connection_test.html", context, user=user)
+
+    @router.get("/sql")
+    async def sql_page(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
+        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
+        return kit.render(request, "apismith/sql.html", {"connections": listing}, user=user)
+
+    @router.post("/sql/check")
+    async def check_sql(
+        request: Request,
+        user: Admin,
+        conn: Connection,
+        drivers: Drivers,
+        connection_uid: Annotated[UUID, Form()],
+        sql: Annotated[str, Form()],
+    ) -> HTMLResponse:
+        """The guard's verdict as a partial: the reason when refused, else the rewritten
+        SQL and the columns."""
+        try:
+            rewritten, columns = await apis_service.check_sql(
+                conn=conn, drivers=drivers, connection_uid=connection_uid, sql=sql
+            )
+            context: dict[str, object] = {
+                "rewritten": rewritten,
+                "columns": columns,
+                "connection_uid": connection_uid,
+                "sql": sql,
+            }
+        except BridgeError as exc:
+            context = {"reason": exc.detail}
+        return kit.render(request, "apismith/sql_verdict.html", context, user=user)
+
+    @router.post("/apis/save")
+    async def save_api(
+        request: Request,
+        user: Admin,
+        conn: Connection,
+        drivers: Drivers,
+        connection_uid: Annotated[UUID, Form()],
+        sql: Annotated[str, Form()],
+        slug: Annotated[str, Form()],
+        name: Annotated[str, Form()],
+        business_keys: Annotated[list[str], Form()],
+        rowversion_column: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Save the checked SQL: a new API, or the next version of the API with this slug."""
+        try:
+            body = ApiIn(
+                slug=slug,
+                name=name,
+                connection_uid=connection_uid,
+                sql=sql,
+                business_keys=business_keys,
+                rowversion_column=rowversion_column or None,
+                delta_strategy="rowversion" if rowversion_column else "hash",
+            )
+        except ValidationError as exc:
+            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            return kit.render(request, "apismith/sql_verdict.html", {"reason": reason}, user=user)
+        existing = await apis_service.find_api_by_slug(conn=conn, slug=slug)
+        try:
+            if existing is None:
+                api = await apis_service.create_api(
+                    conn=conn, drivers=drivers, body=body, principal=_principal(user)
+                )
+            else:
+                body = body.model_copy(
+                    update={"description": existing.description, "params": existing.params}
+                )
+                api = await apis_service.update_api(
+                    conn=conn,
+                    drivers=drivers,
+                    uid=existing.uid,
+                    body=body,
+                    principal=_principal(user),
+                )
+        except BridgeError as exc:
+            return kit.render(
+                request, "apismith/sql_verdict.html", {"reason": exc.detail}, user=user
+            )
+        return Response(headers={"HX-Redirect": f"/console/apis/{api.uid}"})
+
+    @router.post("/apis/{uid}/preview")
+    async def preview(
+        request: Request,
+        uid: UUID,
+        user: Viewer,
+        conn: Connection,
+        drivers: Drivers,
+        audit: AuditLog,
+    ) -> HTMLResponse:
+        """The API's first page, run as the signed-in user (and so in the audit)."""
+        await kit.check_csrf(request)
+        api = await apis_service.get_api(conn=conn, uid=uid)
+        try:
+            content = await runtime_service.execute(
+                database=get_database(request),
+                writer=audit,
+                drivers=drivers,
+                settings=settings,
+                principal=_principal(user),
+                slug=api.slug,
+                body=ExecuteRequest(page_size=PREVIEW_ROWS),
+            )
+            context: dict[str, object] = {"page": orjson.loads(content), "error": None}
+        except BridgeError as exc:
+            context = {"page": None, "error": exc.detail}
+        return kit.render(request, "apismith/preview.html", context, user=user)
+
+    @router.get("/executions")
+    async def executions(
+        request: Request,
+        user: Viewer,
+        audit: AuditLog,
+        conn: Connection,
+        slug: str | None = None,
+        page: PageNumber = 1,
+    ) -> HTMLResponse:
+        await audit.flush()  # this process's queued calls are listed too
+        listing = await executions_service.list_executions(
+            conn=conn, slug=slug or None, page=page, page_size=100
+        )
+        context = {"page": listing, "slug": slug}
+        return kit.render(request, "apismith/executions.html", context, user=user)
+
+    return router

@@ -1,0 +1,1 @@
+"""SyncFlow's operator console under ``/console`` (built on ``bridge_core.console``)."""
