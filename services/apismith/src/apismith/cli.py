@@ -13,7 +13,7 @@ from apismith.auth import service as auth_service
 from apismith.auth.schemas import ServiceTokenCreated, UserOut
 from apismith.main import MIGRATIONS, SERVICE, build_app
 from apismith.settings import Settings
-from bridge_core.cli import load_settings
+from bridge_core.cli import add_version_option, load_settings
 from bridge_core.db.lifecycle import open_database
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
@@ -26,19 +26,7 @@ def _settings() -> Settings:
     return load_settings(Settings, service=SERVICE)
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"apismith {__version__}")
-        raise typer.Exit
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """APISmith command line."""
+add_version_option(app, program="apismith", version=__version__, help_text="APISmith command line.")
 
 
 @app.command()

@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from bridge_core.http.client import ServiceClient, ServiceClientError
-from syncflow.pipeline.types import ApiColumn
+from syncflow.domain import ApiColumn
 
 API = "/api/v1"
 NDJSON = "application/x-ndjson"

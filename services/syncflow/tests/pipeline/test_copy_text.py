@@ -10,7 +10,7 @@ import pytest
 
 from bridge_core.db.engine import asyncpg_dsn
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.types import FieldType
+from syncflow.domain import FieldType
 
 COLUMNS = (
     ("t", "text", FieldType.TEXT),

@@ -11,7 +11,7 @@ from syncflow.pipeline.delta import (
     dedupe,
     detects_deletes,
 )
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     Counters,
     DeleteMode,
     DeletePolicy,

@@ -16,7 +16,7 @@ from syncflow.pipeline.identity import (
     key_hash,
     parent_key_hash,
 )
-from syncflow.pipeline.types import Record, Stage
+from syncflow.domain import Record, Stage
 
 
 @pytest.mark.cases("identity_vectors.json", "vectors")

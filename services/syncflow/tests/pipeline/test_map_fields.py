@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from syncflow.pipeline.map import Mapper
-from syncflow.pipeline.types import Record, Stage
+from syncflow.domain import Record, Stage
 
 
 def shape(value):

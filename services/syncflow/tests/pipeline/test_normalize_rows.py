@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import Record, Stage
+from syncflow.domain import Record, Stage
 
 
 def shape(value):

@@ -9,7 +9,7 @@ import time
 from syncflow.pipeline.identity import Identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import Record
+from syncflow.domain import Record
 from syncflow.pipeline.validate import Validator
 
 ROWS = 50_000

@@ -7,7 +7,7 @@ import pytest
 
 from syncflow.pipeline.identity import Identity, key_hash
 from syncflow.pipeline.resolve import give_up, next_retry_delay, parent_lookups, resolve
-from syncflow.pipeline.types import Record, Stage
+from syncflow.domain import Record, Stage
 
 
 @pytest.fixture

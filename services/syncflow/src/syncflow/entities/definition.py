@@ -27,7 +27,7 @@ from syncflow.entities.schemas import (
     ResolvedParentRef,
 )
 from syncflow.pipeline.load import WORK_SCHEMA
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     API_TYPE_TO_FIELD_TYPE,
     ApiColumn,
     DeltaStrategy,
@@ -36,7 +36,7 @@ from syncflow.pipeline.types import (
     FieldType,
     ParentRef,
 )
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     DeletePolicy as SpecDeletePolicy,
 )
 from syncflow.targets.shape import BRIDGE_PREFIX, parent_column

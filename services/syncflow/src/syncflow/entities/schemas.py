@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from syncflow.pipeline.types import DeleteMode, DeltaStrategy, FieldType
+from syncflow.domain import DeleteMode, DeltaStrategy, FieldType
 
 IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,58}$"

@@ -33,7 +33,7 @@ from syncflow.entities.schemas import (
     EntityDefinition,
     EntityOut,
 )
-from syncflow.pipeline.types import ApiColumn, EntitySpec
+from syncflow.domain import ApiColumn, EntitySpec
 from syncflow.settings import Settings
 from syncflow.sources.service import find_source, gateway_error, open_client
 from syncflow.targets.schemas import TargetTableChange

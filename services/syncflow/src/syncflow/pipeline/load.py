@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.ids import new_id_texts
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.types import DeleteMode, EntitySpec, FieldType, Record
+from syncflow.domain import DeleteMode, EntitySpec, FieldType, Record
 
 WORK_SCHEMA = "syncflow_work"
 SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'

@@ -17,7 +17,7 @@ from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import EntitySpec, Record, RowFailure, Stage
+from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline.validate import Validator
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from syncflow.pipeline.types import EntitySpec, ParentRef, Record, RowFailure, Stage
+from syncflow.domain import EntitySpec, ParentRef, Record, RowFailure, Stage
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)

@@ -41,7 +41,7 @@ from syncflow.entities.service import child_specs, load_spec
 from syncflow.monitoring import metrics
 from syncflow.pipeline import delta, fetch, load, resolve, track
 from syncflow.pipeline.prepare import EntityPipeline
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     RESOLVE_MODE,
     RETRY_MODE,
     Counters,

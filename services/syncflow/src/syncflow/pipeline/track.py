@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.ids import new_id
-from syncflow.pipeline.types import Counters, Record, RowFailure
+from syncflow.domain import Counters, Record, RowFailure
 from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
 
 FAILED_RETRY_BASE = timedelta(minutes=1)

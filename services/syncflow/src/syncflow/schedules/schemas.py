@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from syncflow.pipeline.types import SyncMode
+from syncflow.domain import SyncMode
 from syncflow.schedules.timing import ScheduleTiming
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge_core.db.repository import Repository
 from bridge_core.errors import Conflict
 from bridge_core.ids import new_id
-from syncflow.pipeline.types import Counters
+from syncflow.domain import Counters
 from syncflow.tables import sync_batches
 
 ACTIVE = ("pending", "running")

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from syncflow.pipeline.types import SyncMode
+from syncflow.domain import SyncMode
 
 
 class SyncStart(BaseModel):

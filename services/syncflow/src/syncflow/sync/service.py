@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import NotFound
-from syncflow.pipeline.types import RESOLVE_MODE, RETRY_MODE
+from syncflow.domain import RESOLVE_MODE, RETRY_MODE
 from syncflow.sync.repository import BatchRepository
 from syncflow.sync.schemas import BatchPage, BatchStatus
 from syncflow.tables import entities

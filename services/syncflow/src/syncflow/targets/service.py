@@ -11,7 +11,7 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import Conflict
-from syncflow.pipeline.types import EntitySpec
+from syncflow.domain import EntitySpec
 from syncflow.targets.repository import TargetTableRepository
 from syncflow.targets.schemas import TargetTableChange
 from syncflow.targets.shape import BRIDGE_COLUMNS, same_type, target_columns, target_table

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import quoted_name
 from sqlalchemy.types import TypeEngine
 
-from syncflow.pipeline.types import EntitySpec, FieldType
+from syncflow.domain import EntitySpec, FieldType
 
 BRIDGE_PREFIX = "_bridge_"
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
 from syncflow.pipeline.load import target_name
-from syncflow.pipeline.types import EntitySpec
+from syncflow.domain import EntitySpec
 
 SAMPLE_SIZE = 10
 

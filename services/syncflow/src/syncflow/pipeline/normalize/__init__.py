@@ -13,7 +13,7 @@ from typing import Any
 
 from syncflow.pipeline.normalize.coerce import Converter, converter
 from syncflow.pipeline.normalize.datetimes import DateTimeReader
-from syncflow.pipeline.types import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
+from syncflow.domain import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
 
 __all__ = ["Normalizer"]
 

@@ -26,7 +26,7 @@ from syncflow.pipeline.normalize.numerics import (
     within_numeric_limits,
 )
 from syncflow.pipeline.normalize.strings import clean_text
-from syncflow.pipeline.types import FieldType
+from syncflow.domain import FieldType
 
 Converter = Callable[[Any], Any]
 

@@ -1,8 +1,8 @@
-"""``syncflow demo``: both services on a generated IFS-like ERP, synced twice, summarised.
+"""``bridge-demo`` (its own workspace member, the one place that imports both services): both services on a generated IFS-like ERP, synced twice, summarised.
 
 ``erp_rows`` makes the sample data (pure), ``erp`` writes it and the later changes,
 ``catalog`` holds the demo's APIs and entities, ``apismith_admin`` and
 ``syncflow_operator`` register them over HTTP, ``servers`` runs both apps in this
 process, ``plan`` decides which databases and secrets the demo uses, ``flows`` runs the
-steps, ``report`` draws the tables, and ``command`` is what ``syncflow demo`` runs.
+steps, ``report`` draws the tables, and ``command`` is what ``bridge-demo`` runs.
 """
