@@ -1,4 +1,6 @@
-"""``bridge-demo`` (its own workspace member, the one place that imports both services): both services on a generated IFS-like ERP, synced twice, summarised.
+"""``bridge-demo``: both services on a generated IFS-like ERP, synced twice, summarised.
+
+Its own workspace member: the one package that imports both APISmith and SyncFlow.
 
 ``erp_rows`` makes the sample data (pure), ``erp`` writes it and the later changes,
 ``catalog`` holds the demo's APIs and entities, ``apismith_admin`` and

@@ -17,8 +17,8 @@ from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated
 from syncflow.databases import open_databases
-from syncflow.main import SERVICE, build_app
 from syncflow.domain import COUNTER_NAMES
+from syncflow.main import SERVICE, build_app
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.flows import sync_and_watch

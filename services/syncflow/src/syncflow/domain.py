@@ -1,11 +1,13 @@
 """The data that flows through the pipeline, one way: fetch -> normalize -> validate -> map
 -> identity -> delta -> resolve -> load -> track.
 
-Stages never import each other; they share only these types. The runner
-(``syncflow.pipeline.runner``) is the one module that imports every stage.
+Stages never import each other; they share only these types. The orchestration layer
+(``syncflow.orchestration``) is the one place that imports every stage; features import
+these types too. This module imports nothing of SyncFlow's.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -278,3 +280,21 @@ class Counters:
             + self.duplicate
             + self.pending
         )
+
+
+# Backoff of automatic retries: a parked child waits 30 s, 1 min, 2 min, ... (at most an
+# hour) for its parent; a failed record 1, 2, 4, ... minutes (at most six hours).
+PARKED_RETRY_BASE = timedelta(seconds=30)
+PARKED_RETRY_CAP = timedelta(hours=1)
+FAILED_RETRY_BASE = timedelta(minutes=1)
+FAILED_RETRY_CAP = timedelta(hours=6)
+# 2**20 * 30 s is far past any sensible cap; no need to build larger numbers
+_MAX_DOUBLINGS = 20
+
+
+def next_retry_delay(
+    attempts: int, *, base: timedelta = PARKED_RETRY_BASE, cap: timedelta = PARKED_RETRY_CAP
+) -> timedelta:
+    """How long the next automatic retry waits: ``base`` doubled for each earlier
+    attempt, at most ``cap`` (the defaults are a parked child's)."""
+    return min(base * (1 << min(max(attempts, 0), _MAX_DOUBLINGS)), cap)

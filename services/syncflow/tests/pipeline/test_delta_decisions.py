@@ -4,13 +4,6 @@ from uuid import UUID
 
 import pytest
 
-from syncflow.pipeline.delta import (
-    ExistingRow,
-    classify,
-    decide_deletes,
-    dedupe,
-    detects_deletes,
-)
 from syncflow.domain import (
     Counters,
     DeleteMode,
@@ -18,6 +11,13 @@ from syncflow.domain import (
     DeltaStrategy,
     Record,
     SyncMode,
+)
+from syncflow.pipeline.delta import (
+    ExistingRow,
+    classify,
+    decide_deletes,
+    dedupe,
+    detects_deletes,
 )
 
 BATCHES = {

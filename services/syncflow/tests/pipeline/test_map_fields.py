@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from syncflow.pipeline.map import Mapper
 from syncflow.domain import Record, Stage
+from syncflow.pipeline.map import Mapper
 
 
 def shape(value):

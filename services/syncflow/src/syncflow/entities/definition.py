@@ -17,16 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge_core.errors import Unprocessable
-from syncflow.entities.schemas import (
-    DEFAULT_PAGE_SIZE,
-    IDENTIFIER_PATTERN,
-    DeletePolicy,
-    EntityBody,
-    EntityDefinition,
-    ResolvedField,
-    ResolvedParentRef,
-)
-from syncflow.pipeline.load import WORK_SCHEMA
 from syncflow.domain import (
     API_TYPE_TO_FIELD_TYPE,
     ApiColumn,
@@ -39,6 +29,16 @@ from syncflow.domain import (
 from syncflow.domain import (
     DeletePolicy as SpecDeletePolicy,
 )
+from syncflow.entities.schemas import (
+    DEFAULT_PAGE_SIZE,
+    IDENTIFIER_PATTERN,
+    DeletePolicy,
+    EntityBody,
+    EntityDefinition,
+    ResolvedField,
+    ResolvedParentRef,
+)
+from syncflow.pipeline.load import WORK_SCHEMA
 from syncflow.targets.shape import BRIDGE_PREFIX, parent_column
 
 # a bridge table in the same database as these would be confused with them

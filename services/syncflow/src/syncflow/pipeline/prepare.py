@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline.validate import Validator
 
 
