@@ -298,3 +298,24 @@ def next_retry_delay(
     """How long the next automatic retry waits: ``base`` doubled for each earlier
     attempt, at most ``cap`` (the defaults are a parked child's)."""
     return min(base * (1 << min(max(attempts, 0), _MAX_DOUBLINGS)), cap)
+
+
+# Every target table ends in these bookkeeping columns (in this order), after the mapped
+# fields and one ``<parent>_uid`` column per parent ref; no mapped field may take the prefix.
+BRIDGE_PREFIX = "_bridge_"
+BRIDGE_COLUMN_NAMES = (
+    "_bridge_uid",
+    "_bridge_key_hash",
+    "_bridge_data_hash",
+    "_bridge_rowversion",
+    "_bridge_ref",
+    "_bridge_batch_uid",
+    "_bridge_created_at",
+    "_bridge_updated_at",
+    "_bridge_deleted_at",
+)
+
+
+def parent_column(parent_entity: str) -> str:
+    """The target column that holds a parent row's ``_bridge_uid``."""
+    return f"{parent_entity}_uid"

@@ -19,12 +19,14 @@ from typing import Any
 from bridge_core.errors import Unprocessable
 from syncflow.domain import (
     API_TYPE_TO_FIELD_TYPE,
+    BRIDGE_PREFIX,
     ApiColumn,
     DeltaStrategy,
     EntitySpec,
     FieldSpec,
     FieldType,
     ParentRef,
+    parent_column,
 )
 from syncflow.domain import (
     DeletePolicy as SpecDeletePolicy,
@@ -39,7 +41,6 @@ from syncflow.entities.schemas import (
     ResolvedParentRef,
 )
 from syncflow.pipeline.load import WORK_SCHEMA
-from syncflow.targets.shape import BRIDGE_PREFIX, parent_column
 
 # a bridge table in the same database as these would be confused with them
 DEFAULT_TARGET_SCHEMA = "erp"

@@ -19,23 +19,18 @@ import asyncpg
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id_texts
-from syncflow.domain import DeleteMode, EntitySpec, FieldType, Record
+from syncflow.domain import (
+    BRIDGE_COLUMN_NAMES,
+    DeleteMode,
+    EntitySpec,
+    FieldType,
+    Record,
+    parent_column,
+)
 from syncflow.pipeline import copy_text
 
 WORK_SCHEMA = "syncflow_work"
 SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
-
-BRIDGE_COLUMNS = (
-    "_bridge_uid",
-    "_bridge_key_hash",
-    "_bridge_data_hash",
-    "_bridge_rowversion",
-    "_bridge_ref",
-    "_bridge_batch_uid",
-    "_bridge_created_at",
-    "_bridge_updated_at",
-    "_bridge_deleted_at",
-)
 
 
 def quote(identifier: str) -> str:
@@ -45,11 +40,6 @@ def quote(identifier: str) -> str:
 
 def target_name(spec: EntitySpec) -> str:
     return f"{quote(spec.target_schema)}.{quote(spec.target_table)}"
-
-
-def parent_column(parent_entity: str) -> str:
-    """The target column that holds a parent's ``_bridge_uid``."""
-    return f"{parent_entity}_uid"
 
 
 def data_columns(spec: EntitySpec) -> list[str]:
@@ -110,7 +100,7 @@ def _field_values(targets: Sequence[dict[str, Any]], name: str) -> list[Any]:
 
 def copy_columns(spec: EntitySpec) -> list[str]:
     """The columns :func:`copy_payload` writes, in its order."""
-    return data_columns(spec) + list(BRIDGE_COLUMNS)
+    return data_columns(spec) + list(BRIDGE_COLUMN_NAMES)
 
 
 async def _copy_new(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> bool:
