@@ -84,6 +84,21 @@ class ApiColumn:
     nullable: bool = True
 
 
+def api_columns(raw: Any) -> tuple[ApiColumn, ...]:
+    """APISmith's ``columns`` metadata (``[{name, data_type, nullable}]``) as ``ApiColumn``s."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        ApiColumn(
+            name=str(column["name"]),
+            data_type=str(column.get("data_type") or "string"),
+            nullable=bool(column.get("nullable", True)),
+        )
+        for column in raw
+        if isinstance(column, dict) and "name" in column
+    )
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One mapped field: source (API) field -> target column.

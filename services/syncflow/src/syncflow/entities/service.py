@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridge_core.errors import Conflict, NotFound, Unprocessable
 from bridge_core.http.client import ServiceClientError
 from bridge_core.ids import new_id
-from syncflow.apismith_client import api_columns
-from syncflow.domain import ApiColumn, EntitySpec
+from syncflow.domain import ApiColumn, EntitySpec, api_columns
 from syncflow.entities.definition import (
     ApiMetadata,
     KnownEntity,
