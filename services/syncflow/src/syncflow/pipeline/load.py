@@ -5,7 +5,7 @@ and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``. A chun
 whose rows are all new to the target (a first load) is COPYed straight into it.
 Deletes compare the target with the keys this batch has seen (kept in an
 unlogged work table, so a resumed batch still knows them). Everything runs on
-the connection it is given; the runner owns the transaction.
+the connection it is given; the orchestration layer owns the transaction.
 """
 
 from collections.abc import Iterable, Sequence

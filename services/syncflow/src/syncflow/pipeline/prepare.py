@@ -5,7 +5,7 @@ Normalize, validate, map and identity run in that order: a column at a time
 row that stops on the way becomes a :class:`RowFailure` carrying, where its business keys can be
 read, the row's key hash (so a row that fails again updates its open failure,
 and delete detection knows the row still exists in the source). Used by the
-runner and by verify.
+orchestration layer and by verify.
 """
 
 import time
