@@ -24,8 +24,8 @@ from sqlalchemy.engine import URL
 from apismith.settings import Settings as ApiSmithSettings
 from bridge_core.db.embedded import embedded_server_url, release_embedded_server
 from bridge_core.db.engine import to_async_url
-from syncflow.demo.catalog import ADMIN_USERNAME
-from syncflow.demo.erp import recreate_database
+from bridge_demo.catalog import ADMIN_USERNAME
+from bridge_demo.erp import recreate_database
 from syncflow.settings import Settings as SyncFlowSettings
 
 HOST = "127.0.0.1"

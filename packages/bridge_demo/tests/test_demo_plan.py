@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bridge_core.db.engine import asyncpg_dsn
-from syncflow.demo.plan import demo_plan
+from bridge_demo.plan import demo_plan
 
 
 async def run(url, sql):

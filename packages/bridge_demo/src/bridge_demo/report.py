@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from syncflow.demo.plan import DemoCredentials
+from bridge_demo.plan import DemoCredentials
 from syncflow.monitoring.schemas import FailedRecord
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.schemas import VerifyReport
