@@ -1,5 +1,7 @@
 """What both command lines do first: read settings (echoing no secret), configure logging."""
 
+from typing import Annotated
+
 import typer
 from pydantic import ValidationError
 
@@ -29,3 +31,23 @@ def load_settings[S: ServiceSettings](settings_class: type[S], *, service: str) 
         log_dir=settings.data_dir / "logs" if settings.log_file else None,
     )
     return settings
+
+
+def add_version_option(app: typer.Typer, *, program: str, version: str, help_text: str) -> None:
+    """Give ``app`` its top-level callback: ``--version`` prints ``<program> <version>``."""
+
+    def show_version(value: bool) -> None:
+        if value:
+            typer.echo(f"{program} {version}")
+            raise typer.Exit
+
+    @app.callback(help=help_text)
+    def _main(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", callback=show_version, is_eager=True, help="Show the version."
+            ),
+        ] = False,
+    ) -> None:
+        """The command line's options before any command."""

@@ -1,8 +1,6 @@
 """The ``apismith`` command: serve, migrate, users, tokens."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Annotated
 
@@ -11,11 +9,10 @@ import typer
 from apismith import __version__
 from apismith.auth import service as auth_service
 from apismith.auth.schemas import ServiceTokenCreated, UserOut
-from apismith.main import MIGRATIONS, SERVICE, build_app
+from apismith.databases import open_migrated_database
+from apismith.main import SERVICE, build_app
 from apismith.settings import Settings
-from bridge_core.cli import load_settings
-from bridge_core.db.lifecycle import open_database
-from bridge_core.db.transaction import Database
+from bridge_core.cli import add_version_option, load_settings
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from bridge_core.http.server import serve_workers
@@ -27,19 +24,7 @@ def _settings() -> Settings:
     return load_settings(Settings, service=SERVICE)
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"apismith {__version__}")
-        raise typer.Exit
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """APISmith command line."""
+add_version_option(app, program="apismith", version=__version__, help_text="APISmith command line.")
 
 
 @app.command()
@@ -64,12 +49,7 @@ def serve(
 
 
 async def _migrate(settings: Settings) -> None:
-    async with open_database(
-        settings.database_url,
-        data_dir=settings.data_dir,
-        database=settings.database_name,
-        migrations=MIGRATIONS,
-    ):
+    async with open_migrated_database(settings):
         pass
 
 
@@ -89,17 +69,6 @@ app.add_typer(tokens_app, name="tokens")
 class RoleName(StrEnum):
     admin = "admin"
     reader = "reader"
-
-
-@asynccontextmanager
-async def _migrated_database(settings: Settings) -> AsyncIterator[Database]:
-    async with open_database(
-        settings.database_url,
-        data_dir=settings.data_dir,
-        database=settings.database_name,
-        migrations=MIGRATIONS,
-    ) as database:
-        yield database
 
 
 def _fail(exc: BridgeError) -> typer.Exit:
@@ -125,7 +94,7 @@ def create_user(
     settings = _settings()
 
     async def run() -> UserOut:
-        async with _migrated_database(settings) as database, database.transaction() as conn:
+        async with open_migrated_database(settings) as database, database.transaction() as conn:
             return await auth_service.create_user(
                 conn=conn, username=username, password=password, role=role.value
             )
@@ -146,7 +115,7 @@ def create_token(
     settings = _settings()
 
     async def run() -> ServiceTokenCreated:
-        async with _migrated_database(settings) as database, database.transaction() as conn:
+        async with open_migrated_database(settings) as database, database.transaction() as conn:
             return await auth_service.create_service_token(
                 conn=conn,
                 settings=settings,

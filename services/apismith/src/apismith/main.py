@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,6 +14,7 @@ from apismith.auth.service import ensure_first_admin
 from apismith.auth.token_cache import TokenCache
 from apismith.connections.router import router as connections_router
 from apismith.console.pages import build_console
+from apismith.databases import open_migrated_database
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
 from apismith.executions.writer import AuditWriter
@@ -22,11 +22,9 @@ from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
 from bridge_core.cli import load_settings
 from bridge_core.crypto import SecretBox
-from bridge_core.db.lifecycle import open_database
 from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE = "apismith"
 
 
@@ -42,12 +40,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_database(
-            settings.database_url,
-            data_dir=settings.data_dir,
-            database=settings.database_name,
-            migrations=MIGRATIONS,
-        ) as database:
+        async with open_migrated_database(settings) as database:
             app.state.database = database
             app.state.settings = settings
             if settings.admin_username and settings.admin_password:

@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from bridge_core.http.client import ServiceClient, ServiceClientError
-from syncflow.pipeline.types import ApiColumn
+from syncflow.domain import ApiColumn, api_columns
 
 API = "/api/v1"
 NDJSON = "application/x-ndjson"
@@ -31,21 +31,6 @@ class ExecutedPage(NamedTuple):
     next_cursor: str | None
     total: int | None
     columns: tuple[ApiColumn, ...]
-
-
-def api_columns(raw: Any) -> tuple[ApiColumn, ...]:
-    """APISmith's ``columns`` metadata (``[{name, data_type, nullable}]``) as ``ApiColumn``s."""
-    if not isinstance(raw, list):
-        return ()
-    return tuple(
-        ApiColumn(
-            name=str(column["name"]),
-            data_type=str(column.get("data_type") or "string"),
-            nullable=bool(column.get("nullable", True)),
-        )
-        for column in raw
-        if isinstance(column, dict) and "name" in column
-    )
 
 
 class ApiSmithClient(ServiceClient):

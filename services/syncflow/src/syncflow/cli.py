@@ -1,4 +1,4 @@
-"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, demo, users, tokens."""
+"""The ``syncflow`` command: serve, worker, migrate, sync, status, verify, users, tokens."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
-from bridge_core.cli import load_settings
+from bridge_core.cli import add_version_option, load_settings
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
@@ -19,8 +19,8 @@ from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated, UserOut
 from syncflow.databases import open_databases
+from syncflow.domain import COUNTER_NAMES
 from syncflow.main import SERVICE, build_app
-from syncflow.pipeline.types import COUNTER_NAMES
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.flows import sync_and_watch
@@ -53,19 +53,7 @@ def _with_databases[T](settings: Settings, work: Callable[[Database, Database], 
         raise typer.Exit(1) from exc
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"syncflow {__version__}")
-        raise typer.Exit
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """SyncFlow command line."""
+add_version_option(app, program="syncflow", version=__version__, help_text="SyncFlow command line.")
 
 
 @app.command()
@@ -246,24 +234,6 @@ def verify(entity: Annotated[str, typer.Argument(help="The entity to verify.")])
     console.print(table)
     if not report["equal"]:
         raise typer.Exit(1)
-
-
-@app.command()
-def demo(
-    apismith_port: Annotated[int, typer.Option(help="APISmith's port.")] = 8007,
-    syncflow_port: Annotated[int, typer.Option(help="SyncFlow's port.")] = 8008,
-    once: Annotated[
-        bool, typer.Option("--once", help="Exit after the syncs instead of serving on.")
-    ] = False,
-) -> None:
-    """Both services on a generated IFS-like ERP: register, sync, change, sync again."""
-    # imported here: no other command needs APISmith in this process
-    from syncflow.demo.command import run_command
-
-    status = run_command(
-        console, apismith_port=apismith_port, syncflow_port=syncflow_port, once=once
-    )
-    raise typer.Exit(status)
 
 
 tokens_app = typer.Typer(help="Manage operator tokens.", no_args_is_help=True)

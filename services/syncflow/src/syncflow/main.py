@@ -18,7 +18,7 @@ from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
-from syncflow.pipeline.runner import RunContext
+from syncflow.orchestration.state import RunContext
 from syncflow.schedules.router import router as schedules_router
 from syncflow.settings import Settings
 from syncflow.sources.router import router as sources_router

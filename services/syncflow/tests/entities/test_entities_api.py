@@ -11,8 +11,8 @@ from bridge_core.db.engine import asyncpg_dsn, create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.errors import NotFound
 from bridge_core.testing.errors import error_message
+from syncflow.domain import DeleteMode, DeltaStrategy, FieldSpec, FieldType, ParentRef
 from syncflow.entities.service import load_spec
-from syncflow.pipeline.types import DeleteMode, DeltaStrategy, FieldSpec, FieldType, ParentRef
 
 CASES = json.loads((Path(__file__).parent / "entity_422_cases.json").read_text())
 

@@ -25,7 +25,7 @@ from uuid import UUID
 
 import pytest
 
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     API_TYPE_TO_FIELD_TYPE,
     ApiColumn,
     DeltaStrategy,

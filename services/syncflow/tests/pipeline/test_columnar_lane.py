@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from syncflow.domain import Record
 from syncflow.pipeline.identity import Identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.prepare import EntityPipeline
-from syncflow.pipeline.types import Record
 from syncflow.pipeline.validate import Validator
 
 

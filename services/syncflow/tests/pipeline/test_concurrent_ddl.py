@@ -8,7 +8,7 @@ DDL lock per database, so concurrent creators wait for each other instead.
 import asyncio
 
 from bridge_core.db.engine import create_engine
-from syncflow.pipeline import load
+from syncflow.pipeline.load import TargetRepository
 from syncflow.targets.service import ensure_table
 
 CREATORS = 6
@@ -35,7 +35,11 @@ async def _at_once(url, work) -> None:
 async def test_concurrent_batches_create_the_work_tables_once(create_database):
     for round_ in range(3):
         url = await create_database(f"ddl_work_{round_}")
-        await _at_once(url, load.ensure_work_tables)
+
+        async def create(conn):
+            await TargetRepository(conn).ensure_work_tables()
+
+        await _at_once(url, create)
 
 
 async def test_concurrent_creators_of_one_target_table_all_succeed(create_database, make_spec):

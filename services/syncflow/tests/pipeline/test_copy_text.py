@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from bridge_core.db.engine import asyncpg_dsn
+from syncflow.domain import FieldType
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.types import FieldType
 
 COLUMNS = (
     ("t", "text", FieldType.TEXT),

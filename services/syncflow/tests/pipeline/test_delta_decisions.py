@@ -4,20 +4,20 @@ from uuid import UUID
 
 import pytest
 
-from syncflow.pipeline.delta import (
-    ExistingRow,
-    classify,
-    decide_deletes,
-    dedupe,
-    detects_deletes,
-)
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     Counters,
     DeleteMode,
     DeletePolicy,
     DeltaStrategy,
     Record,
     SyncMode,
+)
+from syncflow.pipeline.delta import (
+    ExistingRow,
+    classify,
+    decide_deletes,
+    dedupe,
+    detects_deletes,
 )
 
 BATCHES = {

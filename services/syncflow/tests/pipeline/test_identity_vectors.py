@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from syncflow.domain import Record, Stage
 from syncflow.pipeline.identity import (
     Identity,
     canonical_encoding,
@@ -16,7 +17,6 @@ from syncflow.pipeline.identity import (
     key_hash,
     parent_key_hash,
 )
-from syncflow.pipeline.types import Record, Stage
 
 
 @pytest.mark.cases("identity_vectors.json", "vectors")

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from syncflow.domain import Record, Stage
 from syncflow.pipeline.map import Mapper
-from syncflow.pipeline.types import Record, Stage
 
 
 def shape(value):

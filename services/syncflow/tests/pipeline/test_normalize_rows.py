@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from syncflow.domain import Record, Stage
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import Record, Stage
 
 
 def shape(value):

@@ -6,10 +6,10 @@ produce, never a time: machines differ.
 
 import time
 
+from syncflow.domain import Record
 from syncflow.pipeline.identity import Identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import Record
 from syncflow.pipeline.validate import Validator
 
 ROWS = 50_000

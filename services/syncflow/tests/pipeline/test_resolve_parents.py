@@ -5,9 +5,9 @@ from uuid import UUID
 
 import pytest
 
+from syncflow.domain import Record, Stage, next_retry_delay
 from syncflow.pipeline.identity import Identity, key_hash
-from syncflow.pipeline.resolve import give_up, next_retry_delay, parent_lookups, resolve
-from syncflow.pipeline.types import Record, Stage
+from syncflow.pipeline.resolve import give_up, parent_lookups, resolve
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from syncflow.pipeline.types import Record, Stage
+from syncflow.domain import Record, Stage
 from syncflow.pipeline.validate import Validator
 
 

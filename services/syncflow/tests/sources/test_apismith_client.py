@@ -4,7 +4,7 @@ import pytest
 
 from bridge_core.http.client import ServiceClientError
 from syncflow.apismith_client import ApiSmithClient
-from syncflow.pipeline.types import ApiColumn
+from syncflow.domain import ApiColumn
 
 ROWS = [
     {

@@ -20,9 +20,9 @@ from bridge_core.http.paging import PageNumber
 from syncflow.auth import service as auth_service
 from syncflow.auth.dependencies import principal_of_token
 from syncflow.console.overview import flags, trend_points, trend_svg
+from syncflow.domain import SyncMode
 from syncflow.entities import service as entities_service
 from syncflow.monitoring import service as monitoring_service
-from syncflow.pipeline.types import SyncMode
 from syncflow.schedules import service as schedules_service
 from syncflow.settings import Settings
 from syncflow.sources import service as sources_service

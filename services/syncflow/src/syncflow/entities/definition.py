@@ -17,6 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge_core.errors import Unprocessable
+from syncflow.domain import (
+    API_TYPE_TO_FIELD_TYPE,
+    BRIDGE_PREFIX,
+    ApiColumn,
+    DeltaStrategy,
+    EntitySpec,
+    FieldSpec,
+    FieldType,
+    ParentRef,
+    parent_column,
+)
+from syncflow.domain import (
+    DeletePolicy as SpecDeletePolicy,
+)
 from syncflow.entities.schemas import (
     DEFAULT_PAGE_SIZE,
     IDENTIFIER_PATTERN,
@@ -27,19 +41,6 @@ from syncflow.entities.schemas import (
     ResolvedParentRef,
 )
 from syncflow.pipeline.load import WORK_SCHEMA
-from syncflow.pipeline.types import (
-    API_TYPE_TO_FIELD_TYPE,
-    ApiColumn,
-    DeltaStrategy,
-    EntitySpec,
-    FieldSpec,
-    FieldType,
-    ParentRef,
-)
-from syncflow.pipeline.types import (
-    DeletePolicy as SpecDeletePolicy,
-)
-from syncflow.targets.shape import BRIDGE_PREFIX, parent_column
 
 # a bridge table in the same database as these would be confused with them
 DEFAULT_TARGET_SCHEMA = "erp"

@@ -52,6 +52,10 @@ class EntityRepository(Repository):
             statement = statement.with_for_update()
         return (await self.conn.execute(statement)).mappings().first()
 
+    async def exists(self, name: str) -> bool:
+        statement = select(entities.c.uid).where(entities.c.name == name)
+        return await self.conn.scalar(statement) is not None
+
     async def list_all(self) -> Sequence[RowMapping]:
         statement = select(entities).order_by(entities.c.name)
         return (await self.conn.execute(statement)).mappings().all()

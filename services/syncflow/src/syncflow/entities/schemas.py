@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from bridge_core.schemas import RequestModel
-from syncflow.pipeline.types import DeleteMode, DeltaStrategy, FieldType
+from syncflow.domain import DeleteMode, DeltaStrategy, FieldType
 
 IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,58}$"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridge_core.errors import Conflict, NotFound, Unprocessable
 from bridge_core.http.client import ServiceClientError
 from bridge_core.ids import new_id
-from syncflow.apismith_client import api_columns
+from syncflow.domain import ApiColumn, EntitySpec, api_columns
 from syncflow.entities.definition import (
     ApiMetadata,
     KnownEntity,
@@ -33,7 +33,6 @@ from syncflow.entities.schemas import (
     EntityDefinition,
     EntityOut,
 )
-from syncflow.pipeline.types import ApiColumn, EntitySpec
 from syncflow.settings import Settings
 from syncflow.sources.service import find_source, gateway_error, open_client
 from syncflow.targets.schemas import TargetTableChange

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from syncflow.pipeline.types import COUNTER_NAMES, Counters
+from syncflow.domain import COUNTER_NAMES, Counters
 
 ROWS = Counter(
     "syncflow_rows",

@@ -26,11 +26,11 @@ from typing import Any
 from blake3 import blake3
 from xxhash import xxh3_128_hexdigest
 
+from syncflow.domain import EntitySpec, FieldType, Record, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.normalize.numerics import INTEGER_DIGITS
-from syncflow.pipeline.types import EntitySpec, FieldType, Record, Stage
 from syncflow.pipeline.validate import BIGINT_MAX, BIGINT_MIN, Validator
 
 Column = Sequence[Any]

@@ -17,7 +17,7 @@ from itertools import repeat
 from operator import is_
 from typing import Any, Literal
 
-from syncflow.pipeline.types import FieldType
+from syncflow.domain import FieldType
 
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     Counters,
     DeleteMode,
     DeletePolicy,

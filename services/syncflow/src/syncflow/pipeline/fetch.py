@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncflow.apismith_client import ApiSmithClient, ExecutedPage
-from syncflow.pipeline.types import EntitySpec
+from syncflow.domain import EntitySpec
 
 __all__ = ["ExecutedPage", "fetch_page", "read_filters", "read_pages"]
 

@@ -34,7 +34,7 @@ from typing import Any
 from blake3 import blake3
 from xxhash import xxh3_128_hexdigest
 
-from syncflow.pipeline.types import EntitySpec, Record, RowFailure, Stage, StageResult
+from syncflow.domain import EntitySpec, Record, RowFailure, Stage, StageResult
 
 
 def canonical_item(value: Any) -> str:

@@ -5,7 +5,7 @@ and merged into the target with one ``INSERT ... ON CONFLICT DO UPDATE``. A chun
 whose rows are all new to the target (a first load) is COPYed straight into it.
 Deletes compare the target with the keys this batch has seen (kept in an
 unlogged work table, so a resumed batch still knows them). Everything runs on
-the connection it is given; the runner owns the transaction.
+the connection it is given; the orchestration layer owns the transaction.
 """
 
 from collections.abc import Iterable, Sequence
@@ -15,28 +15,23 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.ddl import lock_ddl
 from bridge_core.db.driver import asyncpg_connection
+from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id_texts
+from syncflow.domain import (
+    BRIDGE_COLUMN_NAMES,
+    DeleteMode,
+    EntitySpec,
+    FieldType,
+    Record,
+    parent_column,
+)
 from syncflow.pipeline import copy_text
-from syncflow.pipeline.types import DeleteMode, EntitySpec, FieldType, Record
 
 WORK_SCHEMA = "syncflow_work"
 SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
-
-BRIDGE_COLUMNS = (
-    "_bridge_uid",
-    "_bridge_key_hash",
-    "_bridge_data_hash",
-    "_bridge_rowversion",
-    "_bridge_ref",
-    "_bridge_batch_uid",
-    "_bridge_created_at",
-    "_bridge_updated_at",
-    "_bridge_deleted_at",
-)
 
 
 def quote(identifier: str) -> str:
@@ -46,11 +41,6 @@ def quote(identifier: str) -> str:
 
 def target_name(spec: EntitySpec) -> str:
     return f"{quote(spec.target_schema)}.{quote(spec.target_table)}"
-
-
-def parent_column(parent_entity: str) -> str:
-    """The target column that holds a parent's ``_bridge_uid``."""
-    return f"{parent_entity}_uid"
 
 
 def data_columns(spec: EntitySpec) -> list[str]:
@@ -72,35 +62,6 @@ def _by_key(table: str, columns: str, condition: str = "TRUE") -> str:
         f"(SELECT {columns} FROM {table} t "
         f"WHERE t._bridge_key_hash = k.key_hash AND {condition}) AS x"
     )
-
-
-async def lookup_existing(
-    conn: AsyncConnection, spec: EntitySpec, key_hashes: Sequence[str]
-) -> dict[str, tuple[str, UUID | None, bool]]:
-    """``key_hash -> (data_hash, batch_uid, soft_deleted)`` for the keys already in the target."""
-    if not key_hashes:
-        return {}
-    driver = await asyncpg_connection(conn)
-    columns = (
-        "t._bridge_key_hash, t._bridge_data_hash, t._bridge_batch_uid, "
-        "t._bridge_deleted_at IS NOT NULL"
-    )
-    rows = await driver.fetch(_by_key(target_name(spec), columns), list(set(key_hashes)))
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-
-async def lookup_parent_uids(
-    conn: AsyncConnection, parent: EntitySpec, key_hashes: Sequence[str]
-) -> dict[str, UUID]:
-    """``key_hash -> _bridge_uid`` of live parent rows with those keys."""
-    if not key_hashes:
-        return {}
-    driver = await asyncpg_connection(conn)
-    query = _by_key(
-        target_name(parent), "t._bridge_key_hash, t._bridge_uid", "t._bridge_deleted_at IS NULL"
-    )
-    rows = await driver.fetch(query, list(set(key_hashes)))
-    return {r[0]: r[1] for r in rows}
 
 
 def copy_payload(
@@ -140,47 +101,7 @@ def _field_values(targets: Sequence[dict[str, Any]], name: str) -> list[Any]:
 
 def copy_columns(spec: EntitySpec) -> list[str]:
     """The columns :func:`copy_payload` writes, in its order."""
-    return data_columns(spec) + list(BRIDGE_COLUMNS)
-
-
-async def write_rows(
-    conn: AsyncConnection,
-    spec: EntitySpec,
-    records: Sequence[Record],
-    *,
-    batch_uid: UUID,
-    now: datetime,
-    all_new: bool = False,
-) -> None:
-    """Insert new rows and update changed ones (and undelete soft-deleted ones).
-
-    ``all_new``: none of the keys was in the target when this transaction looked, so the
-    rows are COPYed straight in, skipping the staging table and the merge; should a
-    concurrent writer have added one of the keys since, the merge runs after all.
-    """
-    if not records:
-        return
-    payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
-    driver = await asyncpg_connection(conn)
-    if all_new and await _copy_new(driver, spec, payload):
-        return
-    await _merge(driver, spec, payload)
-
-
-async def insert_new_rows(
-    conn: AsyncConnection,
-    spec: EntitySpec,
-    records: Sequence[Record],
-    *,
-    batch_uid: UUID,
-    now: datetime,
-) -> bool:
-    """COPY rows whose keys the target should not hold yet straight into it; ``False``
-    (and nothing written) when one of the keys is there after all."""
-    if not records:
-        return True
-    payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
-    return await _copy_new(await asyncpg_connection(conn), spec, payload)
+    return data_columns(spec) + list(BRIDGE_COLUMN_NAMES)
 
 
 async def _copy_new(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> bool:
@@ -232,90 +153,152 @@ async def _copy(
     )
 
 
-async def ensure_work_tables(conn: AsyncConnection) -> None:
-    """The unlogged table of keys seen per batch (for delete detection)."""
-    driver = await asyncpg_connection(conn)
-    # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
-    # calls this while other workers' chunks write to it
-    exists = "SELECT to_regclass($1) IS NOT NULL"
-    if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
-        return
-    await lock_ddl(conn)
-    if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
-        return  # another worker created it while this one waited for the lock
-    await driver.execute(
-        f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
-        f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
-        "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL);"
-        # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
-        # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
-        f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash)"
-    )
+class TargetRepository(Repository):
+    """The target database's entity tables and the work table of keys seen per batch:
+    every read and write the load stage makes, on the connection it is given."""
 
-
-async def mark_seen(conn: AsyncConnection, batch_uid: UUID, key_hashes: Iterable[str]) -> None:
-    """Remember that this batch read these keys from the source."""
-    keys = list(set(key_hashes))
-    if not keys:
-        return
-    driver = await asyncpg_connection(conn)
-    payload = copy_text.rows([str(batch_uid), keys], len(keys))
-    await _copy(driver, "seen_keys", payload, ["batch_uid", "key_hash"], WORK_SCHEMA)
-
-
-async def count_delete_candidates(
-    conn: AsyncConnection, spec: EntitySpec, batch_uid: UUID
-) -> tuple[int, int]:
-    """``(rows in the target that this batch did not see, live rows in the target)``."""
-    driver = await asyncpg_connection(conn)
-    target = target_name(spec)
-    row = await driver.fetchrow(
-        f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
-        f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)), count(*) "
-        f"FROM {target} t WHERE t._bridge_deleted_at IS NULL",
-        batch_uid,
-    )
-    return int(row[0]), int(row[1])
-
-
-async def apply_deletes(
-    conn: AsyncConnection, spec: EntitySpec, *, batch_uid: UUID, mode: DeleteMode, now: datetime
-) -> int:
-    """Soft- or hard-delete the live rows this batch did not see; return how many."""
-    driver = await asyncpg_connection(conn)
-    target = target_name(spec)
-    unseen = (
-        f"t._bridge_deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
-        f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)"
-    )
-    if mode is DeleteMode.HARD:
-        status = await driver.execute(f"DELETE FROM {target} t WHERE {unseen}", batch_uid)
-    else:
-        status = await driver.execute(
-            f"UPDATE {target} t SET _bridge_deleted_at = $2, _bridge_updated_at = $2, "
-            f"_bridge_batch_uid = $1 WHERE {unseen}",
-            batch_uid,
-            now,
+    async def lookup_existing(
+        self, spec: EntitySpec, key_hashes: Sequence[str]
+    ) -> dict[str, tuple[str, UUID | None, bool]]:
+        """``key_hash -> (data_hash, batch_uid, soft_deleted)`` of the keys already in
+        the target."""
+        if not key_hashes:
+            return {}
+        driver = await asyncpg_connection(self.conn)
+        columns = (
+            "t._bridge_key_hash, t._bridge_data_hash, t._bridge_batch_uid, "
+            "t._bridge_deleted_at IS NOT NULL"
         )
-    return int(status.rsplit(" ", 1)[-1])
+        rows = await driver.fetch(_by_key(target_name(spec), columns), list(set(key_hashes)))
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
+    async def lookup_parent_uids(
+        self, parent: EntitySpec, key_hashes: Sequence[str]
+    ) -> dict[str, UUID]:
+        """``key_hash -> _bridge_uid`` of live parent rows with those keys."""
+        if not key_hashes:
+            return {}
+        driver = await asyncpg_connection(self.conn)
+        query = _by_key(
+            target_name(parent), "t._bridge_key_hash, t._bridge_uid", "t._bridge_deleted_at IS NULL"
+        )
+        rows = await driver.fetch(query, list(set(key_hashes)))
+        return {r[0]: r[1] for r in rows}
 
-async def forget_seen(conn: AsyncConnection, batch_uid: UUID) -> None:
-    driver = await asyncpg_connection(conn)
-    await driver.execute(f"DELETE FROM {SEEN_TABLE} WHERE batch_uid = $1", batch_uid)
+    async def write_rows(
+        self,
+        spec: EntitySpec,
+        records: Sequence[Record],
+        *,
+        batch_uid: UUID,
+        now: datetime,
+        all_new: bool = False,
+    ) -> None:
+        """Insert new rows and update changed ones (and undelete soft-deleted ones).
 
+        ``all_new``: none of the keys was in the target when this transaction looked, so the
+        rows are COPYed straight in, skipping the staging table and the merge; should a
+        concurrent writer have added one of the keys since, the merge runs after all.
+        """
+        if not records:
+            return
+        payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
+        driver = await asyncpg_connection(self.conn)
+        if all_new and await _copy_new(driver, spec, payload):
+            return
+        await _merge(driver, spec, payload)
 
-async def target_is_empty(conn: AsyncConnection, spec: EntitySpec) -> bool:
-    """Whether the target table holds no row at all (deleted ones included)."""
-    driver = await asyncpg_connection(conn)
-    found: bool = await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {target_name(spec)})")
-    return not found
+    async def insert_new_rows(
+        self,
+        spec: EntitySpec,
+        records: Sequence[Record],
+        *,
+        batch_uid: UUID,
+        now: datetime,
+    ) -> bool:
+        """COPY rows whose keys the target should not hold yet straight into it; ``False``
+        (and nothing written) when one of the keys is there after all."""
+        if not records:
+            return True
+        payload = copy_payload(spec, records, batch_uid=batch_uid, now=now)
+        return await _copy_new(await asyncpg_connection(self.conn), spec, payload)
 
+    async def ensure_work_tables(self) -> None:
+        """The unlogged table of keys seen per batch (for delete detection)."""
+        driver = await asyncpg_connection(self.conn)
+        # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
+        # calls this while other workers' chunks write to it
+        exists = "SELECT to_regclass($1) IS NOT NULL"
+        if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
+            return
+        await lock_ddl(self.conn)
+        if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
+            return  # another worker created it while this one waited for the lock
+        await driver.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
+            f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
+            "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL);"
+            # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
+            # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
+            f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash)"
+        )
 
-async def target_rows(conn: AsyncConnection, spec: EntitySpec) -> int:
-    """Live rows in the target table."""
-    driver = await asyncpg_connection(conn)
-    count: int = await driver.fetchval(
-        f"SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL"
-    )
-    return count
+    async def mark_seen(self, batch_uid: UUID, key_hashes: Iterable[str]) -> None:
+        """Remember that this batch read these keys from the source."""
+        keys = list(set(key_hashes))
+        if not keys:
+            return
+        driver = await asyncpg_connection(self.conn)
+        payload = copy_text.rows([str(batch_uid), keys], len(keys))
+        await _copy(driver, "seen_keys", payload, ["batch_uid", "key_hash"], WORK_SCHEMA)
+
+    async def count_delete_candidates(self, spec: EntitySpec, batch_uid: UUID) -> tuple[int, int]:
+        """``(rows in the target that this batch did not see, live rows in the target)``."""
+        driver = await asyncpg_connection(self.conn)
+        target = target_name(spec)
+        row = await driver.fetchrow(
+            f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+            f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)), count(*) "
+            f"FROM {target} t WHERE t._bridge_deleted_at IS NULL",
+            batch_uid,
+        )
+        return int(row[0]), int(row[1])
+
+    async def apply_deletes(
+        self, spec: EntitySpec, *, batch_uid: UUID, mode: DeleteMode, now: datetime
+    ) -> int:
+        """Soft- or hard-delete the live rows this batch did not see; return how many."""
+        driver = await asyncpg_connection(self.conn)
+        target = target_name(spec)
+        unseen = (
+            f"t._bridge_deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+            f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)"
+        )
+        if mode is DeleteMode.HARD:
+            status = await driver.execute(f"DELETE FROM {target} t WHERE {unseen}", batch_uid)
+        else:
+            status = await driver.execute(
+                f"UPDATE {target} t SET _bridge_deleted_at = $2, _bridge_updated_at = $2, "
+                f"_bridge_batch_uid = $1 WHERE {unseen}",
+                batch_uid,
+                now,
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def forget_seen(self, batch_uid: UUID) -> None:
+        driver = await asyncpg_connection(self.conn)
+        await driver.execute(f"DELETE FROM {SEEN_TABLE} WHERE batch_uid = $1", batch_uid)
+
+    async def target_is_empty(self, spec: EntitySpec) -> bool:
+        """Whether the target table holds no row at all (deleted ones included)."""
+        driver = await asyncpg_connection(self.conn)
+        found: bool = await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {target_name(spec)})")
+        return not found
+
+    async def target_rows(self, spec: EntitySpec) -> int:
+        """Live rows in the target table."""
+        driver = await asyncpg_connection(self.conn)
+        count: int = await driver.fetchval(
+            f"SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL"
+        )
+        return count

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from syncflow.pipeline.types import (
+from syncflow.domain import (
     EntitySpec,
     FieldSpec,
     FieldType,

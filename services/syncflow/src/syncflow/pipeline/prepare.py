@@ -5,7 +5,7 @@ Normalize, validate, map and identity run in that order: a column at a time
 row that stops on the way becomes a :class:`RowFailure` carrying, where its business keys can be
 read, the row's key hash (so a row that fails again updates its open failure,
 and delete detection knows the row still exists in the source). Used by the
-runner and by verify.
+orchestration layer and by verify.
 """
 
 import time
@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
-from syncflow.pipeline.types import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline.validate import Validator
 
 

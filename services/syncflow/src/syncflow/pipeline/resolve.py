@@ -12,20 +12,14 @@ arrives.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from syncflow.pipeline.types import EntitySpec, ParentRef, Record, RowFailure, Stage
-
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CAP = timedelta(hours=1)
-# 2**20 * 30 s is far past any sensible cap; no need to build larger numbers
-_MAX_DOUBLINGS = 20
+from syncflow.domain import EntitySpec, ParentRef, Record, RowFailure, Stage
 
 
 class ParkedChild(NamedTuple):
-    """A child waiting for its parent: the tuple ``track.park_children`` takes."""
+    """A child waiting for its parent: the tuple ``TrackingRepository.park_children`` takes."""
 
     record: Record
     parent_entity: str
@@ -111,14 +105,6 @@ def _resolve_one(
             )
         record.parent_uids[parent_entity] = uid
     return None
-
-
-def next_retry_delay(
-    attempts: int, *, base: timedelta = RETRY_BASE, cap: timedelta = RETRY_CAP
-) -> timedelta:
-    """How long a parked child waits before its next try: ``base`` doubled for each
-    earlier attempt (30 s, 1 min, 2 min, ...), at most ``cap``."""
-    return min(base * (1 << min(max(attempts, 0), _MAX_DOUBLINGS)), cap)
 
 
 def give_up(attempts: int, max_retries: int) -> bool:

@@ -6,29 +6,25 @@ through the pipeline again, with the entity's mappings of that moment.
 """
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id
-from syncflow.pipeline.types import Counters, Record, RowFailure
+from syncflow.domain import (
+    FAILED_RETRY_BASE,
+    FAILED_RETRY_CAP,
+    Counters,
+    Record,
+    RowFailure,
+    next_retry_delay,
+)
 from syncflow.tables import entity_state, failed_records, pending_children, sync_batches
-
-FAILED_RETRY_BASE = timedelta(minutes=1)
-FAILED_RETRY_CAP = timedelta(hours=6)
-# 2**20 minutes is far past the cap; no need to build larger numbers
-_MAX_DOUBLINGS = 20
-
-
-def next_retry_delay(retries: int) -> timedelta:
-    """How long a failed record waits for its next automatic retry: one minute doubled
-    for each retry so far (1, 2, 4, ... minutes), at most six hours."""
-    return min(FAILED_RETRY_BASE * (1 << min(max(retries, 0), _MAX_DOUBLINGS)), FAILED_RETRY_CAP)
 
 
 def _is_any_of(column: ColumnElement[str], key_hashes: Sequence[str]) -> ColumnElement[bool]:
@@ -53,357 +49,353 @@ def encode_raw(raw: dict[str, Any]) -> dict[str, Any]:
     return {key: encode_value(value) for key, value in raw.items()}
 
 
-async def save_progress(
-    conn: AsyncConnection,
-    *,
-    batch_uid: UUID,
-    counters: Counters,
-    checkpoint: dict[str, Any] | None,
-    progress: dict[str, Any],
-    stage_seconds: dict[str, float],
-    cursor_end: Any,
-    stop_at: datetime | None = None,
-) -> None:
-    """Store the batch's counters and checkpoint (the resume point) after a chunk."""
-    await conn.execute(
-        update(sync_batches)
-        .where(sync_batches.c.uid == batch_uid)
-        .values(
-            counters=counters.as_dict(),
-            checkpoint=checkpoint,
-            progress=progress,
-            stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
-            cursor_end=cursor_end,
-            stop_at=stop_at,
+class TrackingRepository(Repository):
+    """Our own database's record of what the pipeline did: batch progress, the
+    entity's cursor, failed records and parked children."""
+
+    async def save_progress(
+        self,
+        *,
+        batch_uid: UUID,
+        counters: Counters,
+        checkpoint: dict[str, Any] | None,
+        progress: dict[str, Any],
+        stage_seconds: dict[str, float],
+        cursor_end: Any,
+        stop_at: datetime | None = None,
+    ) -> None:
+        """Store the batch's counters and checkpoint (the resume point) after a chunk."""
+        await self.conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.uid == batch_uid)
+            .values(
+                counters=counters.as_dict(),
+                checkpoint=checkpoint,
+                progress=progress,
+                stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
+                cursor_end=cursor_end,
+                stop_at=stop_at,
+            )
         )
-    )
 
-
-async def advance_cursor(
-    conn: AsyncConnection, *, entity: str, cursor: Any, batch_uid: UUID
-) -> None:
-    """Move the entity's committed cursor (only ever in the transaction that stored the rows)."""
-    now = datetime.now(UTC)
-    statement = insert(entity_state).values(
-        entity_name=entity, cursor=cursor, last_batch_uid=batch_uid, updated_at=now
-    )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[entity_state.c.entity_name],
-            set_={"cursor": cursor, "last_batch_uid": batch_uid, "updated_at": now},
+    async def advance_cursor(self, *, entity: str, cursor: Any, batch_uid: UUID) -> None:
+        """Move the entity's committed cursor (only ever in the transaction that stored
+        the rows)."""
+        now = datetime.now(UTC)
+        statement = insert(entity_state).values(
+            entity_name=entity, cursor=cursor, last_batch_uid=batch_uid, updated_at=now
         )
-    )
-
-
-async def mark_success(conn: AsyncConnection, *, entity: str, batch_uid: UUID) -> None:
-    """Remember when the entity last synced successfully."""
-    now = datetime.now(UTC)
-    statement = insert(entity_state).values(
-        entity_name=entity, last_success_at=now, last_batch_uid=batch_uid, updated_at=now
-    )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[entity_state.c.entity_name],
-            set_={"last_success_at": now, "last_batch_uid": batch_uid, "updated_at": now},
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[entity_state.c.entity_name],
+                set_={"cursor": cursor, "last_batch_uid": batch_uid, "updated_at": now},
+            )
         )
-    )
 
+    async def mark_success(self, *, entity: str, batch_uid: UUID) -> None:
+        """Remember when the entity last synced successfully."""
+        now = datetime.now(UTC)
+        statement = insert(entity_state).values(
+            entity_name=entity, last_success_at=now, last_batch_uid=batch_uid, updated_at=now
+        )
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[entity_state.c.entity_name],
+                set_={"last_success_at": now, "last_batch_uid": batch_uid, "updated_at": now},
+            )
+        )
 
-async def committed_cursor(conn: AsyncConnection, entity: str) -> Any:
-    """The entity's committed cursor (``None`` before its first rowversion sync)."""
-    return await conn.scalar(
-        select(entity_state.c.cursor).where(entity_state.c.entity_name == entity)
-    )
+    async def committed_cursor(self, entity: str) -> Any:
+        """The entity's committed cursor (``None`` before its first rowversion sync)."""
+        return await self.conn.scalar(
+            select(entity_state.c.cursor).where(entity_state.c.entity_name == entity)
+        )
 
+    async def record_failures(
+        self,
+        *,
+        entity: str,
+        batch_uid: UUID,
+        failures: Sequence[RowFailure],
+        now: datetime,
+        max_retries: int,
+        retries: Mapping[int, int] | None = None,
+        retry_automatically: bool = True,
+    ) -> None:
+        """Keep every bad row with its stage, error and raw data, and when to retry it.
 
-async def record_failures(
-    conn: AsyncConnection,
-    *,
-    entity: str,
-    batch_uid: UUID,
-    failures: Sequence[RowFailure],
-    now: datetime,
-    max_retries: int,
-    retries: Mapping[int, int] | None = None,
-    retry_automatically: bool = True,
-) -> None:
-    """Keep every bad row with its stage, error and raw data, and when to retry it.
+        ``retries`` maps ``id(raw row)`` to the retries a re-run row has had (a retry batch
+        closes the old record and the row's new one carries the count on); a record that
+        has had ``max_retries`` (or with ``retry_automatically`` off) is not retried again
+        by itself, only by an operator's ``POST /sync/retry-failed``.
+        """
+        if not failures:
+            return
+        retries = retries or {}
+        ordinals = await self._next_ordinals(entity=entity, batch_uid=batch_uid, failures=failures)
+        rows = []
+        for failure in failures:
+            count = retries.get(id(failure.raw), 0)
+            ordinal = 0
+            if failure.key_hash is not None:
+                ordinal = ordinals[failure.key_hash]
+                ordinals[failure.key_hash] += 1
+            due = retry_automatically and count < max_retries
+            rows.append(
+                {
+                    "uid": new_id(),
+                    "entity_name": entity,
+                    "batch_uid": batch_uid,
+                    "stage": str(failure.stage),
+                    "error": failure.error,
+                    "raw_data": encode_raw(failure.raw),
+                    "key_hash": failure.key_hash,
+                    "ordinal": ordinal,
+                    "retry_count": count,
+                    "next_retry_at": now
+                    + next_retry_delay(count, base=FAILED_RETRY_BASE, cap=FAILED_RETRY_CAP)
+                    if due
+                    else None,
+                    "resolved_at": None,
+                    "created_at": datetime.now(UTC),
+                }
+            )
+        statement = insert(failed_records)
+        await self.conn.execute(
+            # a row that fails again updates its open record instead of adding another
+            statement.on_conflict_do_update(
+                index_elements=[
+                    failed_records.c.entity_name,
+                    failed_records.c.key_hash,
+                    failed_records.c.ordinal,
+                ],
+                index_where=failed_records.c.resolved_at.is_(None)
+                & failed_records.c.key_hash.isnot(None),
+                set_={
+                    "batch_uid": statement.excluded.batch_uid,
+                    "stage": statement.excluded.stage,
+                    "error": statement.excluded.error,
+                    "raw_data": statement.excluded.raw_data,
+                    "retry_count": failed_records.c.retry_count + 1,
+                },
+            ),
+            rows,
+        )
 
-    ``retries`` maps ``id(raw row)`` to the retries a re-run row has had (a retry batch
-    closes the old record and the row's new one carries the count on); a record that
-    has had ``max_retries`` (or with ``retry_automatically`` off) is not retried again
-    by itself, only by an operator's ``POST /sync/retry-failed``.
-    """
-    if not failures:
-        return
-    retries = retries or {}
-    ordinals = await _next_ordinals(conn, entity=entity, batch_uid=batch_uid, failures=failures)
-    rows = []
-    for failure in failures:
-        count = retries.get(id(failure.raw), 0)
-        ordinal = 0
-        if failure.key_hash is not None:
-            ordinal = ordinals[failure.key_hash]
-            ordinals[failure.key_hash] += 1
-        due = retry_automatically and count < max_retries
-        rows.append(
+    async def _next_ordinals(
+        self, *, entity: str, batch_uid: UUID, failures: Sequence[RowFailure]
+    ) -> dict[str, int]:
+        """Per key hash of ``failures``: how many of its rows this batch has recorded
+        already (earlier chunks). A failed record is a row read, not a key, so two bad rows
+        of one batch that share a key hash get records 0 and 1; in the next batch the same
+        rows fail again into the same two records instead of adding two more."""
+        keys = sorted({f.key_hash for f in failures if f.key_hash is not None})
+        if not keys:
+            return {}
+        result = await self.conn.execute(
+            select(failed_records.c.key_hash, func.count())
+            .where(
+                failed_records.c.entity_name == entity,
+                failed_records.c.batch_uid == batch_uid,
+                failed_records.c.resolved_at.is_(None),
+                _is_any_of(failed_records.c.key_hash, keys),
+            )
+            .group_by(failed_records.c.key_hash)
+        )
+        recorded: dict[str, int] = dict.fromkeys(keys, 0)
+        recorded.update((key, count) for key, count in result)
+        return recorded
+
+    async def settle(self, *, entity: str, key_hashes: Sequence[str]) -> None:
+        """Rows of ``entity`` that went through: their parked copies are dropped and their
+        open failures closed. Both tables are usually empty for the entity, so one
+        ``EXISTS`` query first spares the two statements that carry every key."""
+        if not key_hashes:
+            return
+        parked = select(pending_children.c.uid).where(pending_children.c.entity_name == entity)
+        failed = select(failed_records.c.uid).where(
+            failed_records.c.entity_name == entity, failed_records.c.resolved_at.is_(None)
+        )
+        any_parked, any_failed = (
+            await self.conn.execute(select(parked.exists(), failed.exists()))
+        ).one()
+        if any_parked:
+            await self.unpark_children(entity=entity, key_hashes=key_hashes)
+        if any_failed:
+            await self._resolve_failures(entity=entity, key_hashes=key_hashes)
+
+    async def _resolve_failures(self, *, entity: str, key_hashes: Sequence[str]) -> None:
+        """Close the open failures of rows that have now gone through."""
+        if key_hashes:
+            await self.conn.execute(
+                update(failed_records)
+                .where(
+                    failed_records.c.entity_name == entity,
+                    _is_any_of(failed_records.c.key_hash, key_hashes),
+                    failed_records.c.resolved_at.is_(None),
+                )
+                .values(resolved_at=datetime.now(UTC))
+            )
+
+    async def close_failures(self, uids: Sequence[UUID]) -> None:
+        """Close failed records that a retry has taken up (it records new failures itself)."""
+        if uids:
+            await self.conn.execute(
+                update(failed_records)
+                .where(failed_records.c.uid.in_(list(uids)))
+                .values(resolved_at=datetime.now(UTC))
+            )
+
+    async def open_failures(
+        self,
+        *,
+        entity: str,
+        created_before: datetime,
+        limit: int,
+        due_at: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The oldest open failed records of ``entity`` from before ``created_before`` (only
+        those whose automatic retry is due at ``due_at``, when given)."""
+        query = select(
+            failed_records.c.uid, failed_records.c.raw_data, failed_records.c.retry_count
+        )
+        query = query.where(
+            failed_records.c.entity_name == entity,
+            failed_records.c.resolved_at.is_(None),
+            failed_records.c.created_at < created_before,
+        )
+        if due_at is not None:
+            query = query.where(failed_records.c.next_retry_at <= due_at)
+        result = await self.conn.execute(query.order_by(failed_records.c.created_at).limit(limit))
+        return [dict(row._mapping) for row in result]
+
+    async def park_children(
+        self,
+        *,
+        entity: str,
+        batch_uid: UUID,
+        parked: Sequence[tuple[Record, str, str, list[Any]]],
+        next_retry_at: datetime,
+    ) -> None:
+        """Park children whose parent is missing.
+
+        Each item is ``(record, parent_entity, parent_key_hash, parent_key)``.
+
+        A child parked again (re-read before its parent arrived) replaces its earlier row.
+        """
+        if not parked:
+            return
+        now = datetime.now(UTC)
+        rows = [
             {
                 "uid": new_id(),
                 "entity_name": entity,
                 "batch_uid": batch_uid,
-                "stage": str(failure.stage),
-                "error": failure.error,
-                "raw_data": encode_raw(failure.raw),
-                "key_hash": failure.key_hash,
-                "ordinal": ordinal,
-                "retry_count": count,
-                "next_retry_at": now + next_retry_delay(count) if due else None,
-                "resolved_at": None,
-                "created_at": datetime.now(UTC),
+                "key_hash": record.key_hash,
+                "parent_entity": parent_entity,
+                "parent_key_hash": parent_key_hash,
+                "parent_key": [encode_value(v) for v in parent_key],
+                "row_data": {"raw": encode_raw(record.raw)},
+                "attempts": 0,
+                "next_retry_at": next_retry_at,
+                "last_error": f"parent {parent_entity} {parent_key} not loaded yet",
+                "created_at": now,
             }
+            for record, parent_entity, parent_key_hash, parent_key in parked
+        ]
+        statement = insert(pending_children)
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[pending_children.c.entity_name, pending_children.c.key_hash],
+                set_={
+                    "batch_uid": statement.excluded.batch_uid,
+                    "parent_entity": statement.excluded.parent_entity,
+                    "parent_key_hash": statement.excluded.parent_key_hash,
+                    "parent_key": statement.excluded.parent_key,
+                    "row_data": statement.excluded.row_data,
+                    "last_error": statement.excluded.last_error,
+                },
+            ),
+            rows,
         )
-    statement = insert(failed_records)
-    await conn.execute(
-        # a row that fails again updates its open record instead of adding another
-        statement.on_conflict_do_update(
-            index_elements=[
-                failed_records.c.entity_name,
-                failed_records.c.key_hash,
-                failed_records.c.ordinal,
-            ],
-            index_where=failed_records.c.resolved_at.is_(None)
-            & failed_records.c.key_hash.isnot(None),
-            set_={
-                "batch_uid": statement.excluded.batch_uid,
-                "stage": statement.excluded.stage,
-                "error": statement.excluded.error,
-                "raw_data": statement.excluded.raw_data,
-                "retry_count": failed_records.c.retry_count + 1,
-            },
-        ),
-        rows,
-    )
 
-
-async def _next_ordinals(
-    conn: AsyncConnection, *, entity: str, batch_uid: UUID, failures: Sequence[RowFailure]
-) -> dict[str, int]:
-    """Per key hash of ``failures``: how many of its rows this batch has recorded already
-    (earlier chunks). A failed record is a row read, not a key, so two bad rows of one
-    batch that share a key hash get records 0 and 1; in the next batch the same rows
-    fail again into the same two records instead of adding two more."""
-    keys = sorted({f.key_hash for f in failures if f.key_hash is not None})
-    if not keys:
-        return {}
-    result = await conn.execute(
-        select(failed_records.c.key_hash, func.count())
-        .where(
-            failed_records.c.entity_name == entity,
-            failed_records.c.batch_uid == batch_uid,
-            failed_records.c.resolved_at.is_(None),
-            _is_any_of(failed_records.c.key_hash, keys),
-        )
-        .group_by(failed_records.c.key_hash)
-    )
-    recorded: dict[str, int] = dict.fromkeys(keys, 0)
-    recorded.update(result.tuples().all())
-    return recorded
-
-
-async def settle(conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]) -> None:
-    """Rows of ``entity`` that went through: their parked copies are dropped and their
-    open failures closed. Both tables are usually empty for the entity, so one
-    ``EXISTS`` query first spares the two statements that carry every key."""
-    if not key_hashes:
-        return
-    parked = select(pending_children.c.uid).where(pending_children.c.entity_name == entity)
-    failed = select(failed_records.c.uid).where(
-        failed_records.c.entity_name == entity, failed_records.c.resolved_at.is_(None)
-    )
-    any_parked, any_failed = (await conn.execute(select(parked.exists(), failed.exists()))).one()
-    if any_parked:
-        await unpark_children(conn, entity=entity, key_hashes=key_hashes)
-    if any_failed:
-        await _resolve_failures(conn, entity=entity, key_hashes=key_hashes)
-
-
-async def _resolve_failures(
-    conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]
-) -> None:
-    """Close the open failures of rows that have now gone through."""
-    if key_hashes:
-        await conn.execute(
-            update(failed_records)
+    async def children_waiting_for(
+        self, *, entity: str, parent_entity: str, parent_key_hashes: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Parked ``entity`` rows whose parent is among ``parent_key_hashes``."""
+        if not parent_key_hashes:
+            return []
+        result = await self.conn.execute(
+            select(pending_children)
             .where(
-                failed_records.c.entity_name == entity,
-                _is_any_of(failed_records.c.key_hash, key_hashes),
-                failed_records.c.resolved_at.is_(None),
-            )
-            .values(resolved_at=datetime.now(UTC))
-        )
-
-
-async def close_failures(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
-    """Close failed records that a retry has taken up (it records new failures itself)."""
-    if uids:
-        await conn.execute(
-            update(failed_records)
-            .where(failed_records.c.uid.in_(list(uids)))
-            .values(resolved_at=datetime.now(UTC))
-        )
-
-
-async def open_failures(
-    conn: AsyncConnection,
-    *,
-    entity: str,
-    created_before: datetime,
-    limit: int,
-    due_at: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The oldest open failed records of ``entity`` from before ``created_before`` (only
-    those whose automatic retry is due at ``due_at``, when given)."""
-    query = select(failed_records.c.uid, failed_records.c.raw_data, failed_records.c.retry_count)
-    query = query.where(
-        failed_records.c.entity_name == entity,
-        failed_records.c.resolved_at.is_(None),
-        failed_records.c.created_at < created_before,
-    )
-    if due_at is not None:
-        query = query.where(failed_records.c.next_retry_at <= due_at)
-    result = await conn.execute(query.order_by(failed_records.c.created_at).limit(limit))
-    return [dict(row._mapping) for row in result]
-
-
-async def park_children(
-    conn: AsyncConnection,
-    *,
-    entity: str,
-    batch_uid: UUID,
-    parked: Sequence[tuple[Record, str, str, list[Any]]],
-    next_retry_at: datetime,
-) -> None:
-    """Park children whose parent is missing.
-
-    Each item is ``(record, parent_entity, parent_key_hash, parent_key)``.
-
-    A child parked again (re-read before its parent arrived) replaces its earlier row.
-    """
-    if not parked:
-        return
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "uid": new_id(),
-            "entity_name": entity,
-            "batch_uid": batch_uid,
-            "key_hash": record.key_hash,
-            "parent_entity": parent_entity,
-            "parent_key_hash": parent_key_hash,
-            "parent_key": [encode_value(v) for v in parent_key],
-            "row_data": {"raw": encode_raw(record.raw)},
-            "attempts": 0,
-            "next_retry_at": next_retry_at,
-            "last_error": f"parent {parent_entity} {parent_key} not loaded yet",
-            "created_at": now,
-        }
-        for record, parent_entity, parent_key_hash, parent_key in parked
-    ]
-    statement = insert(pending_children)
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[pending_children.c.entity_name, pending_children.c.key_hash],
-            set_={
-                "batch_uid": statement.excluded.batch_uid,
-                "parent_entity": statement.excluded.parent_entity,
-                "parent_key_hash": statement.excluded.parent_key_hash,
-                "parent_key": statement.excluded.parent_key,
-                "row_data": statement.excluded.row_data,
-                "last_error": statement.excluded.last_error,
-            },
-        ),
-        rows,
-    )
-
-
-async def children_waiting_for(
-    conn: AsyncConnection, *, entity: str, parent_entity: str, parent_key_hashes: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Parked ``entity`` rows whose parent is among ``parent_key_hashes``."""
-    if not parent_key_hashes:
-        return []
-    result = await conn.execute(
-        select(pending_children)
-        .where(
-            pending_children.c.entity_name == entity,
-            pending_children.c.parent_entity == parent_entity,
-            _is_any_of(pending_children.c.parent_key_hash, parent_key_hashes),
-        )
-        # waits for a resolve batch that holds them; rows it settled are skipped then
-        .with_for_update()
-    )
-    return [dict(row._mapping) for row in result]
-
-
-async def due_parked(
-    conn: AsyncConnection, *, entity: str, due_at: datetime, limit: int
-) -> list[dict[str, Any]]:
-    """Parked ``entity`` rows whose next retry is due at ``due_at``, oldest first."""
-    result = await conn.execute(
-        select(pending_children)
-        .where(pending_children.c.entity_name == entity, pending_children.c.next_retry_at <= due_at)
-        .order_by(pending_children.c.next_retry_at, pending_children.c.uid)
-        .limit(limit)
-    )
-    return [dict(row._mapping) for row in result]
-
-
-async def lock_parked(conn: AsyncConnection, uids: Sequence[UUID]) -> list[UUID]:
-    """Lock what is left of these parked rows; rows another transaction holds are skipped."""
-    if not uids:
-        return []
-    result = await conn.execute(
-        select(pending_children.c.uid)
-        .where(pending_children.c.uid.in_(list(uids)))
-        .with_for_update(skip_locked=True)
-    )
-    return list(result.scalars())
-
-
-async def postpone_parked(
-    conn: AsyncConnection, *, entity: str, retries: Mapping[str, tuple[int, datetime]]
-) -> None:
-    """Count another attempt on parked rows (key hash -> (attempts, next retry))."""
-    if not retries:
-        return
-    statement = (
-        update(pending_children)
-        .where(
-            pending_children.c.entity_name == entity,
-            pending_children.c.key_hash == bindparam("key"),
-        )
-        .values(attempts=bindparam("tries"), next_retry_at=bindparam("retry_at"))
-    )
-    await conn.execute(
-        statement,
-        [
-            {"key": key, "tries": attempts, "retry_at": retry_at}
-            for key, (attempts, retry_at) in retries.items()
-        ],
-    )
-
-
-async def forget_parked(conn: AsyncConnection, uids: Sequence[UUID]) -> None:
-    if uids:
-        await conn.execute(delete(pending_children).where(pending_children.c.uid.in_(list(uids))))
-
-
-async def unpark_children(conn: AsyncConnection, *, entity: str, key_hashes: Sequence[str]) -> None:
-    """Drop parked rows of ``entity`` that have now been loaded by their own batch."""
-    if key_hashes:
-        await conn.execute(
-            delete(pending_children).where(
                 pending_children.c.entity_name == entity,
-                _is_any_of(pending_children.c.key_hash, key_hashes),
+                pending_children.c.parent_entity == parent_entity,
+                _is_any_of(pending_children.c.parent_key_hash, parent_key_hashes),
             )
+            # waits for a resolve batch that holds them; rows it settled are skipped then
+            .with_for_update()
         )
+        return [dict(row._mapping) for row in result]
+
+    async def due_parked(
+        self, *, entity: str, due_at: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Parked ``entity`` rows whose next retry is due at ``due_at``, oldest first."""
+        result = await self.conn.execute(
+            select(pending_children)
+            .where(
+                pending_children.c.entity_name == entity, pending_children.c.next_retry_at <= due_at
+            )
+            .order_by(pending_children.c.next_retry_at, pending_children.c.uid)
+            .limit(limit)
+        )
+        return [dict(row._mapping) for row in result]
+
+    async def lock_parked(self, uids: Sequence[UUID]) -> list[UUID]:
+        """Lock what is left of these parked rows; rows another transaction holds are skipped."""
+        if not uids:
+            return []
+        result = await self.conn.execute(
+            select(pending_children.c.uid)
+            .where(pending_children.c.uid.in_(list(uids)))
+            .with_for_update(skip_locked=True)
+        )
+        return list(result.scalars())
+
+    async def postpone_parked(
+        self, *, entity: str, retries: Mapping[str, tuple[int, datetime]]
+    ) -> None:
+        """Count another attempt on parked rows (key hash -> (attempts, next retry))."""
+        if not retries:
+            return
+        statement = (
+            update(pending_children)
+            .where(
+                pending_children.c.entity_name == entity,
+                pending_children.c.key_hash == bindparam("key"),
+            )
+            .values(attempts=bindparam("tries"), next_retry_at=bindparam("retry_at"))
+        )
+        await self.conn.execute(
+            statement,
+            [
+                {"key": key, "tries": attempts, "retry_at": retry_at}
+                for key, (attempts, retry_at) in retries.items()
+            ],
+        )
+
+    async def forget_parked(self, uids: Sequence[UUID]) -> None:
+        if uids:
+            await self.conn.execute(
+                delete(pending_children).where(pending_children.c.uid.in_(list(uids)))
+            )
+
+    async def unpark_children(self, *, entity: str, key_hashes: Sequence[str]) -> None:
+        """Drop parked rows of ``entity`` that have now been loaded by their own batch."""
+        if key_hashes:
+            await self.conn.execute(
+                delete(pending_children).where(
+                    pending_children.c.entity_name == entity,
+                    _is_any_of(pending_children.c.key_hash, key_hashes),
+                )
+            )

@@ -10,7 +10,7 @@ types (and their failures) belong to map.
 from collections.abc import Sequence
 from typing import Any
 
-from syncflow.pipeline.types import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
+from syncflow.domain import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
 
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, model_validator
 
 from bridge_core.schemas import RequestModel
-from syncflow.pipeline.types import SyncMode
+from syncflow.domain import SyncMode
 from syncflow.schedules.timing import ScheduleTiming
 
 

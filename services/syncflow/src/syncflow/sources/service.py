@@ -19,7 +19,8 @@ from bridge_core.errors import BadGateway, BridgeError, Conflict, NotFound, Unpr
 from bridge_core.http.client import ServiceClientError
 from bridge_core.ids import new_id
 from bridge_core.secrets import mask_url
-from syncflow.apismith_client import ApiSmithClient, api_columns
+from syncflow.apismith_client import ApiSmithClient
+from syncflow.domain import api_columns
 from syncflow.settings import Settings
 from syncflow.sources.repository import SourceRepository
 from syncflow.sources.schemas import (

@@ -6,7 +6,7 @@ from contextlib import suppress
 from uuid import UUID
 
 from bridge_core.db.transaction import Database
-from syncflow.pipeline.runner import RunContext
+from syncflow.orchestration.state import RunContext
 from syncflow.settings import Settings
 from syncflow.sync import service
 from syncflow.sync.repository import BatchRepository

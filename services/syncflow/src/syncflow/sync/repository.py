@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge_core.db.repository import Repository
 from bridge_core.errors import Conflict
 from bridge_core.ids import new_id
-from syncflow.pipeline.types import Counters
+from syncflow.domain import Counters
 from syncflow.tables import sync_batches
 
 ACTIVE = ("pending", "running")
@@ -148,18 +148,9 @@ class BatchRepository(Repository):
         uid = await self.conn.scalar(candidate)
         if uid is None:
             return None
-        await self.conn.execute(
-            update(sync_batches)
-            .where(sync_batches.c.uid == uid)
-            .values(
-                status="running",
-                lease_owner=worker_id,
-                lease_expires_at=_lease_until(lease_seconds),
-                not_before=None,
-                started_at=func.coalesce(sync_batches.c.started_at, datetime.now(UTC)),
-            )
+        return await self._mark_running(
+            uid, worker_id=worker_id, lease_seconds=lease_seconds, clear_not_before=True
         )
-        return await self.get(uid)
 
     async def claim(
         self, uid: UUID, *, worker_id: str, lease_seconds: int
@@ -172,15 +163,25 @@ class BatchRepository(Repository):
         )
         if locked is None:
             return None
+        return await self._mark_running(
+            uid, worker_id=worker_id, lease_seconds=lease_seconds, clear_not_before=False
+        )
+
+    async def _mark_running(
+        self, uid: UUID, *, worker_id: str, lease_seconds: int, clear_not_before: bool
+    ) -> dict[str, Any] | None:
+        """The claim itself, on a batch row locked by the caller: running, leased to
+        ``worker_id``; started now unless it had started before (a paused batch)."""
+        values: dict[str, Any] = {
+            "status": "running",
+            "lease_owner": worker_id,
+            "lease_expires_at": _lease_until(lease_seconds),
+            "started_at": func.coalesce(sync_batches.c.started_at, datetime.now(UTC)),
+        }
+        if clear_not_before:
+            values["not_before"] = None
         await self.conn.execute(
-            update(sync_batches)
-            .where(sync_batches.c.uid == uid)
-            .values(
-                status="running",
-                lease_owner=worker_id,
-                lease_expires_at=_lease_until(lease_seconds),
-                started_at=func.coalesce(sync_batches.c.started_at, datetime.now(UTC)),
-            )
+            update(sync_batches).where(sync_batches.c.uid == uid).values(**values)
         )
         return await self.get(uid)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from bridge_core.schemas import RequestModel
-from syncflow.pipeline.types import SyncMode
+from syncflow.domain import SyncMode
 
 
 class SyncStart(RequestModel):

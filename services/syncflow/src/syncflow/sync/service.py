@@ -3,19 +3,17 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import NotFound
-from syncflow.pipeline.types import RESOLVE_MODE, RETRY_MODE
+from syncflow.domain import RESOLVE_MODE, RETRY_MODE
+from syncflow.entities.repository import EntityRepository
 from syncflow.sync.repository import BatchRepository
 from syncflow.sync.schemas import BatchPage, BatchStatus
-from syncflow.tables import entities
 
 
 async def _require_entity(conn: AsyncConnection, name: str) -> None:
-    exists = await conn.scalar(select(entities.c.uid).where(entities.c.name == name))
-    if exists is None:
+    if not await EntityRepository(conn).exists(name):
         raise NotFound(f"entity {name!r} not found")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.ddl import lock_ddl
 from bridge_core.errors import Conflict
-from syncflow.pipeline.types import EntitySpec
+from syncflow.domain import EntitySpec
 from syncflow.targets.repository import TargetTableRepository
 from syncflow.targets.schemas import TargetTableChange
 from syncflow.targets.shape import BRIDGE_COLUMNS, same_type, target_columns, target_table

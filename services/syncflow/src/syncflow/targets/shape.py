@@ -24,9 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import quoted_name
 from sqlalchemy.types import TypeEngine
 
-from syncflow.pipeline.types import EntitySpec, FieldType
-
-BRIDGE_PREFIX = "_bridge_"
+from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, FieldType, parent_column
 
 
 @dataclass(frozen=True)
@@ -62,30 +60,24 @@ FIELD_TYPES: dict[FieldType, tuple[TypeEngine[Any], str]] = {
 
 _TIMESTAMPTZ = "timestamp with time zone"
 
-BRIDGE_COLUMNS: tuple[TargetColumn, ...] = (
-    TargetColumn("_bridge_uid", Uuid(), "uuid", bridge=True, primary_key=True),
-    TargetColumn(
-        "_bridge_key_hash", CHAR(32), "character(32)", bridge=True, unique=True, nullable=False
-    ),
-    TargetColumn("_bridge_data_hash", CHAR(64), "character(64)", bridge=True, nullable=False),
-    TargetColumn("_bridge_rowversion", Text(), "text", bridge=True),
-    TargetColumn("_bridge_ref", Text(), "text", bridge=True),
-    TargetColumn("_bridge_batch_uid", Uuid(), "uuid", bridge=True),
-    TargetColumn(
-        "_bridge_created_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True, nullable=False
-    ),
-    TargetColumn(
-        "_bridge_updated_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True, nullable=False
-    ),
-    TargetColumn("_bridge_deleted_at", DateTime(timezone=True), _TIMESTAMPTZ, bridge=True),
+# the DDL of each bridge column, in the order of ``domain.BRIDGE_COLUMN_NAMES``
+_BRIDGE_DDL: tuple[dict[str, Any], ...] = (
+    {"sql_type": Uuid(), "catalog_type": "uuid", "primary_key": True},
+    {"sql_type": CHAR(32), "catalog_type": "character(32)", "unique": True, "nullable": False},
+    {"sql_type": CHAR(64), "catalog_type": "character(64)", "nullable": False},
+    {"sql_type": Text(), "catalog_type": "text"},
+    {"sql_type": Text(), "catalog_type": "text"},
+    {"sql_type": Uuid(), "catalog_type": "uuid"},
+    {"sql_type": DateTime(timezone=True), "catalog_type": _TIMESTAMPTZ, "nullable": False},
+    {"sql_type": DateTime(timezone=True), "catalog_type": _TIMESTAMPTZ, "nullable": False},
+    {"sql_type": DateTime(timezone=True), "catalog_type": _TIMESTAMPTZ},
+)
+BRIDGE_COLUMNS: tuple[TargetColumn, ...] = tuple(
+    TargetColumn(name, bridge=True, **ddl)
+    for name, ddl in zip(BRIDGE_COLUMN_NAMES, _BRIDGE_DDL, strict=True)
 )
 
 _TYPE_MODIFIER = re.compile(r"\([^)]*\)")
-
-
-def parent_column(parent_entity: str) -> str:
-    """The column that holds a parent row's ``_bridge_uid``."""
-    return f"{parent_entity}_uid"
 
 
 def target_columns(spec: EntitySpec) -> list[TargetColumn]:

@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
+from syncflow.domain import EntitySpec
 from syncflow.pipeline.load import target_name
-from syncflow.pipeline.types import EntitySpec
 
 SAMPLE_SIZE = 10
 

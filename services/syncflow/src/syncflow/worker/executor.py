@@ -17,7 +17,8 @@ from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge_core.ids import new_id
-from syncflow.pipeline.runner import RunContext, run_batch
+from syncflow.orchestration.batch import run_batch
+from syncflow.orchestration.state import RunContext
 from syncflow.sync.repository import BatchRepository
 
 

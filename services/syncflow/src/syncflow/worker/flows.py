@@ -8,7 +8,7 @@ from loguru import logger
 from prometheus_client import start_http_server
 
 from bridge_core.db.transaction import Database
-from syncflow.pipeline.runner import RunContext
+from syncflow.orchestration.state import RunContext
 from syncflow.settings import Settings
 from syncflow.worker.executor import BatchExecutor, new_worker_id
 from syncflow.worker.scheduler import WorkerScheduler

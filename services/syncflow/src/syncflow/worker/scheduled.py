@@ -14,7 +14,7 @@ from bridge_core.db.transaction import Database
 from bridge_core.errors import Conflict
 from syncflow.monitoring import service as monitoring_service
 from syncflow.monitoring.metrics import DATABASE_GAUGES
-from syncflow.pipeline.runner import RunContext
+from syncflow.orchestration.state import RunContext
 from syncflow.schedules import service as schedules_service
 from syncflow.sync import service as sync_service
 from syncflow.sync.repository import BatchRepository
@@ -30,7 +30,8 @@ async def enqueue_due_runs(*, ctx: RunContext) -> int:
 
 async def retry_failed_records(*, ctx: RunContext) -> int:
     """Queue a ``retry`` batch for every entity with failed records due for a retry
-    (backoff: ``track.next_retry_delay``; at most ``settings.max_retries``)."""
+    (backoff: ``domain.next_retry_delay`` with ``FAILED_RETRY_*``; at most
+    ``settings.max_retries``)."""
     async with ctx.database.transaction() as conn:
         names = await MaintenanceRepository(conn).entities_with_due_failures(now=ctx.now())
     queued = 0
@@ -47,7 +48,7 @@ async def retry_failed_records(*, ctx: RunContext) -> int:
 
 async def retry_pending_children(*, ctx: RunContext) -> int:
     """Queue a ``resolve`` batch for every entity with parked children due for a retry
-    (backoff: ``resolve.next_retry_delay``; after ``settings.pending_max_retries`` a
+    (backoff: ``domain.next_retry_delay``; after ``settings.pending_max_retries`` a
     child goes to failed records with stage ``resolve``)."""
     async with ctx.database.transaction() as conn:
         names = await MaintenanceRepository(conn).entities_with_due_children(now=ctx.now())

@@ -18,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from syncflow.pipeline.runner import RunContext
+from syncflow.orchestration.state import RunContext
 from syncflow.worker import scheduled
 from syncflow.worker.executor import BatchExecutor
 

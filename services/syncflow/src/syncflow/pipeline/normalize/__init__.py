@@ -11,9 +11,9 @@ accepted formats and the rules for ambiguous text.
 from collections.abc import Sequence
 from typing import Any
 
+from syncflow.domain import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
 from syncflow.pipeline.normalize.coerce import Converter, converter
 from syncflow.pipeline.normalize.datetimes import DateTimeReader
-from syncflow.pipeline.types import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
 
 __all__ = ["Normalizer"]
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from math import isfinite
 from typing import Any
 
+from syncflow.domain import FieldType
 from syncflow.pipeline.normalize.datetimes import DateTimeReader, from_epoch
 from syncflow.pipeline.normalize.numerics import (
     INTEGER_DIGITS,
@@ -26,7 +27,6 @@ from syncflow.pipeline.normalize.numerics import (
     within_numeric_limits,
 )
 from syncflow.pipeline.normalize.strings import clean_text
-from syncflow.pipeline.types import FieldType
 
 Converter = Callable[[Any], Any]
 

@@ -1,11 +1,13 @@
 """The data that flows through the pipeline, one way: fetch -> normalize -> validate -> map
 -> identity -> delta -> resolve -> load -> track.
 
-Stages never import each other; they share only these types. The runner
-(``syncflow.pipeline.runner``) is the one module that imports every stage.
+Stages never import each other; they share only these types. The orchestration layer
+(``syncflow.orchestration``) is the one place that imports every stage; features import
+these types too. This module imports nothing of SyncFlow's.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -80,6 +82,21 @@ class ApiColumn:
     name: str
     data_type: str
     nullable: bool = True
+
+
+def api_columns(raw: Any) -> tuple[ApiColumn, ...]:
+    """APISmith's ``columns`` metadata (``[{name, data_type, nullable}]``) as ``ApiColumn``s."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        ApiColumn(
+            name=str(column["name"]),
+            data_type=str(column.get("data_type") or "string"),
+            nullable=bool(column.get("nullable", True)),
+        )
+        for column in raw
+        if isinstance(column, dict) and "name" in column
+    )
 
 
 @dataclass(frozen=True)
@@ -278,3 +295,42 @@ class Counters:
             + self.duplicate
             + self.pending
         )
+
+
+# Backoff of automatic retries: a parked child waits 30 s, 1 min, 2 min, ... (at most an
+# hour) for its parent; a failed record 1, 2, 4, ... minutes (at most six hours).
+PARKED_RETRY_BASE = timedelta(seconds=30)
+PARKED_RETRY_CAP = timedelta(hours=1)
+FAILED_RETRY_BASE = timedelta(minutes=1)
+FAILED_RETRY_CAP = timedelta(hours=6)
+# 2**20 * 30 s is far past any sensible cap; no need to build larger numbers
+_MAX_DOUBLINGS = 20
+
+
+def next_retry_delay(
+    attempts: int, *, base: timedelta = PARKED_RETRY_BASE, cap: timedelta = PARKED_RETRY_CAP
+) -> timedelta:
+    """How long the next automatic retry waits: ``base`` doubled for each earlier
+    attempt, at most ``cap`` (the defaults are a parked child's)."""
+    return min(base * (1 << min(max(attempts, 0), _MAX_DOUBLINGS)), cap)
+
+
+# Every target table ends in these bookkeeping columns (in this order), after the mapped
+# fields and one ``<parent>_uid`` column per parent ref; no mapped field may take the prefix.
+BRIDGE_PREFIX = "_bridge_"
+BRIDGE_COLUMN_NAMES = (
+    "_bridge_uid",
+    "_bridge_key_hash",
+    "_bridge_data_hash",
+    "_bridge_rowversion",
+    "_bridge_ref",
+    "_bridge_batch_uid",
+    "_bridge_created_at",
+    "_bridge_updated_at",
+    "_bridge_deleted_at",
+)
+
+
+def parent_column(parent_entity: str) -> str:
+    """The target column that holds a parent row's ``_bridge_uid``."""
+    return f"{parent_entity}_uid"

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from syncflow.demo.plan import DemoCredentials
+from bridge_demo.plan import DemoCredentials
 from syncflow.monitoring.schemas import FailedRecord
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.schemas import VerifyReport
@@ -108,12 +108,18 @@ def failures_table(failures: Sequence[FailedRecord], *, total: int) -> Table:
 def access_panel(
     *, apismith_url: str, syncflow_url: str, credentials: DemoCredentials
 ) -> RenderableType:
-    """Where the docs are and how to log in to try the APIs there."""
+    """Where the consoles and the docs are and how to sign in to them."""
     login = json.dumps(
         {"username": credentials.admin_username, "password": credentials.admin_password}
     )
     return Panel(
         Group(
+            Text.from_markup(f"[bold]SyncFlow console[/bold]  {syncflow_url}/console"),
+            Text.from_markup(f"[bold]APISmith console[/bold]  {apismith_url}/console"),
+            Text(
+                f"  sign in to both as {credentials.admin_username} / {credentials.admin_password}",
+                style="bold",
+            ),
             Text.from_markup(f"[bold]APISmith[/bold]  {apismith_url}/api/v1/docs"),
             Text("  log in: POST /api/v1/auth/login with the body"),
             Text(f"    {login}", style="bold"),
@@ -122,7 +128,7 @@ def access_panel(
             Text("  Authorize with the operator token"),
             Text(f"    {credentials.operator_token}", style="bold"),
         ),
-        title="try the APIs",
+        title="try the consoles and the APIs",
         title_align="left",
         expand=False,
     )

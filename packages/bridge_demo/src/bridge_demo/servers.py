@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from syncflow.demo.errors import DemoError
+from bridge_demo.errors import DemoError
 
 STARTUP_TIMEOUT_S = 120.0  # a first start of the embedded PostgreSQL initialises a cluster
 

@@ -24,8 +24,8 @@ from sqlalchemy.engine import URL
 from apismith.settings import Settings as ApiSmithSettings
 from bridge_core.db.embedded import embedded_server_url, release_embedded_server
 from bridge_core.db.engine import to_async_url
-from syncflow.demo.catalog import ADMIN_USERNAME
-from syncflow.demo.erp import recreate_database
+from bridge_demo.catalog import ADMIN_USERNAME
+from bridge_demo.erp import recreate_database
 from syncflow.settings import Settings as SyncFlowSettings
 
 HOST = "127.0.0.1"
@@ -34,7 +34,8 @@ DATABASE_PREFIX = "demo"
 
 @dataclass(frozen=True)
 class DemoCredentials:
-    """The demo's logins: APISmith admin user and SyncFlow operator token."""
+    """The demo's logins: one admin user on both services (consoles and JSON APIs) and the
+    SyncFlow operator token."""
 
     admin_username: str
     admin_password: str
@@ -100,6 +101,8 @@ async def demo_plan(
                 host=HOST,
                 port=syncflow_port,
                 admin_token=credentials.operator_token,
+                admin_username=credentials.admin_username,
+                admin_password=credentials.admin_password,
             ),
             erp_url=syncflow_server.set(database=f"{prefix}_erp"),
             credentials=credentials,

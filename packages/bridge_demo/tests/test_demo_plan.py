@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bridge_core.db.engine import asyncpg_dsn
-from syncflow.demo.plan import demo_plan
+from bridge_demo.plan import demo_plan
 
 
 async def run(url, sql):
@@ -47,5 +47,8 @@ async def test_the_plan_recreates_the_demo_databases_and_leaves_others_alone(
         assert await run(stale, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") == []
         assert plan.apismith.admin_password.get_secret_value() == plan.credentials.admin_password
         assert plan.syncflow.admin_token.get_secret_value() == plan.credentials.operator_token
+        # one sign-in for both consoles
+        assert plan.syncflow.admin_username == plan.credentials.admin_username
+        assert plan.syncflow.admin_password.get_secret_value() == plan.credentials.admin_password
 
     assert len(await run(own, "SELECT * FROM pg_tables WHERE tablename = 'keep_me'")) == 1

@@ -1,4 +1,4 @@
-"""The ``syncflow demo`` command: run the flow, print the summary, serve until Ctrl-C."""
+"""The ``bridge-demo`` command: run the flow, print the summary, serve until Ctrl-C."""
 
 import asyncio
 import signal
@@ -8,11 +8,11 @@ from rich.console import Console
 
 from bridge_core.http.client import ServiceClientError
 from bridge_core.logging import configure_logging
-from syncflow.demo.erp_rows import BAD_ROWS, LATE_PARTS
-from syncflow.demo.errors import DemoError
-from syncflow.demo.flows import DemoReport, run_syncs, running_services
-from syncflow.demo.plan import HOST, DemoPlan, demo_plan
-from syncflow.demo.report import (
+from bridge_demo.erp_rows import BAD_ROWS, LATE_PARTS
+from bridge_demo.errors import DemoError
+from bridge_demo.flows import DemoReport, run_syncs, running_services
+from bridge_demo.plan import HOST, DemoPlan, demo_plan
+from bridge_demo.report import (
     access_panel,
     batch_problems,
     erp_summary,
@@ -20,7 +20,7 @@ from syncflow.demo.report import (
     sync_table,
     verify_table,
 )
-from syncflow.demo.servers import check_port_free
+from bridge_demo.servers import check_port_free
 
 WIDE = 120
 
@@ -84,7 +84,7 @@ async def _plan_and_run(
 
 
 def run_command(console: Console, *, apismith_port: int, syncflow_port: int, once: bool) -> int:
-    """``syncflow demo``: the exit status (0 when every batch completed, or on Ctrl-C)."""
+    """``bridge-demo``: the exit status (0 when every batch completed, or on Ctrl-C)."""
     # the tables are the output; the services' own logs would bury them
     configure_logging(service="demo", level="WARNING")
     if not console.is_terminal:

@@ -1,4 +1,4 @@
-"""``syncflow demo --once`` end to end: real APISmith and SyncFlow servers on free ports,
+"""``bridge-demo --once`` end to end: real APISmith and SyncFlow servers on free ports,
 test databases instead of the demo's own, and the numbers a newcomer sees."""
 
 import socket
@@ -8,12 +8,12 @@ from rich.console import Console
 
 from apismith.settings import Settings as ApiSmithSettings
 from bridge_core.testing.live_server import free_port
-from syncflow.demo.catalog import ENTITY_NAMES
-from syncflow.demo.command import run_demo
-from syncflow.demo.erp_rows import BAD_ROWS, LATE_PARTS, sample_erp
-from syncflow.demo.errors import DemoError
-from syncflow.demo.plan import DemoCredentials, DemoPlan
-from syncflow.demo.servers import check_port_free
+from bridge_demo.catalog import ENTITY_NAMES
+from bridge_demo.command import run_demo
+from bridge_demo.erp_rows import BAD_ROWS, LATE_PARTS, sample_erp
+from bridge_demo.errors import DemoError
+from bridge_demo.plan import DemoCredentials, DemoPlan
+from bridge_demo.servers import check_port_free
 from syncflow.settings import Settings as SyncFlowSettings
 
 ADDS_UP = ("inserted", "updated", "unchanged", "failed", "duplicate", "pending")
@@ -103,6 +103,8 @@ async def test_demo_syncs_the_sample_erp_twice_and_shows_the_numbers(plan):
     assert f"incremental sync after {report.changes.total()} ERP changes" in shown
     assert f"http://127.0.0.1:{plan.apismith.port}/api/v1/docs" in shown
     assert f"http://127.0.0.1:{plan.syncflow.port}/api/v1/docs" in shown
+    assert f"http://127.0.0.1:{plan.syncflow.port}/console" in shown
+    assert f"http://127.0.0.1:{plan.apismith.port}/console" in shown
     assert plan.credentials.admin_password in shown
     assert plan.credentials.operator_token in shown
     assert "Ctrl-C" not in shown

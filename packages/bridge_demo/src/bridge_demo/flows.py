@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from apismith.main import build_app as build_apismith
-from syncflow.demo import catalog
-from syncflow.demo.apismith_admin import ApiSmithAdmin
-from syncflow.demo.erp import apply_changes, create_erp
-from syncflow.demo.erp_rows import ErpChanges, erp_changes, sample_erp
-from syncflow.demo.plan import DemoPlan
-from syncflow.demo.servers import running_server
-from syncflow.demo.syncflow_operator import SyncFlowOperator
+from bridge_demo import catalog
+from bridge_demo.apismith_admin import ApiSmithAdmin
+from bridge_demo.erp import apply_changes, create_erp
+from bridge_demo.erp_rows import ErpChanges, erp_changes, sample_erp
+from bridge_demo.plan import DemoPlan
+from bridge_demo.servers import running_server
+from bridge_demo.syncflow_operator import SyncFlowOperator
 from syncflow.main import build_app as build_syncflow
 from syncflow.monitoring.schemas import FailedRecordPage
 from syncflow.sync.schemas import BatchStatus

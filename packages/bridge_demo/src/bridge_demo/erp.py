@@ -3,14 +3,14 @@
 The tables live in schema ``ifsapp`` with IFS's ``*_TAB`` names. Text columns hold
 what legacy interfaces deliver (costs and dates as text), typed columns hold typed
 values; ``inventory_part_tab`` has no primary key, as an interface table would not, so
-it can hold a row without a part number. Rows come from :mod:`syncflow.demo.erp_rows`.
+it can hold a row without a part number. Rows come from :mod:`bridge_demo.erp_rows`.
 """
 
 import asyncpg
 from sqlalchemy.engine import URL
 
 from bridge_core.db.engine import asyncpg_dsn, ensure_database
-from syncflow.demo.erp_rows import (
+from bridge_demo.erp_rows import (
     INVENTORY_PART_COLUMNS,
     OPERATION_COLUMNS,
     SHOP_ORDER_COLUMNS,

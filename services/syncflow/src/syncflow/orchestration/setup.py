@@ -1,0 +1,82 @@
+"""What a batch needs before its first chunk: its entity, the entities around it, the
+APISmith client, and the checkpoint of a batch that has not started yet."""
+
+from dataclasses import dataclass
+
+from syncflow.apismith_client import ApiSmithClient
+from syncflow.domain import DeltaStrategy, EntitySpec, SyncMode
+from syncflow.entities.service import child_specs, load_spec
+from syncflow.orchestration.session import BatchSession
+from syncflow.orchestration.state import BatchState, RunContext
+from syncflow.pipeline import delta, fetch
+from syncflow.pipeline.load import TargetRepository
+from syncflow.pipeline.prepare import EntityPipeline
+from syncflow.pipeline.track import TrackingRepository
+from syncflow.sources.service import client_for
+from syncflow.sync.repository import BatchRepository
+
+
+@dataclass
+class EntityPlan:
+    """The batch's entity as the chunks use it."""
+
+    spec: EntitySpec
+    # the specs of the entity's parents, by entity name
+    parents: dict[str, EntitySpec]
+    client: ApiSmithClient
+    pipeline: EntityPipeline
+    # parent entity -> pipelines of its child entities (grandchildren are added lazily)
+    children: dict[str, list[EntityPipeline]]
+    detect_deletes: bool
+
+
+async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) -> EntityPlan:
+    """Load the entity and, for a batch that has not started, write its first checkpoint
+    (where to read from, and whether the target was empty: then no lookups)."""
+    tz = ctx.settings.source_timezone
+    async with ctx.database.transaction() as conn:
+        spec = await load_spec(conn, state.entity, source_timezone=tz)
+        parents = {
+            ref.parent_entity: await load_spec(conn, ref.parent_entity, source_timezone=tz)
+            for ref in spec.parent_refs
+        }
+        children = await child_specs(conn, state.entity, source_timezone=tz)
+        client = await client_for(conn, ctx.settings, spec.source_name)
+        if not state.checkpoint:
+            committed = await TrackingRepository(conn).committed_cursor(state.entity)
+            incremental = (
+                spec.delta_strategy is DeltaStrategy.ROWVERSION
+                and state.mode == SyncMode.INCREMENTAL
+            )
+            from_rowversion = (
+                fetch.below_cursor(committed, spec.rowversion_lookback) if incremental else None
+            )
+            async with ctx.target_database.transaction() as target:
+                fresh = state.mode in tuple(SyncMode) and await TargetRepository(
+                    target
+                ).target_is_empty(spec)
+            state.checkpoint = {
+                "phase": "read",
+                "page_cursor": None,
+                "from_rowversion": from_rowversion,
+                "cursor": committed,
+                # the target held nothing when the batch began: no lookups (see chunk)
+                "fresh_target": fresh,
+            }
+            await BatchRepository(conn).set_started(
+                state.uid, cursor_start=from_rowversion, checkpoint=state.checkpoint
+            )
+    detect_deletes = state.mode in tuple(SyncMode) and delta.detects_deletes(
+        spec.delta_strategy, SyncMode(state.mode)
+    )
+    if detect_deletes:
+        async with session.transactions() as (_, target):
+            await TargetRepository(target).ensure_work_tables()
+    return EntityPlan(
+        spec=spec,
+        parents=parents,
+        client=client,
+        pipeline=EntityPipeline(spec),
+        children={state.entity: [EntityPipeline(child) for child in children]},
+        detect_deletes=detect_deletes,
+    )
