@@ -14,6 +14,7 @@ from syncflow import __version__
 from syncflow.auth.router import router as auth_router
 from syncflow.clock import Clock, utc_now
 from syncflow.databases import open_databases
+from syncflow.destinations.router import router as destinations_router
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
 from syncflow.pipeline.runner import RunContext
@@ -91,6 +92,7 @@ def build_app(
             auth_router,
             sources_router,
             entities_router,
+            destinations_router,
             sync_router,
             schedules_router,
             monitoring_router,
