@@ -37,6 +37,7 @@ from bridge_core.errors import BridgeError
 from bridge_core.http.client import ServiceClientError
 from syncflow.apismith_client import ApiSmithClient
 from syncflow.clock import Clock, utc_now
+from syncflow.delivery import outbox
 from syncflow.entities.service import child_specs, load_spec
 from syncflow.monitoring import metrics
 from syncflow.pipeline import delta, fetch, load, resolve, track
@@ -229,6 +230,8 @@ class BatchRun:
         if self.detect_deletes:
             async with self._transactions() as (_, target):
                 await load.ensure_work_tables(target)
+        async with self.ctx.target_database.transaction() as target:
+            await outbox.ensure_outbox_table(target)
 
     async def _read(self) -> None:
         filters = fetch.read_filters(self.spec, from_rowversion=self.checkpoint["from_rowversion"])
@@ -537,6 +540,13 @@ class BatchRun:
         if self.dry_run:
             return
 
+        await outbox.record_changes(
+            target,
+            spec,
+            inserted=[r for r in changes.inserts if id(r) in ready],
+            updated=[r for r in (*changes.updates, *changes.replaced) if id(r) in ready],
+            batch_uid=self.uid,
+        )
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
         await track.settle(conn, entity=spec.name, key_hashes=settled)
         await track.record_failures(
@@ -660,6 +670,7 @@ class BatchRun:
                 if self.dry_run:
                     self.counters.deleted += candidates
                 else:
+                    await outbox.record_deletes(target, self.spec, batch_uid=self.uid)
                     self.counters.deleted += await load.apply_deletes(
                         target,
                         self.spec,
