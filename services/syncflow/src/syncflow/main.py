@@ -14,6 +14,7 @@ from syncflow import __version__
 from syncflow.auth.router import router as auth_router
 from syncflow.clock import Clock, utc_now
 from syncflow.databases import open_databases
+from syncflow.delivery.router import router as delivery_router
 from syncflow.destinations.router import router as destinations_router
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
@@ -93,6 +94,7 @@ def build_app(
             sources_router,
             entities_router,
             destinations_router,
+            delivery_router,
             sync_router,
             schedules_router,
             monitoring_router,

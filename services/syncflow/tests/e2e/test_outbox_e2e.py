@@ -87,3 +87,25 @@ async def test_deletes_and_parent_key_hashes(world):
         "SELECT _bridge_key_hash FROM erp.operations WHERE _bridge_deleted_at IS NOT NULL"
     )
     assert [r[0] for r in deleted] == [ops[4]["key_hash"]]
+
+
+async def test_the_change_feed_pages_by_cursor(world):
+    empty = await world.client.get("/api/v1/entities/parts/changes")
+    assert empty.json() == {"items": [], "next": 0}
+    await world.sync("parts")
+    await world.erp("UPDATE parts SET qty = 7, rowversion = nextval('rv') WHERE part_no = 'P-002'")
+    await world.sync("parts")
+    first = (await world.client.get("/api/v1/entities/parts/changes?limit=4")).json()
+    assert [item["op"] for item in first["items"]] == ["upsert"] * 4
+    rest = (
+        await world.client.get(f"/api/v1/entities/parts/changes?after={first['next']}&limit=4")
+    ).json()
+    assert [item["operation"] for item in rest["items"]] == ["insert", "update"]
+    assert rest["items"][-1]["data"]["part_no"] == "P-002"
+    assert rest["items"][-1]["data"]["qty"] == 7
+    done = (await world.client.get(f"/api/v1/entities/parts/changes?after={rest['next']}")).json()
+    assert done == {"items": [], "next": rest["next"]}
+    unknown = await world.client.get("/api/v1/entities/nope/changes")
+    assert unknown.status_code == 404
+    too_many = await world.client.get("/api/v1/entities/parts/changes?limit=5000")
+    assert too_many.status_code == 422

@@ -7,14 +7,20 @@ set-based, one ``INSERT ... SELECT`` per chunk that reads the rows as they were 
 stored (their ``_bridge_uid``, hashes, rowversion and mapped values), so an event can
 never disagree with its row. A dry run writes no rows and so no events.
 
-Event ids come from a sequence, so a key's events are in the order they were written
-(one batch per entity runs at a time, and its chunks commit one after another).
+Event ids come from an identity column. A writer takes a per-entity transaction lock
+before it adds events (:func:`_lock_entity`), so within an entity ids are handed out in
+commit order: a reader that has seen id N never later finds a committed event of that
+entity below N. That holds even when a parent's batch frees parked children of an
+entity whose own batch is running, and it is what lets the change feed page by id and
+keeps a key's events in order.
 """
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
@@ -31,6 +37,12 @@ OUTBOX_SCHEMA = "syncflow_delivery"
 OUTBOX_TABLE = f"{quote(OUTBOX_SCHEMA)}.outbox_events"
 # serialises the one-time creation of the outbox between workers
 _CREATE_LOCK_KEY = 0x5F0B0C5
+# the seed of the per-entity writer lock's key (hashtextextended of the entity name)
+_ENTITY_LOCK_SEED = 0x0B0C
+FEED_COLUMNS = (
+    "id, entity, bridge_uid, key_hash, operation, data_hash, rowversion, batch_uid, data, "
+    "parent_key_hashes, created_at"
+)
 
 
 async def ensure_outbox_table(conn: AsyncConnection) -> None:
@@ -59,6 +71,13 @@ async def ensure_outbox_table(conn: AsyncConnection) -> None:
     )
 
 
+async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
+    """Hold the entity's outbox writer lock until the transaction ends (see module doc)."""
+    await driver.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", entity, _ENTITY_LOCK_SEED
+    )
+
+
 def _hidden_columns(spec: EntitySpec) -> list[str]:
     """Columns of the target row that are SyncFlow's, not the mapped row's."""
     return [*BRIDGE_COLUMNS, *(parent_column(ref.parent_entity) for ref in spec.parent_refs)]
@@ -79,6 +98,7 @@ async def record_changes(
     operations = ["insert"] * len(inserted) + ["update"] * len(updated)
     parents = [json.dumps(r.parent_key_hashes, sort_keys=True) for r in records]
     driver = await asyncpg_connection(conn)
+    await _lock_entity(driver, spec.name)
     status = await driver.execute(
         f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
         "rowversion, batch_uid, data, parent_key_hashes) "
@@ -104,6 +124,7 @@ async def record_deletes(conn: AsyncConnection, spec: EntitySpec, *, batch_uid: 
     driver = await asyncpg_connection(conn)
     hidden = _hidden_columns(spec)
     # a deleted row's parent key hashes are not kept in the target: a delete needs none
+    await _lock_entity(driver, spec.name)
     status = await driver.execute(
         f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
         "rowversion, batch_uid, data, parent_key_hashes) "
@@ -118,3 +139,23 @@ async def record_deletes(conn: AsyncConnection, spec: EntitySpec, *, batch_uid: 
         hidden,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def events_after(
+    conn: AsyncConnection, *, entity: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` of an entity's events with ids above ``after``, oldest first
+    (none while no batch has created the outbox yet)."""
+    driver = await asyncpg_connection(conn)
+    if not await driver.fetchval(
+        "SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_events"
+    ):
+        return []
+    rows = await driver.fetch(
+        f"SELECT {FEED_COLUMNS} FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 "
+        "ORDER BY id LIMIT $3",
+        entity,
+        after,
+        limit,
+    )
+    return [dict(row) for row in rows]
