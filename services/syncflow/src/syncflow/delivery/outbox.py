@@ -106,7 +106,10 @@ async def record_changes(
         "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
         "FROM unnest($1::char(32)[], $2::text[], $3::text[]) "
         "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
-        f"JOIN {target_name(spec)} t ON t._bridge_key_hash = k.key_hash "
+        # LATERAL: one index probe per key, also while a freshly loaded table has no
+        # statistics (a join would scan the whole table for every chunk; see load._by_key)
+        f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
+        "WHERE r._bridge_key_hash = k.key_hash) AS t "
         "ORDER BY k.position",
         [r.key_hash for r in records],
         operations,
