@@ -27,10 +27,10 @@ from syncflow.domain import COUNTER_NAMES
 from syncflow.main import SERVICE, build_app
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
-from syncflow.sync.flows import sync_and_watch
 from syncflow.sync.schemas import BatchStatus
 from syncflow.verify.service import verify_entity
 from syncflow.worker import flows as worker_flows
+from syncflow.worker.watch import sync_and_watch
 
 app = typer.Typer(
     help="SyncFlow: ERP data from APISmith into PostgreSQL, every batch tracked.",
