@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from fastapi import Request
+
 from bridge_core.db.lifecycle import open_database
 from bridge_core.db.transaction import Database
 from syncflow.settings import Settings
@@ -30,3 +32,9 @@ async def open_databases(settings: Settings) -> AsyncIterator[tuple[Database, Da
             migrations=None,
         ) as target:
             yield database, target
+
+
+def get_target_database(request: Request) -> Database:
+    """The target :class:`Database` set by the lifespan (may be the service's own)."""
+    database: Database = request.app.state.target_database
+    return database

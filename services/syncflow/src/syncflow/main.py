@@ -16,6 +16,8 @@ from syncflow.auth.service import ensure_first_admin
 from syncflow.clock import Clock, utc_now
 from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
+from syncflow.delivery.router import router as delivery_router
+from syncflow.destinations.router import router as destinations_router
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
 from syncflow.orchestration.state import RunContext
@@ -100,6 +102,8 @@ def build_app(
             auth_router,
             sources_router,
             entities_router,
+            destinations_router,
+            delivery_router,
             sync_router,
             schedules_router,
             monitoring_router,

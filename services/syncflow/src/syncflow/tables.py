@@ -185,3 +185,28 @@ schedules = Table(
     Index("ix_schedules_entity", "entity_name"),
     Index("ix_schedules_next_run", "next_run_at", postgresql_where="is_active"),
 )
+
+# where changed rows are delivered (ScheduleHub's batch API or a signed webhook);
+# ``credentials_encrypted`` holds the password, token and webhook secrets as one
+# encrypted JSON document, never returned by the API
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("api_prefix", String(200), nullable=False),
+    # entity names delivered; empty means every entity
+    Column("entities", Json, nullable=False),
+    # per entity: the path under the API prefix (default: the entity name)
+    Column("entity_paths", Json, nullable=False),
+    Column("username", String(200), nullable=True),
+    Column("credentials_encrypted", LargeBinary, nullable=False),
+    Column("batch_size", Integer, nullable=False),
+    Column("timeout_s", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("paused_at", DateTime(timezone=True), nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    *timestamps(),
+)

@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse
 from bridge_core.db.transaction import Connection, get_database
 from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
+from syncflow.databases import get_target_database
 from syncflow.monitoring import service
 from syncflow.monitoring.schemas import DetailedHealth, FailedRecordPage, PendingChildPage, Stats
-from syncflow.targets.dependencies import get_target_database
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncflow.delivery import outbox
 from syncflow.domain import (
     Counters,
     DeltaStrategy,
@@ -167,6 +168,14 @@ class ChunkWriter:
         if state.dry_run:
             return
 
+        if self.plan.records_changes_of(spec.name):
+            await outbox.record_changes(
+                target,
+                spec,
+                inserted=[r for r in changes.inserts if id(r) in ready],
+                updated=[r for r in (*changes.updates, *changes.replaced) if id(r) in ready],
+                batch_uid=state.uid,
+            )
         tracking = TrackingRepository(conn)
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
         await tracking.settle(entity=spec.name, key_hashes=settled)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
+from syncflow.delivery import outbox
 from syncflow.domain import Counters, Stage
 from syncflow.faults import crash_point
 from syncflow.monitoring import metrics
@@ -43,6 +44,8 @@ async def apply_deletes(state: BatchState, session: BatchSession, plan: EntityPl
             if state.dry_run:
                 state.counters.deleted += candidates
             else:
+                if plan.records_changes_of(spec.name):
+                    await outbox.record_deletes(target, spec, batch_uid=state.uid)
                 state.counters.deleted += await rows.apply_deletes(
                     spec,
                     batch_uid=state.uid,

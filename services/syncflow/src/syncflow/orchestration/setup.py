@@ -4,6 +4,8 @@ APISmith client, and the checkpoint of a batch that has not started yet."""
 from dataclasses import dataclass
 
 from syncflow.apismith_client import ApiSmithClient
+from syncflow.delivery import outbox
+from syncflow.destinations.repository import DestinationRepository
 from syncflow.domain import DeltaStrategy, EntitySpec, SyncMode
 from syncflow.entities.service import child_specs, load_spec
 from syncflow.orchestration.session import BatchSession
@@ -28,6 +30,13 @@ class EntityPlan:
     # parent entity -> pipelines of its child entities (grandchildren are added lazily)
     children: dict[str, list[EntityPipeline]]
     detect_deletes: bool
+    # changes of every entity go to the outbox, or of these (a destination names them)
+    outbox_all: bool
+    outbox_entities: frozenset[str]
+
+    def records_changes_of(self, entity: str) -> bool:
+        """Whether ``entity``'s changes go to the outbox (a destination delivers them)."""
+        return self.outbox_all or entity in self.outbox_entities
 
 
 async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) -> EntityPlan:
@@ -42,6 +51,7 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
         }
         children = await child_specs(conn, state.entity, source_timezone=tz)
         client = await client_for(conn, ctx.settings, spec.source_name)
+        outbox_all, outbox_entities = await DestinationRepository(conn).delivered_entities()
         if not state.checkpoint:
             committed = await TrackingRepository(conn).committed_cursor(state.entity)
             incremental = (
@@ -72,6 +82,9 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
     if detect_deletes:
         async with session.transactions() as (_, target):
             await TargetRepository(target).ensure_work_tables()
+    if outbox_all or outbox_entities:
+        async with ctx.target_database.transaction() as target:
+            await outbox.ensure_outbox_table(target)
     return EntityPlan(
         spec=spec,
         parents=parents,
@@ -79,4 +92,6 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
         pipeline=EntityPipeline(spec),
         children={state.entity: [EntityPipeline(child) for child in children]},
         detect_deletes=detect_deletes,
+        outbox_all=outbox_all,
+        outbox_entities=frozenset(outbox_entities),
     )

@@ -17,15 +17,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge_core.db.transaction import Connection, Database, get_database
+from bridge_core.db.transaction import Connection, get_database
+from syncflow.databases import get_target_database
 
-__all__ = ["TargetConnection", "get_target_database"]
-
-
-def get_target_database(request: Request) -> Database:
-    """The target :class:`Database` set by the lifespan (may be the service's own)."""
-    database: Database = request.app.state.target_database
-    return database
+__all__ = ["TargetConnection"]
 
 
 async def _target_connection(request: Request, conn: Connection) -> AsyncIterator[AsyncConnection]:

@@ -1,4 +1,5 @@
-"""Multi-step sync flows for the command line: start a batch, run it here, report progress."""
+"""A batch run here and watched, for the command line: start it, run it in this process
+(unless a worker claims it first), report its progress until it ends."""
 
 import asyncio
 from collections.abc import Callable

@@ -1,0 +1,1 @@
+"""Destinations: ScheduleHub instances and signed webhooks that changed rows are delivered to."""
