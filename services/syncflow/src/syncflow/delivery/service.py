@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncflow.delivery import outbox
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schemas import ChangeEvent, ChangePage
 from syncflow.entities import service as entities_service
 
@@ -12,7 +12,7 @@ async def changes_after(
 ) -> ChangePage:
     """The entity's change events after ``after``, oldest first; 404 for an unknown entity."""
     await entities_service.get_entity(conn, name=entity)
-    rows = await outbox.events_after(target, entity=entity, after=after, limit=limit)
+    rows = await OutboxRepository(target).events_after(entity=entity, after=after, limit=limit)
     items = [
         ChangeEvent(
             id=row["id"],

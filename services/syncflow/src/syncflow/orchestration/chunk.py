@@ -15,7 +15,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncflow.delivery import outbox
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import (
     Counters,
     DeltaStrategy,
@@ -169,8 +169,7 @@ class ChunkWriter:
             return
 
         if self.plan.records_changes_of(spec.name):
-            await outbox.record_changes(
-                target,
+            await OutboxRepository(target).record_changes(
                 spec,
                 inserted=[r for r in changes.inserts if id(r) in ready],
                 updated=[r for r in (*changes.updates, *changes.replaced) if id(r) in ready],

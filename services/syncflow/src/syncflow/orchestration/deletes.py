@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
-from syncflow.delivery import outbox
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import Counters, Stage
 from syncflow.faults import crash_point
 from syncflow.monitoring import metrics
@@ -45,7 +45,7 @@ async def apply_deletes(state: BatchState, session: BatchSession, plan: EntityPl
                 state.counters.deleted += candidates
             else:
                 if plan.records_changes_of(spec.name):
-                    await outbox.record_deletes(target, spec, batch_uid=state.uid)
+                    await OutboxRepository(target).record_deletes(spec, batch_uid=state.uid)
                 state.counters.deleted += await rows.apply_deletes(
                     spec,
                     batch_uid=state.uid,

@@ -4,7 +4,7 @@ APISmith client, and the checkpoint of a batch that has not started yet."""
 from dataclasses import dataclass
 
 from syncflow.apismith_client import ApiSmithClient
-from syncflow.delivery import outbox
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.destinations.repository import DestinationRepository
 from syncflow.domain import DeltaStrategy, EntitySpec, SyncMode
 from syncflow.entities.service import child_specs, load_spec
@@ -84,7 +84,7 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
             await TargetRepository(target).ensure_work_tables()
     if outbox_all or outbox_entities:
         async with ctx.target_database.transaction() as target:
-            await outbox.ensure_outbox_table(target)
+            await OutboxRepository(target).ensure_table()
     return EntityPlan(
         spec=spec,
         parents=parents,

@@ -1,0 +1,156 @@
+"""The transactional outbox: one event per row a chunk inserts, updates or deletes.
+
+The outbox lives in the TARGET database (schema ``syncflow_delivery``), beside the target
+tables, because an event must commit in the same transaction as its row and SyncFlow's
+own database may be another server (``SYNCFLOW_TARGET_DATABASE_URL``). Events are written
+set-based, one ``INSERT ... SELECT`` per chunk that reads the rows as they were just
+stored (their ``_bridge_uid``, hashes, rowversion and mapped values), so an event can
+never disagree with its row. A dry run writes no rows and so no events.
+
+Event ids come from an identity column. A writer takes a per-entity transaction lock
+before it adds events (:func:`_lock_entity`), so within an entity ids are handed out in
+commit order: a reader that has seen id N never later finds a committed event of that
+entity below N. That holds even when a parent's batch frees parked children of an
+entity whose own batch is running, and it is what lets the change feed page by id and
+keeps a key's events in order.
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from bridge_core.db.ddl import lock_ddl
+from bridge_core.db.driver import asyncpg_connection
+from bridge_core.db.repository import Repository
+from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, Record, parent_column
+from syncflow.pipeline.load import SEEN_TABLE, quote, target_name
+
+OUTBOX_SCHEMA = "syncflow_delivery"
+OUTBOX_TABLE = f"{quote(OUTBOX_SCHEMA)}.outbox_events"
+# the seed of the per-entity writer lock's key (hashtextextended of the entity name)
+_ENTITY_LOCK_SEED = 0x0B0C
+FEED_COLUMNS = (
+    "id, entity, bridge_uid, key_hash, operation, data_hash, rowversion, batch_uid, data, "
+    "parent_key_hashes, created_at"
+)
+
+
+async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
+    """Hold the entity's outbox writer lock until the transaction ends (see module doc)."""
+    await driver.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", entity, _ENTITY_LOCK_SEED
+    )
+
+
+def _hidden_columns(spec: EntitySpec) -> list[str]:
+    """Columns of the target row that are SyncFlow's, not the mapped row's."""
+    return [*BRIDGE_COLUMN_NAMES, *(parent_column(ref.parent_entity) for ref in spec.parent_refs)]
+
+
+class OutboxRepository(Repository):
+    """The outbox table in the target database: created, written by chunks, read by the feed."""
+
+    async def ensure_table(self) -> None:
+        """Create the outbox in the target database when it is missing."""
+        driver = await asyncpg_connection(self.conn)
+        exists = "SELECT to_regclass($1) IS NOT NULL"
+        if await driver.fetchval(exists, f"{OUTBOX_SCHEMA}.outbox_events"):
+            return
+        await lock_ddl(self.conn)
+        if await driver.fetchval(exists, f"{OUTBOX_SCHEMA}.outbox_events"):
+            return  # another worker created it while this one waited for the lock
+        await driver.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {quote(OUTBOX_SCHEMA)};"
+            f"CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} ("
+            "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            "entity text NOT NULL,"
+            "bridge_uid uuid NOT NULL,"
+            "key_hash char(32) NOT NULL,"
+            "operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),"
+            "data_hash char(64) NOT NULL,"
+            "rowversion text,"
+            "batch_uid uuid NOT NULL,"
+            "data jsonb NOT NULL,"
+            "parent_key_hashes jsonb NOT NULL,"
+            "created_at timestamptz NOT NULL DEFAULT now());"
+            f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
+        )
+
+    async def record_changes(
+        self,
+        spec: EntitySpec,
+        *,
+        inserted: Sequence[Record],
+        updated: Sequence[Record],
+        batch_uid: UUID,
+    ) -> int:
+        """One event per row just inserted or updated in ``spec``'s target; how many."""
+        records = [*inserted, *updated]
+        if not records:
+            return 0
+        operations = ["insert"] * len(inserted) + ["update"] * len(updated)
+        parents = [json.dumps(r.parent_key_hashes, sort_keys=True) for r in records]
+        driver = await asyncpg_connection(self.conn)
+        await _lock_entity(driver, spec.name)
+        status = await driver.execute(
+            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
+            "rowversion, batch_uid, data, parent_key_hashes) "
+            "SELECT $4, t._bridge_uid, t._bridge_key_hash, k.operation, t._bridge_data_hash, "
+            "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
+            "FROM unnest($1::char(32)[], $2::text[], $3::text[]) "
+            "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
+            # LATERAL: one index probe per key, also while a freshly loaded table has no
+            # statistics (a join would scan the whole table for every chunk; see load._by_key)
+            f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
+            "WHERE r._bridge_key_hash = k.key_hash) AS t "
+            "ORDER BY k.position",
+            [r.key_hash for r in records],
+            operations,
+            parents,
+            spec.name,
+            batch_uid,
+            _hidden_columns(spec),
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def record_deletes(self, spec: EntitySpec, *, batch_uid: UUID) -> int:
+        """One ``delete`` event per live row this batch did not see (call it just before the
+        deletes are applied, in the same transaction); how many."""
+        driver = await asyncpg_connection(self.conn)
+        hidden = _hidden_columns(spec)
+        # a deleted row's parent key hashes are not kept in the target: a delete needs none
+        await _lock_entity(driver, spec.name)
+        status = await driver.execute(
+            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
+            "rowversion, batch_uid, data, parent_key_hashes) "
+            "SELECT $2, t._bridge_uid, t._bridge_key_hash, 'delete', t._bridge_data_hash, "
+            "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
+            f"FROM {target_name(spec)} t WHERE t._bridge_deleted_at IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+            "WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash) "
+            "ORDER BY t._bridge_key_hash",
+            batch_uid,
+            spec.name,
+            hidden,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def events_after(self, *, entity: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` of an entity's events with ids above ``after``, oldest first
+        (none while no batch has created the outbox yet)."""
+        driver = await asyncpg_connection(self.conn)
+        if not await driver.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_events"
+        ):
+            return []
+        rows = await driver.fetch(
+            f"SELECT {FEED_COLUMNS} FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 "
+            "ORDER BY id LIMIT $3",
+            entity,
+            after,
+            limit,
+        )
+        return [dict(row) for row in rows]
