@@ -68,7 +68,8 @@ async def register(base_url: str, erp_url, slug: str) -> str:
                 "slug": slug,
                 "name": "parts",
                 "connection_uid": connection.json()["uid"],
-                "sql": "SELECT part_no, description, unit_cost, qty, created, rowversion FROM parts",
+                "sql": "SELECT part_no, description, unit_cost, qty, created, rowversion "
+                "FROM parts",
                 "business_keys": ["part_no"],
                 "rowversion_column": "rowversion",
                 "delta_strategy": "rowversion",
