@@ -294,11 +294,3 @@ class TargetRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         found: bool = await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {target_name(spec)})")
         return not found
-
-    async def target_rows(self, spec: EntitySpec) -> int:
-        """Live rows in the target table."""
-        driver = await asyncpg_connection(self.conn)
-        count: int = await driver.fetchval(
-            f"SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL"
-        )
-        return count
