@@ -41,6 +41,7 @@ from run import (  # bench/run.py, the script beside this one
     free_port,
     fresh_databases,
     service,
+    sign_in_for_reader_token,
     wait_healthy,
 )
 
@@ -82,16 +83,7 @@ async def seed_source(url: str, rows: int) -> None:
 
 async def register(client: httpx.AsyncClient, source_url: str) -> str:
     """Admin login, the connection, the API; returns a reader service token."""
-    login = check(
-        await client.post(
-            f"{API}/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
-        ),
-        200,
-    )
-    client.headers["Authorization"] = f"Bearer {login['access_token']}"
-    token = check(
-        await client.post(f"{API}/auth/tokens", json={"name": "load", "role": "reader"}), 201
-    )["token"]
+    token = await sign_in_for_reader_token(client, "load")
     connection = check(
         await client.post(
             f"{API}/connections",
@@ -119,7 +111,7 @@ async def register(client: httpx.AsyncClient, source_url: str) -> str:
         ),
         201,
     )
-    return str(token)
+    return token
 
 
 async def walker(

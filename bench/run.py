@@ -477,8 +477,8 @@ def check(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
-async def register_apismith(client: httpx.AsyncClient, source_url: str, tables: list[str]) -> str:
-    """Admin login, a reader token, the ERP connection and one API per table."""
+async def sign_in_for_reader_token(client: httpx.AsyncClient, name: str) -> str:
+    """Sign ``client`` in as the bench admin; a new reader service token ``name``."""
     login = check(
         await client.post(
             f"{API}/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
@@ -486,9 +486,15 @@ async def register_apismith(client: httpx.AsyncClient, source_url: str, tables: 
         200,
     )
     client.headers["Authorization"] = f"Bearer {login['access_token']}"
-    token = check(
-        await client.post(f"{API}/auth/tokens", json={"name": "syncflow", "role": "reader"}), 201
-    )["token"]
+    created = check(
+        await client.post(f"{API}/auth/tokens", json={"name": name, "role": "reader"}), 201
+    )
+    return str(created["token"])
+
+
+async def register_apismith(client: httpx.AsyncClient, source_url: str, tables: list[str]) -> str:
+    """Admin login, a reader token, the ERP connection and one API per table."""
+    token = await sign_in_for_reader_token(client, "syncflow")
     connection = check(
         await client.post(
             f"{API}/connections",
