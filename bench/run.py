@@ -321,7 +321,7 @@ async def shaped_copy(
     source_url: str, target_url: str, spec: TableSpec, *, index_after: bool = False
 ) -> float:
     """Seconds for a binary COPY of the same rows into a table of the shape a SyncFlow
-    target has (the bridge columns, a uuid primary key, a unique char(32) key hash):
+    target has (the bridge columns, a uuid primary key, a unique uuid key hash):
     the floor for any sync into that contract, with no client work at all. Key hashes
     are md5 (as random as xxHash); uids follow the rowversion (time-ordered, as uuid7).
     ``index_after``: the unique key index is built after the COPY, as a first load does
@@ -333,8 +333,8 @@ async def shaped_copy(
         columns = [(c, _target_type(k)) for c, k in spec.columns] + [("rowversion", "bigint")]
         bridge = [
             ("_bridge_uid", "uuid PRIMARY KEY"),
-            ("_bridge_key_hash", "char(32) NOT NULL" + ("" if index_after else " UNIQUE")),
-            ("_bridge_data_hash", "char(64) NOT NULL"),
+            ("_bridge_key_hash", "uuid NOT NULL" + ("" if index_after else " UNIQUE")),
+            ("_bridge_data_hash", "bytea NOT NULL"),
             ("_bridge_rowversion", "text"),
             ("_bridge_ref", "text"),
             ("_bridge_batch_uid", "uuid"),
@@ -348,7 +348,8 @@ async def shaped_copy(
         select = (
             f"SELECT {', '.join(f'{c}::{k}' for c, k in columns)}, "
             "lpad(to_hex(rowversion), 32, '0')::uuid, "
-            f"md5({keys}), md5({spec.comment}) || md5({keys}), rowversion::text, NULL::text, "
+            f"md5({keys})::uuid, decode(md5({spec.comment}) || md5({keys}), 'hex'), "
+            "rowversion::text, NULL::text, "
             "'00000000-0000-7000-8000-000000000000'::uuid, now(), now(), NULL::timestamptz "
             f"FROM {spec.name}"
         )

@@ -40,7 +40,7 @@ async def insert(url, rows) -> None:
         await conn.executemany(
             "INSERT INTO erp.parts (part_no, qty, _bridge_uid, _bridge_key_hash, "
             "_bridge_data_hash, _bridge_created_at, _bridge_updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "VALUES ($1, $2, $3, $4::text::uuid, decode($5, 'hex'), $6, $6)",
             rows,
         )
     finally:

@@ -17,6 +17,7 @@ from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.pipeline.track import TrackingRepository
 from syncflow.sources.service import client_for
 from syncflow.sync.repository import BatchRepository
+from syncflow.targets.service import require_current_hashes
 
 
 @dataclass
@@ -63,6 +64,7 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
                 fetch.below_cursor(committed, spec.rowversion_lookback) if incremental else None
             )
             async with ctx.target_database.transaction() as target:
+                await require_current_hashes(target, spec=spec)
                 fresh = state.mode in tuple(SyncMode) and await TargetRepository(
                     target
                 ).target_is_empty(spec)
