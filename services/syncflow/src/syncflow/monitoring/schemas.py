@@ -21,6 +21,10 @@ class FailedRecord(BaseModel):
     )
     created_at: datetime
     resolved_at: datetime | None
+    dismissed_at: datetime | None = Field(
+        default=None, description="closed by an operator without being loaded"
+    )
+    dismissed_by: str | None = None
 
 
 class FailedRecordPage(BaseModel):
