@@ -1,9 +1,37 @@
-"""Reading console forms: text fields to values, and a refused payload to one sentence."""
+"""Console forms: text fields to values, a refused change to one sentence, and changes
+tried inside savepoints so a refused form can be shown again in the same transaction."""
+
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import FormData
 
-__all__ = ["form_text", "form_words", "validation_detail"]
+from bridge_core.errors import BridgeError
+
+__all__ = ["attempt", "form_text", "form_words", "validation_detail"]
+
+
+async def attempt(
+    connections: Sequence[AsyncConnection], change: Callable[[], Awaitable[object]]
+) -> str | None:
+    """Run ``change`` inside a savepoint of each connection: ``None`` when it went
+    through, else the reason it was refused (a validation error or a service's error),
+    with its writes rolled back and the request's transaction still usable."""
+    savepoints = [await conn.begin_nested() for conn in connections]
+    try:
+        await change()
+    except ValidationError as exc:
+        reason: str | None = validation_detail(exc)
+    except BridgeError as exc:
+        reason = exc.detail
+    else:
+        for savepoint in reversed(savepoints):
+            await savepoint.commit()
+        return None
+    for savepoint in reversed(savepoints):
+        await savepoint.rollback()
+    return reason
 
 
 def form_text(form: FormData, key: str) -> str:

@@ -6,17 +6,16 @@ reason (its writes rolled back to a savepoint, so the request's transaction comm
 nothing of it); a form that went through redirects to its list.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.console import ConsoleKit, ConsoleUser
-from bridge_core.console.forms import form_text, validation_detail
+from bridge_core.console.forms import attempt, form_text
 from bridge_core.db.transaction import Connection
 from bridge_core.errors import BridgeError
 from syncflow.console import forms
@@ -32,26 +31,6 @@ from syncflow.targets.dependencies import TargetConnection
 from syncflow.verify import service as verify_service
 
 PREFIX = "/console"
-
-
-async def _attempt(
-    connections: tuple[AsyncConnection, ...], change: Callable[[], Awaitable[object]]
-) -> str | None:
-    """Run ``change`` inside savepoints; the reason it was refused, or ``None``."""
-    savepoints = [await conn.begin_nested() for conn in connections]
-    try:
-        await change()
-    except ValidationError as exc:
-        reason: str | None = validation_detail(exc)
-    except BridgeError as exc:
-        reason = exc.detail
-    else:
-        for savepoint in reversed(savepoints):
-            await savepoint.commit()
-        return None
-    for savepoint in reversed(savepoints):
-        await savepoint.rollback()
-    return reason
 
 
 def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
@@ -98,7 +77,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = SourceCreate(name=name.strip(), base_url=base_url, token=SecretStr(token))
             await sources_service.create_source(conn, settings=settings, body=body)
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             values = {"name": name, "base_url": base_url}
             return await sources_page(request, conn, user, values=values, error=reason)
@@ -126,7 +105,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = SourceUpdate(base_url=base_url, token=SecretStr(token) if token else None)
             await sources_service.update_source(conn, settings=settings, uid=uid, body=body)
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             source = await sources_service.get_source(conn, uid=uid)
             context = {"source": source.model_copy(update={"base_url": base_url})}
@@ -137,7 +116,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def delete_source(
         request: Request, uid: UUID, user: Changer, conn: Connection
     ) -> Response:
-        reason = await _attempt((conn,), lambda: sources_service.delete_source(conn, uid=uid))
+        reason = await attempt((conn,), lambda: sources_service.delete_source(conn, uid=uid))
         if reason:
             return await sources_page(request, conn, user, error=reason)
         return RedirectResponse(f"{PREFIX}/sources", status_code=303)
@@ -221,7 +200,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = forms.entity_create(values)
             await entities_service.create_entity(conn, target_conn, settings=settings, body=body)
 
-        reason = await _attempt((conn, target_conn), change)
+        reason = await attempt((conn, target_conn), change)
         if reason:
             return await entity_form(request, conn, user, values, editing=None, error=reason)
         return RedirectResponse(f"{PREFIX}/entities", status_code=303)
@@ -250,7 +229,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                 conn, target_conn, settings=settings, name=name, body=body
             )
 
-        reason = await _attempt((conn, target_conn), change)
+        reason = await attempt((conn, target_conn), change)
         if reason:
             return await entity_form(request, conn, user, values, editing=name, error=reason)
         return RedirectResponse(f"{PREFIX}/entities", status_code=303)
@@ -259,7 +238,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def delete_entity(
         request: Request, name: str, user: Changer, conn: Connection
     ) -> Response:
-        reason = await _attempt((conn,), lambda: entities_service.delete_entity(conn, name=name))
+        reason = await attempt((conn,), lambda: entities_service.delete_entity(conn, name=name))
         if reason:
             listing = await entities_service.list_entities(conn)
             context = {"entities": listing}
@@ -330,7 +309,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = forms.schedule_body(values)
             await schedules_service.create_schedule(conn, body=body, now=now)
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             return await schedule_form(request, conn, user, values, editing=None, error=reason)
         return RedirectResponse(f"{PREFIX}/schedules", status_code=303)
@@ -353,7 +332,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = forms.schedule_body(values)
             await schedules_service.update_schedule(conn, uid=uid, body=body, now=now)
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             return await schedule_form(request, conn, user, values, editing=uid, error=reason)
         return RedirectResponse(f"{PREFIX}/schedules", status_code=303)
@@ -399,7 +378,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = forms.destination_create(values, form)
             await destinations_service.create_destination(conn, settings=settings, body=body)
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             return await destination_form(request, user, values, editing=None, error=reason)
         return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
@@ -425,7 +404,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                 conn, settings=settings, uid=uid, body=body
             )
 
-        reason = await _attempt((conn,), change)
+        reason = await attempt((conn,), change)
         if reason:
             destination = await destinations_service.get_destination(
                 conn, settings=settings, uid=uid
