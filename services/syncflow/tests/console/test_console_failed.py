@@ -145,3 +145,34 @@ async def test_batches_filter_by_date_in_the_url(syncflow_client, sign_in, parts
         f"/console/batches?entity={parts}&date_from={yesterday}&date_to={yesterday}"
     )
     assert "No batches match." in before.text
+
+
+async def test_the_json_api_retries_and_dismisses_chosen_records_too(
+    syncflow_client, operator_headers, admin_headers, parts
+):
+    failed = await _failed(syncflow_client, admin_headers, parts)
+    queued = await syncflow_client.post(
+        "/api/v1/sync/retry-records",
+        json={"record_uids": [failed["P4"]["uid"]]},
+        headers=operator_headers,
+    )
+    assert queued.status_code == 202, queued.text
+    [batch] = queued.json()
+    assert (await _finished(syncflow_client, admin_headers, batch["batch_uid"]))["counters"][
+        "fetched"
+    ] == 1
+    dismissed = await syncflow_client.post(
+        "/api/v1/monitoring/failed-records/dismiss",
+        json={"record_uids": [failed["P2"]["uid"], failed["P4"]["uid"]]},
+        headers=operator_headers,
+    )
+    assert dismissed.json() == {"dismissed": 1}  # P4 went through meanwhile
+    after = await _failed(syncflow_client, admin_headers, parts)
+    assert after["P2"]["dismissed_by"] == "tests"
+    assert after["P3"]["resolved_at"] is None
+    empty = await syncflow_client.post(
+        "/api/v1/monitoring/failed-records/dismiss",
+        json={"record_uids": []},
+        headers=operator_headers,
+    )
+    assert empty.status_code == 422
