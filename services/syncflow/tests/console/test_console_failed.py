@@ -176,3 +176,27 @@ async def test_the_json_api_retries_and_dismisses_chosen_records_too(
         headers=operator_headers,
     )
     assert empty.status_code == 422
+
+
+async def test_a_refused_post_is_a_page_saying_why(syncflow_client, sign_in, admin_headers):
+    csrf = await sign_in("operator")
+    missing = uuid.uuid4()
+    refused = await syncflow_client.post(
+        f"/console/batches/{missing}/stop",
+        data={"csrf_token": csrf},
+        headers={"Referer": "http://testserver/console/batches?status=running"},
+    )
+    assert refused.status_code == 404
+    assert refused.headers["content-type"].startswith("text/html")
+    assert f"batch {missing} not found" in refused.text
+    assert 'href="/console/batches?status=running"' in refused.text
+    partial = await syncflow_client.post(
+        f"/console/batches/{missing}/stop",
+        data={"csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert partial.json() == {"detail": f"batch {missing} not found"}
+    api = await syncflow_client.post(
+        "/api/v1/sync/start", json={"entity": "no-such"}, headers=admin_headers
+    )
+    assert api.json() == {"detail": "entity 'no-such' not found"}
