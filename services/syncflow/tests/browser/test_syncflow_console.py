@@ -189,5 +189,6 @@ async def test_every_page_fits_a_narrow_screen(live_syncflow, users, entity, pag
         await page.goto(f"{live_syncflow}/console{path}")
         assert await horizontal_overflow(page) == 0, path
     await page.goto(f"{live_syncflow}/console")
-    await expect(page.get_by_role("button", name="Sync now")).to_be_visible()
+    sync_now = page.locator(f'button[data-entity="{entity["name"]}"]', has_text="Sync now")
+    await expect(sync_now).to_be_visible()
     await screenshot(page, "syncflow-overview-narrow")
