@@ -214,12 +214,10 @@ class ChunkWriter:
         seconds = self.state.seconds
         start = time.perf_counter()
         existing = {}
-        if lookup:
-            # a first load of this table may have deferred its key index: lookups need it
+        if lookup:  # a first load may have deferred the key index: lookups need it
             await KeyIndexRepository(target).ensure(spec)
-            existing = await TargetRepository(target).lookup_existing(
-                spec, [r.key_hash for r in records]
-            )
+            keys = [r.key_hash for r in records]
+            existing = await TargetRepository(target).lookup_existing(spec, keys)
         changes = delta.classify(records, existing, self.state.uid)
         seconds[Stage.DELTA] += time.perf_counter() - start
         start = time.perf_counter()
