@@ -8,10 +8,13 @@ import typer
 
 from apismith import __version__
 from apismith.auth import service as auth_service
-from apismith.auth.schemas import ServiceTokenCreated, UserOut
+from apismith.auth.schemas import ServiceTokenCreated
 from apismith.databases import open_migrated_database
 from apismith.main import SERVICE, build_app
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users import service as users_service
+from bridge_core.auth.users.service import User
 from bridge_core.cli import add_version_option, load_settings
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
@@ -93,10 +96,10 @@ def create_user(
     """Create a user, e.g. the first admin."""
     settings = _settings()
 
-    async def run() -> UserOut:
+    async def run() -> User:
         async with open_migrated_database(settings) as database, database.transaction() as conn:
-            return await auth_service.create_user(
-                conn=conn, username=username, password=password, role=role.value
+            return await users_service.create_user(
+                conn=conn, table=users, username=username, password=password, role=role.value
             )
 
     try:

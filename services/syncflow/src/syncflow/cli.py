@@ -13,13 +13,15 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
+from bridge_core.auth.users import service as users_service
+from bridge_core.auth.users.service import User
 from bridge_core.cli import add_version_option, load_settings
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from syncflow import __version__
 from syncflow.auth import service as auth_service
-from syncflow.auth.schemas import TokenCreated, UserOut
+from syncflow.auth.schemas import TokenCreated
 from syncflow.databases import open_databases
 from syncflow.destinations import service as destination_service
 from syncflow.destinations.schemas import DestinationCreate, DestinationKind, DestinationOut
@@ -28,6 +30,7 @@ from syncflow.main import SERVICE, build_app
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.schemas import BatchStatus
+from syncflow.tables import users
 from syncflow.verify.service import verify_entity
 from syncflow.worker import flows as worker_flows
 from syncflow.worker.watch import sync_and_watch
@@ -293,10 +296,10 @@ def create_user(
     """Create a user, e.g. the first admin."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> UserOut:
+    async def work(database: Database, target: Database) -> User:
         async with database.transaction() as conn:
-            return await auth_service.create_user(
-                conn=conn, username=username, password=password, role=role.value
+            return await users_service.create_user(
+                conn=conn, table=users, username=username, password=password, role=role.value
             )
 
     user = _with_databases(settings, work)

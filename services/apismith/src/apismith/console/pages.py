@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from apismith.apis import service as apis_service
 from apismith.apis.schemas import ApiIn
-from apismith.auth import service as auth_service
 from apismith.auth.principal import Principal, Role
 from apismith.auth.security import decode_token
 from apismith.connections import service as connections_service
@@ -25,6 +24,8 @@ from apismith.executions.writer import AuditLog
 from apismith.runtime import service as runtime_service
 from apismith.runtime.schemas import ExecuteRequest
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users.router import console_sign_in
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
 from bridge_core.db.transaction import Connection, get_database
 from bridge_core.errors import BridgeError, Unauthorized
@@ -43,13 +44,6 @@ NAV = (
 def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
     """APISmith's console kit and page router (``kit.install(app, router)`` serves them)."""
 
-    async def sign_in(request: Request, username: str, password: str) -> tuple[str, int]:
-        async with get_database(request).transaction() as conn:
-            tokens = await auth_service.login(
-                conn=conn, settings=settings, username=username, password=password
-            )
-        return tokens.access_token, tokens.expires_in
-
     async def session_user(request: Request, token: str) -> ConsoleUser:
         claims = decode_token(token, settings=settings)
         if claims.typ != "access":
@@ -64,7 +58,7 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
         template_dir=HERE / "templates",
         catalog_dir=HERE / "translations",
         nav=NAV,
-        sign_in=sign_in,
+        sign_in=console_sign_in(table=users, settings=settings),
         session_user=session_user,
         secure_cookies=settings.environment not in ("development", "test"),
     )
