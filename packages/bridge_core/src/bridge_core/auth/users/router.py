@@ -5,7 +5,7 @@
 its tokens). ``console_sign_in`` is the same sign-in for a service's console kit.
 """
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
@@ -26,19 +26,18 @@ from bridge_core.errors import Unauthorized
 from bridge_core.http.throttle import sign_in_throttle
 from bridge_core.settings import ServiceSettings
 
-__all__ = ["console_sign_in", "users_router"]
+__all__ = ["console_sign_in", "one_of", "users_router"]
 
 
-def _one_of(roles: Collection[str]) -> str:
-    """``admin``, ``operator`` or ``viewer``."""
-    names = [f"``{role}``" for role in roles]
+def one_of(names: Sequence[str]) -> str:
+    """``a, b or c``: the roles in a description."""
     return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def users_router(
     *,
     table: Table,
-    roles: Collection[str],
+    roles: Sequence[str],
     user_create: type[UserCreate[Any]],
     user_out: type[UserOut[Any]],
     get_settings: Callable[[Request], ServiceSettings],
@@ -103,7 +102,7 @@ def users_router(
         status_code=status.HTTP_201_CREATED,
         dependencies=[Depends(require_admin)],
         response_model=user_out,
-        description=f"Create a user with the {_one_of(roles)} role.",
+        description=f"Create a user with the {one_of([f'``{role}``' for role in roles])} role.",
     )(create_user)
 
     @router.get(
