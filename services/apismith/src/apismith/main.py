@@ -11,6 +11,7 @@ from apismith import __version__
 from apismith.apis.router import router as apis_router
 from apismith.auth.router import router as auth_router
 from apismith.auth.token_cache import TokenCache
+from apismith.catalog import RuntimeCatalog
 from apismith.connections.router import router as connections_router
 from apismith.console.pages import build_console
 from apismith.databases import open_migrated_database
@@ -59,6 +60,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             app.state.drivers = drivers
             app.state.audit = audit = AuditWriter(database)
             app.state.token_cache = TokenCache()
+            app.state.catalog = RuntimeCatalog()
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
                 yield

@@ -17,6 +17,7 @@ from apismith.apis import service as apis_service
 from apismith.apis.schemas import ApiIn
 from apismith.auth.principal import Principal, Role
 from apismith.auth.security import decode_token
+from apismith.catalog import Catalog, catalog_write
 from apismith.connections import service as connections_service
 from apismith.drivers.registry import Drivers
 from apismith.executions import service as executions_service
@@ -147,7 +148,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             context = {"reason": exc.detail}
         return kit.render(request, "apismith/sql_verdict.html", context, user=user)
 
-    @router.post("/apis/save")
+    @router.post("/apis/save", dependencies=[catalog_write])
     async def save_api(
         request: Request,
         user: Admin,
@@ -205,6 +206,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         conn: Connection,
         drivers: Drivers,
         audit: AuditLog,
+        catalog: Catalog,
     ) -> HTMLResponse:
         """The API's first page, run as the signed-in user (and so in the audit)."""
         await kit.check_csrf(request)
@@ -212,6 +214,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         try:
             content = await runtime_service.execute(
                 database=get_database(request),
+                catalog=catalog,
                 writer=audit,
                 drivers=drivers,
                 settings=settings,
