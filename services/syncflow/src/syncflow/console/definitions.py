@@ -1,5 +1,6 @@
-"""The console's definition pages: sources (test, discover their APIs), entities (field
-mappings, parent refs, verify), schedules and destinations: view, create, edit, delete.
+"""The console's definition pages: sources (test, discover their APIs) and entities (field
+mappings, parent refs, verify): view, create, edit, delete. Schedules and destinations
+are in :mod:`.plans`.
 
 Thin handlers over the features' services. A refused form comes back as typed with the
 reason (its writes rolled back to a savepoint, so the request's transaction commits
@@ -15,15 +16,12 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.console import ConsoleKit, ConsoleUser
-from bridge_core.console.forms import attempt, form_text
+from bridge_core.console.forms import attempt
 from bridge_core.db.transaction import Connection
 from bridge_core.errors import BridgeError
 from syncflow.console import forms
-from syncflow.destinations import service as destinations_service
-from syncflow.domain import DeltaStrategy, FieldType, SyncMode
+from syncflow.domain import DeltaStrategy, FieldType
 from syncflow.entities import service as entities_service
-from syncflow.schedules import service as schedules_service
-from syncflow.schedules.router import Now
 from syncflow.settings import Settings
 from syncflow.sources import service as sources_service
 from syncflow.sources.schemas import SourceCreate, SourceUpdate
@@ -173,10 +171,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             "blank_mappings": forms.BLANK_MAPPINGS,
             "blank_parents": forms.BLANK_PARENTS,
         }
-        status = 422 if error else 200
-        return kit.render(
-            request, "syncflow/entity_form.html", context, user=user, status_code=status
-        )
+        return forms.form_page(kit, request, "syncflow/entity_form.html", context, user)
 
     @router.get("/entities/new")
     async def new_entity_page(
@@ -190,20 +185,43 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         values = forms.entity_values(source=source, api_slug=api_slug)
         return await entity_form(request, conn, user, values, editing=None)
 
+    async def save_entity(
+        request: Request,
+        user: ConsoleUser,
+        conn: AsyncConnection,
+        target_conn: AsyncConnection,
+        name: str | None,
+    ) -> Response:
+        """Create (``name`` None) or replace an entity from its form."""
+        values = forms.entity_form_values(await request.form())
+        if name is not None:
+            values["name"] = name
+
+        async def change() -> None:
+            if name is None:
+                body = forms.entity_create(values)
+                await entities_service.create_entity(
+                    conn, target_conn, settings=settings, body=body
+                )
+            else:
+                await entities_service.update_entity(
+                    conn,
+                    target_conn,
+                    settings=settings,
+                    name=name,
+                    body=forms.entity_update(values),
+                )
+
+        reason = await attempt((conn, target_conn), change)
+        if reason:
+            return await entity_form(request, conn, user, values, editing=name, error=reason)
+        return RedirectResponse(f"{PREFIX}/entities", status_code=303)
+
     @router.post("/entities/new")
     async def create_entity(
         request: Request, user: Changer, conn: Connection, target_conn: TargetConnection
     ) -> Response:
-        values = forms.entity_form_values(await request.form())
-
-        async def change() -> None:
-            body = forms.entity_create(values)
-            await entities_service.create_entity(conn, target_conn, settings=settings, body=body)
-
-        reason = await attempt((conn, target_conn), change)
-        if reason:
-            return await entity_form(request, conn, user, values, editing=None, error=reason)
-        return RedirectResponse(f"{PREFIX}/entities", status_code=303)
+        return await save_entity(request, user, conn, target_conn, None)
 
     @router.get("/entities/{name}/edit")
     async def edit_entity_page(
@@ -220,19 +238,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         conn: Connection,
         target_conn: TargetConnection,
     ) -> Response:
-        values = forms.entity_form_values(await request.form())
-        values["name"] = name
-
-        async def change() -> None:
-            body = forms.entity_update(values)
-            await entities_service.update_entity(
-                conn, target_conn, settings=settings, name=name, body=body
-            )
-
-        reason = await attempt((conn, target_conn), change)
-        if reason:
-            return await entity_form(request, conn, user, values, editing=name, error=reason)
-        return RedirectResponse(f"{PREFIX}/entities", status_code=303)
+        return await save_entity(request, user, conn, target_conn, name)
 
     @router.post("/entities/{name}/delete")
     async def delete_entity(
@@ -259,177 +265,5 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         except BridgeError as exc:
             context = {"report": None, "error": exc.detail}
         return kit.render(request, "syncflow/verify_result.html", context, user=user)
-
-    # --- schedules -------------------------------------------------------------------
-
-    @router.get("/schedules")
-    async def schedules(
-        request: Request, user: Viewer, conn: Connection, entity: str | None = None
-    ) -> HTMLResponse:
-        listing = await schedules_service.list_schedules(
-            conn, entity=entity or None, page=1, page_size=200
-        )
-        return kit.render(request, "syncflow/schedules.html", {"page": listing}, user=user)
-
-    async def schedule_form(
-        request: Request,
-        conn: AsyncConnection,
-        user: ConsoleUser,
-        values: dict[str, str],
-        *,
-        editing: UUID | None,
-        error: str | None = None,
-    ) -> HTMLResponse:
-        context = {
-            "values": values,
-            "editing": editing,
-            "error": error,
-            "names": [e.name for e in await entities_service.list_entities(conn)],
-            "modes": list(SyncMode),
-        }
-        status = 422 if error else 200
-        return kit.render(
-            request, "syncflow/schedule_form.html", context, user=user, status_code=status
-        )
-
-    @router.get("/schedules/new")
-    async def new_schedule_page(
-        request: Request, user: Viewer, conn: Connection, entity: str = ""
-    ) -> HTMLResponse:
-        values = forms.schedule_values(entity=entity)
-        return await schedule_form(request, conn, user, values, editing=None)
-
-    @router.post("/schedules/new")
-    async def create_schedule(
-        request: Request, user: Changer, conn: Connection, now: Now
-    ) -> Response:
-        values = forms.schedule_form_values(await request.form())
-
-        async def change() -> None:
-            body = forms.schedule_body(values)
-            await schedules_service.create_schedule(conn, body=body, now=now)
-
-        reason = await attempt((conn,), change)
-        if reason:
-            return await schedule_form(request, conn, user, values, editing=None, error=reason)
-        return RedirectResponse(f"{PREFIX}/schedules", status_code=303)
-
-    @router.get("/schedules/{uid}/edit")
-    async def edit_schedule_page(
-        request: Request, uid: UUID, user: Viewer, conn: Connection
-    ) -> HTMLResponse:
-        schedule = await schedules_service.get_schedule(conn, uid=uid)
-        values = forms.schedule_values(schedule)
-        return await schedule_form(request, conn, user, values, editing=uid)
-
-    @router.post("/schedules/{uid}/edit")
-    async def edit_schedule(
-        request: Request, uid: UUID, user: Changer, conn: Connection, now: Now
-    ) -> Response:
-        values = forms.schedule_form_values(await request.form())
-
-        async def change() -> None:
-            body = forms.schedule_body(values)
-            await schedules_service.update_schedule(conn, uid=uid, body=body, now=now)
-
-        reason = await attempt((conn,), change)
-        if reason:
-            return await schedule_form(request, conn, user, values, editing=uid, error=reason)
-        return RedirectResponse(f"{PREFIX}/schedules", status_code=303)
-
-    @router.post("/schedules/{uid}/delete")
-    async def delete_schedule(uid: UUID, user: Changer, conn: Connection) -> Response:
-        await schedules_service.delete_schedule(conn, uid=uid)
-        return RedirectResponse(f"{PREFIX}/schedules", status_code=303)
-
-    # --- destinations ----------------------------------------------------------------
-
-    @router.get("/destinations")
-    async def destinations(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
-        listing = await destinations_service.list_destinations(
-            conn, settings=settings, page=1, page_size=200
-        )
-        return kit.render(request, "syncflow/destinations.html", {"page": listing}, user=user)
-
-    async def destination_form(
-        request: Request,
-        user: ConsoleUser,
-        values: dict[str, str],
-        *,
-        editing: Any,
-        error: str | None = None,
-    ) -> HTMLResponse:
-        context = {"values": values, "editing": editing, "error": error}
-        status = 422 if error else 200
-        return kit.render(
-            request, "syncflow/destination_form.html", context, user=user, status_code=status
-        )
-
-    @router.get("/destinations/new")
-    async def new_destination_page(request: Request, user: Viewer) -> HTMLResponse:
-        return await destination_form(request, user, forms.destination_values(), editing=None)
-
-    @router.post("/destinations/new")
-    async def create_destination(request: Request, user: Changer, conn: Connection) -> Response:
-        form = await request.form()
-        values = forms.destination_form_values(form)
-
-        async def change() -> None:
-            body = forms.destination_create(values, form)
-            await destinations_service.create_destination(conn, settings=settings, body=body)
-
-        reason = await attempt((conn,), change)
-        if reason:
-            return await destination_form(request, user, values, editing=None, error=reason)
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
-
-    @router.get("/destinations/{uid}/edit")
-    async def edit_destination_page(
-        request: Request, uid: UUID, user: Viewer, conn: Connection
-    ) -> HTMLResponse:
-        destination = await destinations_service.get_destination(conn, settings=settings, uid=uid)
-        values = forms.destination_values(destination)
-        return await destination_form(request, user, values, editing=destination)
-
-    @router.post("/destinations/{uid}/edit")
-    async def edit_destination(
-        request: Request, uid: UUID, user: Changer, conn: Connection
-    ) -> Response:
-        form = await request.form()
-        values = forms.destination_form_values(form)
-
-        async def change() -> None:
-            body = forms.destination_update(values, form)
-            await destinations_service.update_destination(
-                conn, settings=settings, uid=uid, body=body
-            )
-
-        reason = await attempt((conn,), change)
-        if reason:
-            destination = await destinations_service.get_destination(
-                conn, settings=settings, uid=uid
-            )
-            return await destination_form(request, user, values, editing=destination, error=reason)
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
-
-    @router.post("/destinations/{uid}/pause")
-    async def pause_destination(
-        uid: UUID, request: Request, user: Changer, conn: Connection
-    ) -> Response:
-        reason = form_text(await request.form(), "reason") or "paused by an operator"
-        await destinations_service.pause_destination(
-            conn, settings=settings, uid=uid, reason=f"{reason} ({user.name})"
-        )
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
-
-    @router.post("/destinations/{uid}/resume")
-    async def resume_destination(uid: UUID, user: Changer, conn: Connection) -> Response:
-        await destinations_service.resume_destination(conn, settings=settings, uid=uid)
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
-
-    @router.post("/destinations/{uid}/delete")
-    async def delete_destination(uid: UUID, user: Changer, conn: Connection) -> Response:
-        await destinations_service.delete_destination(conn, uid=uid)
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
 
     return router

@@ -22,6 +22,7 @@ from bridge_core.http.paging import PageNumber
 from syncflow.auth.dependencies import principal_of_token
 from syncflow.console.definitions import definition_pages
 from syncflow.console.overview import flags, trend_points, trend_svg
+from syncflow.console.plans import plan_pages
 from syncflow.domain import SyncMode
 from syncflow.entities import service as entities_service
 from syncflow.monitoring import service as monitoring_service
@@ -78,6 +79,7 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
     )
     pages = _pages(kit)
     pages.include_router(definition_pages(kit, settings))
+    pages.include_router(plan_pages(kit, settings))
     return kit, pages
 
 
