@@ -5,7 +5,6 @@ run time from each entity's definition (``syncflow.targets``).
 """
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -20,6 +19,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bridge_core.db.naming import Json, new_metadata, timestamps
 

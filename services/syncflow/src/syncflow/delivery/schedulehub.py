@@ -74,16 +74,24 @@ class ScheduleHubClient:
         self.refresh_token = body.get("refresh_token") or self.refresh_token
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST {prefix}/{path}`` with the bearer token; a 401 refreshes once and repeats."""
+        """``POST {prefix}/{path}`` with the bearer token; a 401 refreshes once and repeats.
+
+        A 401 to a fixed token is final. A 401 again right after new tokens were issued
+        (ScheduleHub took our credentials a moment ago) is retried with the batch."""
         full = f"{self.prefix}/{path}"
         if self.access_token is None:
             await self.login()
         response = await self._post(full, body)
-        if response.status_code == 401 and not self.static_token:
+        if response.status_code == 401 and self.static_token:
+            raise unauthorized(response, f"POST {full}")
+        if response.status_code == 401:
             await self._refresh()
             response = await self._post(full, body)
-        if response.status_code == 401:
-            raise unauthorized(response, f"POST {full}")
+            if response.status_code == 401:
+                self.access_token = None
+                raise DeliveryFailed(
+                    "retry", f"HTTP 401 from POST {full} right after new tokens: {response.text}"
+                )
         return json_body(response, f"POST {full}")
 
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
