@@ -4,6 +4,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bridge_core.settings import DEFAULT_SECRET, ServiceSettings
+from schedulehub_standin.signatures import secret_key
 
 
 class Settings(ServiceSettings):
@@ -42,6 +43,13 @@ class Settings(ServiceSettings):
         if prefix and not prefix.startswith("/"):
             raise ValueError("api_prefix must start with '/', e.g. /api/v1")
         return prefix
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _base64_secrets(cls, value: list[str]) -> list[str]:
+        for secret in value:
+            secret_key(secret)
+        return value
 
     def secret_fields(self) -> dict[str, SecretStr]:
         # the stand-in signs nothing with secret_key: its tokens are random and kept in memory

@@ -1,8 +1,9 @@
 """The stand-in's tables, and how they come to exist.
 
-No migrations: a stand-in's schema is thrown away with its data, so the tables are made
-with ``CREATE TABLE IF NOT EXISTS`` at start, under the bridge's DDL advisory lock
-(``bridge_core.db.ddl``) so that several stand-ins starting on one database do not race.
+No migrations: a stand-in's schema is thrown away with its data, so the missing tables
+are created at start (``metadata.create_all``, which looks before it creates) under the
+bridge's DDL advisory lock (``bridge_core.db.ddl``), so that several stand-ins starting
+on one database do not race. A changed table is not altered: drop the database.
 
 - ``records``: what ScheduleHub holds, one row per ``(entity, erp_key_hash)``; a soft
   delete sets ``deleted_at``; ``data`` is the record as sent (mapped fields, parent refs).
