@@ -11,15 +11,18 @@ import base64
 import itertools
 import signal
 from collections import defaultdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bridge_core.testing.live_server import free_port
 from schedulehub_standin.testing import (
     schedulehub_standin,  # noqa: F401 - fixture
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
 from syncflow.delivery.runner import DeliveryRunner
+from syncflow.worker import scheduled
 
 ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
 WRONG_SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
@@ -308,3 +311,68 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_inserts_nothing_twice
         await survivor.shutdown(running)
     log = await standin.control.log(entity="parts")
     assert sorted(e["op"] for e in log) == ["insert"] * 5
+
+
+async def pending_after_attempts(world, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        items = (await deliveries(world, state="pending"))["items"]
+        if items and all(item["attempts_count"] >= count for item in items):
+            return items
+        assert asyncio.get_running_loop().time() < deadline, items
+        await asyncio.sleep(0.05)
+
+
+async def test_retry_after_is_honoured_and_an_outage_past_the_horizon_dead_letters(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_faults(throttle_rate=1, retry_after_seconds=2)
+    await world.sync("parts")
+    waiting = await pending_after_attempts(world, 1)
+    for item in waiting:
+        last = datetime.fromisoformat(item["attempts"][-1]["attempted_at"])
+        assert datetime.fromisoformat(item["next_attempt_at"]) - last >= timedelta(seconds=1.9)
+        assert item["attempts"][-1]["status_code"] == 429
+
+    world.settings.delivery_retry_horizon_seconds = 1.0
+    await standin.control.set_faults(error_rate=1)
+    await settled(world, ["parts"], timeout=30)
+    dead = (await deliveries(world, state="dead"))["items"]
+    assert len(dead) == 5
+    assert all(item["last_error"].startswith("gave up after") for item in dead)
+    assert all("HTTP 503" in item["last_error"] for item in dead)
+
+    await standin.control.set_faults()
+    replay = await world.client.post(
+        "/api/v1/deliveries/replay", json={"destination": "hub", "entity": "parts"}
+    )
+    assert replay.json() == {"replayed": 5}
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+
+
+async def test_delivery_shows_in_stats_metrics_and_the_detailed_health(world, standin):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await world.sync("parts")
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-001"}])
+    await settled(world, ["parts"])
+
+    stats = (await world.client.get("/api/v1/monitoring/stats")).json()
+    assert [
+        (d["destination"], d["entity"], d["pending"], d["dead"]) for d in stats["deliveries"]
+    ] == [("hub", "parts", 0, 1)]
+    await scheduled.refresh_metrics(database=world.app.state.database)
+    metrics = (await world.client.get("/metrics")).text
+    assert 'syncflow_delivery_dead{destination="hub",entity="parts"} 1.0' in metrics
+    assert 'syncflow_delivery_pending{destination="hub",entity="parts"} 0.0' in metrics
+    assert 'syncflow_delivery_lag_seconds{destination="hub",entity="parts"} 0.0' in metrics
+
+    healthy = (await world.client.get("/api/v1/monitoring/health/detailed")).json()
+    assert [(d["destination"], d["ok"]) for d in healthy["destinations"]] == [("hub", True)]
+    await world.client.patch(
+        f"/api/v1/destinations/{hub['uid']}", json={"url": f"http://127.0.0.1:{free_port()}"}
+    )
+    unhealthy = await world.client.get("/api/v1/monitoring/health/detailed")
+    assert unhealthy.status_code == 503
+    check = unhealthy.json()["destinations"][0]
+    assert (check["ok"], check["detail"]) == (False, "unreachable: ConnectError")
