@@ -10,18 +10,23 @@ import asyncio
 import base64
 import itertools
 import signal
+import sys
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from loguru import logger
+from typer.testing import CliRunner
 
 from bridge_core.testing.live_server import free_port
 from schedulehub_standin.testing import (
     schedulehub_standin,  # noqa: F401 - fixture
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
+from syncflow.cli import app
 from syncflow.delivery.runner import DeliveryRunner
+from syncflow.orchestration.state import RunContext
 from syncflow.worker import scheduled
 
 ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
@@ -376,3 +381,69 @@ async def test_delivery_shows_in_stats_metrics_and_the_detailed_health(world, st
     assert unhealthy.status_code == 503
     check = unhealthy.json()["destinations"][0]
     assert (check["ok"], check["detail"]) == (False, "unreachable: ConnectError")
+
+
+async def test_retention_prunes_delivered_events_and_their_outbox_rows(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-004"}])
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    world.settings.delivery_retention_days = 1e-9
+    context = RunContext(
+        database=world.app.state.database,
+        target_database=world.app.state.target_database,
+        settings=world.settings,
+        worker_id="pruner",
+    )
+    await scheduled.prune_deliveries(ctx=context)
+    left = await world.target(f"SELECT id FROM {OUTBOX} WHERE entity = 'parts' ORDER BY id")
+    remaining = (await deliveries(world))["items"]
+    # the dead letter stays, and so does its outbox event and every later one
+    assert [item["state"] for item in remaining] == ["dead"]
+    assert left
+    assert left[0]["id"] == remaining[0]["event_id"]
+
+
+@pytest.fixture
+def cli_logging():
+    yield
+    # the command points Loguru at the runner's captured stderr, which is closed afterwards
+    logger.remove()
+    logger.add(sys.stderr)
+
+
+async def test_the_cli_lists_dead_letters_and_replays_them(world, standin, cli_logging):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-002"}])
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    settings = world.settings
+    env = {
+        "SYNCFLOW_DATABASE_URL": settings.database_url,
+        "SYNCFLOW_ENVIRONMENT": "test",
+        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
+        "SYNCFLOW_LOG_FILE": "false",
+    }
+
+    async def run(*args: str):
+        return await asyncio.to_thread(CliRunner().invoke, app, ["deliveries", *args], env=env)
+
+    listed = await run("list", "--destination", "hub", "--state", "dead")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert lines[-1] == "1 of 1"
+    [shown] = [line for line in lines if "  hub  parts  " in line]
+    assert "dead" in shown
+    assert "rejected by ScheduleHub" in shown
+    assert (await run("list", "--state", "lost")).exit_code == 2
+
+    await standin.control.set_rules([])
+    replayed = await run("replay", "hub", "--state", "dead")
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 events replayed" in replayed.output
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+    unknown = await run("replay", "nowhere")
+    assert unknown.exit_code == 1
+    assert "not found" in unknown.output
