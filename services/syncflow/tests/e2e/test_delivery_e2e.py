@@ -9,6 +9,7 @@ hash), no key was applied out of order, and no record was inserted twice.
 import asyncio
 import base64
 import itertools
+import json
 import signal
 import sys
 from collections import defaultdict
@@ -25,6 +26,7 @@ from schedulehub_standin.testing import (
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
 from syncflow.cli import app
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.runner import DeliveryRunner
 from syncflow.orchestration.state import RunContext
 from syncflow.worker import scheduled
@@ -447,3 +449,23 @@ async def test_the_cli_lists_dead_letters_and_replays_them(world, standin, cli_l
     unknown = await run("replay", "nowhere")
     assert unknown.exit_code == 1
     assert "not found" in unknown.output
+
+
+async def test_records_and_webhook_events_carry_numerics_digit_for_digit(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await world.erp(
+        "UPDATE parts SET qty = 123456789012.345678, rowversion = nextval('rv') "
+        "WHERE part_no = 'P-001'"
+    )
+    await world.sync("parts")
+    [event] = await world.target(
+        f"SELECT id FROM {OUTBOX} WHERE entity = 'parts' AND data->>'part_no' = 'P-001'"
+    )
+    async with world.app.state.target_database.transaction() as target:
+        sent = (await OutboxRepository(target).events_to_send([event["id"]]))[event["id"]]
+    assert '"qty": 123456789012.345678' in sent["record"]
+    assert '"qty": 123456789012.345678' in sent["item"]
+    record = json.loads(sent["record"])
+    assert record["erp_key_hash"] == sent["key_hash"]
+    assert set(record) >= {"erp_data_hash", "erp_rowversion", "erp_ref_str", "parent_refs"}
+    await assert_delivered_exactly(world, standin, entities=["parts"])

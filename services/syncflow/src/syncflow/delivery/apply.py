@@ -8,6 +8,11 @@ a timeout or a crash therefore inserts nothing twice: the query shows what lande
 Per-record failures dead-letter that key's events with ScheduleHub's error; the rest of
 the batch is delivered.
 
+Records and events are JSON text made by PostgreSQL from the outbox (see
+``OutboxRepository.events_to_send``) and embedded as they are, so numerics keep every
+digit. A record is the mapped row plus ``erp_key_hash``, ``erp_data_hash``,
+``erp_rowversion``, ``erp_ref_str`` (the row's ``_bridge_uid``) and ``parent_refs``.
+
 Webhook: the batch's events, oldest first, in one signed message whose id is the batch's,
 in Standard Webhooks' envelope: ``{type: "syncflow.changes", timestamp, data: {destination,
 entity, events: [change feed items]}}``.
@@ -16,6 +21,8 @@ entity, events: [change feed items]}}``.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from syncflow.delivery.schedulehub import ScheduleHubClient
 from syncflow.delivery.webhook import WebhookClient
@@ -28,36 +35,6 @@ class Outcome:
 
     delivered: list[int] = field(default_factory=list)
     dead: dict[int, str] = field(default_factory=dict)
-
-
-def feed_item(event: dict[str, Any]) -> dict[str, Any]:
-    """An outbox event as the change feed and webhooks show it."""
-    return {
-        "id": event["id"],
-        "op": "delete" if event["operation"] == "delete" else "upsert",
-        "operation": event["operation"],
-        "key_hash": event["key_hash"],
-        "uid": str(event["bridge_uid"]),
-        "data_hash": event["data_hash"],
-        "rowversion": event["rowversion"],
-        "ref_str": str(event["bridge_uid"]),
-        "batch_uid": str(event["batch_uid"]),
-        "data": event["data"],
-        "parent_key_hashes": event["parent_key_hashes"],
-        "created_at": event["created_at"].isoformat(),
-    }
-
-
-def schedulehub_record(event: dict[str, Any]) -> dict[str, Any]:
-    """A ScheduleHub record: the mapped row plus the ``erp_*`` fields and parent refs."""
-    return {
-        **event["data"],
-        "erp_key_hash": event["key_hash"],
-        "erp_data_hash": event["data_hash"],
-        "erp_rowversion": event["rowversion"],
-        "erp_ref_str": str(event["bridge_uid"]),
-        "parent_refs": event["parent_key_hashes"],
-    }
 
 
 def _failed_keys(
@@ -117,14 +94,14 @@ async def apply_to_schedulehub(
     if inserts:
         result = await client.call(
             f"{path}/batch/insert",
-            {"records": [schedulehub_record(latest[key]) for key in inserts]},
+            {"records": [orjson.Fragment(latest[key]["record"]) for key in inserts]},
         )
         failed |= _failed_keys(result, sent_keys=inserts, uid_keys=uid_keys)
         crash_point("deliver")
     if updates:
         body = {
             "updates": [
-                {"uid": existing[key]["uid"], "data": schedulehub_record(latest[key])}
+                {"uid": existing[key]["uid"], "data": orjson.Fragment(latest[key]["record"])}
                 for key in updates
             ]
         }
@@ -160,7 +137,7 @@ async def apply_to_webhook(
         "data": {
             "destination": destination,
             "entity": entity,
-            "events": [feed_item(events[row["event_id"]]) for row in rows],
+            "events": [orjson.Fragment(events[row["event_id"]]["item"]) for row in rows],
         },
     }
     await client.send(message_id=batch_uid, payload=payload)

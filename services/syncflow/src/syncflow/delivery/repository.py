@@ -178,11 +178,23 @@ class OutboxRepository(Repository):
         )
         return [dict(row) for row in rows]
 
-    async def events_by_id(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Whole events (with their data) by id."""
+    async def events_to_send(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Events by id, each with its ScheduleHub ``record`` and its webhook/feed ``item``
+        as JSON text made by PostgreSQL, so numerics keep every digit (no float between)."""
         driver = await asyncpg_connection(self.conn)
         rows = await driver.fetch(
-            f"SELECT {FEED_COLUMNS} FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])", list(ids)
+            "SELECT id, key_hash, operation, data_hash, "
+            "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
+            "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
+            "'parent_refs', parent_key_hashes))::text AS record, "
+            "jsonb_build_object('id', id, "
+            "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
+            "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
+            "'data_hash', data_hash, 'rowversion', rowversion, 'ref_str', bridge_uid::text, "
+            "'batch_uid', batch_uid, 'data', data, 'parent_key_hashes', parent_key_hashes, "
+            "'created_at', created_at)::text AS item "
+            f"FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
+            list(ids),
         )
         return {row["id"]: dict(row) for row in rows}
 

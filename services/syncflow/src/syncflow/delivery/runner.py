@@ -245,7 +245,7 @@ class DeliveryRunner:
         client = self._client(destination)
         client.transport.attempts.clear()
         async with self.target_database.transaction() as target:
-            events = await OutboxRepository(target).events_by_id([r["event_id"] for r in rows])
+            events = await OutboxRepository(target).events_to_send([r["event_id"] for r in rows])
         outcome: Outcome | None = None
         failure: DeliveryFailed | None = None
         pruned = [row for row in rows if row["event_id"] not in events]
