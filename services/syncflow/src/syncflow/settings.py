@@ -47,6 +47,9 @@ class Settings(ServiceSettings):
     delivery_poll_seconds: float = Field(
         default=1.0, gt=0, description="how often an idle delivery worker looks for events"
     )
+    delivery_concurrency: int = Field(
+        default=4, ge=1, le=64, description="delivery streams one worker delivers at once"
+    )
     delivery_retry_base_seconds: float = Field(
         default=2.0, gt=0, description="first delivery retry delay (doubled per attempt, jittered)"
     )

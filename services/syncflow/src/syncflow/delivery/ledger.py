@@ -29,9 +29,19 @@ from syncflow.tables import (
     destinations,
 )
 
+# a destination delivers an entity when it names it, or names none (every entity)
+_DELIVERS_ENTITY = (
+    "(jsonb_array_length(destinations.entities) = 0 "
+    "OR destinations.entities ? delivery_streams.entity_name)"
+)
+
 
 def _database_now() -> Any:
     return func.clock_timestamp(type_=DateTime(timezone=True))
+
+
+def _delivers_entity() -> Any:
+    return text(_DELIVERS_ENTITY)
 
 
 class DeliveryLedger(Repository):
@@ -47,7 +57,9 @@ class DeliveryLedger(Repository):
                 "next_check_at, updated_at) "
                 "SELECT d.uid, e.name, 0, :now, :now FROM destinations d CROSS JOIN entities e "
                 "WHERE jsonb_array_length(d.entities) = 0 OR d.entities ? e.name "
-                "ON CONFLICT DO NOTHING"
+                # one order for every worker: concurrent inserts never wait on each other
+                # in a cycle
+                "ORDER BY d.uid, e.name ON CONFLICT DO NOTHING"
             ),
             {"now": now},
         )
@@ -56,14 +68,16 @@ class DeliveryLedger(Repository):
     async def claim_stream(
         self, *, worker_id: str, lease_seconds: int, now: datetime
     ) -> dict[str, Any] | None:
-        """Lease the stream that is due longest, of an enabled, unpaused destination, whose
-        lease is free or expired; with its destination's columns under ``destination``."""
+        """Lease the stream that is due longest, of an enabled, unpaused destination that
+        still delivers its entity, whose lease is free or expired; with its destination's
+        columns under ``destination``."""
         candidate = (
             select(delivery_streams.c.destination_uid, delivery_streams.c.entity_name)
             .join(destinations, destinations.c.uid == delivery_streams.c.destination_uid)
             .where(
                 destinations.c.enabled,
                 destinations.c.paused_at.is_(None),
+                _delivers_entity(),
                 delivery_streams.c.next_check_at <= now,
                 or_(
                     delivery_streams.c.lease_owner.is_(None),
@@ -503,15 +517,18 @@ class DeliveryLedger(Repository):
     async def outbox_safe_ids(self) -> dict[str, int | None]:
         """Per entity: the highest outbox id that every stream of it has delivered (no
         undelivered delivery at or below it, read by the cursor); ``None`` for an entity
-        no stream reads (its events have no one waiting for them)."""
+        no stream reads (its events have no one waiting for them). A stream whose
+        destination no longer names the entity holds nothing back."""
         rows = await self.conn.execute(
             text(
-                "SELECT e.name, min(LEAST(s.cursor, COALESCE(("
+                "SELECT e.name, min(LEAST(delivery_streams.cursor, COALESCE(("
                 " SELECT min(d.event_id) - 1 FROM deliveries d"
-                " WHERE d.destination_uid = s.destination_uid AND d.entity_name = s.entity_name"
-                " AND d.state <> 'delivered'), s.cursor))) AS safe "
-                "FROM entities e LEFT JOIN delivery_streams s ON s.entity_name = e.name "
-                "GROUP BY e.name"
+                " WHERE d.destination_uid = delivery_streams.destination_uid"
+                " AND d.entity_name = delivery_streams.entity_name AND d.state <> 'delivered'"
+                " ), delivery_streams.cursor))) AS safe "
+                "FROM entities e LEFT JOIN (delivery_streams JOIN destinations ON "
+                f"destinations.uid = delivery_streams.destination_uid AND {_DELIVERS_ENTITY}) "
+                "ON delivery_streams.entity_name = e.name GROUP BY e.name"
             )
         )
         return {row.name: (None if row.safe is None else int(row.safe)) for row in rows}

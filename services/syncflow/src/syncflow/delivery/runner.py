@@ -77,31 +77,42 @@ class DeliveryRunner:
         self.worker_id = worker_id
         self.now = now
         self._stopping = asyncio.Event()
-        self._clients: dict[UUID, tuple[datetime, Client]] = {}
+        # one client per stream: a stream is delivered by one lane at a time, so a client's
+        # recorded attempts are that stream's
+        self._clients: dict[tuple[UUID, str], tuple[datetime, Client]] = {}
+        self._streams_checked = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run_forever(self) -> None:
-        """Deliver until :meth:`stop`; an error in one step never stops the loop."""
-        logger.info("delivery worker {} started", self.worker_id)
+        """Deliver ``delivery_concurrency`` streams at once until :meth:`stop`."""
+        logger.info(
+            "delivery worker {} started ({} lanes)",
+            self.worker_id,
+            self.settings.delivery_concurrency,
+        )
         try:
-            while not self._stopping.is_set():
-                try:
-                    worked = await self.run_once()
-                except Exception as exc:
-                    logger.opt(exception=exc).error("delivery worker error: {}", exc)
-                    worked = False
-                if not worked:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._stopping.wait(), timeout=self.settings.delivery_poll_seconds
-                        )
+            await asyncio.gather(*(self._lane() for _ in range(self.settings.delivery_concurrency)))
         finally:
             for _, client in self._clients.values():
                 await client.aclose()
             self._clients.clear()
         logger.info("delivery worker {} stopped", self.worker_id)
+
+    async def _lane(self) -> None:
+        """Take steps on due streams; an error in one step never stops the lane."""
+        while not self._stopping.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception as exc:
+                logger.opt(exception=exc).error("delivery worker error: {}", exc)
+                worked = False
+            if not worked:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), timeout=self.settings.delivery_poll_seconds
+                    )
 
     async def shutdown(self, task: "asyncio.Task[None]") -> None:
         """Stop now (a batch out is abandoned: it is sent again) and hand the leases back."""
@@ -119,7 +130,10 @@ class DeliveryRunner:
         """Lease one due stream and take one step on it; ``False`` when none was due."""
         async with self.database.transaction() as conn:
             ledger = DeliveryLedger(conn)
-            await ledger.ensure_streams(now=self.now())
+            clock = asyncio.get_running_loop().time()
+            if clock - self._streams_checked >= self.settings.delivery_poll_seconds:
+                self._streams_checked = clock
+                await ledger.ensure_streams(now=self.now())
             stream = await ledger.claim_stream(
                 worker_id=self.worker_id,
                 lease_seconds=self.settings.lease_seconds,
@@ -214,13 +228,13 @@ class DeliveryRunner:
             heads = await OutboxRepository(target).heads(sorted(cursors))
         return all(cursors[name] >= heads[name] for name in cursors)
 
-    def _client(self, destination: Any) -> Client:
-        """The destination's client, kept between batches (a ScheduleHub login lasts)."""
-        cached = self._clients.get(destination["uid"])
+    async def _client(self, destination: Any, entity: str) -> Client:
+        """The stream's client, kept between batches (a ScheduleHub login lasts)."""
+        cached = self._clients.get((destination["uid"], entity))
         if cached is not None and cached[0] == destination["updated_at"]:
             return cached[1]
         if cached is not None:
-            asyncio.get_running_loop().create_task(cached[1].aclose())
+            await cached[1].aclose()  # the destination changed: new URL or credentials
         credentials = destinations_service.credentials(self.settings, destination)
         client: Client
         if destination["kind"] == "schedulehub":
@@ -236,13 +250,13 @@ class DeliveryRunner:
             client = WebhookClient(
                 destination["url"], secrets=credentials.secrets, timeout=destination["timeout_s"]
             )
-        self._clients[destination["uid"]] = (destination["updated_at"], client)
+        self._clients[(destination["uid"], entity)] = (destination["updated_at"], client)
         return client
 
     async def _send(
         self, destination: Any, entity: str, batch_uid: UUID, rows: list[dict[str, Any]]
     ) -> None:
-        client = self._client(destination)
+        client = await self._client(destination, entity)
         client.transport.attempts.clear()
         async with self.target_database.transaction() as target:
             events = await OutboxRepository(target).events_to_send([r["event_id"] for r in rows])
