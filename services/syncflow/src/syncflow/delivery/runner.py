@@ -168,13 +168,18 @@ class DeliveryRunner:
     async def _heartbeat(self, destination_uid: UUID, entity: str) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            async with self.database.transaction() as conn:
-                held = await DeliveryLedger(conn).renew_lease(
-                    destination_uid,
-                    entity,
-                    worker_id=self.worker_id,
-                    lease_seconds=self.settings.lease_seconds,
-                )
+            try:
+                async with self.database.transaction() as conn:
+                    held = await DeliveryLedger(conn).renew_lease(
+                        destination_uid,
+                        entity,
+                        worker_id=self.worker_id,
+                        lease_seconds=self.settings.lease_seconds,
+                    )
+            except (OSError, SQLAlchemyError) as exc:
+                # the next beat tries again; the outcome is fenced by the lease anyway
+                logger.warning("could not renew a delivery lease ({})", type(exc).__name__)
+                continue
             if not held:
                 logger.warning("lease on delivery stream {}/{} lost", destination_uid, entity)
                 return
@@ -218,7 +223,14 @@ class DeliveryRunner:
             spec = await entities_service.load_spec(conn, entity)
         except NotFound:
             return False
-        parents = sorted({ref.parent_entity for ref in spec.parent_refs})
+        delivered = destination["entities"]
+        parents = sorted(
+            {
+                ref.parent_entity
+                for ref in spec.parent_refs
+                if not delivered or ref.parent_entity in delivered
+            }
+        )
         if not parents:
             return True
         cursors = await DeliveryLedger(conn).cursors(destination["uid"], parents)
@@ -286,6 +298,11 @@ class DeliveryRunner:
                 )
         except DeliveryFailed as exc:
             failure = exc
+        except (KeyError, TypeError, ValueError) as exc:
+            # an answer of an unexpected shape: retried on the schedule like an outage, so
+            # it never spins and ends as a dead letter that says what went wrong
+            logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
+            failure = DeliveryFailed("retry", f"unexpected answer: {type(exc).__name__}: {exc}")
         await self._record(destination, entity, batch_uid, rows, outcome, failure, client)
 
     async def _record(

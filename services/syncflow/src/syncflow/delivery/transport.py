@@ -98,7 +98,7 @@ class Transport:
         except httpx.TimeoutException as exc:
             self._record(request, started, clock, error=f"timeout: {type(exc).__name__}")
             raise DeliveryFailed("retry", f"{request} timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # refused, dropped, cut off, undecodable
             self._record(request, started, clock, error=f"{type(exc).__name__}: {exc}")
             raise DeliveryFailed("retry", f"{request} failed: {type(exc).__name__}") from exc
         self._record(
