@@ -29,6 +29,8 @@ from syncflow.tables import (
     destinations,
 )
 
+# windows of unbatched events one batch formation reads at most (of 2 x batch_size each)
+_MAX_WINDOWS = 10
 # a destination delivers an entity when it names it, or names none (every entity)
 _DELIVERS_ENTITY = (
     "(jsonb_array_length(destinations.entities) = 0 "
@@ -269,38 +271,70 @@ class DeliveryLedger(Repository):
     ) -> int:
         """Put up to ``keys`` keys, oldest first, into a new batch: keys whose undelivered
         events are all pending and unbatched, and whose parents have no undelivered event
-        here (see the module doc); how many events it holds."""
+        here (see the module doc); how many events it holds.
+
+        The oldest unbatched events are read a window at a time (keyset on the event id)
+        and their keys checked with one set-based query each, so the cost grows with the
+        batch, not with the backlog, with or without table statistics."""
+        chosen: list[str] = []
+        after = 0
+        for _ in range(_MAX_WINDOWS):
+            window = (
+                await self.conn.execute(
+                    text(
+                        "SELECT key_hash, event_id FROM deliveries "
+                        "WHERE destination_uid = :d AND entity_name = :e AND state = 'pending' "
+                        "AND batch_uid IS NULL AND event_id > :after "
+                        "ORDER BY event_id LIMIT :scan"
+                    ),
+                    {"d": destination_uid, "e": entity, "after": after, "scan": keys * 2},
+                )
+            ).all()
+            if not window:
+                break
+            after = window[-1].event_id
+            taken = set(chosen)
+            candidates = [
+                k for k in dict.fromkeys(row.key_hash for row in window) if k not in taken
+            ]
+            blocked = await self._blocked(destination_uid, entity, candidates)
+            chosen += [key for key in candidates if key not in blocked][: keys - len(chosen)]
+            if len(chosen) >= keys or len(window) < keys * 2:
+                break
+        if not chosen:
+            return 0
         result = await self.conn.execute(
             text(
-                "WITH candidates AS ("
-                " SELECT d.key_hash, d.event_id FROM deliveries d"
-                " WHERE d.destination_uid = :d AND d.entity_name = :e"
-                " AND d.state = 'pending' AND d.batch_uid IS NULL"
-                " AND NOT EXISTS (SELECT 1 FROM deliveries b"
-                "  WHERE b.destination_uid = :d AND b.entity_name = :e"
-                "  AND b.key_hash = d.key_hash AND b.state <> 'delivered'"
-                "  AND (b.state <> 'pending' OR b.batch_uid IS NOT NULL))"
-                " AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(d.parent_key_hashes) p"
-                "  JOIN deliveries pd ON pd.destination_uid = :d AND pd.entity_name = p.key"
-                "  AND pd.key_hash = p.value AND pd.state IN ('pending', 'delivering'))"
-                " ORDER BY d.event_id LIMIT :scan),"
-                " chosen AS (SELECT key_hash FROM candidates GROUP BY key_hash"
-                " ORDER BY min(event_id) LIMIT :keys)"
-                " UPDATE deliveries SET batch_uid = :b, updated_at = :now"
-                " WHERE destination_uid = :d AND entity_name = :e"
-                " AND state = 'pending' AND batch_uid IS NULL"
-                " AND key_hash IN (SELECT key_hash FROM chosen)"
+                "UPDATE deliveries SET batch_uid = :b, updated_at = :now "
+                "WHERE destination_uid = :d AND entity_name = :e AND state = 'pending' "
+                "AND batch_uid IS NULL AND key_hash = ANY(:keys)"
             ),
-            {
-                "d": destination_uid,
-                "e": entity,
-                "b": batch_uid,
-                "keys": keys,
-                "scan": keys * 4,
-                "now": now,
-            },
+            {"d": destination_uid, "e": entity, "b": batch_uid, "keys": chosen, "now": now},
         )
         return int(result.rowcount)
+
+    async def _blocked(self, destination_uid: UUID, entity: str, keys: list[str]) -> set[str]:
+        """Which of ``keys`` must wait: an undelivered event of theirs is in flight, waits
+        for a retry or is dead, or one of their parents' keys has an undelivered event."""
+        if not keys:
+            return set()
+        rows = await self.conn.execute(
+            text(
+                "SELECT key_hash FROM deliveries "
+                "WHERE destination_uid = :d AND entity_name = :e AND key_hash = ANY(:keys) "
+                "AND state <> 'delivered' AND (state <> 'pending' OR batch_uid IS NOT NULL) "
+                "UNION "
+                "SELECT c.key_hash FROM deliveries c "
+                "CROSS JOIN LATERAL jsonb_each_text(c.parent_key_hashes) p "
+                "JOIN deliveries pd ON pd.destination_uid = :d AND pd.entity_name = p.key "
+                "AND pd.key_hash = p.value AND pd.state IN ('pending', 'delivering') "
+                "WHERE c.destination_uid = :d AND c.entity_name = :e AND c.key_hash = ANY(:keys) "
+                "AND c.state = 'pending' AND c.batch_uid IS NULL "
+                "AND c.parent_key_hashes <> '{}'::jsonb"
+            ),
+            {"d": destination_uid, "e": entity, "keys": keys},
+        )
+        return set(rows.scalars())
 
     async def start_batch(self, batch_uid: UUID, *, now: datetime) -> list[dict[str, Any]]:
         """Mark the batch's pending events ``delivering``; its events by id."""
