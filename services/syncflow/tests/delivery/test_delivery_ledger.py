@@ -150,3 +150,13 @@ async def test_retention_prunes_delivered_events_never_undelivered_ones(ledger_w
         )
     assert [(r["event_id"], r["state"]) for r in page] == [(31, "dead")]
     assert total == 1
+
+
+async def test_keys_held_back_at_the_head_do_not_starve_the_keys_behind_them(ledger_world):
+    database, uid = ledger_world
+    await add(database, uid, "parts", [event(40, "a")])
+    assert await take(database, uid, "parts", keys=1) == [(40, "a")]
+    await settle(database, uid, [40], "dead", error="rejected")
+    # five newer events of the dead key, then another key: windows of two events each
+    await add(database, uid, "parts", [event(41 + i, "a") for i in range(5)] + [event(46, "b")])
+    assert await take(database, uid, "parts", keys=1) == [(46, "b")]
