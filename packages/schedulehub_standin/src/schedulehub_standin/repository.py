@@ -6,12 +6,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Text,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import Uuid
 
 from bridge_core.db.repository import Repository
-from bridge_core.ids import new_id
+from bridge_core.ids import new_id_texts
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
+
+# the columns an insert takes from the records sent
+_STORED = (
+    "erp_key_hash",
+    "uid",
+    "erp_data_hash",
+    "erp_rowversion",
+    "erp_ref_str",
+    "parent_refs",
+    "data",
+)
+
+
+def _value(value: str | datetime) -> Any:
+    """A bound value as a selected column."""
+    return literal(value, DateTime(timezone=True) if isinstance(value, datetime) else Text)
 
 
 @dataclass(frozen=True)
@@ -79,49 +108,94 @@ class RecordRepository(Repository):
         return set(rows.scalars())
 
     async def insert(
-        self, entity: str, new: Sequence[NewRecord], *, now: datetime
+        self, entity: str, new: Sequence[NewRecord], *, via: str, now: datetime
     ) -> dict[str, uuid.UUID]:
         """Insert records whose key is not held live (a soft-deleted one is revived with a
-        new uid); return ``{key: uid}`` of those stored. Keys must be distinct."""
+        new uid) and log them; return ``{key: uid}`` of those stored. Keys must be distinct.
+
+        One statement whatever the count: the records travel as one JSON array, and the
+        apply log is written from the insert's ``RETURNING``.
+        """
         if not new:
             return {}
-        statement = pg_insert(records)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[records.c.entity, records.c.erp_key_hash],
-            set_={
-                name: statement.excluded[name]
-                for name in (
+        incoming = (
+            func.jsonb_to_recordset(bindparam("rows", type_=JSONB))
+            .table_valued(
+                column("erp_key_hash", Text),
+                column("uid", Uuid),
+                column("erp_data_hash", Text),
+                column("erp_rowversion", Text),
+                column("erp_ref_str", Text),
+                column("parent_refs", JSONB),
+                column("data", JSONB),
+            )
+            .render_derived(name="incoming", with_types=True)
+        )
+        statement = pg_insert(records).from_select(
+            [*_STORED, "entity", "created_at", "updated_at"],
+            select(
+                *(incoming.c[name] for name in _STORED), _value(entity), _value(now), _value(now)
+            ),
+        )
+        stored = (
+            statement.on_conflict_do_update(
+                index_elements=[records.c.entity, records.c.erp_key_hash],
+                set_={
+                    **{name: statement.excluded[name] for name in _STORED},
+                    "created_at": statement.excluded.created_at,
+                    "updated_at": statement.excluded.updated_at,
+                    "deleted_at": None,
+                },
+                where=records.c.deleted_at.is_not(None),
+            )
+            .returning(
+                records.c.erp_key_hash,
+                records.c.uid,
+                records.c.erp_data_hash,
+                records.c.erp_rowversion,
+            )
+            .cte("stored")
+        )
+        logged = (
+            insert(apply_log)
+            .from_select(
+                [
+                    "entity",
+                    "erp_key_hash",
                     "uid",
+                    "op",
+                    "via",
                     "erp_data_hash",
                     "erp_rowversion",
-                    "erp_ref_str",
-                    "parent_refs",
-                    "data",
-                    "created_at",
-                    "updated_at",
-                    "deleted_at",
-                )
-            },
-            where=records.c.deleted_at.is_not(None),
-        ).returning(records.c.erp_key_hash, records.c.uid)
+                    "at",
+                ],
+                select(
+                    _value(entity),
+                    stored.c.erp_key_hash,
+                    stored.c.uid,
+                    _value("insert"),
+                    _value(via),
+                    stored.c.erp_data_hash,
+                    stored.c.erp_rowversion,
+                    _value(now),
+                ),
+            )
+            .cte("logged")
+        )
+        rows = [
+            {
+                "erp_key_hash": record.erp_key_hash,
+                "uid": uid,
+                "erp_data_hash": record.erp_data_hash,
+                "erp_rowversion": record.erp_rowversion,
+                "erp_ref_str": record.erp_ref_str,
+                "parent_refs": record.parent_refs,
+                "data": record.data,
+            }
+            for record, uid in zip(new, new_id_texts(len(new)), strict=True)
+        ]
         result = await self.conn.execute(
-            upsert,
-            [
-                {
-                    "entity": entity,
-                    "erp_key_hash": record.erp_key_hash,
-                    "uid": new_id(),
-                    "erp_data_hash": record.erp_data_hash,
-                    "erp_rowversion": record.erp_rowversion,
-                    "erp_ref_str": record.erp_ref_str,
-                    "parent_refs": record.parent_refs,
-                    "data": record.data,
-                    "created_at": now,
-                    "updated_at": now,
-                    "deleted_at": None,
-                }
-                for record in new
-            ],
+            select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged), {"rows": rows}
         )
         return {row.erp_key_hash: row.uid for row in result}
 
