@@ -30,6 +30,8 @@ from schedulehub_standin.schemas import (
 ERP_FIELDS = ("erp_key_hash", "erp_data_hash", "erp_rowversion", "erp_ref_str", "parent_refs")
 # what a record carries that is not a mapped field
 _NOT_MAPPED = frozenset((*ERP_FIELDS, "uid"))
+# what each batch call carries, and the call it is
+_CALLS = {"erp_key_hashes": "query", "records": "insert", "updates": "update", "uids": "delete"}
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -125,6 +127,8 @@ async def _missing_parents(
 
 
 def _check_size(count: int, runtime: Runtime, name: str) -> None:
+    """Count the call (``calls_query``, ...); refuse it whole when it carries too much."""
+    runtime.counters[f"calls_{_CALLS[name]}"] += 1
     limit = runtime.settings.max_batch_records
     if count > limit:
         raise Unprocessable(f"at most {limit} {name} per call, got {count}", loc=("body", name))

@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     DateTime,
+    String,
     Text,
+    any_,
     bindparam,
     column,
     func,
@@ -41,6 +44,15 @@ _STORED = (
 def _value(value: str | datetime) -> Any:
     """A bound value as a selected column."""
     return literal(value, DateTime(timezone=True) if isinstance(value, datetime) else Text)
+
+
+def _keys(keys: Collection[str]) -> Any:
+    """Keys as one array parameter: one statement text whatever their number."""
+    return literal(list(keys), ARRAY(String))
+
+
+def _uids(uids: Collection[uuid.UUID]) -> Any:
+    return literal(list(uids), ARRAY(Uuid))
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records).where(
                 records.c.entity == entity,
-                records.c.erp_key_hash.in_(list(keys)),
+                records.c.erp_key_hash == any_(_keys(keys)),
                 records.c.deleted_at.is_(None),
             )
         )
@@ -101,7 +113,7 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records.c.erp_key_hash).where(
                 records.c.entity == entity,
-                records.c.erp_key_hash.in_(list(keys)),
+                records.c.erp_key_hash == any_(_keys(keys)),
                 records.c.deleted_at.is_(None),
             )
         )
@@ -204,7 +216,7 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.uid.in_(list(uids)))
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
             .with_for_update()
         )
         return [
@@ -216,7 +228,7 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.erp_key_hash.in_(list(keys)))
+            .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
             .with_for_update()
         )
         return [
@@ -258,7 +270,7 @@ class RecordRepository(Repository):
             return
         await self.conn.execute(
             update(records)
-            .where(records.c.entity == entity, records.c.uid.in_(list(uids)))
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
             .values(deleted_at=now, updated_at=now)
         )
 
