@@ -1,5 +1,5 @@
-"""``schedulehub-standin serve`` as its own process: it makes its tables, serves, and
-stops on SIGTERM; a second start on the same database keeps what the first stored."""
+"""``schedulehub-standin serve`` as its own process: it makes its tables and serves; after
+a kill -9, a second start on the same database keeps what the first stored."""
 
 import asyncpg
 import httpx
@@ -19,6 +19,8 @@ async def test_the_command_serves_and_keeps_its_data_across_restarts(create_data
             client.headers["Authorization"] = f"Bearer {tokens['access_token']}"
             response = await client.post("/orders/batch/insert", json={"records": [record("a1")]})
             assert response.json()["success_count"] == 1
+        standin.process.kill()  # kill -9: what it committed stays
+        standin.process.wait()
 
     with standin_process(settings) as standin:
         async with httpx.AsyncClient(base_url=standin.api_url) as client:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     DateTime,
-    String,
     Text,
     any_,
     bindparam,
@@ -48,7 +47,7 @@ def _value(value: str | datetime) -> Any:
 
 def _keys(keys: Collection[str]) -> Any:
     """Keys as one array parameter: one statement text whatever their number."""
-    return literal(list(keys), ARRAY(String))
+    return literal(list(keys), ARRAY(Text))
 
 
 def _uids(uids: Collection[uuid.UUID]) -> Any:
@@ -204,7 +203,10 @@ class RecordRepository(Repository):
                 "parent_refs": record.parent_refs,
                 "data": record.data,
             }
-            for record, uid in zip(new, new_id_texts(len(new)), strict=True)
+            # in key order, so that racing calls take their row locks in one order (no deadlock)
+            for record, uid in zip(
+                sorted(new, key=lambda r: r.erp_key_hash), new_id_texts(len(new)), strict=True
+            )
         ]
         result = await self.conn.execute(
             select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged), {"rows": rows}
@@ -217,6 +219,7 @@ class RecordRepository(Repository):
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
             .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
+            .order_by(records.c.uid)
             .with_for_update()
         )
         return [
@@ -229,6 +232,7 @@ class RecordRepository(Repository):
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
             .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
+            .order_by(records.c.erp_key_hash)
             .with_for_update()
         )
         return [
