@@ -56,11 +56,12 @@ class _Outcome:
 
 
 def _hex(value: Any, name: str, *, required: bool) -> str | None:
+    """``value`` as sent (keys are compared as text), when it is hex."""
     if value is None and not required:
         return None
     if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise ValueError(f"{name} must be a hex string")
-    return value.lower()
+    return value
 
 
 def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
