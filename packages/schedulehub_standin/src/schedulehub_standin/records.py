@@ -12,8 +12,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import Unprocessable
@@ -67,7 +69,7 @@ def _hex(value: Any, name: str, *, required: bool) -> str | None:
 def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
     """A record as sent, checked; ``ValueError`` saying what is wrong."""
     rowversion = raw.get("erp_rowversion")
-    if rowversion is not None and not isinstance(rowversion, str | int | float):
+    if rowversion is not None and not isinstance(rowversion, (str, int, float, Decimal)):
         raise ValueError("erp_rowversion must be a string or a number")
     ref_str = raw.get("erp_ref_str")
     if ref_str is not None and not isinstance(ref_str, str):
@@ -137,8 +139,8 @@ def _check_size(count: int, runtime: Runtime, name: str) -> None:
 
 async def query_records(
     conn: AsyncConnection, *, entity: str, keys: list[str], runtime: Runtime
-) -> list[dict[str, Any]]:
-    """The live records held for ``keys``."""
+) -> list[orjson.Fragment]:
+    """The live records held for ``keys`` (JSON text)."""
     _check_size(len(keys), runtime, "erp_key_hashes")
     return await RecordRepository(conn).live_records(entity, keys)
 

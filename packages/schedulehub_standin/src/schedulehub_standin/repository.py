@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     DateTime,
     Text,
     any_,
     bindparam,
+    cast,
     column,
     func,
     insert,
@@ -26,6 +28,7 @@ from sqlalchemy.types import Uuid
 
 from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id_texts
+from schedulehub_standin import exact_json
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
 
 # the columns an insert takes from the records sent
@@ -54,7 +57,29 @@ def _uids(uids: Collection[uuid.UUID]) -> Any:
     return literal(list(uids), ARRAY(Uuid))
 
 
-@dataclass(frozen=True)
+def _as_api_record(*, deleted_at: bool = False) -> Any:
+    """A held record as the API shows it, JSON text made by PostgreSQL: the mapped fields,
+    uid and erp_* fields (every digit of a number kept)."""
+    fields: list[Any] = [
+        "uid",
+        records.c.uid,
+        "erp_key_hash",
+        records.c.erp_key_hash,
+        "erp_data_hash",
+        records.c.erp_data_hash,
+        "erp_rowversion",
+        records.c.erp_rowversion,
+        "erp_ref_str",
+        records.c.erp_ref_str,
+        "parent_refs",
+        records.c.parent_refs,
+    ]
+    if deleted_at:
+        fields += ["deleted_at", records.c.deleted_at]
+    return cast(records.c.data.op("||")(func.jsonb_build_object(*fields)), Text)
+
+
+@dataclass(slots=True)
 class NewRecord:
     """A record to store: its key, hashes and refs, and its mapped fields (``data``)."""
 
@@ -86,27 +111,16 @@ class Applied:
 
 
 class RecordRepository(Repository):
-    async def live_records(self, entity: str, keys: Collection[str]) -> list[dict[str, Any]]:
-        """The live records held for ``keys``, as the API shows them."""
+    async def live_records(self, entity: str, keys: Collection[str]) -> list[orjson.Fragment]:
+        """The live records held for ``keys``, as the API shows them (JSON text)."""
         rows = await self.conn.execute(
-            select(records).where(
+            select(_as_api_record()).where(
                 records.c.entity == entity,
                 records.c.erp_key_hash == any_(_keys(keys)),
                 records.c.deleted_at.is_(None),
             )
         )
-        return [
-            {
-                **row.data,
-                "uid": str(row.uid),
-                "erp_key_hash": row.erp_key_hash,
-                "erp_data_hash": row.erp_data_hash,
-                "erp_rowversion": row.erp_rowversion,
-                "erp_ref_str": row.erp_ref_str,
-                "parent_refs": row.parent_refs,
-            }
-            for row in rows
-        ]
+        return [orjson.Fragment(text) for text in rows.scalars()]
 
     async def live_keys(self, entity: str, keys: Collection[str]) -> set[str]:
         rows = await self.conn.execute(
@@ -130,7 +144,8 @@ class RecordRepository(Repository):
         if not new:
             return {}
         incoming = (
-            func.jsonb_to_recordset(bindparam("rows", type_=JSONB))
+            # the records as JSON text with every digit (the JSONB type would use json.dumps)
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
             .table_valued(
                 column("erp_key_hash", Text),
                 column("uid", Uuid),
@@ -209,7 +224,8 @@ class RecordRepository(Repository):
             )
         ]
         result = await self.conn.execute(
-            select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged), {"rows": rows}
+            select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged),
+            {"rows": exact_json.dumps(rows).decode()},
         )
         return {row.erp_key_hash: row.uid for row in result}
 
@@ -252,8 +268,8 @@ class RecordRepository(Repository):
                 erp_data_hash=bindparam("b_data_hash"),
                 erp_rowversion=bindparam("b_rowversion"),
                 erp_ref_str=bindparam("b_ref_str"),
-                parent_refs=bindparam("b_parent_refs", type_=records.c.parent_refs.type),
-                data=bindparam("b_data", type_=records.c.data.type),
+                parent_refs=cast(bindparam("b_parent_refs", type_=Text), JSONB),
+                data=cast(bindparam("b_data", type_=Text), JSONB),
                 updated_at=now,
             ),
             [
@@ -262,8 +278,8 @@ class RecordRepository(Repository):
                     "b_data_hash": record.erp_data_hash,
                     "b_rowversion": record.erp_rowversion,
                     "b_ref_str": record.erp_ref_str,
-                    "b_parent_refs": record.parent_refs,
-                    "b_data": record.data,
+                    "b_parent_refs": exact_json.dumps(record.parent_refs).decode(),
+                    "b_data": exact_json.dumps(record.data).decode(),
                 }
                 for uid, record in changes
             ],
@@ -339,25 +355,13 @@ class RecordRepository(Repository):
     async def webhook_count(self) -> int:
         return int(await self.conn.scalar(select(func.count()).select_from(webhook_receipts)) or 0)
 
-    async def all_records(self, entity: str, *, include_deleted: bool) -> list[dict[str, Any]]:
-        """Every record of ``entity`` in key order, with its uid, hashes and deletion time."""
-        query = select(records).where(records.c.entity == entity)
+    async def all_records(self, entity: str, *, include_deleted: bool) -> list[orjson.Fragment]:
+        """Every record of ``entity`` in key order (JSON text), with ``deleted_at``."""
+        query = select(_as_api_record(deleted_at=True)).where(records.c.entity == entity)
         if not include_deleted:
             query = query.where(records.c.deleted_at.is_(None))
         rows = await self.conn.execute(query.order_by(records.c.erp_key_hash))
-        return [
-            {
-                **row.data,
-                "uid": str(row.uid),
-                "erp_key_hash": row.erp_key_hash,
-                "erp_data_hash": row.erp_data_hash,
-                "erp_rowversion": row.erp_rowversion,
-                "erp_ref_str": row.erp_ref_str,
-                "parent_refs": row.parent_refs,
-                "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None,
-            }
-            for row in rows
-        ]
+        return [orjson.Fragment(text) for text in rows.scalars()]
 
     async def log_entries(
         self, *, entity: str | None, key: str | None, after: int, limit: int
