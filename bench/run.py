@@ -317,20 +317,24 @@ def _target_type(kind: str) -> str:
     return "date" if kind == "date" else "text"
 
 
-async def shaped_copy(source_url: str, target_url: str, spec: TableSpec) -> float:
+async def shaped_copy(
+    source_url: str, target_url: str, spec: TableSpec, *, index_after: bool = False
+) -> float:
     """Seconds for a binary COPY of the same rows into a table of the shape a SyncFlow
-    target has (the bridge columns, a uuid primary key, a unique char(32) key hash):
+    target has (the bridge columns, a uuid primary key, a unique uuid key hash):
     the floor for any sync into that contract, with no client work at all. Key hashes
-    are md5 (as random as xxHash); uids follow the rowversion (time-ordered, as uuid7)."""
+    are md5 (as random as xxHash); uids follow the rowversion (time-ordered, as uuid7).
+    ``index_after``: the unique key index is built after the COPY, as a first load does
+    (its time included)."""
     source = await asyncpg.connect(source_url)
     target = await asyncpg.connect(target_url)
     try:
-        name = f"{spec.name}_shaped"
+        name = f"{spec.name}_shaped" + ("_late" if index_after else "")
         columns = [(c, _target_type(k)) for c, k in spec.columns] + [("rowversion", "bigint")]
         bridge = [
             ("_bridge_uid", "uuid PRIMARY KEY"),
-            ("_bridge_key_hash", "char(32) NOT NULL UNIQUE"),
-            ("_bridge_data_hash", "char(64) NOT NULL"),
+            ("_bridge_key_hash", "uuid NOT NULL" + ("" if index_after else " UNIQUE")),
+            ("_bridge_data_hash", "bytea NOT NULL"),
             ("_bridge_rowversion", "text"),
             ("_bridge_ref", "text"),
             ("_bridge_batch_uid", "uuid"),
@@ -344,16 +348,50 @@ async def shaped_copy(source_url: str, target_url: str, spec: TableSpec) -> floa
         select = (
             f"SELECT {', '.join(f'{c}::{k}' for c, k in columns)}, "
             "lpad(to_hex(rowversion), 32, '0')::uuid, "
-            f"md5({keys}), md5({spec.comment}) || md5({keys}), rowversion::text, NULL::text, "
+            f"md5({keys})::uuid, decode(md5({spec.comment}) || md5({keys}), 'hex'), "
+            "rowversion::text, NULL::text, "
             "'00000000-0000-7000-8000-000000000000'::uuid, now(), now(), NULL::timestamptz "
             f"FROM {spec.name}"
         )
-        return await _pipe_copy(
+        seconds = await _pipe_copy(
             source, target, select, name, [c for c, _ in [*columns, *bridge]], schema="raw"
         )
+        if index_after:
+            start = time.perf_counter()
+            await target.execute(f"ALTER TABLE raw.{name} ADD UNIQUE (_bridge_key_hash)")
+            seconds += time.perf_counter() - start
+        return seconds
     finally:
         await source.close()
         await target.close()
+
+
+async def dlt_peer(source_url: str, target_url: str, table: str, copy_seconds: float) -> Phase:
+    """dlt's full load of the same table (bench/peer_dlt.py, its own process)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("peer_dlt.py")),
+        "--source",
+        source_url,
+        "--target",
+        target_url,
+        "--table",
+        table,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"dlt failed on {table}: {err.decode()[-2000:]}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return Phase(
+        table,
+        "dlt full load (peer, pyarrow)",
+        int(result["rows"]),
+        float(result["seconds"]),
+        rss_mb={"dlt": float(result["peak_rss_mb"])},
+        copy_seconds=copy_seconds,
+    )
 
 
 async def _pipe_copy(
@@ -667,6 +705,12 @@ async def bench_table(
     bench.report(
         Phase(table, "COPY into the target's table shape", rows, floor, copy_seconds=copy_seconds)
     )
+    late = await shaped_copy(urls["source"], urls["target"], spec, index_after=True)
+    bench.report(
+        Phase(table, "  the same, key index built after", rows, late, copy_seconds=copy_seconds)
+    )
+    if bench.args.peers:
+        bench.report(await dlt_peer(urls["source"], urls["target"], table, copy_seconds))
 
     full = await bench.sync_phase(
         syncflow, sampler, table, "full initial sync (rowversion)", table, copy_seconds=copy_seconds
@@ -884,6 +928,9 @@ def main() -> None:
         "--lineitem-scale", type=float, default=None, help="scale factor of lineitem alone"
     )
     parser.add_argument("--quick", action="store_true", help="rowversion strategy only")
+    parser.add_argument(
+        "--peers", action="store_true", help="also time dlt's full load of each table"
+    )
     parser.add_argument("--page-size", type=int, default=5000, help="entities' page_size")
     parser.add_argument("--log-level", default="WARNING", help="the services' log level")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")

@@ -39,6 +39,8 @@ async def test_insert_query_update_delete_round_trip(api, schedulehub_standin):
     control = schedulehub_standin.control
     state = await control.state()
     assert state["records"] == {"orders": {"live": 1, "deleted": 1}}
+    calls = {name: n for name, n in state["counters"].items() if name.startswith("calls_")}
+    assert calls == {"calls_query": 2, "calls_insert": 1, "calls_update": 1, "calls_delete": 1}
     assert state["applied"] == {"orders": {"insert": 2, "update": 1, "delete": 1}}
     log = await control.log(entity="orders", key="a1")
     assert [(e["op"], e["erp_data_hash"], e["erp_rowversion"]) for e in log] == [

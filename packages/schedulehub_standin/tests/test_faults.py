@@ -1,6 +1,7 @@
 """Fault injection on the stand-in: each kind acted out over real HTTP, rates from a seeded
 die, health and control never failing."""
 
+import asyncio
 from collections import Counter
 
 import httpx
@@ -71,11 +72,18 @@ async def test_drop_applies_then_breaks_the_connection(api, schedulehub_standin)
 
 
 async def test_slow_answers_after_the_delay(api, schedulehub_standin):
-    await schedulehub_standin.control.set_faults(slow_rate=1, slow_seconds=1)
-    with pytest.raises(httpx.ReadTimeout):
-        await _insert(api, "a1", timeout=0.3)
+    await schedulehub_standin.control.set_faults(slow_rate=1, slow_seconds=0.5)
     slow_but_fine = await _insert(api, "b2", timeout=5)
     assert slow_but_fine.json()["success_count"] == 1
+
+
+async def test_a_slow_request_the_client_gave_up_on_is_never_applied(api, schedulehub_standin):
+    await schedulehub_standin.control.set_faults(slow_rate=1, slow_seconds=0.6)
+    with pytest.raises(httpx.ReadTimeout):
+        await _insert(api, "a1", timeout=0.2)
+    await asyncio.sleep(0.8)
+    assert await _live(schedulehub_standin) == 0
+    assert (await schedulehub_standin.control.state())["faults_injected"] == {"slow": 1}
 
 
 async def test_expire_token_makes_the_client_refresh(schedulehub_standin):

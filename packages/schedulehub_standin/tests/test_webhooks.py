@@ -14,7 +14,11 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"another secret, for the rotation").
 
 def payload(*events):
     return json.dumps(
-        {"type": "erp.changes", "timestamp": "2026-12-05T18:00:00Z", "data": {"events": events}}
+        {
+            "type": "syncflow.changes",
+            "timestamp": "2026-12-05T18:00:00+00:00",
+            "data": {"destination": "hub", "entity": "orders", "events": events},
+        }
     ).encode()
 
 

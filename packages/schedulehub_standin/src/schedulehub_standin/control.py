@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from bridge_core.db.transaction import Connection
 from bridge_core.errors import Unprocessable
 from schedulehub_standin import signatures
+from schedulehub_standin.exact_json import ExactJSONResponse
 from schedulehub_standin.repository import RecordRepository
 from schedulehub_standin.runtime import Runtime, get_runtime
 from schedulehub_standin.schemas import FaultPlan, Rules, TokenControl, WebhookSecrets
@@ -35,12 +36,14 @@ async def state(conn: Connection, runtime: CurrentRuntime) -> dict[str, Any]:
     }
 
 
-@router.get("/records/{entity}")
+@router.get("/records/{entity}", response_model=list[dict[str, Any]])
 async def entity_records(
     entity: str, conn: Connection, include_deleted: bool = False
-) -> list[dict[str, Any]]:
-    """Every record of the entity held (live, or also deleted), in key order."""
-    return await RecordRepository(conn).all_records(entity, include_deleted=include_deleted)
+) -> ExactJSONResponse:
+    """Every record of the entity held (live, or also deleted), in key order; numbers
+    digit for digit."""
+    held = await RecordRepository(conn).all_records(entity, include_deleted=include_deleted)
+    return ExactJSONResponse(held)
 
 
 @router.get("/log")

@@ -8,6 +8,7 @@ die once. What each fault does to the request:
 - ``error``: ``error_status`` (503) at once, nothing applied;
 - ``throttle``: 429 with ``Retry-After``, nothing applied;
 - ``slow``: the request waits ``slow_seconds`` before it is handled (then answered);
+  if the client hangs up during the wait, it is never handled;
 - ``timeout``: handled and committed, then the answer is held back until the client
   hangs up (or ``timeout_seconds`` pass): applied, but the client never hears so;
 - ``drop``: handled and committed, then the answer's head and half its body are sent
@@ -98,18 +99,20 @@ class FaultInjection:
                 await _hold_back(messages, receive, send, seconds=plan.timeout_seconds)
             else:
                 await _drop(messages, send)
+        elif fault == "slow":
+            body = await _read_body(receive)
+            # a client that gives up during the wait has its request abandoned, unapplied:
+            # handled later, it could land after the client's retry and its next calls
+            if body is not None and not await _leaves_within(receive, plan.slow_seconds):
+                await self.app(scope, _replay(body, receive), send)
         else:
-            if fault == "slow":
-                await asyncio.sleep(plan.slow_seconds)
-            elif fault == EXPIRE_TOKEN:
+            if fault == EXPIRE_TOKEN:
                 scope.setdefault("state", {})[EXPIRE_TOKEN] = True
             await self.app(scope, receive, send)
 
 
-async def _hold_back(
-    messages: list[Message], receive: Receive, send: Send, *, seconds: float
-) -> None:
-    """Send the answer only if the client is still there after ``seconds``."""
+async def _leaves_within(receive: Receive, seconds: float) -> bool:
+    """Whether the client hangs up within ``seconds`` (its request body read already)."""
 
     async def client_left() -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -118,8 +121,43 @@ async def _hold_back(
     try:
         await asyncio.wait_for(client_left(), seconds)
     except TimeoutError:
+        return False
+    return True
+
+
+async def _hold_back(
+    messages: list[Message], receive: Receive, send: Send, *, seconds: float
+) -> None:
+    """Send the answer only if the client is still there after ``seconds``."""
+    if not await _leaves_within(receive, seconds):
         for message in messages:
             await send(message)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client hangs up first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that hands the app the body read already, then the real stream."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 async def _drop(messages: list[Message], send: Send) -> None:

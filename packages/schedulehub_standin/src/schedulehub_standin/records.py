@@ -12,8 +12,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import Unprocessable
@@ -28,6 +30,10 @@ from schedulehub_standin.schemas import (
 )
 
 ERP_FIELDS = ("erp_key_hash", "erp_data_hash", "erp_rowversion", "erp_ref_str", "parent_refs")
+# what a record carries that is not a mapped field
+_NOT_MAPPED = frozenset((*ERP_FIELDS, "uid"))
+# what each batch call carries, and the call it is
+_CALLS = {"erp_key_hashes": "query", "records": "insert", "updates": "update", "uids": "delete"}
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -52,17 +58,18 @@ class _Outcome:
 
 
 def _hex(value: Any, name: str, *, required: bool) -> str | None:
+    """``value`` as sent (keys are compared as text), when it is hex."""
     if value is None and not required:
         return None
     if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise ValueError(f"{name} must be a hex string")
-    return value.lower()
+    return value
 
 
 def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
     """A record as sent, checked; ``ValueError`` saying what is wrong."""
     rowversion = raw.get("erp_rowversion")
-    if rowversion is not None and not isinstance(rowversion, str | int | float):
+    if rowversion is not None and not isinstance(rowversion, (str, int, float, Decimal)):
         raise ValueError("erp_rowversion must be a string or a number")
     ref_str = raw.get("erp_ref_str")
     if ref_str is not None and not isinstance(ref_str, str):
@@ -78,7 +85,7 @@ def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
         erp_rowversion=None if rowversion is None else str(rowversion),
         erp_ref_str=ref_str,
         parent_refs=parent_refs,
-        data={name: value for name, value in raw.items() if name not in (*ERP_FIELDS, "uid")},
+        data={name: value for name, value in raw.items() if name not in _NOT_MAPPED},
     )
 
 
@@ -123,6 +130,8 @@ async def _missing_parents(
 
 
 def _check_size(count: int, runtime: Runtime, name: str) -> None:
+    """Count the call (``calls_query``, ...); refuse it whole when it carries too much."""
+    runtime.counters[f"calls_{_CALLS[name]}"] += 1
     limit = runtime.settings.max_batch_records
     if count > limit:
         raise Unprocessable(f"at most {limit} {name} per call, got {count}", loc=("body", name))
@@ -130,8 +139,8 @@ def _check_size(count: int, runtime: Runtime, name: str) -> None:
 
 async def query_records(
     conn: AsyncConnection, *, entity: str, keys: list[str], runtime: Runtime
-) -> list[dict[str, Any]]:
-    """The live records held for ``keys``."""
+) -> list[orjson.Fragment]:
+    """The live records held for ``keys`` (JSON text)."""
     _check_size(len(keys), runtime, "erp_key_hashes")
     return await RecordRepository(conn).live_records(entity, keys)
 
@@ -164,20 +173,16 @@ async def insert_records(
             outcome.fail(sent, missing[record.erp_key_hash], reason="parent")
     accepted = [(s, r) for s, r in accepted if r.erp_key_hash not in missing]
     now = datetime.now(UTC)
-    stored = await repo.insert(entity, [record for _, record in accepted], now=now)
-    applied = []
+    stored = await repo.insert(entity, [record for _, record in accepted], via="batch", now=now)
     for sent, record in accepted:
-        uid = stored.get(record.erp_key_hash)
-        if uid is None:
+        if record.erp_key_hash in stored:
+            outcome.successes += 1
+        else:
             outcome.fail(
                 sent,
                 f"a record with erp_key_hash {record.erp_key_hash} exists already",
                 reason="duplicate",
             )
-            continue
-        outcome.successes += 1
-        applied.append(_applied(record, uid, "insert"))
-    await repo.log(entity, applied, via="batch", now=now)
     return outcome.result()
 
 
@@ -299,10 +304,8 @@ async def apply_webhook(
         runtime.counters["webhooks_rejected"] += 1
         raise Unprocessable("; ".join(problems), loc=("body", "data", "events"))
     applied = [await _apply_event(repo, entity, op, record, now=now) for op, record in changes]
-    done = [change for change in applied if change is not None]
-    await repo.log(entity, done, via="webhook", now=now)
     runtime.counters["webhooks_applied"] += 1
-    return WebhookReceipt(webhook_id=webhook_id, duplicate=False, applied=len(done))
+    return WebhookReceipt(webhook_id=webhook_id, duplicate=False, applied=sum(applied))
 
 
 def _event_record(event: WebhookEvent) -> NewRecord:
@@ -330,21 +333,24 @@ def _event_record(event: WebhookEvent) -> NewRecord:
 
 async def _apply_event(
     repo: RecordRepository, entity: str, op: str, record: NewRecord, *, now: datetime
-) -> Applied | None:
-    """Upsert or delete one key (an upsert of a key not held live inserts it; a delete of
-    a key not held live does nothing)."""
+) -> bool:
+    """Upsert or delete one key, logged (an upsert of a key not held live inserts it; a
+    delete of a key not held live does nothing); whether anything changed."""
     held = next(iter(await repo.lock_by_keys(entity, [record.erp_key_hash])), None)
     live = held is not None and not held.deleted
     if op == "delete":
         if held is None or not live:
-            return None
+            return False
         await repo.soft_delete(entity, [held.uid], now=now)
-        return Applied(held.erp_key_hash, held.uid, "delete", held.erp_data_hash, None)
-    if held is not None and live:
+        change = Applied(held.erp_key_hash, held.uid, "delete", held.erp_data_hash, None)
+    elif held is not None and live:
         await repo.replace(entity, [(held.uid, record)], now=now)
-        return _applied(record, held.uid, "update")
-    stored = await repo.insert(entity, [record], now=now)
-    return _applied(record, stored[record.erp_key_hash], "insert")
+        change = _applied(record, held.uid, "update")
+    else:
+        await repo.insert(entity, [record], via="webhook", now=now)
+        return True
+    await repo.log(entity, [change], via="webhook", now=now)
+    return True
 
 
 def _applied(record: NewRecord, uid: uuid.UUID, op: str) -> Applied:

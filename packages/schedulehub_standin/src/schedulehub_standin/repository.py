@@ -6,15 +6,80 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import Uuid
 
 from bridge_core.db.repository import Repository
-from bridge_core.ids import new_id
+from bridge_core.ids import new_id_texts
+from schedulehub_standin import exact_json
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
 
+# the columns an insert takes from the records sent
+_STORED = (
+    "erp_key_hash",
+    "uid",
+    "erp_data_hash",
+    "erp_rowversion",
+    "erp_ref_str",
+    "parent_refs",
+    "data",
+)
 
-@dataclass(frozen=True)
+
+def _value(value: str | datetime) -> Any:
+    """A bound value as a selected column."""
+    return literal(value, DateTime(timezone=True) if isinstance(value, datetime) else Text)
+
+
+def _keys(keys: Collection[str]) -> Any:
+    """Keys as one array parameter: one statement text whatever their number."""
+    return literal(list(keys), ARRAY(Text))
+
+
+def _uids(uids: Collection[uuid.UUID]) -> Any:
+    return literal(list(uids), ARRAY(Uuid))
+
+
+def _as_api_record(*, deleted_at: bool = False) -> Any:
+    """A held record as the API shows it, JSON text made by PostgreSQL: the mapped fields,
+    uid and erp_* fields (every digit of a number kept)."""
+    fields: list[Any] = [
+        "uid",
+        records.c.uid,
+        "erp_key_hash",
+        records.c.erp_key_hash,
+        "erp_data_hash",
+        records.c.erp_data_hash,
+        "erp_rowversion",
+        records.c.erp_rowversion,
+        "erp_ref_str",
+        records.c.erp_ref_str,
+        "parent_refs",
+        records.c.parent_refs,
+    ]
+    if deleted_at:
+        fields += ["deleted_at", records.c.deleted_at]
+    return cast(records.c.data.op("||")(func.jsonb_build_object(*fields)), Text)
+
+
+@dataclass(slots=True)
 class NewRecord:
     """A record to store: its key, hashes and refs, and its mapped fields (``data``)."""
 
@@ -46,82 +111,121 @@ class Applied:
 
 
 class RecordRepository(Repository):
-    async def live_records(self, entity: str, keys: Collection[str]) -> list[dict[str, Any]]:
-        """The live records held for ``keys``, as the API shows them."""
+    async def live_records(self, entity: str, keys: Collection[str]) -> list[orjson.Fragment]:
+        """The live records held for ``keys``, as the API shows them (JSON text)."""
         rows = await self.conn.execute(
-            select(records).where(
+            select(_as_api_record()).where(
                 records.c.entity == entity,
-                records.c.erp_key_hash.in_(list(keys)),
+                records.c.erp_key_hash == any_(_keys(keys)),
                 records.c.deleted_at.is_(None),
             )
         )
-        return [
-            {
-                **row.data,
-                "uid": str(row.uid),
-                "erp_key_hash": row.erp_key_hash,
-                "erp_data_hash": row.erp_data_hash,
-                "erp_rowversion": row.erp_rowversion,
-                "erp_ref_str": row.erp_ref_str,
-                "parent_refs": row.parent_refs,
-            }
-            for row in rows
-        ]
+        return [orjson.Fragment(text) for text in rows.scalars()]
 
     async def live_keys(self, entity: str, keys: Collection[str]) -> set[str]:
         rows = await self.conn.execute(
             select(records.c.erp_key_hash).where(
                 records.c.entity == entity,
-                records.c.erp_key_hash.in_(list(keys)),
+                records.c.erp_key_hash == any_(_keys(keys)),
                 records.c.deleted_at.is_(None),
             )
         )
         return set(rows.scalars())
 
     async def insert(
-        self, entity: str, new: Sequence[NewRecord], *, now: datetime
+        self, entity: str, new: Sequence[NewRecord], *, via: str, now: datetime
     ) -> dict[str, uuid.UUID]:
         """Insert records whose key is not held live (a soft-deleted one is revived with a
-        new uid); return ``{key: uid}`` of those stored. Keys must be distinct."""
+        new uid) and log them; return ``{key: uid}`` of those stored. Keys must be distinct.
+
+        One statement whatever the count: the records travel as one JSON array, and the
+        apply log is written from the insert's ``RETURNING``.
+        """
         if not new:
             return {}
-        statement = pg_insert(records)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[records.c.entity, records.c.erp_key_hash],
-            set_={
-                name: statement.excluded[name]
-                for name in (
+        incoming = (
+            # the records as JSON text with every digit (the JSONB type would use json.dumps)
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(
+                column("erp_key_hash", Text),
+                column("uid", Uuid),
+                column("erp_data_hash", Text),
+                column("erp_rowversion", Text),
+                column("erp_ref_str", Text),
+                column("parent_refs", JSONB),
+                column("data", JSONB),
+            )
+            .render_derived(name="incoming", with_types=True)
+        )
+        statement = pg_insert(records).from_select(
+            [*_STORED, "entity", "created_at", "updated_at"],
+            select(
+                *(incoming.c[name] for name in _STORED), _value(entity), _value(now), _value(now)
+            ),
+        )
+        stored = (
+            statement.on_conflict_do_update(
+                index_elements=[records.c.entity, records.c.erp_key_hash],
+                set_={
+                    **{name: statement.excluded[name] for name in _STORED},
+                    "created_at": statement.excluded.created_at,
+                    "updated_at": statement.excluded.updated_at,
+                    "deleted_at": None,
+                },
+                where=records.c.deleted_at.is_not(None),
+            )
+            .returning(
+                records.c.erp_key_hash,
+                records.c.uid,
+                records.c.erp_data_hash,
+                records.c.erp_rowversion,
+            )
+            .cte("stored")
+        )
+        logged = (
+            insert(apply_log)
+            .from_select(
+                [
+                    "entity",
+                    "erp_key_hash",
                     "uid",
+                    "op",
+                    "via",
                     "erp_data_hash",
                     "erp_rowversion",
-                    "erp_ref_str",
-                    "parent_refs",
-                    "data",
-                    "created_at",
-                    "updated_at",
-                    "deleted_at",
-                )
-            },
-            where=records.c.deleted_at.is_not(None),
-        ).returning(records.c.erp_key_hash, records.c.uid)
+                    "at",
+                ],
+                select(
+                    _value(entity),
+                    stored.c.erp_key_hash,
+                    stored.c.uid,
+                    _value("insert"),
+                    _value(via),
+                    stored.c.erp_data_hash,
+                    stored.c.erp_rowversion,
+                    _value(now),
+                ),
+            )
+            .cte("logged")
+        )
+        rows = [
+            {
+                "erp_key_hash": record.erp_key_hash,
+                "uid": uid,
+                "erp_data_hash": record.erp_data_hash,
+                "erp_rowversion": record.erp_rowversion,
+                "erp_ref_str": record.erp_ref_str,
+                "parent_refs": record.parent_refs,
+                "data": record.data,
+            }
+            # in key order, so that racing calls take their row locks in one order (no deadlock)
+            for record, uid in zip(
+                sorted(new, key=lambda r: r.erp_key_hash), new_id_texts(len(new)), strict=True
+            )
+        ]
         result = await self.conn.execute(
-            upsert,
-            [
-                {
-                    "entity": entity,
-                    "erp_key_hash": record.erp_key_hash,
-                    "uid": new_id(),
-                    "erp_data_hash": record.erp_data_hash,
-                    "erp_rowversion": record.erp_rowversion,
-                    "erp_ref_str": record.erp_ref_str,
-                    "parent_refs": record.parent_refs,
-                    "data": record.data,
-                    "created_at": now,
-                    "updated_at": now,
-                    "deleted_at": None,
-                }
-                for record in new
-            ],
+            select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged),
+            {"rows": exact_json.dumps(rows).decode()},
         )
         return {row.erp_key_hash: row.uid for row in result}
 
@@ -130,7 +234,8 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.uid.in_(list(uids)))
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
+            .order_by(records.c.uid)
             .with_for_update()
         )
         return [
@@ -142,7 +247,8 @@ class RecordRepository(Repository):
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.erp_key_hash.in_(list(keys)))
+            .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
+            .order_by(records.c.erp_key_hash)
             .with_for_update()
         )
         return [
@@ -162,8 +268,8 @@ class RecordRepository(Repository):
                 erp_data_hash=bindparam("b_data_hash"),
                 erp_rowversion=bindparam("b_rowversion"),
                 erp_ref_str=bindparam("b_ref_str"),
-                parent_refs=bindparam("b_parent_refs", type_=records.c.parent_refs.type),
-                data=bindparam("b_data", type_=records.c.data.type),
+                parent_refs=cast(bindparam("b_parent_refs", type_=Text), JSONB),
+                data=cast(bindparam("b_data", type_=Text), JSONB),
                 updated_at=now,
             ),
             [
@@ -172,8 +278,8 @@ class RecordRepository(Repository):
                     "b_data_hash": record.erp_data_hash,
                     "b_rowversion": record.erp_rowversion,
                     "b_ref_str": record.erp_ref_str,
-                    "b_parent_refs": record.parent_refs,
-                    "b_data": record.data,
+                    "b_parent_refs": exact_json.dumps(record.parent_refs).decode(),
+                    "b_data": exact_json.dumps(record.data).decode(),
                 }
                 for uid, record in changes
             ],
@@ -184,7 +290,7 @@ class RecordRepository(Repository):
             return
         await self.conn.execute(
             update(records)
-            .where(records.c.entity == entity, records.c.uid.in_(list(uids)))
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
             .values(deleted_at=now, updated_at=now)
         )
 
@@ -249,25 +355,13 @@ class RecordRepository(Repository):
     async def webhook_count(self) -> int:
         return int(await self.conn.scalar(select(func.count()).select_from(webhook_receipts)) or 0)
 
-    async def all_records(self, entity: str, *, include_deleted: bool) -> list[dict[str, Any]]:
-        """Every record of ``entity`` in key order, with its uid, hashes and deletion time."""
-        query = select(records).where(records.c.entity == entity)
+    async def all_records(self, entity: str, *, include_deleted: bool) -> list[orjson.Fragment]:
+        """Every record of ``entity`` in key order (JSON text), with ``deleted_at``."""
+        query = select(_as_api_record(deleted_at=True)).where(records.c.entity == entity)
         if not include_deleted:
             query = query.where(records.c.deleted_at.is_(None))
         rows = await self.conn.execute(query.order_by(records.c.erp_key_hash))
-        return [
-            {
-                **row.data,
-                "uid": str(row.uid),
-                "erp_key_hash": row.erp_key_hash,
-                "erp_data_hash": row.erp_data_hash,
-                "erp_rowversion": row.erp_rowversion,
-                "erp_ref_str": row.erp_ref_str,
-                "parent_refs": row.parent_refs,
-                "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None,
-            }
-            for row in rows
-        ]
+        return [orjson.Fragment(text) for text in rows.scalars()]
 
     async def log_entries(
         self, *, entity: str | None, key: str | None, after: int, limit: int

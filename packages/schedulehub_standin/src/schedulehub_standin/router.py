@@ -9,7 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bridge_core.db.transaction import Connection
 from bridge_core.errors import Unauthorized, Unprocessable
 from bridge_core.http.bearer import bearer_token, unauthorized
-from schedulehub_standin import records, signatures
+from schedulehub_standin import exact_json, records, signatures
+from schedulehub_standin.exact_json import ExactJSONResponse, ExactJSONRoute
 from schedulehub_standin.faults import EXPIRE_TOKEN
 from schedulehub_standin.runtime import Runtime, get_runtime
 from schedulehub_standin.schemas import (
@@ -47,8 +48,10 @@ def authenticate(
         raise unauthorized(exc.detail) from exc
 
 
-api = APIRouter(tags=["schedulehub"])
-batch = APIRouter(tags=["schedulehub"], dependencies=[Depends(authenticate)])
+api = APIRouter(tags=["schedulehub"], route_class=ExactJSONRoute)
+batch = APIRouter(
+    tags=["schedulehub"], dependencies=[Depends(authenticate)], route_class=ExactJSONRoute
+)
 
 
 @api.get("/health")
@@ -88,39 +91,47 @@ def _tokens(runtime: Runtime, access: str, refresh_token: str) -> Tokens:
     )
 
 
-@batch.post("/{entity}/batch/query")
+# records, and the records failures echo, are answered digit for digit (exact_json)
+
+
+@batch.post("/{entity}/batch/query", response_model=QueryResult)
 async def batch_query(
     entity: Entity, body: Query, conn: Connection, runtime: CurrentRuntime
-) -> QueryResult:
+) -> ExactJSONResponse:
     """The live records held for these keys, each with its uid."""
     found = await records.query_records(
         conn, entity=entity, keys=body.erp_key_hashes, runtime=runtime
     )
-    return QueryResult(records=found)
+    return ExactJSONResponse({"records": found})
 
 
-@batch.post("/{entity}/batch/insert")
+@batch.post("/{entity}/batch/insert", response_model=BatchResult)
 async def batch_insert(
     entity: Entity, body: Insert, conn: Connection, runtime: CurrentRuntime
-) -> BatchResult:
+) -> ExactJSONResponse:
     """Insert records; a key held already is a per-record failure."""
-    return await records.insert_records(conn, entity=entity, raw=body.records, runtime=runtime)
+    result = await records.insert_records(conn, entity=entity, raw=body.records, runtime=runtime)
+    return ExactJSONResponse(result.model_dump())
 
 
-@batch.post("/{entity}/batch/update")
+@batch.post("/{entity}/batch/update", response_model=BatchResult)
 async def batch_update(
     entity: Entity, body: Update, conn: Connection, runtime: CurrentRuntime
-) -> BatchResult:
+) -> ExactJSONResponse:
     """Replace held records by uid; an unknown or deleted uid is a per-record failure."""
-    return await records.update_records(conn, entity=entity, updates=body.updates, runtime=runtime)
+    result = await records.update_records(
+        conn, entity=entity, updates=body.updates, runtime=runtime
+    )
+    return ExactJSONResponse(result.model_dump())
 
 
-@batch.post("/{entity}/batch/delete")
+@batch.post("/{entity}/batch/delete", response_model=BatchResult)
 async def batch_delete(
     entity: Entity, body: Delete, conn: Connection, runtime: CurrentRuntime
-) -> BatchResult:
+) -> ExactJSONResponse:
     """Soft-delete held records by uid; an unknown or deleted uid is a per-record failure."""
-    return await records.delete_records(conn, entity=entity, uids=body.uids, runtime=runtime)
+    result = await records.delete_records(conn, entity=entity, uids=body.uids, runtime=runtime)
+    return ExactJSONResponse(result.model_dump())
 
 
 api.include_router(batch)
@@ -145,7 +156,7 @@ async def receive_webhook(
         runtime.counters["webhooks_bad_signature"] += 1
         raise
     try:
-        payload = WebhookPayload.model_validate_json(body)
+        payload = WebhookPayload.model_validate(exact_json.loads(body))
     except ValueError as exc:
         raise Unprocessable(f"not a webhook of change events: {exc}") from exc
     return await records.apply_webhook(

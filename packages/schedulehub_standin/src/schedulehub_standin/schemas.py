@@ -1,5 +1,6 @@
 """Request and response bodies of ScheduleHub's API, its webhooks and the control API."""
 
+from decimal import Decimal
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
@@ -68,7 +69,7 @@ class WebhookEvent(BaseModel):
     op: Literal["upsert", "delete"]
     key_hash: str
     data_hash: str | None = None
-    rowversion: str | int | float | None = None
+    rowversion: str | int | Decimal | None = None
     ref_str: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     parent_key_hashes: dict[str, str | None] = Field(default_factory=dict)

@@ -147,6 +147,8 @@ class StandIn:
     password: str
     webhook_secrets: tuple[str, ...]
     control: StandInControl
+    # the stand-in's own process (``standin_process``), for a kill -9; None in-process
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def api_url(self) -> str:
@@ -156,7 +158,9 @@ class StandIn:
         return f"{self.url}/webhooks/{entity}"
 
 
-def _standin(url: str, settings: Settings) -> StandIn:
+def _standin(
+    url: str, settings: Settings, process: subprocess.Popen[bytes] | None = None
+) -> StandIn:
     return StandIn(
         url=url,
         api_prefix=settings.api_prefix,
@@ -164,6 +168,7 @@ def _standin(url: str, settings: Settings) -> StandIn:
         password=settings.password.get_secret_value(),
         webhook_secrets=tuple(settings.webhook_secrets),
         control=StandInControl(url),
+        process=process,
     )
 
 
@@ -207,7 +212,7 @@ def standin_process(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{url}{settings.api_prefix}/health", process, startup_timeout)
-        yield _standin(url, settings)
+        yield _standin(url, settings, process)
     finally:
         process.terminate()
         try:

@@ -1,6 +1,6 @@
 """APISmith's workbench in Chromium (Debian's ``chromium`` via ``executable_path``): sign in,
 a refused SQL with its reason, an accepted one with its rewritten SQL and columns, an
-API's versions, the execution audit."""
+API's versions, the execution audit, every page on a narrow screen."""
 
 import os
 import sqlite3
@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from apismith.main import build_app
 from apismith.settings import Settings
+from bridge_core.testing.browser import NARROW_VIEWPORT, horizontal_overflow
 from bridge_core.testing.live_server import live_server
 
 PASSWORD = "workbench-password-1"
@@ -106,8 +107,9 @@ async def test_admin_checks_refused_and_accepted_sql(live_apismith, page):
     await page.get_by_role("button", name="Preview the first page").click()
     await expect(page.locator("#preview-rows tbody tr")).to_have_count(20)
     await page.locator("main").get_by_role("link", name="Execution audit").click()
-    await expect(page.get_by_role("cell", name="parts-lite")).to_have_count(1)
-    await expect(page.get_by_role("cell", name="wb-admin")).to_have_count(1)
+    calls = page.locator("#calls")
+    await expect(calls.get_by_role("cell", name="parts-lite")).to_have_count(1)
+    await expect(calls.get_by_role("cell", name="wb-admin")).to_have_count(1)
 
 
 async def test_versions_and_the_audit(live_apismith, page):
@@ -121,3 +123,17 @@ async def test_versions_and_the_audit(live_apismith, page):
     await page.locator("main").get_by_role("link", name="Execution audit").click()
     await expect(page.get_by_role("cell", name="wb-admin")).to_have_count(1)
     await screenshot(page, "apismith-audit")
+
+
+async def test_every_page_fits_a_narrow_screen(live_apismith, page):
+    await page.set_viewport_size(NARROW_VIEWPORT)
+    await sign_in(page, live_apismith)
+    for path in ("", "/connections", "/sql", "/executions", "/tokens", "/users"):
+        await page.goto(f"{live_apismith}/console{path}")
+        assert await horizontal_overflow(page) == 0, path
+    await page.goto(f"{live_apismith}/console/executions")
+    await page.get_by_label("API", exact=True).fill("parts")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("#latency").get_by_role("cell", name="parts")).to_be_visible()
+    assert await horizontal_overflow(page) == 0
+    await screenshot(page, "apismith-audit-narrow")

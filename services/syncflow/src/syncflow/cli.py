@@ -1,5 +1,5 @@
 """The ``syncflow`` command: serve, worker, migrate, sync, status, verify, users, tokens,
-destinations, deliveries (``syncflow.commands.deliveries``)."""
+destinations, entities, deliveries (``syncflow.commands.deliveries``)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -25,6 +25,7 @@ from syncflow.databases import open_databases
 from syncflow.destinations import service as destination_service
 from syncflow.destinations.schemas import DestinationCreate, DestinationKind, DestinationOut
 from syncflow.domain import COUNTER_NAMES
+from syncflow.entities import service as entity_service
 from syncflow.main import SERVICE, build_app
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
@@ -451,3 +452,34 @@ def delete_destination(
 
 def main() -> None:
     app()
+
+
+entities_app = typer.Typer(help="Maintain entities' target tables.", no_args_is_help=True)
+app.add_typer(entities_app, name="entities")
+
+
+@entities_app.command("upgrade")
+def upgrade_entities(
+    names: Annotated[list[str] | None, typer.Argument(help="Entities to upgrade.")] = None,
+    all_entities: Annotated[bool, typer.Option("--all", help="Every entity.")] = False,
+) -> None:
+    """Store the target tables' hashes as uuid and bytea (from the hex text of before)."""
+    if bool(names) == all_entities:
+        console.print("[red]error:[/red] name the entities to upgrade, or pass --all")
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def work(database: Database, target: Database) -> list[tuple[str, bool]]:
+        async with database.transaction() as conn:
+            wanted = names or [e.name for e in await entity_service.list_entities(conn)]
+        done = []
+        for name in wanted:  # one transaction pair per table: each upgrade stands alone
+            async with database.transaction() as conn, target.transaction() as target_conn:
+                upgraded = await entity_service.upgrade_target(
+                    conn, target_conn, settings=settings, name=name
+                )
+            done.append((name, upgraded))
+        return done
+
+    for name, upgraded in _with_databases(settings, work):
+        typer.echo(f"{name}: " + ("upgraded" if upgraded else "already current"))

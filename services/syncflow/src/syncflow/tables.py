@@ -135,6 +135,9 @@ failed_records = Table(
     Column("retry_count", Integer, nullable=False, default=0),
     Column("next_retry_at", DateTime(timezone=True), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    # an operator who gives up on a record closes it (resolved_at) and says so here
+    Column("dismissed_at", DateTime(timezone=True), nullable=True),
+    Column("dismissed_by", String(150), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_failed_records_entity_batch", "entity_name", "batch_uid"),
     # one open failure per row: a row that fails again updates its record

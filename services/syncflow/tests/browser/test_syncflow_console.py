@@ -1,5 +1,6 @@
 """SyncFlow's console in Chromium: sign in, sync and watch it finish, retry failed records,
-a viewer who cannot change anything, Persian right to left. Screenshots go to docs/."""
+a viewer who cannot change anything, Persian right to left, every page on a narrow
+screen. Screenshots go to docs/."""
 
 import asyncio
 import os
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
+
+from bridge_core.testing.browser import NARROW_VIEWPORT, horizontal_overflow
 
 PASSWORD = "browser-password-1"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -159,3 +162,33 @@ async def test_operator_verifies_an_entity(live_syncflow, users, entity, page):
     await section.get_by_role("button", name="Verify").click()
     await expect(section.get_by_text("Source rows")).to_be_visible()
     await expect(section.locator(".grid strong").first).to_have_text("40")
+    await section.get_by_role("link", name="Edit").click()
+    await expect(page.get_by_label("Source field 1")).to_have_value("part_no")
+    await screenshot(page, "syncflow-entity-form")
+
+
+async def test_every_page_fits_a_narrow_screen(live_syncflow, users, entity, page):
+    await page.set_viewport_size(NARROW_VIEWPORT)
+    await sign_in(page, live_syncflow, users["operator"])
+    pages = (
+        "",
+        "/batches",
+        f"/failed?entity={entity['name']}&include_resolved=true",
+        "/parked",
+        "/sources",
+        "/entities",
+        "/entities/new",
+        f"/entities/{entity['name']}/edit",
+        "/schedules",
+        "/schedules/new",
+        "/destinations",
+        "/destinations/new",
+        "/trends",
+    )
+    for path in pages:
+        await page.goto(f"{live_syncflow}/console{path}")
+        assert await horizontal_overflow(page) == 0, path
+    await page.goto(f"{live_syncflow}/console")
+    sync_now = page.locator(f'button[data-entity="{entity["name"]}"]', has_text="Sync now")
+    await expect(sync_now).to_be_visible()
+    await screenshot(page, "syncflow-overview-narrow")

@@ -63,7 +63,7 @@ async def test_a_form_post_without_the_csrf_token_is_refused(syncflow_client, co
         "/console/login", data={"username": username, "password": PASSWORD}
     )
     assert refused.status_code == 403
-    assert "CSRF" in refused.json()["detail"]
+    assert "CSRF" in refused.text
     forged = await syncflow_client.post(
         "/console/login",
         data={"username": username, "password": PASSWORD, "csrf_token": "forged"},

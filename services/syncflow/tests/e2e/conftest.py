@@ -174,6 +174,15 @@ class World:
             driver = (await conn.get_raw_connection()).driver_connection
             return list(await driver.fetch(sql, *args))
 
+    async def key_index_is_built(self, table: str) -> bool:
+        """Whether the target table has its unique key hash index (a first load defers it)."""
+        rows = await self.target(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = $1::text::regclass "
+            "AND contype = 'u'",
+            table,
+        )
+        return bool(rows[0][0])
+
     async def start(self, entity: str, mode: str = "incremental", dry_run: bool = False) -> str:
         response = await self.client.post(
             "/api/v1/sync/start", json={"entity": entity, "mode": mode, "dry_run": dry_run}

@@ -50,6 +50,7 @@ async def add_bulk_parts(world) -> None:
 async def assert_parts_exact(world) -> None:
     rows = await world.target("SELECT count(*), count(DISTINCT _bridge_key_hash) FROM erp.parts")
     assert tuple(rows[0]) == (BULK + 5, BULK + 5)
+    assert await world.key_index_is_built("erp.parts")
     report = await world.verify("parts")
     assert (report["missing"], report["extra"], report["different"]) == (2, 0, 0), report
 

@@ -31,6 +31,10 @@ async def delivered(world):
     return world
 
 
+# the target keeps the key hash as a uuid; events carry it as hex
+KEY_HEX = "replace(_bridge_key_hash::text, '-', '')"
+
+
 async def events(world, entity: str) -> list[dict]:
     rows = await world.target(
         f"SELECT e.id, e.operation, e.key_hash, e.bridge_uid, e.data_hash, e.rowversion, "
@@ -54,7 +58,8 @@ async def test_inserts_updates_and_a_dry_run(delivered):
     stored = {
         r["_bridge_key_hash"]: r
         for r in await world.target(
-            "SELECT _bridge_key_hash, _bridge_uid, _bridge_data_hash, _bridge_rowversion, "
+            f"SELECT {KEY_HEX} AS _bridge_key_hash, _bridge_uid, "
+            "encode(_bridge_data_hash, 'hex') AS _bridge_data_hash, _bridge_rowversion, "
             "part_no, qty FROM erp.parts"
         )
     }
@@ -107,13 +112,15 @@ async def test_deletes_and_parent_key_hashes(delivered):
     assert [e["operation"] for e in ops] == ["insert"] * 3 + ["update", "delete"]
     order_hashes = {
         r["order_no"]: r["_bridge_key_hash"]
-        for r in await world.target("SELECT order_no, _bridge_key_hash FROM erp.shop_orders")
+        for r in await world.target(
+            f"SELECT order_no, {KEY_HEX} AS _bridge_key_hash FROM erp.shop_orders"
+        )
     }
     assert ops[3]["parent_key_hashes"] == {"shop_orders": order_hashes["SO-1"]}
     assert ops[4]["data"]["order_no"] == "SO-2"
     # every event's row exists: the deleted one soft-deleted, in the same transaction
     deleted = await world.target(
-        "SELECT _bridge_key_hash FROM erp.operations WHERE _bridge_deleted_at IS NOT NULL"
+        f"SELECT {KEY_HEX} FROM erp.operations WHERE _bridge_deleted_at IS NOT NULL"
     )
     assert [r[0] for r in deleted] == [ops[4]["key_hash"]]
 

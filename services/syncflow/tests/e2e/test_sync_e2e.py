@@ -225,8 +225,10 @@ async def test_second_start_while_running_is_409_and_stop_cancels(world):
     assert stopped.status_code == 200
     final = await world.wait(batch)
     assert final["status"] == "cancelled"
-    # what was committed stays and adds up; a new run finishes the job
+    # what was committed stays and adds up, under the key index the first load deferred;
+    # a new run finishes the job
     assert balanced(final["counters"])
+    assert await world.key_index_is_built("erp.parts")
     done = await world.sync("parts")
     assert done["status"] == "completed"
     count = await world.target("SELECT count(*) FROM erp.parts")
@@ -285,8 +287,9 @@ async def test_rowversion_lookback_catches_a_row_that_committed_late(world):
 
 
 async def test_a_first_load_meeting_a_key_again_on_a_later_page(world):
-    """A first load COPYs pages straight into the empty target; a key sent again on a later
-    page is decided with the lookup after all: counted once, the later read wins."""
+    """A first load COPYs pages straight into the empty target and builds its key index at
+    the end; a key sent again on a later page is merged then: counted once as inserted and
+    once as a duplicate, the later read wins."""
     await world.erp(
         "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
         "VALUES ('P-001', 'sent again', '2', 1, '2025-01-01')"
@@ -299,6 +302,7 @@ async def test_a_first_load_meeting_a_key_again_on_a_later_page(world):
     assert counters["failed"] == 2
     rows = await world.target("SELECT description FROM erp.parts WHERE part_no = 'P-001'")
     assert [r["description"] for r in rows] == ["sent again"]
+    assert await world.key_index_is_built("erp.parts")
 
 
 async def test_every_failed_row_is_listed_even_when_bad_rows_share_a_key(world):

@@ -11,8 +11,8 @@ from syncflow.main import build_app
 
 BRIDGE = {
     "_bridge_uid": ("uuid", "NO"),
-    "_bridge_key_hash": ("character(32)", "NO"),
-    "_bridge_data_hash": ("character(64)", "NO"),
+    "_bridge_key_hash": ("uuid", "NO"),
+    "_bridge_data_hash": ("bytea", "NO"),
     "_bridge_rowversion": ("text", "YES"),
     "_bridge_ref": ("text", "YES"),
     "_bridge_batch_uid": ("uuid", "YES"),
@@ -168,7 +168,8 @@ async def test_a_new_mapping_adds_a_nullable_column(entities, target):
     await target.fetch(
         f'INSERT INTO erp."{name}" (customer_no, name, _bridge_uid, _bridge_key_hash, '
         "_bridge_data_hash, _bridge_created_at, _bridge_updated_at) "
-        "VALUES ('C1', 'Acme', gen_random_uuid(), repeat('a', 32), repeat('b', 64), now(), now())"
+        "VALUES ('C1', 'Acme', gen_random_uuid(), repeat('a', 32)::uuid, "
+        "decode(repeat('b', 64), 'hex'), now(), now())"
     )
     response = await entities.put(
         name,
@@ -190,7 +191,8 @@ async def test_a_removed_field_keeps_its_column_and_data(entities, target):
     await target.fetch(
         f'INSERT INTO erp."{name}" (customer_no, credit_limit, _bridge_uid, _bridge_key_hash, '
         "_bridge_data_hash, _bridge_created_at, _bridge_updated_at) "
-        "VALUES ('C1', 12.5, gen_random_uuid(), repeat('a', 32), repeat('b', 64), now(), now())"
+        "VALUES ('C1', 12.5, gen_random_uuid(), repeat('a', 32)::uuid, "
+        "decode(repeat('b', 64), 'hex'), now(), now())"
     )
     response = await entities.put(
         name, api_slug="customers", field_mappings=[{"source_field": "customer_no"}]
@@ -251,7 +253,8 @@ async def test_deleting_an_entity_keeps_its_table_and_rows(entities, target):
     await target.fetch(
         f'INSERT INTO erp."{name}" (customer_no, _bridge_uid, _bridge_key_hash, '
         "_bridge_data_hash, _bridge_created_at, _bridge_updated_at) "
-        "VALUES ('C1', gen_random_uuid(), repeat('a', 32), repeat('b', 64), now(), now())"
+        "VALUES ('C1', gen_random_uuid(), repeat('a', 32)::uuid, "
+        "decode(repeat('b', 64), 'hex'), now(), now())"
     )
     assert (await entities.delete(name)).status_code == 204
     assert len(await target.fetch(f'SELECT * FROM erp."{name}"')) == 1

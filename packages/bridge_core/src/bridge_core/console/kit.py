@@ -9,6 +9,9 @@ rendered into every form as ``csrf_token`` and sent by HTMX as ``X-CSRF-Token``;
 console ``POST`` whose token does not match the cookie is refused with 403, the
 sign-in form included.
 
+Errors: a service's refusal (:class:`BridgeError`) on a console page or form post is a
+page saying why, with a link back; the JSON API and HTMX partials keep ``{"detail"}``.
+
 Preferences: ``bridge_lang`` (``en``/``fa``) and ``bridge_theme`` (``light``/``dark``)
 cookies, set by the switch in the header and remembered for a year.
 """
@@ -29,7 +32,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.types import ASGIApp
 
 from bridge_core.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translations
-from bridge_core.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from bridge_core.errors import BadRequest, BridgeError, Forbidden, TooManyRequests, Unauthorized
+from bridge_core.http.errors import bounded
 from bridge_core.http.throttle import sign_in_throttle
 
 __all__ = ["ConsoleKit", "ConsoleUser", "NavItem"]
@@ -236,6 +240,31 @@ class ConsoleKit:
             )
 
         app.add_exception_handler(NotSignedIn, not_signed_in)
+
+        json_error = app.exception_handlers.get(BridgeError)
+
+        async def console_error(request: Request, exc: Exception) -> Response:
+            """A refused console page or form post (409, 403, 404...) as a page saying why;
+            the JSON API and HTMX partials keep ``{"detail": ...}``."""
+            assert isinstance(exc, BridgeError)
+            page = request.url.path == CONSOLE_PREFIX or request.url.path.startswith(
+                f"{CONSOLE_PREFIX}/"
+            )
+            if json_error is not None and (not page or request.headers.get("HX-Request")):
+                response: Response = await json_error(request, exc)
+                return response
+            try:
+                user: ConsoleUser | None = await self.user(request)
+            except NotSignedIn:
+                user = None
+            referer = urlsplit(request.headers.get("referer", ""))
+            back = _safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+            context = {"detail": bounded(exc.detail), "back": back}
+            return self.render(
+                request, "console/error.html", context, user=user, status_code=exc.status_code
+            )
+
+        app.add_exception_handler(BridgeError, console_error)
 
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)

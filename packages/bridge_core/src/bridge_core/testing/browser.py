@@ -7,7 +7,8 @@ event loop, so browser tests mix freely with the other async tests and fixtures 
 sync API would run its own loop in the main thread and break them).
 
 - ``chromium_browser``: one browser for the whole session;
-- ``page``: a fresh context (1280x800, English) and page per test.
+- ``page``: a fresh context (1280x800, English) and page per test;
+- ``horizontal_overflow(page)``: how many CSS pixels the page is wider than its viewport.
 """
 
 import shutil
@@ -15,6 +16,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+
+NARROW_VIEWPORT = {"width": 390, "height": 844}  # a phone held upright
+
+
+async def horizontal_overflow(page: Page) -> int:
+    """How far the page scrolls sideways (0 when it fits; a wide table scrolls inside its
+    own box and does not count)."""
+    width: int = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
 
 
 @pytest.fixture(scope="session")

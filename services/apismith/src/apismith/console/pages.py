@@ -4,28 +4,34 @@ audit. Admin pages; a reader sees APIs and the audit and changes nothing."""
 
 import difflib
 import itertools
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, get_args
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BeforeValidator, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from apismith.apis import service as apis_service
 from apismith.apis.schemas import ApiIn
 from apismith.auth import service as auth_service
-from apismith.auth.principal import Principal, Role
 from apismith.auth.security import decode_token
 from apismith.connections import service as connections_service
+from apismith.connections.schemas import ConnectionIn
+from apismith.console.access import access_pages, principal_of
+from apismith.drivers.base import Dialect
 from apismith.drivers.registry import Drivers
 from apismith.executions import service as executions_service
+from apismith.executions.schemas import ExecutionFilter, ExecutionStatus
 from apismith.executions.writer import AuditLog
 from apismith.runtime import service as runtime_service
 from apismith.runtime.schemas import ExecuteRequest
 from apismith.settings import Settings
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
+from bridge_core.console.forms import attempt, form_text, validation_detail
 from bridge_core.db.transaction import Connection, get_database
 from bridge_core.errors import BridgeError, Unauthorized
 from bridge_core.http.paging import PageNumber
@@ -37,7 +43,10 @@ NAV = (
     NavItem("/connections", "Connections"),
     NavItem("/sql", "SQL workbench"),
     NavItem("/executions", "Execution audit"),
+    NavItem("/tokens", "Tokens"),
+    NavItem("/users", "Users"),
 )
+CONNECTION_FIELDS = ("name", "dialect", "statement_timeout_ms", "max_rows", "pool_size", "timezone")
 
 
 def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
@@ -68,13 +77,9 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
         session_user=session_user,
         secure_cookies=settings.environment not in ("development", "test"),
     )
-    return kit, _pages(kit, settings)
-
-
-def _principal(user: ConsoleUser) -> Principal:
-    """The API principal of a console user, so saves and previews are recorded as theirs."""
-    assert user.uid is not None, "console users are signed-in users"
-    return Principal(uid=user.uid, name=user.name, role=cast(Role, user.role), kind="user")
+    pages = _pages(kit, settings)
+    pages.include_router(access_pages(kit, settings))
+    return kit, pages
 
 
 def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
@@ -107,10 +112,60 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         context = {"api": api, "versions": versions, "diffs": diffs}
         return kit.render(request, "apismith/api.html", context, user=user)
 
+    async def connections_page(
+        request: Request,
+        conn: AsyncConnection,
+        user: ConsoleUser,
+        values: dict[str, str] | None = None,
+        error: str | None = None,
+    ) -> HTMLResponse:
+        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
+        context = {
+            "connections": listing,
+            "dialects": list(Dialect),
+            "values": values or dict.fromkeys(CONNECTION_FIELDS, ""),
+            "error": error,
+        }
+        status = 422 if error else 200
+        return kit.render(
+            request, "apismith/connections.html", context, user=user, status_code=status
+        )
+
     @router.get("/connections")
     async def connections(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
-        listing = await connections_service.list_connections(conn=conn) if user.is_admin else []
-        return kit.render(request, "apismith/connections.html", {"connections": listing}, user=user)
+        return await connections_page(request, conn, user)
+
+    @router.post("/connections")
+    async def create_connection(
+        request: Request, user: Admin, conn: Connection, drivers: Drivers
+    ) -> Response:
+        """Register an ERP database; the form comes back with the reason when refused
+        (the URL is never sent back: it holds the password)."""
+        form = await request.form()
+        values = {key: form_text(form, key) for key in CONNECTION_FIELDS}
+
+        async def change() -> None:
+            options = {k: values[k] or None for k in CONNECTION_FIELDS[2:]}
+            body = ConnectionIn.model_validate(
+                {
+                    "name": values["name"],
+                    "dialect": values["dialect"],
+                    "url": form_text(form, "url"),
+                    "options": options,
+                }
+            )
+            await connections_service.create_connection(
+                conn=conn,
+                drivers=drivers,
+                settings=settings,
+                own_database=get_database(request).engine.url,
+                body=body,
+            )
+
+        reason = await attempt((conn,), change)
+        if reason:
+            return await connections_page(request, conn, user, values, reason)
+        return RedirectResponse("/console/connections", status_code=303)
 
     @router.post("/connections/{uid}/test")
     async def test_connection(
@@ -178,13 +233,13 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                 delta_strategy="rowversion" if rowversion_column else "hash",
             )
         except ValidationError as exc:
-            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            reason = validation_detail(exc)
             return kit.render(request, "apismith/sql_verdict.html", {"reason": reason}, user=user)
         existing = await apis_service.find_api_by_slug(conn=conn, slug=slug)
         try:
             if existing is None:
                 api = await apis_service.create_api(
-                    conn=conn, drivers=drivers, body=body, principal=_principal(user)
+                    conn=conn, drivers=drivers, body=body, principal=principal_of(user)
                 )
             else:
                 body = body.model_copy(
@@ -195,7 +250,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                     drivers=drivers,
                     uid=existing.uid,
                     body=body,
-                    principal=_principal(user),
+                    principal=principal_of(user),
                 )
         except BridgeError as exc:
             return kit.render(
@@ -221,7 +276,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
                 writer=audit,
                 drivers=drivers,
                 settings=settings,
-                principal=_principal(user),
+                principal=principal_of(user),
                 slug=api.slug,
                 body=ExecuteRequest(page_size=PREVIEW_ROWS),
             )
@@ -237,13 +292,49 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         audit: AuditLog,
         conn: Connection,
         slug: str | None = None,
+        principal: str | None = None,
+        status: Annotated[ExecutionStatus | None, BeforeValidator(_empty_is_none)] = None,
+        time_from: Annotated[datetime | None, BeforeValidator(_empty_is_none)] = None,
+        time_to: Annotated[datetime | None, BeforeValidator(_empty_is_none)] = None,
         page: PageNumber = 1,
     ) -> HTMLResponse:
+        """The audit filtered by API, principal, status and time (UTC, ``time_to``
+        excluded), with each API's latency over the same rows."""
         await audit.flush()  # this process's queued calls are listed too
-        listing = await executions_service.list_executions(
-            conn=conn, slug=slug or None, page=page, page_size=100
+        filters = ExecutionFilter(
+            slug=slug or None,
+            principal=principal or None,
+            status=status,
+            created_from=_utc(time_from),
+            created_before=_utc(time_to),
         )
-        context = {"page": listing, "slug": slug}
+        listing = await executions_service.list_executions(
+            conn=conn, filters=filters, page=page, page_size=100
+        )
+        latency = await executions_service.latency_by_api(conn=conn, filters=filters)
+        context = {
+            "page": listing,
+            "latency": latency,
+            "slowest": max((row.p95_ms for row in latency), default=0) or 1,
+            "slug": slug,
+            "principal": principal,
+            "status": status,
+            "statuses": get_args(ExecutionStatus),
+            "time_from": time_from.strftime("%Y-%m-%dT%H:%M") if time_from else "",
+            "time_to": time_to.strftime("%Y-%m-%dT%H:%M") if time_to else "",
+        }
         return kit.render(request, "apismith/executions.html", context, user=user)
 
     return router
+
+
+def _empty_is_none(value: object) -> object:
+    """An empty filter field means no filter."""
+    return None if value == "" else value
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A filter time as typed (``datetime-local`` has no zone): read as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -46,6 +46,28 @@ class ExecutionOut(BaseModel):
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Which audit rows to list or measure; ``None`` matches everything."""
+
+    slug: str | None = None
+    principal: str | None = None
+    status: ExecutionStatus | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+
+class ApiLatency(BaseModel):
+    """One API's calls in the filtered window: how many, how many failed, how fast."""
+
+    slug: str
+    calls: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: int
+
+
 class ExecutionPage(BaseModel):
     items: list[ExecutionOut]
     total: int

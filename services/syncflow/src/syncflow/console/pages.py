@@ -5,30 +5,30 @@ none); every ``POST`` takes ``kit.changer`` (a valid CSRF token and a role that 
 change things). Filters are query parameters, so a filtered page is a shareable link.
 """
 
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BeforeValidator
 
 from bridge_core.auth.tokens import issue_access_token
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
 from bridge_core.db.transaction import Connection, get_database
-from bridge_core.errors import BridgeError
+from bridge_core.errors import BadRequest
 from bridge_core.http.paging import PageNumber
 from syncflow.auth import service as auth_service
 from syncflow.auth.dependencies import principal_of_token
+from syncflow.console.definitions import definition_pages
 from syncflow.console.overview import flags, trend_points, trend_svg
 from syncflow.domain import SyncMode
 from syncflow.entities import service as entities_service
 from syncflow.monitoring import service as monitoring_service
-from syncflow.schedules import service as schedules_service
 from syncflow.settings import Settings
-from syncflow.sources import service as sources_service
 from syncflow.sync import service as sync_service
 from syncflow.sync.router import wake_executor
-from syncflow.verify import service as verify_service
 
 HERE = Path(__file__).parent
 ACTIVE = ("pending", "running")
@@ -41,8 +41,18 @@ NAV = (
     NavItem("/sources", "Sources"),
     NavItem("/entities", "Entities"),
     NavItem("/schedules", "Schedules"),
+    NavItem("/destinations", "Destinations"),
     NavItem("/trends", "Trends"),
 )
+
+
+def _empty_is_none(value: object) -> object:
+    """An empty filter field means no filter."""
+    return None if value == "" else value
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
 def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
@@ -77,10 +87,12 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
         session_user=session_user,
         secure_cookies=settings.environment != "development" and settings.environment != "test",
     )
-    return kit, _pages(kit, settings)
+    pages = _pages(kit)
+    pages.include_router(definition_pages(kit, settings))
+    return kit, pages
 
 
-def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
+def _pages(kit: ConsoleKit) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Viewer = Annotated[ConsoleUser, Depends(kit.user)]
     Changer = Annotated[ConsoleUser, Depends(kit.changer)]
@@ -131,18 +143,30 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         conn: Connection,
         entity: str | None = None,
         status: str | None = None,
+        date_from: Annotated[date | None, BeforeValidator(_empty_is_none)] = None,
+        date_to: Annotated[date | None, BeforeValidator(_empty_is_none)] = None,
         page: PageNumber = 1,
     ) -> HTMLResponse:
+        """Batches queued from ``date_from`` through ``date_to`` (whole UTC days)."""
         listing = await sync_service.history(
-            conn, entity=entity or None, status=status or None, page=page, page_size=50
+            conn,
+            entity=entity or None,
+            status=status or None,
+            page=page,
+            page_size=50,
+            created_from=_day_start(date_from),
+            created_before=_day_start(date_to + timedelta(days=1) if date_to else None),
         )
         names = [e.name for e in await entities_service.list_entities(conn)]
-        return kit.render(
-            request,
-            "syncflow/batches.html",
-            {"page": listing, "entity": entity, "status": status, "names": names},
-            user=user,
-        )
+        context = {
+            "page": listing,
+            "entity": entity,
+            "status": status,
+            "date_from": date_from,
+            "date_to": date_to,
+            "names": names,
+        }
+        return kit.render(request, "syncflow/batches.html", context, user=user)
 
     async def _batch_context(conn: Connection, batch_uid: UUID) -> dict[str, object]:
         batch = await sync_service.get_status(conn, batch_uid=batch_uid)
@@ -200,6 +224,30 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         }
         return kit.render(request, "syncflow/failed.html", context, user=user)
 
+    @router.post("/failed/selected")
+    async def failed_selected(
+        request: Request,
+        user: Changer,
+        conn: Connection,
+        action: Annotated[str, Form()],
+        record_uid: Annotated[list[UUID], Form()] = [],  # noqa: B006 (FastAPI copies it)
+        back: Annotated[str, Form()] = "",
+    ) -> RedirectResponse:
+        """Retry or dismiss the ticked records; a retry shows its batch (or the batches)."""
+        if not record_uid:
+            raise BadRequest("tick at least one record")
+        if action == "retry":
+            batches = await sync_service.retry_records(conn, record_uids=record_uid)
+            wake_executor(request)
+            if len(batches) == 1:
+                return RedirectResponse(f"/console/batches/{batches[0].batch_uid}", status_code=303)
+            return RedirectResponse("/console/batches?status=pending", status_code=303)
+        if action != "dismiss":
+            raise BadRequest(f"unknown action {action!r}")
+        await monitoring_service.dismiss_failed_records(conn, record_uids=record_uid, by=user.name)
+        listing = back if back.startswith("/console/failed") else "/console/failed"
+        return RedirectResponse(listing, status_code=303)
+
     @router.post("/failed/retry")
     async def retry_failed(
         request: Request, user: Changer, conn: Connection, entity: Annotated[str, Form()]
@@ -223,52 +271,6 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         names = [e.name for e in await entities_service.list_entities(conn)]
         context = {"page": listing, "entity": entity, "names": names}
         return kit.render(request, "syncflow/parked.html", context, user=user)
-
-    @router.get("/sources")
-    async def sources(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
-        listing = await sources_service.list_sources(conn)
-        return kit.render(request, "syncflow/sources.html", {"sources": listing}, user=user)
-
-    @router.post("/sources/{uid}/test")
-    async def test_source(
-        request: Request, uid: UUID, user: Changer, conn: Connection
-    ) -> HTMLResponse:
-        """Reach the source's APISmith; the result replaces the row's result cell (HTMX)."""
-        try:
-            result = await sources_service.check_source(conn, settings=settings, uid=uid)
-            context: dict[str, object] = {"result": result, "error": None}
-        except BridgeError as exc:
-            context = {"result": None, "error": exc.detail}
-        return kit.render(request, "syncflow/source_test.html", context, user=user)
-
-    @router.get("/entities")
-    async def entities(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
-        listing = await entities_service.list_entities(conn)
-        return kit.render(request, "syncflow/entities.html", {"entities": listing}, user=user)
-
-    @router.post("/entities/{name}/verify")
-    async def verify(request: Request, name: str, user: Changer, conn: Connection) -> HTMLResponse:
-        """Source versus target for one entity, as a partial under the entity."""
-        try:
-            report = await verify_service.verify_entity(
-                conn,
-                target_database=request.app.state.target_database,
-                settings=settings,
-                name=name,
-            )
-            context: dict[str, object] = {"report": report, "error": None}
-        except BridgeError as exc:
-            context = {"report": None, "error": exc.detail}
-        return kit.render(request, "syncflow/verify_result.html", context, user=user)
-
-    @router.get("/schedules")
-    async def schedules(
-        request: Request, user: Viewer, conn: Connection, entity: str | None = None
-    ) -> HTMLResponse:
-        listing = await schedules_service.list_schedules(
-            conn, entity=entity or None, page=1, page_size=200
-        )
-        return kit.render(request, "syncflow/schedules.html", {"page": listing}, user=user)
 
     @router.get("/trends")
     async def trends(

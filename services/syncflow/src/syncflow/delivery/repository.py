@@ -99,14 +99,15 @@ class OutboxRepository(Repository):
         status = await driver.execute(
             f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
             "rowversion, batch_uid, data, parent_key_hashes) "
-            "SELECT $4, t._bridge_uid, t._bridge_key_hash, k.operation, t._bridge_data_hash, "
+            "SELECT $4, t._bridge_uid, k.key_hash, k.operation, "
+            "encode(t._bridge_data_hash, 'hex'), "
             "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
-            "FROM unnest($1::char(32)[], $2::text[], $3::text[]) "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) "
             "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
             # LATERAL: one index probe per key, also while a freshly loaded table has no
             # statistics (a join would scan the whole table for every chunk; see load._by_key)
             f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
-            "WHERE r._bridge_key_hash = k.key_hash) AS t "
+            "WHERE r._bridge_key_hash = k.key_hash::uuid) AS t "
             "ORDER BY k.position",
             [r.key_hash for r in records],
             operations,
@@ -127,7 +128,8 @@ class OutboxRepository(Repository):
         status = await driver.execute(
             f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
             "rowversion, batch_uid, data, parent_key_hashes) "
-            "SELECT $2, t._bridge_uid, t._bridge_key_hash, 'delete', t._bridge_data_hash, "
+            "SELECT $2, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), 'delete', "
+            "encode(t._bridge_data_hash, 'hex'), "
             "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
             f"FROM {target_name(spec)} t WHERE t._bridge_deleted_at IS NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "

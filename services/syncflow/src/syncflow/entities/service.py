@@ -36,7 +36,7 @@ from syncflow.entities.schemas import (
 from syncflow.settings import Settings
 from syncflow.sources.service import find_source, gateway_error, open_client
 from syncflow.targets.schemas import TargetTableChange
-from syncflow.targets.service import ensure_table
+from syncflow.targets.service import ensure_table, upgrade_hashes
 
 # an entity with a batch in these states is being (or about to be) synced
 RUNNING = ("running",)
@@ -208,6 +208,20 @@ async def update_entity(
     table = await ensure_table(target_conn, spec=spec)
     logger.info("entity {} updated", name)
     return _change(row, table)
+
+
+async def upgrade_target(
+    conn: AsyncConnection, target_conn: AsyncConnection, *, settings: Settings, name: str
+) -> bool:
+    """Rewrite the entity's target hashes from hex text to uuid and bytea (refused while
+    a batch runs); ``False`` when the table has them in that form already."""
+    repository = EntityRepository(conn)
+    if await repository.get(name, for_update=True) is None:
+        raise NotFound(f"entity {name!r} not found")
+    if await repository.batches_in(name, RUNNING):
+        raise Conflict(f"entity {name!r} has a running batch; upgrade it when the batch is done")
+    spec = await load_spec(conn, name, source_timezone=settings.source_timezone)
+    return await upgrade_hashes(target_conn, spec=spec)
 
 
 async def list_entities(conn: AsyncConnection) -> list[EntityOut]:

@@ -1,9 +1,11 @@
 """SQL behind the monitoring endpoints: failed records, parked children, batch statistics."""
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
 from bridge_core.db.repository import Repository
 from syncflow.tables import (
@@ -44,6 +46,27 @@ class MonitoringRepository(Repository):
         if not include_resolved:
             query = query.where(failed_records.c.resolved_at.is_(None))
         return await self._page(query, page=page, page_size=page_size)
+
+    async def open_failures_grouped(self, uids: Sequence[UUID]) -> dict[str, list[UUID]]:
+        """The open ones among failed records ``uids``, grouped by entity."""
+        rows = await self.conn.execute(
+            select(failed_records.c.entity_name, failed_records.c.uid)
+            .where(failed_records.c.uid.in_(list(uids)), failed_records.c.resolved_at.is_(None))
+            .order_by(failed_records.c.entity_name, failed_records.c.created_at)
+        )
+        grouped: dict[str, list[UUID]] = {}
+        for entity, uid in rows:
+            grouped.setdefault(entity, []).append(uid)
+        return grouped
+
+    async def dismiss_failures(self, uids: Sequence[UUID], *, by: str, at: datetime) -> int:
+        """Close the open ones among failed records ``uids`` as dismissed; how many were."""
+        result = await self.conn.execute(
+            update(failed_records)
+            .where(failed_records.c.uid.in_(list(uids)), failed_records.c.resolved_at.is_(None))
+            .values(resolved_at=at, dismissed_at=at, dismissed_by=by)
+        )
+        return int(result.rowcount)
 
     async def pending_children(
         self, *, entity: str | None, parent_entity: str | None, page: int, page_size: int

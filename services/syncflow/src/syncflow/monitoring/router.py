@@ -10,7 +10,14 @@ from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.databases import get_target_database
 from syncflow.monitoring import service
-from syncflow.monitoring.schemas import DetailedHealth, FailedRecordPage, PendingChildPage, Stats
+from syncflow.monitoring.schemas import (
+    DetailedHealth,
+    Dismissed,
+    DismissFailed,
+    FailedRecordPage,
+    PendingChildPage,
+    Stats,
+)
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -35,6 +42,18 @@ async def failed_records(
         page=page,
         page_size=page_size,
     )
+
+
+@router.post("/failed-records/dismiss")
+async def dismiss_failed_records(
+    body: DismissFailed, principal: Operator, conn: Connection
+) -> Dismissed:
+    """Close failed records without loading them (an operator gave up on them); they
+    show as dismissed, by whom and when, and are not retried again."""
+    count = await service.dismiss_failed_records(
+        conn, record_uids=body.record_uids, by=principal.name
+    )
+    return Dismissed(dismissed=count)
 
 
 @router.get("/pending-children")

@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from bridge_core.schemas import RequestModel
+
 
 class FailedRecord(BaseModel):
     uid: UUID
@@ -21,6 +23,20 @@ class FailedRecord(BaseModel):
     )
     created_at: datetime
     resolved_at: datetime | None
+    dismissed_at: datetime | None = Field(
+        default=None, description="closed by an operator without being loaded"
+    )
+    dismissed_by: str | None = None
+
+
+class DismissFailed(RequestModel):
+    record_uids: list[UUID] = Field(
+        min_length=1, max_length=1000, description="failed records to close without loading"
+    )
+
+
+class Dismissed(BaseModel):
+    dismissed: int = Field(description="how many were open and are now dismissed")
 
 
 class FailedRecordPage(BaseModel):

@@ -3,6 +3,7 @@ the health of every dependency, and the database snapshot behind the metrics gau
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -61,6 +62,15 @@ async def list_failed_records(
     )
     items = [FailedRecord(entity=r["entity_name"], **r) for r in rows]
     return FailedRecordPage(items=items, total=total, page=page, page_size=page_size)
+
+
+async def dismiss_failed_records(
+    conn: AsyncConnection, *, record_uids: Sequence[UUID], by: str
+) -> int:
+    """Close open failed records without loading them (they are not retried again)."""
+    return await MonitoringRepository(conn).dismiss_failures(
+        record_uids, by=by, at=datetime.now(UTC)
+    )
 
 
 async def list_pending_children(

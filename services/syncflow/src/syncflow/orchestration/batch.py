@@ -20,7 +20,7 @@ from syncflow.orchestration.pacing import BatchPacing
 from syncflow.orchestration.parked import SecondChances
 from syncflow.orchestration.reading import PageReader
 from syncflow.orchestration.session import BatchSession
-from syncflow.orchestration.setup import EntityPlan, plan_batch
+from syncflow.orchestration.setup import EntityPlan, build_deferred_key_index, plan_batch
 from syncflow.orchestration.state import (
     BatchState,
     LeaseLost,
@@ -41,13 +41,14 @@ class BatchRun:
         self.state = BatchState(batch)
         # known once the entity is loaded (``None`` while setting up)
         self.plan: EntityPlan | None = None
+        self.session: BatchSession | None = None
 
     async def run(self) -> None:
         """Run the batch to its end or its next pause; every outcome is written to its row."""
         state = self.state
         try:
             pacing = BatchPacing(state)
-            session = BatchSession(state, self.ctx, pacing)
+            self.session = session = BatchSession(state, self.ctx, pacing)
             self.plan = plan = await plan_batch(state, self.ctx, session)
             writer = ChunkWriter(state, self.ctx, session, plan)
             async with plan.client:
@@ -58,6 +59,7 @@ class BatchRun:
                 elif state.checkpoint.get("phase", "read") == "read":
                     pace = PaceCheck(state, self.ctx, session)
                     await PageReader(state, plan, writer, pace).read()
+                    await build_deferred_key_index(state, session, plan.spec)
             if state.checkpoint.get("phase") == "deletes":
                 await apply_deletes(state, session, plan)
             await self._finish("completed")
@@ -77,6 +79,8 @@ class BatchRun:
 
     async def _finish(self, status: str, error: str | None = None) -> None:
         state = self.state
+        if status != "completed" and self.plan is not None and self.session is not None:
+            await self._leave_key_index(self.session, self.plan)
         async with self.ctx.database.transaction() as conn:
             if status == "failed" and self.plan is not None and self.plan.detect_deletes:
                 async with self.ctx.target_database.transaction() as target:
@@ -100,6 +104,18 @@ class BatchRun:
             status,
             " ".join(f"{k}={v}" for k, v in state.counters.as_dict().items()),
         )
+
+    async def _leave_key_index(self, session: BatchSession, plan: EntityPlan) -> None:
+        """A first load that ends early still builds the key index it deferred; should
+        that fail too, the next writer of the table builds it (pipeline/key_index.py)."""
+        try:
+            await build_deferred_key_index(self.state, session, plan.spec)
+        except Exception as exc:
+            logger.opt(exception=exc).warning(
+                "batch {}: the key index of {} is left to the next writer",
+                self.state.uid,
+                plan.spec.name,
+            )
 
 
 class PaceCheck:

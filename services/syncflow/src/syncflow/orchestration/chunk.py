@@ -38,6 +38,7 @@ from syncflow.orchestration.state import (
     StopRequested,
 )
 from syncflow.pipeline import delta, resolve
+from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.pipeline.track import TrackingRepository
@@ -212,11 +213,11 @@ class ChunkWriter:
         the keys), and which of the rows to write have their parents."""
         seconds = self.state.seconds
         start = time.perf_counter()
-        existing = (
-            await TargetRepository(target).lookup_existing(spec, [r.key_hash for r in records])
-            if lookup
-            else {}
-        )
+        existing = {}
+        if lookup:  # a first load may have deferred the key index: lookups need it
+            await KeyIndexRepository(target).ensure(spec)
+            keys = [r.key_hash for r in records]
+            existing = await TargetRepository(target).lookup_existing(spec, keys)
         changes = delta.classify(records, existing, self.state.uid)
         seconds[Stage.DELTA] += time.perf_counter() - start
         start = time.perf_counter()

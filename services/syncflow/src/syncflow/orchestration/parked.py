@@ -3,6 +3,7 @@ retry is due tried again (``resolve`` batches)."""
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from syncflow.domain import RowFailure, Stage, next_retry_delay
 from syncflow.orchestration.chunk import ChunkWriter
@@ -21,9 +22,12 @@ class SecondChances:
 
     async def retry_failed(self) -> None:
         """Re-run the entity's open failed records through the pipeline, oldest first
-        (a periodic retry takes only those whose retry is due)."""
+        (a periodic retry takes only those whose retry is due, an operator's retry of
+        selected records only those)."""
         state = self.state
         due_at = self.ctx.now() if state.options.get("due_only") else None
+        selected = state.options.get("record_uids")
+        uids = [UUID(uid) for uid in selected] if selected is not None else None
         while True:
             async with self.ctx.database.transaction() as conn:
                 rows = await TrackingRepository(conn).open_failures(
@@ -31,6 +35,7 @@ class SecondChances:
                     created_before=state.created_at,
                     limit=self.ctx.settings.chunk_rows,
                     due_at=due_at,
+                    uids=uids,
                 )
             if not rows:
                 return

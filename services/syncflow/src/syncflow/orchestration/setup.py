@@ -11,11 +11,13 @@ from syncflow.entities.service import child_specs, load_spec
 from syncflow.orchestration.session import BatchSession
 from syncflow.orchestration.state import BatchState, RunContext
 from syncflow.pipeline import delta, fetch
+from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.pipeline.track import TrackingRepository
 from syncflow.sources.service import client_for
 from syncflow.sync.repository import BatchRepository
+from syncflow.targets.service import require_current_hashes
 
 
 @dataclass
@@ -62,9 +64,19 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
                 fetch.below_cursor(committed, spec.rowversion_lookback) if incremental else None
             )
             async with ctx.target_database.transaction() as target:
+                await require_current_hashes(target, spec=spec)
                 fresh = state.mode in tuple(SyncMode) and await TargetRepository(
                     target
                 ).target_is_empty(spec)
+                # a first load builds the key index at its end (pipeline/key_index.py);
+                # not for an entity whose changes go to the outbox, whose events name
+                # each row's uid as it is written
+                deferred = (
+                    fresh
+                    and not state.dry_run
+                    and not (outbox_all or spec.name in outbox_entities)
+                    and await KeyIndexRepository(target).drop_if_empty(spec)
+                )
             state.checkpoint = {
                 "phase": "read",
                 "page_cursor": None,
@@ -73,6 +85,8 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
                 # the target held nothing when the batch began: no lookups (see chunk)
                 "fresh_target": fresh,
             }
+            if deferred:
+                state.checkpoint["key_index"] = "deferred"
             await BatchRepository(conn).set_started(
                 state.uid, cursor_start=from_rowversion, checkpoint=state.checkpoint
             )
@@ -95,3 +109,18 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
         outbox_all=outbox_all,
         outbox_entities=frozenset(outbox_entities),
     )
+
+
+async def build_deferred_key_index(
+    state: BatchState, session: BatchSession, spec: EntitySpec
+) -> None:
+    """End a first load: build the target's key index, merging keys read twice (each
+    merged row counts ``duplicate`` instead of ``inserted``), with the checkpoint."""
+    if state.checkpoint.get("key_index") != "deferred":
+        return
+    async with session.transactions() as (conn, target):
+        merged = await KeyIndexRepository(target).ensure(spec)
+        state.counters.inserted -= merged
+        state.counters.duplicate += merged
+        state.checkpoint["key_index"] = "built"
+        await session.save(conn)

@@ -58,7 +58,7 @@ def _by_key(table: str, columns: str, condition: str = "TRUE") -> str:
     LATERAL join always probes the unique index.
     """
     return (
-        f"SELECT x.* FROM unnest($1::char(32)[]) AS k(key_hash) CROSS JOIN LATERAL "
+        f"SELECT x.* FROM unnest($1::uuid[]) AS k(key_hash) CROSS JOIN LATERAL "
         f"(SELECT {columns} FROM {table} t "
         f"WHERE t._bridge_key_hash = k.key_hash AND {condition}) AS x"
     )
@@ -81,8 +81,8 @@ def copy_payload(
     columns.extend(
         [
             new_id_texts(len(records)),
-            [r.key_hash for r in records],  # hex digits: nothing to escape
-            [r.data_hash for r in records],
+            [r.key_hash for r in records],  # 32 hex digits: uuid input reads them
+            [f"\\\\x{r.data_hash}" for r in records],  # bytea input: \x and hex digits
             copy_text.render(FieldType.TEXT, rowversions),
             copy_text.NULL,  # _bridge_ref
             str(batch_uid),
@@ -170,7 +170,7 @@ class TargetRepository(Repository):
             "t._bridge_deleted_at IS NOT NULL"
         )
         rows = await driver.fetch(_by_key(target_name(spec), columns), list(set(key_hashes)))
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return {r[0].hex: (r[1].hex(), r[2], r[3]) for r in rows}
 
     async def lookup_parent_uids(
         self, parent: EntitySpec, key_hashes: Sequence[str]
@@ -183,7 +183,7 @@ class TargetRepository(Repository):
             target_name(parent), "t._bridge_key_hash, t._bridge_uid", "t._bridge_deleted_at IS NULL"
         )
         rows = await driver.fetch(query, list(set(key_hashes)))
-        return {r[0]: r[1] for r in rows}
+        return {r[0].hex: r[1] for r in rows}
 
     async def write_rows(
         self,
@@ -228,16 +228,25 @@ class TargetRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
         # calls this while other workers' chunks write to it
-        exists = "SELECT to_regclass($1) IS NOT NULL"
-        if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
+        key_type = (
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attname = 'key_hash'"
+        )
+        if await driver.fetchval(key_type, f"{WORK_SCHEMA}.seen_keys") == "uuid":
             return
         await lock_ddl(self.conn)
-        if await driver.fetchval(exists, f"{WORK_SCHEMA}.seen_keys"):
+        found = await driver.fetchval(key_type, f"{WORK_SCHEMA}.seen_keys")
+        if found == "uuid":
             return  # another worker created it while this one waited for the lock
+        if found is not None:  # kept as hex text before the key hash became a uuid
+            await driver.execute(
+                f"ALTER TABLE {SEEN_TABLE} ALTER COLUMN key_hash TYPE uuid USING key_hash::uuid"
+            )
+            return
         await driver.execute(
             f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
             f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
-            "batch_uid uuid NOT NULL, key_hash char(32) NOT NULL);"
+            "batch_uid uuid NOT NULL, key_hash uuid NOT NULL);"
             # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
             # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
             f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash)"

@@ -253,9 +253,10 @@ class TrackingRepository(Repository):
         created_before: datetime,
         limit: int,
         due_at: datetime | None = None,
+        uids: Sequence[UUID] | None = None,
     ) -> list[dict[str, Any]]:
         """The oldest open failed records of ``entity`` from before ``created_before`` (only
-        those whose automatic retry is due at ``due_at``, when given)."""
+        those whose automatic retry is due at ``due_at``, and only ``uids``, when given)."""
         query = select(
             failed_records.c.uid, failed_records.c.raw_data, failed_records.c.retry_count
         )
@@ -266,6 +267,8 @@ class TrackingRepository(Repository):
         )
         if due_at is not None:
             query = query.where(failed_records.c.next_retry_at <= due_at)
+        if uids is not None:
+            query = query.where(failed_records.c.uid.in_(list(uids)))
         result = await self.conn.execute(query.order_by(failed_records.c.created_at).limit(limit))
         return [dict(row._mapping) for row in result]
 

@@ -87,13 +87,24 @@ class BatchRepository(Repository):
         return dict(row._mapping) if row else None
 
     async def history(
-        self, *, entity: str | None, status: str | None, page: int, page_size: int
+        self,
+        *,
+        entity: str | None,
+        status: str | None,
+        page: int,
+        page_size: int,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         conditions = []
         if entity:
             conditions.append(sync_batches.c.entity_name == entity)
         if status:
             conditions.append(sync_batches.c.status == status)
+        if created_from is not None:
+            conditions.append(sync_batches.c.created_at >= created_from)
+        if created_before is not None:
+            conditions.append(sync_batches.c.created_at < created_before)
         where = and_(*conditions) if conditions else None
         query = select(sync_batches).order_by(sync_batches.c.created_at.desc())
         count = select(func.count()).select_from(sync_batches)

@@ -1,4 +1,4 @@
-"""The sync API: start, status, stop, history, retry failed records."""
+"""The sync API: start, status, stop, history, retry failed records (all or chosen ones)."""
 
 import asyncio
 from typing import Annotated
@@ -10,7 +10,7 @@ from bridge_core.db.transaction import Connection
 from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.sync import service
-from syncflow.sync.schemas import BatchPage, BatchStatus, RetryFailed, SyncStart
+from syncflow.sync.schemas import BatchPage, BatchStatus, RetryFailed, RetryRecords, SyncStart
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -62,3 +62,14 @@ async def retry_failed(
     batch = await service.retry_failed(conn, entity=body.entity)
     wake_executor(request)
     return batch
+
+
+@router.post("/retry-records", status_code=status.HTTP_202_ACCEPTED)
+async def retry_records(
+    body: RetryRecords, _: Operator, conn: Connection, request: Request
+) -> list[BatchStatus]:
+    """Re-run the chosen open failed records: one ``retry`` batch per entity they belong to
+    (409 while one of those entities has a batch pending or running)."""
+    batches = await service.retry_records(conn, record_uids=body.record_uids)
+    wake_executor(request)
+    return batches

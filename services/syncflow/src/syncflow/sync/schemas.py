@@ -76,3 +76,9 @@ class BatchPage(BaseModel):
 class RetryFailed(RequestModel):
     entity: str
     batch_uid: UUID | None = None
+
+
+class RetryRecords(RequestModel):
+    record_uids: list[UUID] = Field(
+        min_length=1, max_length=1000, description="failed records to re-run (open ones only)"
+    )

@@ -1,5 +1,7 @@
 """Starting, stopping and reading sync batches. The worker runs them."""
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -8,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridge_core.errors import NotFound
 from syncflow.domain import RESOLVE_MODE, RETRY_MODE
 from syncflow.entities.repository import EntityRepository
+from syncflow.monitoring.repository import MonitoringRepository
 from syncflow.sync.repository import BatchRepository
 from syncflow.sync.schemas import BatchPage, BatchStatus
 
@@ -49,6 +52,22 @@ async def retry_failed(
     return BatchStatus.from_row(row)
 
 
+async def retry_records(conn: AsyncConnection, *, record_uids: Sequence[UUID]) -> list[BatchStatus]:
+    """Queue one batch per entity that re-runs only the open ones among ``record_uids``
+    (409 when an entity has a batch pending or running; none when none is open)."""
+    grouped = await MonitoringRepository(conn).open_failures_grouped(record_uids)
+    batches = []
+    for entity, uids in grouped.items():
+        row = await BatchRepository(conn).create(
+            entity=entity,
+            mode=RETRY_MODE,
+            dry_run=False,
+            options={"record_uids": [str(uid) for uid in uids]},
+        )
+        batches.append(BatchStatus.from_row(row))
+    return batches
+
+
 async def retry_parked(conn: AsyncConnection, *, entity: str) -> BatchStatus:
     """Queue a batch that tries the entity's parked children whose retry is due again."""
     await _require_entity(conn, entity)
@@ -73,11 +92,23 @@ async def stop(conn: AsyncConnection, *, batch_uid: UUID) -> BatchStatus:
 
 
 async def history(
-    conn: AsyncConnection, *, entity: str | None, status: str | None, page: int, page_size: int
+    conn: AsyncConnection,
+    *,
+    entity: str | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> BatchPage:
-    """Batches, newest first."""
+    """Batches, newest first (queued in ``[created_from, created_before)`` when given)."""
     rows, total = await BatchRepository(conn).history(
-        entity=entity, status=status, page=page, page_size=page_size
+        entity=entity,
+        status=status,
+        page=page,
+        page_size=page_size,
+        created_from=created_from,
+        created_before=created_before,
     )
     return BatchPage(
         items=[BatchStatus.from_row(r) for r in rows], total=total, page=page, page_size=page_size

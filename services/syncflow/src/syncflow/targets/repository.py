@@ -92,3 +92,17 @@ class TargetTableRepository(Repository):
             await self.conn.execute(
                 text(f"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS {definition}")
             )
+
+    async def convert_hashes(self, schema: str, table: str) -> None:
+        """Rewrite the hex-text hash columns as ``uuid`` and ``bytea`` (one table rewrite;
+        the unique key index is rebuilt with it)."""
+        preparer = self.conn.dialect.identifier_preparer
+        qualified = f"{preparer.quote(schema)}.{preparer.quote(table)}"
+        await self.conn.execute(
+            text(
+                f"ALTER TABLE {qualified} "
+                "ALTER COLUMN _bridge_key_hash TYPE uuid USING _bridge_key_hash::uuid, "
+                "ALTER COLUMN _bridge_data_hash TYPE bytea "
+                "USING decode(_bridge_data_hash, 'hex')"
+            )
+        )

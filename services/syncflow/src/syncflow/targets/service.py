@@ -20,6 +20,47 @@ from syncflow.targets.shape import BRIDGE_COLUMNS, same_type, target_columns, ta
 # DDL needs an exclusive lock; waiting longer than this behind a running sync is refused
 LOCK_TIMEOUT_MS = 5_000
 
+# the hash columns as hex text, the form before they became uuid and bytea
+HEX_HASH_TYPES = {"_bridge_key_hash": "character(32)", "_bridge_data_hash": "character(64)"}
+
+
+def _upgrade_hint(qualified: str, name: str) -> str:
+    return (
+        f"target table {qualified} keeps its hashes as hex text (character(32) and "
+        f"character(64)), the form before uuid and bytea; run `syncflow entities upgrade "
+        f"{name}` once (it rewrites the table, with no batch running)"
+    )
+
+
+def _has_hex_hashes(columns: dict[str, str]) -> bool:
+    return any(columns.get(name) == kind for name, kind in HEX_HASH_TYPES.items())
+
+
+async def require_current_hashes(target_conn: AsyncConnection, *, spec: EntitySpec) -> None:
+    """409 when the target table still keeps the hex-text hashes (a batch would fail on
+    them half way; it fails before it starts instead)."""
+    existing = await TargetTableRepository(target_conn).describe(
+        spec.target_schema, spec.target_table
+    )
+    if existing is not None and _has_hex_hashes(existing.columns):
+        raise Conflict(_upgrade_hint(f"{spec.target_schema}.{spec.target_table}", spec.name))
+
+
+async def upgrade_hashes(target_conn: AsyncConnection, *, spec: EntitySpec) -> bool:
+    """Rewrite the hex-text hash columns as uuid and bytea (same values; the API keeps
+    showing hex); ``False`` when the table has the current form already."""
+    repository = TargetTableRepository(target_conn)
+    await lock_ddl(target_conn)
+    existing = await repository.describe(spec.target_schema, spec.target_table)
+    qualified = f"{spec.target_schema}.{spec.target_table}"
+    if existing is None:
+        raise Conflict(f"entity {spec.name!r} has no target table {qualified}")
+    if not _has_hex_hashes(existing.columns):
+        return False
+    await repository.convert_hashes(spec.target_schema, spec.target_table)
+    logger.info("target table {} upgraded: hashes as uuid and bytea", qualified)
+    return True
+
 
 async def ensure_table(target_conn: AsyncConnection, *, spec: EntitySpec) -> TargetTableChange:
     """Create ``spec``'s table or add the columns it lacks; 409 on a type change."""
@@ -50,6 +91,8 @@ async def ensure_table(target_conn: AsyncConnection, *, spec: EntitySpec) -> Tar
             f"table {qualified} exists and is not a SyncFlow target table "
             f"(it lacks {', '.join(missing_bridge)}); choose another target_table"
         )
+    if _has_hex_hashes(existing.columns):
+        raise Conflict(_upgrade_hint(qualified, spec.name))
     changed = [
         f"{c.name} is {existing.columns[c.name]}, the entity now needs {c.catalog_type}"
         for c in wanted

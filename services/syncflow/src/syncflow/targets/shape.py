@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    CHAR,
     BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
+    LargeBinary,
     MetaData,
     Numeric,
     Table,
@@ -63,8 +63,10 @@ _TIMESTAMPTZ = "timestamp with time zone"
 # the DDL of each bridge column, in the order of ``domain.BRIDGE_COLUMN_NAMES``
 _BRIDGE_DDL: tuple[dict[str, Any], ...] = (
     {"sql_type": Uuid(), "catalog_type": "uuid", "primary_key": True},
-    {"sql_type": CHAR(32), "catalog_type": "character(32)", "unique": True, "nullable": False},
-    {"sql_type": CHAR(64), "catalog_type": "character(64)", "nullable": False},
+    # the xxh3-128 key hash as a uuid and the BLAKE3 data hash as 32 bytes (the API shows
+    # both as hex): half the width of their hex text, and faster to index
+    {"sql_type": Uuid(), "catalog_type": "uuid", "unique": True, "nullable": False},
+    {"sql_type": LargeBinary(), "catalog_type": "bytea", "nullable": False},
     {"sql_type": Text(), "catalog_type": "text"},
     {"sql_type": Text(), "catalog_type": "text"},
     {"sql_type": Uuid(), "catalog_type": "uuid"},

@@ -24,15 +24,16 @@ class VerifyRepository:
     async def create_staging(self) -> None:
         driver = await self._driver()
         await driver.execute(
-            "CREATE TEMP TABLE _verify_source (key_hash char(32) PRIMARY KEY, "
-            "data_hash char(64), business_key text) ON COMMIT DROP"
+            "CREATE TEMP TABLE _verify_source (key_hash uuid PRIMARY KEY, "
+            "data_hash bytea, business_key text) ON COMMIT DROP"
         )
 
     async def stage(self, rows: Sequence[tuple[str, str | None, str]]) -> None:
         """``(key_hash, data_hash or NULL for a row that fails the pipeline, business key)``."""
         driver = await self._driver()
         await driver.executemany(
-            "INSERT INTO _verify_source VALUES ($1, $2, $3) ON CONFLICT (key_hash) "
+            "INSERT INTO _verify_source VALUES ($1::text::uuid, decode($2, 'hex'), $3) "
+            "ON CONFLICT (key_hash) "
             "DO UPDATE SET data_hash = EXCLUDED.data_hash, business_key = EXCLUDED.business_key",
             rows,
         )
@@ -72,5 +73,5 @@ class VerifyRepository:
             **dict(counts),
             "sample_missing": [r[0] for r in sample_missing],
             "sample_different": [r[0] for r in sample_different],
-            "sample_extra": [r[0] for r in sample_extra],
+            "sample_extra": [r[0].hex for r in sample_extra],
         }
