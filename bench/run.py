@@ -2,6 +2,7 @@
 measured against raw PostgreSQL binary ``COPY`` of the same table.
 
     uv run --group bench python bench/run.py --scale 1 [--tables orders,lineitem] [--quick]
+        [--peers]
 
 Data comes from ``tpchgen-cli`` (CSV, cached under ``bench/data/sf<scale>/``). Source,
 target and both services' own databases are fresh databases on one PostgreSQL server
@@ -13,6 +14,9 @@ sampled (every 100 ms, process tree) while each phase runs. Phases per table:
   STDIN (FORMAT binary)`` of an identical table (with its primary key): the yardstick;
 - the same rows COPYed into a table of a SyncFlow target's shape (bridge columns, uuid
   primary key, unique key hash), all in the server: the floor under any sync into it;
+  and again with the key index built after the COPY, as a first load does;
+- with ``--peers``: dlt's full load of the same table (``bench/peer_dlt.py``, its own
+  process: ``sql_table`` on the pyarrow backend, csv loader, no compression);
 - full initial sync (rowversion strategy), and the same for a hash-strategy entity;
 - re-sync with nothing changed, both strategies;
 - 1% updates (new comment, new rowversion) and 0.1% deletes in the source, then an
@@ -707,7 +711,7 @@ async def bench_table(
     )
     late = await shaped_copy(urls["source"], urls["target"], spec, index_after=True)
     bench.report(
-        Phase(table, "  the same, key index built after", rows, late, copy_seconds=copy_seconds)
+        Phase(table, "the same, key index built after", rows, late, copy_seconds=copy_seconds)
     )
     if bench.args.peers:
         bench.report(await dlt_peer(urls["source"], urls["target"], table, copy_seconds))
@@ -891,6 +895,8 @@ def markdown(bench: Bench, started: datetime) -> str:
     ]
     for p in bench.phases:
         rss = " / ".join(f"{p.rss_mb[k]:.0f} MB" for k in ("apismith", "syncflow") if k in p.rss_mb)
+        if "dlt" in p.rss_mb:  # the peer is one process
+            rss = f"dlt {p.rss_mb['dlt']:.0f} MB"
         cpu = " / ".join(f"{p.cpu_s[k]:.1f}" for k in ("apismith", "syncflow") if k in p.cpu_s)
         lines.append(
             f"| {p.table} (SF {bench.scales.get(p.table, args.scale):g}) | {p.name} | "

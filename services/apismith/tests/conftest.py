@@ -6,9 +6,10 @@ from dataclasses import dataclass
 import pytest
 
 from apismith.auth.security import issue_access_token
-from apismith.auth.service import create_user
 from apismith.main import build_app
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users.service import create_user
 from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.testing.asgi import app_client
@@ -69,6 +70,7 @@ async def create_apismith_user(apismith_settings, apismith_client):
             async with Database(engine).transaction() as conn:
                 user = await create_user(
                     conn=conn,
+                    table=users,
                     username=f"{role}-{uuid.uuid4().hex[:12]}",
                     password=password,
                     role=role,

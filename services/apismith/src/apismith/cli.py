@@ -1,17 +1,22 @@
 """The ``apismith`` command: serve, migrate, users, tokens."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from apismith import __version__
 from apismith.auth import service as auth_service
-from apismith.auth.schemas import ServiceTokenCreated, UserOut
+from apismith.auth.schemas import ServiceTokenCreated
+from apismith.auth.security import ROLES
 from apismith.databases import open_migrated_database
 from apismith.main import SERVICE, build_app
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users.cli import users_commands
 from bridge_core.cli import add_version_option, load_settings
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
@@ -60,9 +65,7 @@ def migrate() -> None:
     typer.echo("apismith: database is at the latest migration")
 
 
-users_app = typer.Typer(help="Manage users (the first admin, too).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage long-lived service tokens.", no_args_is_help=True)
-app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
 
@@ -71,39 +74,30 @@ class RoleName(StrEnum):
     reader = "reader"
 
 
-def _fail(exc: BridgeError) -> typer.Exit:
-    typer.echo(f"apismith: {exc.detail}", err=True)
-    return typer.Exit(1)
+def _in_transaction[T](settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work(conn)`` in one transaction on the migrated database; a domain error exits 1."""
 
-
-@users_app.command("create")
-def create_user(
-    username: Annotated[str, typer.Option(help="Login name.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            help="Password (asked for when omitted, which keeps it out of shell history).",
-        ),
-    ],
-    role: Annotated[RoleName, typer.Option(help="admin or reader.")] = RoleName.reader,
-) -> None:
-    """Create a user, e.g. the first admin."""
-    settings = _settings()
-
-    async def run() -> UserOut:
+    async def run() -> T:
         async with open_migrated_database(settings) as database, database.transaction() as conn:
-            return await auth_service.create_user(
-                conn=conn, username=username, password=password, role=role.value
-            )
+            return await work(conn)
 
     try:
-        user = asyncio.run(run())
+        return asyncio.run(run())
     except BridgeError as exc:
-        raise _fail(exc) from exc
-    typer.echo(f"apismith: created {user.role} user {user.username} ({user.uid})")
+        typer.echo(f"apismith: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+
+
+app.add_typer(
+    users_commands(
+        program="apismith",
+        table=users,
+        roles=ROLES,
+        default_role="reader",
+        in_transaction=lambda work: _in_transaction(_settings(), work),
+    ),
+    name="users",
+)
 
 
 @tokens_app.command("create")
@@ -114,20 +108,12 @@ def create_token(
     """Create a service token and print it (to stdout, once; only its hash is stored)."""
     settings = _settings()
 
-    async def run() -> ServiceTokenCreated:
-        async with open_migrated_database(settings) as database, database.transaction() as conn:
-            return await auth_service.create_service_token(
-                conn=conn,
-                settings=settings,
-                name=name,
-                role=role.value,
-                created_by=None,
-            )
+    async def work(conn: AsyncConnection) -> ServiceTokenCreated:
+        return await auth_service.create_service_token(
+            conn=conn, settings=settings, name=name, role=role.value, created_by=None
+        )
 
-    try:
-        created = asyncio.run(run())
-    except BridgeError as exc:
-        raise _fail(exc) from exc
+    created = _in_transaction(settings, work)
     typer.echo(
         f"apismith: service token {created.uid} ({created.name}, {created.role}) created; "
         "it is shown only now",

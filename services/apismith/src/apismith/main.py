@@ -10,8 +10,8 @@ from loguru import logger
 from apismith import __version__
 from apismith.apis.router import router as apis_router
 from apismith.auth.router import router as auth_router
-from apismith.auth.service import ensure_first_admin
 from apismith.auth.token_cache import TokenCache
+from apismith.catalog import RuntimeCatalog
 from apismith.connections.router import router as connections_router
 from apismith.console.pages import build_console
 from apismith.databases import open_migrated_database
@@ -20,6 +20,8 @@ from apismith.executions.router import router as executions_router
 from apismith.executions.writer import AuditWriter
 from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users.service import ensure_first_admin
 from bridge_core.cli import load_settings
 from bridge_core.crypto import SecretBox
 from bridge_core.http.app import create_app
@@ -47,6 +49,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
                 async with database.transaction() as conn:
                     await ensure_first_admin(
                         conn=conn,
+                        table=users,
                         username=settings.admin_username,
                         password=settings.admin_password.get_secret_value(),
                     )
@@ -57,6 +60,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             app.state.drivers = drivers
             app.state.audit = audit = AuditWriter(database)
             app.state.token_cache = TokenCache()
+            app.state.catalog = RuntimeCatalog()
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
                 yield

@@ -3,7 +3,6 @@ destinations, entities, deliveries (``syncflow.commands.deliveries``)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,14 +11,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.auth.users.cli import users_commands
 from bridge_core.cli import add_version_option, load_settings
 from bridge_core.db.transaction import Database
 from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from syncflow import __version__
 from syncflow.auth import service as auth_service
-from syncflow.auth.schemas import TokenCreated, UserOut
+from syncflow.auth.dependencies import ROLES
+from syncflow.auth.schemas import TokenCreated
 from syncflow.commands import deliveries as deliveries_commands
 from syncflow.databases import open_databases
 from syncflow.destinations import service as destination_service
@@ -30,6 +32,7 @@ from syncflow.main import SERVICE, build_app
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.schemas import BatchStatus
+from syncflow.tables import users
 from syncflow.verify.service import verify_entity
 from syncflow.worker import flows as worker_flows
 from syncflow.worker.watch import sync_and_watch
@@ -57,6 +60,16 @@ def _with_databases[T](settings: Settings, work: Callable[[Database, Database], 
     except BridgeError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from exc
+
+
+def _in_transaction[T](settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work(conn)`` in one transaction on SyncFlow's own database (as ``_with_databases``)."""
+
+    async def in_transaction(database: Database, target: Database) -> T:
+        async with database.transaction() as conn:
+            return await work(conn)
+
+    return _with_databases(settings, in_transaction)
 
 
 add_version_option(app, program="syncflow", version=__version__, help_text="SyncFlow command line.")
@@ -195,14 +208,11 @@ def status(
 ) -> None:
     """Recent batches, newest first."""
 
-    async def work(database: Database, target: Database) -> list[BatchStatus]:
-        async with database.transaction() as conn:
-            page = await sync_service.history(
-                conn, entity=entity, status=None, page=1, page_size=limit
-            )
+    async def work(conn: AsyncConnection) -> list[BatchStatus]:
+        page = await sync_service.history(conn, entity=entity, status=None, page=1, page_size=limit)
         return page.items
 
-    batches = _with_databases(_settings(), work)
+    batches = _in_transaction(_settings(), work)
     table = Table(title="sync batches")
     for column in ("batch", "entity", "mode", "status", *COUNTER_NAMES[:7], "started"):
         table.add_column(column)
@@ -253,13 +263,12 @@ def create_token(
     """Create an operator token and print it (to stdout, once; only its hash is stored)."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> TokenCreated:
-        async with database.transaction() as conn:
-            return await auth_service.create_token(
-                conn, settings=settings, name=name, created_by="the command line"
-            )
+    async def work(conn: AsyncConnection) -> TokenCreated:
+        return await auth_service.create_token(
+            conn, settings=settings, name=name, created_by="the command line"
+        )
 
-    created = _with_databases(settings, work)
+    created = _in_transaction(settings, work)
     typer.echo(
         f"syncflow: operator token {created.uid} ({created.name}) created; "
         "it is shown once, store it now:",
@@ -268,41 +277,16 @@ def create_token(
     typer.echo(created.token)
 
 
-users_app = typer.Typer(help="Manage users (the first admin, too).", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-
-
-class RoleName(StrEnum):
-    admin = "admin"
-    operator = "operator"
-    viewer = "viewer"
-
-
-@users_app.command("create")
-def create_user(
-    username: Annotated[str, typer.Option(help="Sign-in name.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            help="Password (asked for when omitted, which keeps it out of shell history).",
-        ),
-    ],
-    role: Annotated[RoleName, typer.Option(help="admin, operator or viewer.")] = RoleName.viewer,
-) -> None:
-    """Create a user, e.g. the first admin."""
-    settings = _settings()
-
-    async def work(database: Database, target: Database) -> UserOut:
-        async with database.transaction() as conn:
-            return await auth_service.create_user(
-                conn=conn, username=username, password=password, role=role.value
-            )
-
-    user = _with_databases(settings, work)
-    typer.echo(f"syncflow: created {user.role} user {user.username} ({user.uid})")
+app.add_typer(
+    users_commands(
+        program="syncflow",
+        table=users,
+        roles=ROLES,
+        default_role="viewer",
+        in_transaction=lambda work: _in_transaction(_settings(), work),
+    ),
+    name="users",
+)
 
 
 destinations_app = typer.Typer(
@@ -324,20 +308,19 @@ def list_destinations() -> None:
     """Every destination with its state (never a credential)."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> list[DestinationOut]:
-        async with database.transaction() as conn:
-            found: list[DestinationOut] = []
-            page = 1
-            while True:
-                listing = await destination_service.list_destinations(
-                    conn, settings=settings, page=page, page_size=200
-                )
-                found.extend(listing.items)
-                if page * listing.page_size >= listing.total:
-                    return found
-                page += 1
+    async def work(conn: AsyncConnection) -> list[DestinationOut]:
+        found: list[DestinationOut] = []
+        page = 1
+        while True:
+            listing = await destination_service.list_destinations(
+                conn, settings=settings, page=page, page_size=200
+            )
+            found.extend(listing.items)
+            if page * listing.page_size >= listing.total:
+                return found
+            page += 1
 
-    for destination in _with_databases(settings, work):
+    for destination in _in_transaction(settings, work):
         typer.echo(_destination_line(destination))
 
 
@@ -390,11 +373,10 @@ def add_destination(
         console.print(f"[red]error:[/red] {problems}")
         raise typer.Exit(2) from exc
 
-    async def work(database: Database, target: Database) -> DestinationOut:
-        async with database.transaction() as conn:
-            return await destination_service.create_destination(conn, settings=settings, body=body)
+    async def work(conn: AsyncConnection) -> DestinationOut:
+        return await destination_service.create_destination(conn, settings=settings, body=body)
 
-    typer.echo(_destination_line(_with_databases(settings, work)))
+    typer.echo(_destination_line(_in_transaction(settings, work)))
 
 
 @destinations_app.command("pause")
@@ -407,14 +389,13 @@ def pause_destination(
     """Stop delivering to a destination."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> DestinationOut:
-        async with database.transaction() as conn:
-            row = await destination_service.find_destination(conn, name_or_uid=name)
-            return await destination_service.pause_destination(
-                conn, settings=settings, uid=row["uid"], reason=reason
-            )
+    async def work(conn: AsyncConnection) -> DestinationOut:
+        row = await destination_service.find_destination(conn, name_or_uid=name)
+        return await destination_service.pause_destination(
+            conn, settings=settings, uid=row["uid"], reason=reason
+        )
 
-    typer.echo(_destination_line(_with_databases(settings, work)))
+    typer.echo(_destination_line(_in_transaction(settings, work)))
 
 
 @destinations_app.command("resume")
@@ -424,14 +405,11 @@ def resume_destination(
     """Deliver to a paused destination again."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> DestinationOut:
-        async with database.transaction() as conn:
-            row = await destination_service.find_destination(conn, name_or_uid=name)
-            return await destination_service.resume_destination(
-                conn, settings=settings, uid=row["uid"]
-            )
+    async def work(conn: AsyncConnection) -> DestinationOut:
+        row = await destination_service.find_destination(conn, name_or_uid=name)
+        return await destination_service.resume_destination(conn, settings=settings, uid=row["uid"])
 
-    typer.echo(_destination_line(_with_databases(settings, work)))
+    typer.echo(_destination_line(_in_transaction(settings, work)))
 
 
 @destinations_app.command("delete")
@@ -441,12 +419,11 @@ def delete_destination(
     """Delete a destination."""
     settings = _settings()
 
-    async def work(database: Database, target: Database) -> None:
-        async with database.transaction() as conn:
-            row = await destination_service.find_destination(conn, name_or_uid=name)
-            await destination_service.delete_destination(conn, uid=row["uid"])
+    async def work(conn: AsyncConnection) -> None:
+        row = await destination_service.find_destination(conn, name_or_uid=name)
+        await destination_service.delete_destination(conn, uid=row["uid"])
 
-    _with_databases(settings, work)
+    _in_transaction(settings, work)
     typer.echo(f"syncflow: destination {name} deleted")
 
 

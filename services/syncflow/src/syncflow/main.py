@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import FastAPI
 from loguru import logger
 
+from bridge_core.auth.users.service import ensure_first_admin
 from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
 from syncflow.auth.router import router as auth_router
-from syncflow.auth.service import ensure_first_admin
 from syncflow.clock import Clock, utc_now
 from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
@@ -26,6 +26,7 @@ from syncflow.schedules.router import router as schedules_router
 from syncflow.settings import Settings
 from syncflow.sources.router import router as sources_router
 from syncflow.sync.router import router as sync_router
+from syncflow.tables import users
 from syncflow.verify.router import router as verify_router
 from syncflow.worker.executor import BatchExecutor, new_worker_id
 from syncflow.worker.scheduler import WorkerScheduler
@@ -56,6 +57,7 @@ def build_app(
                 async with database.transaction() as conn:
                     await ensure_first_admin(
                         conn=conn,
+                        table=users,
                         username=settings.admin_username,
                         password=settings.admin_password.get_secret_value(),
                     )

@@ -295,7 +295,13 @@ PART_MAPPINGS = [
 
 
 @pytest.fixture
-async def world(request, create_database, apismith_e2e, tmp_path):
+def target_database_url() -> str | None:
+    """The world's target database: SyncFlow's own unless a test module overrides this."""
+    return None
+
+
+@pytest.fixture
+async def world(request, create_database, apismith_e2e, tmp_path, target_database_url):
     """The world; tests marked ``no_worker`` get a SyncFlow app without its in-process
     worker (they run workers as separate processes)."""
     base_url, headers, service_token = apismith_e2e
@@ -307,6 +313,7 @@ async def world(request, create_database, apismith_e2e, tmp_path):
     settings = SyncFlowSettings(
         environment="test",
         database_url=own.render_as_string(hide_password=False),
+        target_database_url=target_database_url,
         data_dir=tmp_path,
         secret_key="e2e-syncflow-secret-key-long-enough",
         encryption_key="e2e-syncflow-encryption",

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from apismith.apis import service
 from apismith.apis.schemas import ApiIn, ApiOut, ApiPage, ApiVersionOut
 from apismith.auth.dependencies import Admin, Reader
+from apismith.catalog import catalog_write
 from apismith.drivers.registry import Drivers
 from bridge_core.db.transaction import Connection
 from bridge_core.http.paging import PageNumber, PageSize
@@ -14,7 +15,7 @@ from bridge_core.http.paging import PageNumber, PageSize
 router = APIRouter(tags=["apis"])
 
 
-@router.post("/apis", status_code=status.HTTP_201_CREATED)
+@router.post("/apis", status_code=status.HTTP_201_CREATED, dependencies=[catalog_write])
 async def create_api(body: ApiIn, principal: Admin, drivers: Drivers, conn: Connection) -> ApiOut:
     """Save a new API: the SQL is validated and its output columns discovered."""
     return await service.create_api(conn=conn, drivers=drivers, body=body, principal=principal)
@@ -43,7 +44,7 @@ async def get_api(uid: uuid.UUID, principal: Reader, conn: Connection) -> ApiOut
     return await service.get_api(conn=conn, uid=uid)
 
 
-@router.put("/apis/{uid}")
+@router.put("/apis/{uid}", dependencies=[catalog_write])
 async def update_api(
     uid: uuid.UUID, body: ApiIn, principal: Admin, drivers: Drivers, conn: Connection
 ) -> ApiOut:
@@ -53,7 +54,7 @@ async def update_api(
     )
 
 
-@router.delete("/apis/{uid}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/apis/{uid}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[catalog_write])
 async def delete_api(uid: uuid.UUID, principal: Admin, conn: Connection) -> Response:
     """Delete an API and its version history."""
     await service.delete_api(conn=conn, uid=uid, principal=principal)

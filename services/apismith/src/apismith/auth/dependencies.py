@@ -18,13 +18,12 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 
 from typing import Annotated
 
-from fastapi import Body, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from apismith.auth import service
 from apismith.auth.principal import Principal
-from apismith.auth.schemas import RefreshRequest
-from apismith.auth.security import ROLES, TokenClaims, claims_role, decode_token
+from apismith.auth.security import ROLES, claims_role
 from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
 from bridge_core.auth.dependencies import bearer_claims, settings_dependency
@@ -42,7 +41,6 @@ __all__ = [
     "get_settings",
     "require_admin",
     "require_reader",
-    "verified_refresh_claims",
 ]
 
 _bearer = HTTPBearer(
@@ -106,13 +104,3 @@ async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) 
 
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]
-
-
-async def verified_refresh_claims(
-    body: Annotated[RefreshRequest, Body()], settings: AppSettings
-) -> TokenClaims:
-    """The claims of a body's refresh token, checked before any database connection is taken."""
-    claims = decode_token(body.refresh_token.get_secret_value(), settings=settings)
-    if claims.typ != "refresh":
-        raise Unauthorized("not a refresh token")
-    return claims

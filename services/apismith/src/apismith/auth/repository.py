@@ -1,68 +1,15 @@
-"""All SQL of the auth feature: the ``users`` and ``service_tokens`` tables."""
+"""All SQL of the auth feature: the ``service_tokens`` table (users are in bridge_core)."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, exists, func, select, update
+from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from apismith.auth.principal import Role
-from apismith.tables import service_tokens, users
+from apismith.tables import service_tokens
 from bridge_core.db.repository import Repository
-from bridge_core.ids import new_id
-
-_USER_COLUMNS = (users.c.uid, users.c.username, users.c.role, users.c.is_active, users.c.created_at)
-
-
-class UserRepository(Repository):
-    """Users and their password hashes."""
-
-    async def insert(
-        self, *, username: str, password_hash: str, role: Role, now: datetime
-    ) -> RowMapping | None:
-        """Insert a user; ``None`` when the username is taken."""
-        statement = (
-            insert(users)
-            .values(
-                uid=new_id(),
-                username=username,
-                password_hash=password_hash,
-                role=role,
-                is_active=True,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[users.c.username])
-            .returning(*_USER_COLUMNS)
-        )
-        return (await self.conn.execute(statement)).mappings().first()
-
-    async def any_exists(self) -> bool:
-        return bool(await self.conn.scalar(select(exists().select_from(users))))
-
-    async def get_credentials(self, username: str) -> RowMapping | None:
-        """The user with its ``password_hash`` (for login only)."""
-        statement = select(*_USER_COLUMNS, users.c.password_hash).where(
-            users.c.username == username
-        )
-        return (await self.conn.execute(statement)).mappings().first()
-
-    async def get(self, uid: uuid.UUID) -> RowMapping | None:
-        statement = select(*_USER_COLUMNS).where(users.c.uid == uid)
-        return (await self.conn.execute(statement)).mappings().first()
-
-    async def list(self) -> Sequence[RowMapping]:
-        statement = select(*_USER_COLUMNS).order_by(users.c.username)
-        return (await self.conn.execute(statement)).mappings().all()
-
-    async def set_password_hash(self, uid: uuid.UUID, password_hash: str, now: datetime) -> None:
-        await self.conn.execute(
-            update(users)
-            .where(users.c.uid == uid)
-            .values(password_hash=password_hash, updated_at=now)
-        )
-
 
 _TOKEN_COLUMNS = (
     service_tokens.c.uid,

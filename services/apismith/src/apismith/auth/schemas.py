@@ -1,47 +1,25 @@
-"""Request and response bodies of the auth endpoints (no model ever carries a hash)."""
+"""Request and response bodies of the auth endpoints (no model ever carries a hash).
+
+The bodies of sign-in, refresh and users are ``bridge_core.auth.users.schemas``; a user's
+are given APISmith's roles here.
+"""
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
 from apismith.auth.principal import PrincipalKind, Role
+from bridge_core.auth.users import schemas as users
 from bridge_core.schemas import RequestModel
 
-# Password rules are checked in the service, not here: a failed pydantic constraint
-# echoes the rejected value back in the 422 body.
-MIN_PASSWORD_LENGTH = 8
+
+class UserCreate(users.UserCreate[Role]):
+    pass
 
 
-class LoginRequest(RequestModel):
-    username: str = Field(min_length=1, max_length=150)
-    password: SecretStr
-
-
-class RefreshRequest(RequestModel):
-    refresh_token: SecretStr
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="seconds until the access token expires")
-
-
-class UserCreate(RequestModel):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._@+-]+$")
-    password: SecretStr = Field(description=f"at least {MIN_PASSWORD_LENGTH} characters")
-    role: Role
-
-
-class UserOut(BaseModel):
-    uid: uuid.UUID
-    username: str
-    role: Role
-    is_active: bool
-    created_at: datetime
+class UserOut(users.UserOut[Role]):
+    pass
 
 
 class ServiceTokenCreate(RequestModel):

@@ -8,48 +8,22 @@ cache of the process that revoked it at once; other server processes
 (``APISMITH_WORKERS``) refuse it within ``ttl`` seconds.
 """
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from apismith.auth.principal import Principal
+from bridge_core.expiring import ExpiringCache
 
 DEFAULT_TTL_SECONDS = 10.0
 MAX_TOKENS = 10_000
 
 
-class TokenCache:
+class TokenCache(ExpiringCache[str, Principal]):
     """``token hash -> principal`` for ``ttl`` seconds, the least recently used dropped first."""
 
-    def __init__(
-        self, *, ttl: float = DEFAULT_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
-
-    def get(self, token_hash: str) -> Principal | None:
-        entry = self._entries.get(token_hash)
-        if entry is None:
-            return None
-        principal, expires = entry
-        if expires <= self.clock():
-            del self._entries[token_hash]
-            return None
-        self._entries.move_to_end(token_hash)
-        return principal
-
-    def put(self, token_hash: str, principal: Principal) -> None:
-        self._entries[token_hash] = (principal, self.clock() + self.ttl)
-        self._entries.move_to_end(token_hash)
-        while len(self._entries) > MAX_TOKENS:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
+    def __init__(self) -> None:
+        super().__init__(ttl=DEFAULT_TTL_SECONDS, max_entries=MAX_TOKENS)
 
 
 def get_token_cache(request: Request) -> TokenCache:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy.engine import URL
 
 from apismith.auth.dependencies import Admin, AppSettings
+from apismith.catalog import catalog_write
 from apismith.connections import service
 from apismith.connections.schemas import (
     ConnectionIn,
@@ -27,7 +28,7 @@ OwnDatabase = Annotated[URL, Depends(_own_database_url)]
 router = APIRouter(prefix="/connections", tags=["connections"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[catalog_write])
 async def create_connection(
     principal: Admin,
     body: ConnectionIn,
@@ -54,7 +55,7 @@ async def get_connection(principal: Admin, uid: uuid.UUID, conn: Connection) -> 
     return await service.get_connection(conn=conn, uid=uid)
 
 
-@router.put("/{uid}")
+@router.put("/{uid}", dependencies=[catalog_write])
 async def update_connection(
     principal: Admin,
     uid: uuid.UUID,
@@ -75,7 +76,7 @@ async def update_connection(
     )
 
 
-@router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[catalog_write])
 async def delete_connection(
     principal: Admin, uid: uuid.UUID, drivers: Drivers, conn: Connection
 ) -> None:

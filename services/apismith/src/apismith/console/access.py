@@ -14,6 +14,8 @@ from apismith.auth.principal import Principal, Role
 from apismith.auth.schemas import ServiceTokenCreate, ServiceTokenCreated, UserCreate
 from apismith.auth.token_cache import Tokens
 from apismith.settings import Settings
+from apismith.tables import users as users_table
+from bridge_core.auth.users import service as users_service
 from bridge_core.console import ConsoleKit, ConsoleUser
 from bridge_core.console.forms import attempt
 from bridge_core.db.transaction import Connection
@@ -102,7 +104,9 @@ def access_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         username: str = "",
         error: str | None = None,
     ) -> HTMLResponse:
-        listing = await auth_service.list_users(conn=conn) if user.is_admin else []
+        listing = (
+            await users_service.list_users(conn=conn, table=users_table) if user.is_admin else []
+        )
         context = {"users": listing, "roles": ROLE_CHOICES, "username": username, "error": error}
         status = 422 if error else 200
         return kit.render(request, "apismith/users.html", context, user=user, status_code=status)
@@ -124,8 +128,9 @@ def access_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             body = UserCreate.model_validate(
                 {"username": username.strip(), "password": SecretStr(password), "role": role}
             )
-            await auth_service.create_user(
+            await users_service.create_user(
                 conn=conn,
+                table=users_table,
                 username=body.username,
                 password=body.password.get_secret_value(),
                 role=body.role,

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from apismith.apis import service as apis_service
 from apismith.apis.schemas import ApiIn
-from apismith.auth import service as auth_service
 from apismith.auth.security import decode_token
+from apismith.catalog import Catalog, catalog_write
 from apismith.connections import service as connections_service
 from apismith.connections.schemas import ConnectionIn
 from apismith.console.access import access_pages, principal_of
@@ -30,6 +30,8 @@ from apismith.executions.writer import AuditLog
 from apismith.runtime import service as runtime_service
 from apismith.runtime.schemas import ExecuteRequest
 from apismith.settings import Settings
+from apismith.tables import users
+from bridge_core.auth.users.router import console_sign_in
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
 from bridge_core.console.forms import attempt, form_text, validation_detail
 from bridge_core.db.transaction import Connection, get_database
@@ -52,13 +54,6 @@ CONNECTION_FIELDS = ("name", "dialect", "statement_timeout_ms", "max_rows", "poo
 def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
     """APISmith's console kit and page router (``kit.install(app, router)`` serves them)."""
 
-    async def sign_in(request: Request, username: str, password: str) -> tuple[str, int]:
-        async with get_database(request).transaction() as conn:
-            tokens = await auth_service.login(
-                conn=conn, settings=settings, username=username, password=password
-            )
-        return tokens.access_token, tokens.expires_in
-
     async def session_user(request: Request, token: str) -> ConsoleUser:
         claims = decode_token(token, settings=settings)
         if claims.typ != "access":
@@ -73,7 +68,7 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
         template_dir=HERE / "templates",
         catalog_dir=HERE / "translations",
         nav=NAV,
-        sign_in=sign_in,
+        sign_in=console_sign_in(table=users, settings=settings),
         session_user=session_user,
         secure_cookies=settings.environment not in ("development", "test"),
     )
@@ -135,7 +130,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def connections(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
         return await connections_page(request, conn, user)
 
-    @router.post("/connections")
+    @router.post("/connections", dependencies=[catalog_write])
     async def create_connection(
         request: Request, user: Admin, conn: Connection, drivers: Drivers
     ) -> Response:
@@ -208,7 +203,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             context = {"reason": exc.detail}
         return kit.render(request, "apismith/sql_verdict.html", context, user=user)
 
-    @router.post("/apis/save")
+    @router.post("/apis/save", dependencies=[catalog_write])
     async def save_api(
         request: Request,
         user: Admin,
@@ -266,6 +261,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         conn: Connection,
         drivers: Drivers,
         audit: AuditLog,
+        catalog: Catalog,
     ) -> HTMLResponse:
         """The API's first page, run as the signed-in user (and so in the audit)."""
         await kit.check_csrf(request)
@@ -273,6 +269,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         try:
             content = await runtime_service.execute(
                 database=get_database(request),
+                catalog=catalog,
                 writer=audit,
                 drivers=drivers,
                 settings=settings,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
 from apismith.auth.dependencies import AppSettings, Reader
+from apismith.catalog import Catalog
 from apismith.drivers.registry import Drivers
 from apismith.executions.writer import AuditLog
 from apismith.runtime import service
@@ -33,12 +34,14 @@ async def execute(
     request: Request,
     drivers: Drivers,
     audit: AuditLog,
+    catalog: Catalog,
     settings: AppSettings,
     body: Annotated[ExecuteRequest | None, Body()] = None,
 ) -> Response:
     """One page of the API's rows with paging metadata; pass ``next_cursor`` for the next."""
     content = await service.execute(
         database=get_database(request),
+        catalog=catalog,
         writer=audit,
         drivers=drivers,
         settings=settings,
@@ -60,6 +63,7 @@ async def stream(
     request: Request,
     drivers: Drivers,
     audit: AuditLog,
+    catalog: Catalog,
     settings: AppSettings,
     body: Annotated[StreamRequest | None, Body()] = None,
     accept: Annotated[str | None, Header()] = None,
@@ -67,6 +71,7 @@ async def stream(
     """Every row of the API, streamed: NDJSON (default), CSV or Arrow by ``Accept``."""
     rows = await service.open_stream(
         database=get_database(request),
+        catalog=catalog,
         writer=audit,
         drivers=drivers,
         settings=settings,

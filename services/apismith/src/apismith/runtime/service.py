@@ -1,7 +1,8 @@
 """Runtime calls: one page of a saved API (execute), or every row of it (stream).
 
-Both read the API and its connection in a short transaction of their own (no
-metadata connection is held while the ERP works), wrap the saved query with the
+Both take the API and its connection from the process's catalog (``apismith.catalog``),
+or read them in a short transaction of their own (no metadata connection is held while
+the ERP works), wrap the saved query with the
 caller's parameters, filters, sort and cursor (``apismith.sql``: every value is a
 bound parameter), run it through the connection's driver and audit the call,
 failures included, in a transaction of its own (``apismith.executions``).
@@ -29,6 +30,7 @@ import anyio
 from apismith.apis.schemas import ApiOut
 from apismith.apis.service import find_api_by_slug, param_specs
 from apismith.auth.principal import Principal
+from apismith.catalog import CatalogEntry, RuntimeCatalog
 from apismith.connections.service import get_connection_record
 from apismith.drivers.base import ColumnInfo, Dialect, Driver, ErpQueryError, RowLimitExceeded
 from apismith.drivers.registry import DriverRegistry
@@ -138,20 +140,34 @@ def _outcome(error: BaseException) -> tuple[ExecutionStatus, str]:
     return "error", f"internal error ({type(error).__name__})"
 
 
+async def _definition(*, database: Database, catalog: RuntimeCatalog, slug: str) -> CatalogEntry:
+    """The active API ``slug`` and its connection: from the catalog, else read (404)."""
+    entry = catalog.get(slug)
+    if entry is not None:
+        return entry
+    read_at = catalog.generation
+    async with database.transaction() as conn:
+        api = await find_api_by_slug(conn=conn, slug=slug)
+        if api is None or not api.is_active:
+            raise NotFound(API_NOT_FOUND)
+        connection = await get_connection_record(conn=conn, uid=api.connection_uid)
+    entry = CatalogEntry(api=api, connection=connection)
+    catalog.put(slug, entry, read_at=read_at)
+    return entry
+
+
 async def _prepare(
     *,
     database: Database,
+    catalog: RuntimeCatalog,
     drivers: DriverRegistry,
     slug: str,
     body: StreamRequest,
     audit: _Audit,
 ) -> RuntimeCall:
     """The active API ``slug`` with the caller's params and sort checked (404, 400)."""
-    async with database.transaction() as conn:
-        api = await find_api_by_slug(conn=conn, slug=slug)
-        if api is None or not api.is_active:
-            raise NotFound(API_NOT_FOUND)
-        connection = await get_connection_record(conn=conn, uid=api.connection_uid)
+    definition = await _definition(database=database, catalog=catalog, slug=slug)
+    api, connection = definition.api, definition.connection
     audit.api = api
     zone = ZoneInfo(connection.options.timezone)
     columns = [
@@ -249,6 +265,7 @@ def _page_size(requested: int | None, settings: Settings, *, max_rows: int) -> i
 async def execute(
     *,
     database: Database,
+    catalog: RuntimeCatalog,
     writer: AuditWriter,
     drivers: DriverRegistry,
     settings: Settings,
@@ -259,7 +276,9 @@ async def execute(
     """One page of ``slug``'s rows as the JSON body ``{data, metadata}``; audited."""
     audit = _Audit(writer=writer, principal=principal, slug=slug, kind="execute")
     try:
-        call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
+        call = await _prepare(
+            database=database, catalog=catalog, drivers=drivers, slug=slug, body=body, audit=audit
+        )
         page_size = _page_size(body.page_size, settings, max_rows=call.driver.options.max_rows)
         secret = settings.secret_key.get_secret_value()
         fingerprint = cursor_fingerprint(
@@ -335,6 +354,7 @@ async def execute(
 async def open_stream(
     *,
     database: Database,
+    catalog: RuntimeCatalog,
     writer: AuditWriter,
     drivers: DriverRegistry,
     settings: Settings,
@@ -348,7 +368,9 @@ async def open_stream(
     media = negotiate(accept)
     audit = _Audit(writer=writer, principal=principal, slug=slug, kind="stream")
     try:
-        call = await _prepare(database=database, drivers=drivers, slug=slug, body=body, audit=audit)
+        call = await _prepare(
+            database=database, catalog=catalog, drivers=drivers, slug=slug, body=body, audit=audit
+        )
         stream_query = build_stream_query(
             call.query,
             columns=call.columns,

@@ -19,20 +19,19 @@ a viewer sees everything and changes nothing. ``Admin`` is for user management.
 
 from typing import Annotated, cast, get_args
 
-from fastapi import Body, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge_core.auth.dependencies import settings_dependency
-from bridge_core.auth.tokens import TokenClaims, decode_token
+from bridge_core.auth.tokens import decode_token
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, ServiceUnavailable, Unauthorized
 from bridge_core.http.bearer import bearer_token, unauthorized
 from bridge_core.http.throttle import sign_in_throttle
 from syncflow.auth import service
 from syncflow.auth.principal import ADMIN_TOKEN_NAME, Principal, Role
-from syncflow.auth.schemas import RefreshRequest
 from syncflow.auth.security import PREFIX, is_admin_token, verified_token_uid
 from syncflow.settings import Settings
 
@@ -44,7 +43,6 @@ __all__ = [
     "authenticate",
     "get_settings",
     "principal_of_token",
-    "verified_refresh_claims",
 ]
 
 ROLES: tuple[str, ...] = get_args(Role)
@@ -117,13 +115,3 @@ async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) 
 
 Operator = Annotated[Principal, Depends(require_change_rights)]
 Admin = Annotated[Principal, Depends(require_admin)]
-
-
-async def verified_refresh_claims(
-    body: Annotated[RefreshRequest, Body()], settings: AppSettings
-) -> TokenClaims:
-    """The claims of a body's refresh token, checked before any database connection is taken."""
-    claims = decode_token(body.refresh_token.get_secret_value(), settings=settings, roles=ROLES)
-    if claims.typ != "refresh":
-        raise Unauthorized("not a refresh token")
-    return claims

@@ -1,11 +1,15 @@
-"""Request and response bodies of the auth, user and operator token endpoints (no hashes)."""
+"""Request and response bodies of the auth, user and operator token endpoints (no hashes).
+
+The bodies of sign-in, refresh and users are ``bridge_core.auth.users.schemas``; a user's
+are given SyncFlow's roles here.
+"""
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
+from bridge_core.auth.users import schemas as users
 from bridge_core.schemas import RequestModel
 from syncflow.auth.principal import PrincipalKind, Role
 
@@ -27,39 +31,12 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
 
 
-# Password rules are checked in the service, not here: a failed pydantic constraint
-# echoes the rejected value back in the 422 body.
-MIN_PASSWORD_LENGTH = 8
+class UserCreate(users.UserCreate[Role]):
+    pass
 
 
-class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=150)
-    password: SecretStr
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: SecretStr
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="seconds until the access token expires")
-
-
-class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._@+-]+$")
-    password: SecretStr = Field(description=f"at least {MIN_PASSWORD_LENGTH} characters")
-    role: Role
-
-
-class UserOut(BaseModel):
-    uid: UUID
-    username: str
-    role: Role
-    is_active: bool
-    created_at: datetime
+class UserOut(users.UserOut[Role]):
+    pass
 
 
 class PrincipalOut(BaseModel):

@@ -14,12 +14,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BeforeValidator
 
-from bridge_core.auth.tokens import issue_access_token
+from bridge_core.auth.users.router import console_sign_in
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
-from bridge_core.db.transaction import Connection, get_database
+from bridge_core.db.transaction import Connection
 from bridge_core.errors import BadRequest
 from bridge_core.http.paging import PageNumber
-from syncflow.auth import service as auth_service
 from syncflow.auth.dependencies import principal_of_token
 from syncflow.console.definitions import definition_pages
 from syncflow.console.overview import flags, trend_points, trend_svg
@@ -29,6 +28,7 @@ from syncflow.monitoring import service as monitoring_service
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.router import wake_executor
+from syncflow.tables import users
 
 HERE = Path(__file__).parent
 ACTIVE = ("pending", "running")
@@ -58,17 +58,6 @@ def _day_start(day: date | None) -> datetime | None:
 def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
     """SyncFlow's console kit and page router (``kit.install(app, router)`` serves them)."""
 
-    async def sign_in(request: Request, username: str, password: str) -> tuple[str, int]:
-        async with get_database(request).transaction() as conn:
-            principal = await auth_service.verify_credentials(
-                conn=conn, username=username, password=password
-            )
-        assert principal.uid is not None
-        token = issue_access_token(
-            settings=settings, user_uid=principal.uid, name=principal.name, role=principal.role
-        )
-        return token, settings.access_token_minutes * 60
-
     async def session_user(request: Request, token: str) -> ConsoleUser:
         principal = await principal_of_token(request, settings, token)
         return ConsoleUser(
@@ -83,7 +72,7 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
         template_dir=HERE / "templates",
         catalog_dir=HERE / "translations",
         nav=NAV,
-        sign_in=sign_in,
+        sign_in=console_sign_in(table=users, settings=settings),
         session_user=session_user,
         secure_cookies=settings.environment != "development" and settings.environment != "test",
     )

@@ -5,12 +5,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridge_core.errors import ServiceUnavailable
 from syncflow.orchestration.pacing import BatchPacing
 from syncflow.orchestration.state import BatchState, LeaseLost, RunContext
 from syncflow.pipeline.track import TrackingRepository
 from syncflow.sync.repository import BatchRepository
+
+
+class TargetDatabaseLost(ServiceUnavailable):
+    """The target database went away while a chunk was being written (the batch fails)."""
 
 
 class BatchSession:
@@ -27,23 +33,40 @@ class BatchSession:
         """(own, target) connections; one transaction when the target is our own database.
 
         With two databases the target commits first: a crash between the commits replays
-        the chunk, which the merge makes harmless (the rows come out unchanged).
+        the chunk, which the merge makes harmless (the rows come out unchanged). A target
+        database lost on the way (restarted, unreachable) is :class:`TargetDatabaseLost`:
+        the chunk is not recorded on our side, so the next sync resumes after the last
+        chunk that was (one the target kept anyway merges again unchanged, as above).
         """
-        async with AsyncExitStack() as stack:
-            conn = await stack.enter_async_context(self.ctx.database.transaction())
-            if self.ctx.target_database is self.ctx.database:
+        separate = self.ctx.target_database is not self.ctx.database
+        opening_target = False
+        target_socket: Any = None  # the target's driver connection, once open
+        try:
+            async with AsyncExitStack() as stack:
+                conn = await stack.enter_async_context(self.ctx.database.transaction())
                 target = conn
-            else:
-                target = await stack.enter_async_context(self.ctx.target_database.transaction())
-            held, stop = await BatchRepository(conn).holds_lease(
-                self.state.uid, worker_id=self.ctx.worker_id
-            )
-            if not held:
-                raise LeaseLost(
-                    f"batch {self.state.uid} is no longer leased to {self.ctx.worker_id}"
+                if separate:
+                    opening_target = True
+                    target = await stack.enter_async_context(self.ctx.target_database.transaction())
+                    target_socket = (await target.get_raw_connection()).driver_connection
+                held, stop = await BatchRepository(conn).holds_lease(
+                    self.state.uid, worker_id=self.ctx.worker_id
                 )
-            self.state.stop_requested = stop
-            yield conn, target
+                if not held:
+                    raise LeaseLost(
+                        f"batch {self.state.uid} is no longer leased to {self.ctx.worker_id}"
+                    )
+                self.state.stop_requested = stop
+                yield conn, target
+        except (OSError, DBAPIError) as exc:
+            # which side failed shows in its socket: a statement, the commit or the opening
+            if opening_target and (target_socket is None or target_socket.is_closed()):
+                reason = exc.orig if isinstance(exc, DBAPIError) else exc
+                raise TargetDatabaseLost(
+                    f"the target database was lost while a chunk was written ({reason}): "
+                    "the batch stops, and the next sync resumes after its last recorded chunk"
+                ) from exc
+            raise
 
     def progress(self) -> dict[str, Any]:
         """Rows read, of how many, how fast, and when the batch should be done (for a
