@@ -11,7 +11,8 @@ the batch is delivered.
 Records and events are JSON text made by PostgreSQL from the outbox (see
 ``OutboxRepository.events_to_send``) and embedded as they are, so numerics keep every
 digit. A record is the mapped row plus ``erp_key_hash``, ``erp_data_hash``,
-``erp_rowversion``, ``erp_ref_str`` (the row's ``_bridge_uid``) and ``parent_refs``.
+``erp_rowversion``, ``erp_ref_str`` (the row's ``_bridge_uid``) and ``parent_refs``
+(``{parent's entity path at the destination: parent key hash}``).
 
 Webhook: the batch's events, oldest first, in one signed message whose id is the batch's,
 in Standard Webhooks' envelope: ``{type: "syncflow.changes", timestamp, data: {destination,

@@ -180,15 +180,21 @@ class OutboxRepository(Repository):
         )
         return [dict(row) for row in rows]
 
-    async def events_to_send(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    async def events_to_send(
+        self, ids: Sequence[int], *, paths: dict[str, str]
+    ) -> dict[int, dict[str, Any]]:
         """Events by id, each with its ScheduleHub ``record`` and its webhook/feed ``item``
-        as JSON text made by PostgreSQL, so numerics keep every digit (no float between)."""
+        as JSON text made by PostgreSQL, so numerics keep every digit (no float between).
+        A record's ``parent_refs`` name each parent by its path at the destination
+        (``paths``, default the entity's name), as ScheduleHub knows it."""
         driver = await asyncpg_connection(self.conn)
         rows = await driver.fetch(
             "SELECT id, key_hash, operation, data_hash, "
             "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
             "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
-            "'parent_refs', parent_key_hashes))::text AS record, "
+            "'parent_refs', COALESCE((SELECT jsonb_object_agg(COALESCE($2::jsonb ->> p.key, "
+            "p.key), p.value) FROM jsonb_each(parent_key_hashes) p), '{}'::jsonb)))::text "
+            "AS record, "
             "jsonb_build_object('id', id, "
             "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
             "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
@@ -197,6 +203,7 @@ class OutboxRepository(Repository):
             "'created_at', created_at)::text AS item "
             f"FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
             list(ids),
+            json.dumps(paths),
         )
         return {row["id"]: dict(row) for row in rows}
 

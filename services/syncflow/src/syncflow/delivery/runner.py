@@ -271,7 +271,9 @@ class DeliveryRunner:
         client = await self._client(destination, entity)
         client.transport.attempts.clear()
         async with self.target_database.transaction() as target:
-            events = await OutboxRepository(target).events_to_send([r["event_id"] for r in rows])
+            events = await OutboxRepository(target).events_to_send(
+                [r["event_id"] for r in rows], paths=destination["entity_paths"]
+            )
         outcome: Outcome | None = None
         failure: DeliveryFailed | None = None
         pruned = [row for row in rows if row["event_id"] not in events]
