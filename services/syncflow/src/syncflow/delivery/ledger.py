@@ -1,10 +1,8 @@
-"""All SQL on SyncFlow's delivery bookkeeping: streams and their leases, deliveries
-(one outbox event on its way to one destination), attempts.
+"""All SQL on deliveries (one outbox event on its way to one destination) and attempts.
 
-A **stream** is one destination's delivery of one entity. Any worker may deliver it, one
-at a time, under a lease timed by the database clock (as batches are). The worker holding
-it copies new outbox events into ``deliveries`` (``cursor`` remembers how far), forms a
-batch, sends it and records the outcome, fenced by the lease.
+The worker holding a stream's lease (:mod:`syncflow.delivery.streams`) copies new outbox
+events into ``deliveries`` (the stream's ``cursor`` remembers how far), forms a batch,
+sends it and records the outcome, fenced by the lease.
 
 Order per key: a batch takes a key only when every undelivered event of that key is
 pending and in no batch yet, and then takes all of them (``form_batch``). A key with an
@@ -13,15 +11,16 @@ go on. A child event also waits while one of its parents' keys has an undelivere
 at the same destination (parents before children).
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bridge_core.db.repository import Repository
 from bridge_core.ids import new_id
+from syncflow.delivery.streams import DELIVERS_ENTITY
 from syncflow.tables import (
     deliveries,
     delivery_attempts,
@@ -31,167 +30,10 @@ from syncflow.tables import (
 
 # windows of unbatched events one batch formation reads at most (of 2 x batch_size each)
 _MAX_WINDOWS = 10
-# a destination delivers an entity when it names it, or names none (every entity)
-_DELIVERS_ENTITY = (
-    "(jsonb_array_length(destinations.entities) = 0 "
-    "OR destinations.entities ? delivery_streams.entity_name)"
-)
-
-
-def _database_now() -> Any:
-    return func.clock_timestamp(type_=DateTime(timezone=True))
-
-
-def _delivers_entity() -> Any:
-    return text(_DELIVERS_ENTITY)
 
 
 class DeliveryLedger(Repository):
-    """Streams, deliveries and attempts in SyncFlow's own database."""
-
-    # --- streams and leases -------------------------------------------------------------
-
-    async def ensure_streams(self, *, now: datetime) -> int:
-        """A stream for every (destination, entity it delivers) that has none; how many new."""
-        result = await self.conn.execute(
-            text(
-                "INSERT INTO delivery_streams (destination_uid, entity_name, cursor, "
-                "next_check_at, updated_at) "
-                "SELECT d.uid, e.name, 0, :now, :now FROM destinations d CROSS JOIN entities e "
-                "WHERE jsonb_array_length(d.entities) = 0 OR d.entities ? e.name "
-                # one order for every worker: concurrent inserts never wait on each other
-                # in a cycle
-                "ORDER BY d.uid, e.name ON CONFLICT DO NOTHING"
-            ),
-            {"now": now},
-        )
-        return int(result.rowcount)
-
-    async def claim_stream(
-        self, *, worker_id: str, lease_seconds: int, now: datetime
-    ) -> dict[str, Any] | None:
-        """Lease the stream that is due longest, of an enabled, unpaused destination that
-        still delivers its entity, whose lease is free or expired; with its destination's
-        columns under ``destination``."""
-        candidate = (
-            select(delivery_streams.c.destination_uid, delivery_streams.c.entity_name)
-            .join(destinations, destinations.c.uid == delivery_streams.c.destination_uid)
-            .where(
-                destinations.c.enabled,
-                destinations.c.paused_at.is_(None),
-                _delivers_entity(),
-                delivery_streams.c.next_check_at <= now,
-                or_(
-                    delivery_streams.c.lease_owner.is_(None),
-                    delivery_streams.c.lease_expires_at < _database_now(),
-                ),
-            )
-            .order_by(delivery_streams.c.next_check_at)
-            .limit(1)
-            .with_for_update(of=delivery_streams, skip_locked=True)
-        )
-        picked = (await self.conn.execute(candidate)).first()
-        if picked is None:
-            return None
-        await self.conn.execute(
-            update(delivery_streams)
-            .where(
-                delivery_streams.c.destination_uid == picked.destination_uid,
-                delivery_streams.c.entity_name == picked.entity_name,
-            )
-            .values(
-                lease_owner=worker_id,
-                lease_expires_at=_database_now() + timedelta(seconds=lease_seconds),
-            )
-        )
-        stream = await self.stream(picked.destination_uid, picked.entity_name)
-        destination = (
-            (
-                await self.conn.execute(
-                    select(destinations).where(destinations.c.uid == picked.destination_uid)
-                )
-            )
-            .mappings()
-            .one()
-        )
-        assert stream is not None
-        return {**stream, "destination": destination}
-
-    async def stream(self, destination_uid: UUID, entity: str) -> dict[str, Any] | None:
-        row = (
-            (
-                await self.conn.execute(
-                    select(delivery_streams).where(
-                        delivery_streams.c.destination_uid == destination_uid,
-                        delivery_streams.c.entity_name == entity,
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return dict(row) if row else None
-
-    async def renew_lease(
-        self, destination_uid: UUID, entity: str, *, worker_id: str, lease_seconds: int
-    ) -> bool:
-        """Extend the lease; ``False`` when another worker owns the stream now."""
-        result = await self.conn.execute(
-            update(delivery_streams)
-            .where(
-                delivery_streams.c.destination_uid == destination_uid,
-                delivery_streams.c.entity_name == entity,
-                delivery_streams.c.lease_owner == worker_id,
-            )
-            .values(lease_expires_at=_database_now() + timedelta(seconds=lease_seconds))
-        )
-        return bool(result.rowcount)
-
-    async def release(
-        self, destination_uid: UUID, entity: str, *, worker_id: str, next_check_at: datetime
-    ) -> None:
-        """Hand the stream back, to be looked at again at ``next_check_at``."""
-        await self.conn.execute(
-            update(delivery_streams)
-            .where(
-                delivery_streams.c.destination_uid == destination_uid,
-                delivery_streams.c.entity_name == entity,
-                delivery_streams.c.lease_owner == worker_id,
-            )
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                next_check_at=next_check_at,
-                updated_at=func.now(),
-            )
-        )
-
-    async def release_all(self, *, worker_id: str) -> int:
-        """Hand back every stream this worker holds (at shutdown)."""
-        result = await self.conn.execute(
-            update(delivery_streams)
-            .where(delivery_streams.c.lease_owner == worker_id)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-        return int(result.rowcount)
-
-    async def wake_destination(self, destination_uid: UUID, *, now: datetime) -> None:
-        """Have the destination's streams looked at now (after a replay or a resume)."""
-        await self.conn.execute(
-            update(delivery_streams)
-            .where(delivery_streams.c.destination_uid == destination_uid)
-            .values(next_check_at=now)
-        )
-
-    async def cursors(self, destination_uid: UUID, names: list[str]) -> dict[str, int]:
-        """How far the destination's streams of ``names`` have read the outbox."""
-        rows = await self.conn.execute(
-            select(delivery_streams.c.entity_name, delivery_streams.c.cursor).where(
-                delivery_streams.c.destination_uid == destination_uid,
-                delivery_streams.c.entity_name.in_(names),
-            )
-        )
-        return {row.entity_name: int(row.cursor) for row in rows}
+    """Deliveries and attempts in SyncFlow's own database."""
 
     # --- deliveries ---------------------------------------------------------------------
 
@@ -561,7 +403,7 @@ class DeliveryLedger(Repository):
                 " AND d.entity_name = delivery_streams.entity_name AND d.state <> 'delivered'"
                 " ), delivery_streams.cursor))) AS safe "
                 "FROM entities e LEFT JOIN (delivery_streams JOIN destinations ON "
-                f"destinations.uid = delivery_streams.destination_uid AND {_DELIVERS_ENTITY}) "
+                f"destinations.uid = delivery_streams.destination_uid AND {DELIVERS_ENTITY}) "
                 "ON delivery_streams.entity_name = e.name GROUP BY e.name"
             )
         )

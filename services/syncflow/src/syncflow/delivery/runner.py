@@ -19,7 +19,6 @@ leaves its events ``delivering``; its lease expires and any worker resumes the s
 """
 
 import asyncio
-import random
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -33,12 +32,14 @@ from bridge_core.db.transaction import Database
 from bridge_core.errors import NotFound
 from bridge_core.ids import new_id
 from syncflow.clock import utc_now
+from syncflow.delivery import outcome as outcome_records
 from syncflow.delivery.apply import Outcome, apply_to_schedulehub, apply_to_webhook
 from syncflow.delivery.ledger import DeliveryLedger
-from syncflow.delivery.metrics import DEAD_LETTERED, DELIVERED
+from syncflow.delivery.outcome import SentBatch
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schedulehub import ScheduleHubClient
-from syncflow.delivery.transport import Attempt, DeliveryFailed
+from syncflow.delivery.streams import StreamRepository
+from syncflow.delivery.transport import DeliveryFailed
 from syncflow.delivery.webhook import WebhookClient
 from syncflow.destinations import service as destinations_service
 from syncflow.entities import service as entities_service
@@ -47,16 +48,6 @@ from syncflow.settings import Settings
 # outbox events copied into deliveries per step
 COPY_LIMIT = 5_000
 Client = ScheduleHubClient | WebhookClient
-
-
-def retry_delay(settings: Settings, attempts: int) -> float:
-    """Exponential backoff with jitter: between half and all of ``base * 2**attempts``,
-    at most ``delivery_retry_max_seconds``."""
-    ceiling = min(
-        settings.delivery_retry_max_seconds,
-        settings.delivery_retry_base_seconds * 2 ** min(attempts, 40),
-    )
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class DeliveryRunner:
@@ -122,19 +113,19 @@ class DeliveryRunner:
             await task
         try:
             async with self.database.transaction() as conn:
-                await DeliveryLedger(conn).release_all(worker_id=self.worker_id)
+                await StreamRepository(conn).release_all(worker_id=self.worker_id)
         except (OSError, SQLAlchemyError) as exc:
             logger.warning("could not hand back delivery leases ({})", type(exc).__name__)
 
     async def run_once(self) -> bool:
         """Lease one due stream and take one step on it; ``False`` when none was due."""
         async with self.database.transaction() as conn:
-            ledger = DeliveryLedger(conn)
+            streams = StreamRepository(conn)
             clock = asyncio.get_running_loop().time()
             if clock - self._streams_checked >= self.settings.delivery_poll_seconds:
                 self._streams_checked = clock
-                await ledger.ensure_streams(now=self.now())
-            stream = await ledger.claim_stream(
+                await streams.ensure_streams(now=self.now())
+            stream = await streams.claim_stream(
                 worker_id=self.worker_id,
                 lease_seconds=self.settings.lease_seconds,
                 now=self.now(),
@@ -160,7 +151,7 @@ class DeliveryRunner:
             with suppress(asyncio.CancelledError):
                 await heartbeat
             async with self.database.transaction() as conn:
-                await DeliveryLedger(conn).release(
+                await StreamRepository(conn).release(
                     destination_uid, entity, worker_id=self.worker_id, next_check_at=next_check
                 )
         return True
@@ -170,7 +161,7 @@ class DeliveryRunner:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
                 async with self.database.transaction() as conn:
-                    held = await DeliveryLedger(conn).renew_lease(
+                    held = await StreamRepository(conn).renew_lease(
                         destination_uid,
                         entity,
                         worker_id=self.worker_id,
@@ -233,7 +224,7 @@ class DeliveryRunner:
         )
         if not parents:
             return True
-        cursors = await DeliveryLedger(conn).cursors(destination["uid"], parents)
+        cursors = await StreamRepository(conn).cursors(destination["uid"], parents)
         if not cursors:
             return True
         async with self.target_database.transaction() as target:
@@ -274,152 +265,70 @@ class DeliveryRunner:
             events = await OutboxRepository(target).events_to_send(
                 [r["event_id"] for r in rows], paths=destination["entity_paths"]
             )
-        outcome: Outcome | None = None
-        failure: DeliveryFailed | None = None
-        pruned = [row for row in rows if row["event_id"] not in events]
-        if pruned:  # replayed after retention removed its outbox row: nothing left to send
-            outcome = Outcome(
-                dead=dict.fromkeys(
-                    (row["event_id"] for row in rows), "the outbox event was pruned (retention)"
-                )
+        outcome: Outcome | None
+        failure: DeliveryFailed | None
+        if any(row["event_id"] not in events for row in rows):
+            # replayed after retention removed its outbox row: nothing left to send
+            gone = "the outbox event was pruned (retention)"
+            outcome, failure = Outcome(dead={row["event_id"]: gone for row in rows}), None
+        else:
+            outcome, failure = await self._apply(
+                client, destination, entity, batch_uid, rows, events
             )
-            await self._record(destination, entity, batch_uid, rows, outcome, None, client)
-            return
-        try:
-            if isinstance(client, ScheduleHubClient):
-                path = destination["entity_paths"].get(entity, entity)
-                outcome = await apply_to_schedulehub(client, path=path, rows=rows, events=events)
-            else:
-                outcome = await apply_to_webhook(
-                    client,
-                    destination=destination["name"],
-                    entity=entity,
-                    batch_uid=str(batch_uid),
-                    rows=rows,
-                    events=events,
-                )
-        except DeliveryFailed as exc:
-            failure = exc
-        except (KeyError, TypeError, ValueError) as exc:
-            # an answer of an unexpected shape: retried on the schedule like an outage, so
-            # it never spins and ends as a dead letter that says what went wrong
-            logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
-            failure = DeliveryFailed("retry", f"unexpected answer: {type(exc).__name__}: {exc}")
-        await self._record(destination, entity, batch_uid, rows, outcome, failure, client)
+        await self._record(
+            SentBatch(
+                destination=destination,
+                entity=entity,
+                batch_uid=batch_uid,
+                rows=rows,
+                attempts=list(client.transport.attempts),
+                outcome=outcome,
+                failure=failure,
+            )
+        )
 
-    async def _record(
+    async def _apply(
         self,
+        client: Client,
         destination: Any,
         entity: str,
         batch_uid: UUID,
         rows: list[dict[str, Any]],
-        outcome: Outcome | None,
-        failure: DeliveryFailed | None,
-        client: Client,
-    ) -> None:
-        """Store the attempts and each event's new state, if the lease is still ours."""
-        uid = destination["uid"]
-        now = self.now()
-        ids = [row["event_id"] for row in rows]
-        attempts = [
-            _attempt_row(a, destination_uid=uid, entity=entity, batch_uid=batch_uid, ids=ids)
-            for a in client.transport.attempts
-        ]
+        events: dict[int, dict[str, Any]],
+    ) -> tuple[Outcome | None, DeliveryFailed | None]:
+        """Send the batch: what the destination made of it, or why it failed as a whole."""
+        try:
+            if isinstance(client, ScheduleHubClient):
+                path = destination["entity_paths"].get(entity, entity)
+                return await apply_to_schedulehub(client, path=path, rows=rows, events=events), None
+            return await apply_to_webhook(
+                client,
+                destination=destination["name"],
+                entity=entity,
+                batch_uid=str(batch_uid),
+                rows=rows,
+                events=events,
+            ), None
+        except DeliveryFailed as exc:
+            return None, exc
+        except (KeyError, TypeError, ValueError) as exc:
+            # an answer of an unexpected shape: retried on the schedule like an outage, so
+            # it never spins and ends as a dead letter that says what went wrong
+            logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
+            return None, DeliveryFailed("retry", f"unexpected answer: {type(exc).__name__}: {exc}")
+
+    async def _record(self, batch: SentBatch) -> None:
+        """Store what became of the batch, if the stream's lease is still this worker's."""
         async with self.database.transaction() as conn:
-            ledger = DeliveryLedger(conn)
-            if not await ledger.renew_lease(
-                uid, entity, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
+            if not await StreamRepository(conn).renew_lease(
+                batch.destination["uid"],
+                batch.entity,
+                worker_id=self.worker_id,
+                lease_seconds=self.settings.lease_seconds,
             ):
-                logger.warning("lease lost while sending batch {}; not recording it", batch_uid)
-                return
-            await ledger.add_attempts(attempts)
-            if outcome is not None:
-                await ledger.set_state(
-                    outcome.delivered, destination_uid=uid, state="delivered", now=now
+                logger.warning(
+                    "lease lost while sending batch {}; not recording it", batch.batch_uid
                 )
-                for event_id, error in outcome.dead.items():
-                    await ledger.set_state(
-                        [event_id], destination_uid=uid, state="dead", now=now, error=error
-                    )
-            elif failure is not None:
-                await self._record_failure(conn, destination, rows, failure, now)
-        if outcome is not None:
-            name = destination["name"]
-            DELIVERED.labels(name, entity).inc(len(outcome.delivered))
-            if outcome.dead:
-                DEAD_LETTERED.labels(name, entity).inc(len(outcome.dead))
-                logger.warning("{} events dead-lettered by the destination", len(outcome.dead))
-        elif failure is not None and failure.action == "dead":
-            DEAD_LETTERED.labels(destination["name"], entity).inc(len(rows))
-
-    async def _record_failure(
-        self,
-        conn: Any,
-        destination: Any,
-        rows: list[dict[str, Any]],
-        failure: DeliveryFailed,
-        now: datetime,
-    ) -> None:
-        ledger = DeliveryLedger(conn)
-        uid = destination["uid"]
-        ids = [row["event_id"] for row in rows]
-        message = str(failure)
-        if failure.action == "gone":
-            await destinations_service.pause_destination(
-                conn, settings=self.settings, uid=uid, reason=f"410 Gone: {message}"
-            )
-            await ledger.set_state(
-                ids,
-                destination_uid=uid,
-                state="pending",
-                now=now,
-                next_attempt_at=now,
-                error=message,
-                count_attempt=False,
-            )
-            return
-        if failure.action == "dead":
-            logger.warning("batch dead-lettered: {}", message)
-            await ledger.set_state(ids, destination_uid=uid, state="dead", now=now, error=message)
-            return
-        attempts = max(row["attempts"] for row in rows)
-        delay = max(retry_delay(self.settings, attempts), failure.retry_after or 0.0)
-        first = min(row["first_attempt_at"] or now for row in rows)
-        horizon = timedelta(seconds=self.settings.delivery_retry_horizon_seconds)
-        if now + timedelta(seconds=delay) - first > horizon:
-            logger.warning("batch dead-lettered after retrying for {}: {}", horizon, message)
-            await ledger.set_state(
-                ids,
-                destination_uid=uid,
-                state="dead",
-                now=now,
-                error=f"gave up after {attempts + 1} attempts: {message}",
-            )
-            return
-        logger.info("batch failed ({}); retry in {:.2f}s", message, delay)
-        await ledger.set_state(
-            ids,
-            destination_uid=uid,
-            state="pending",
-            now=now,
-            error=message,
-            next_attempt_at=now + timedelta(seconds=delay),
-        )
-
-
-def _attempt_row(
-    attempt: Attempt, *, destination_uid: UUID, entity: str, batch_uid: UUID, ids: list[int]
-) -> dict[str, Any]:
-    return {
-        "uid": new_id(),
-        "destination_uid": destination_uid,
-        "entity_name": entity,
-        "batch_uid": batch_uid,
-        "event_ids": ids,
-        "request": attempt.request,
-        "status_code": attempt.status_code,
-        "latency_ms": attempt.latency_ms,
-        "response": attempt.response,
-        "error": attempt.error,
-        "attempted_at": attempt.attempted_at,
-    }
+                return
+            await outcome_records.record(conn, batch, settings=self.settings, now=self.now())
+        outcome_records.count(batch)

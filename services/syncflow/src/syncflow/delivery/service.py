@@ -17,6 +17,7 @@ from syncflow.delivery.schemas import (
     DeliveryPage,
     ReplayResult,
 )
+from syncflow.delivery.streams import StreamRepository
 from syncflow.destinations import service as destinations_service
 from syncflow.entities import service as entities_service
 
@@ -124,7 +125,7 @@ async def replay(
     replayed = await ledger.replay(
         destination_uid=found["uid"], entity=entity, state=state, uids=uids, now=now
     )
-    await ledger.wake_destination(found["uid"], now=now)
+    await StreamRepository(conn).wake_destination(found["uid"], now=now)
     return ReplayResult(replayed=replayed)
 
 
@@ -137,7 +138,7 @@ async def prune_deliveries(conn: AsyncConnection, *, older_than: datetime) -> di
     """Delete deliveries delivered before ``older_than``; per entity, the highest outbox id
     every destination is done with (what :func:`prune_outbox` may delete)."""
     ledger = DeliveryLedger(conn)
-    await ledger.ensure_streams(now=datetime.now(UTC))
+    await StreamRepository(conn).ensure_streams(now=datetime.now(UTC))
     await ledger.prune_delivered(older_than=older_than)
     return await ledger.outbox_safe_ids()
 
