@@ -293,35 +293,55 @@ async def wait_killed(process, timeout: float = 60) -> None:
     assert process.returncode == -signal.SIGKILL, process.returncode
 
 
+def delivery_runner(world, worker_id: str) -> DeliveryRunner:
+    """A delivery runner in this process, on the world's databases."""
+    return DeliveryRunner(
+        database=world.app.state.database,
+        target_database=world.app.state.target_database,
+        settings=world.settings,
+        worker_id=worker_id,
+    )
+
+
 @pytest.mark.no_worker
 async def test_a_worker_killed_mid_batch_loses_nothing_and_inserts_nothing_twice(
     world, standin, spawn_worker, tmp_path
 ):
     hub = await add_schedulehub(world, standin, entities=["parts"])
-    # paused while the victim syncs, so that it is killed delivering, not syncing
+    first = delivery_runner(world, "first")
+    running = asyncio.create_task(first.run_forever())
+    try:
+        assert (await world.sync_with_a_worker(spawn_worker, "parts"))["status"] == "completed"
+        await assert_delivered_exactly(world, standin, entities=["parts"])
+    finally:
+        await first.shutdown(running)
+    # a batch of one insert and one update; paused while the victim syncs it, so that
+    # the victim is killed delivering, between the insert and the update
+    await world.erp("UPDATE parts SET qty = 77, rowversion = nextval('rv') WHERE part_no = 'P-001'")
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ('N-9', 'new', '1', 1, '2025-01-01')"
+    )
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
     batch_uid = await world.start("parts")
     victim = spawn_worker(tmp_path / "victim.log", crash_at="deliver")
     assert (await world.wait(batch_uid))["status"] == "completed"
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
     await wait_killed(victim)
-    # the batch's insert landed, the worker died before it could record so
-    in_flight = (await deliveries(world, state="delivering"))["total"]
-    assert len(await held(standin, "parts")) == in_flight == 5
+    assert (await deliveries(world, state="delivering"))["total"] == 2
+    held_now = await held(standin, "parts")
+    target_now = await target_state(world, "parts")
+    assert len(held_now) == len(target_now) == 6  # the insert landed
+    assert held_now != target_now  # the update did not
     # a delivery runner of this process takes the stream over once the victim's lease ends
-    survivor = DeliveryRunner(
-        database=world.app.state.database,
-        target_database=world.app.state.target_database,
-        settings=world.settings,
-        worker_id="survivor",
-    )
+    survivor = delivery_runner(world, "survivor")
     running = asyncio.create_task(survivor.run_forever())
     try:
         await assert_delivered_exactly(world, standin, entities=["parts"])
     finally:
         await survivor.shutdown(running)
     log = await standin.control.log(entity="parts")
-    assert sorted(e["op"] for e in log) == ["insert"] * 5
+    assert sorted(e["op"] for e in log) == ["insert"] * 6 + ["update"]
 
 
 async def pending_after_attempts(world, count: int, timeout: float = 30) -> list[dict[str, Any]]:
