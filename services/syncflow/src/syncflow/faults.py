@@ -10,7 +10,8 @@ Points: ``fetch`` (a page read, nothing of it written), ``prepare`` (a page thro
 pure stages), ``load`` (target rows written, transaction open), ``track`` (tracking rows
 written too, cursor and checkpoint not yet), ``commit`` (everything written, just before
 the commit), ``resolve`` (freed parked children written, not committed), ``deletes``
-(deletes applied, not committed).
+(deletes applied, not committed), ``deliver`` (a delivery batch's ``batch/insert`` sent
+to ScheduleHub, its updates and deletes not, nothing recorded).
 """
 
 import os

@@ -1,0 +1,379 @@
+"""All of the stand-in's SQL: held records, the apply log and webhook receipts."""
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import Uuid
+
+from bridge_core.db.repository import Repository
+from bridge_core.ids import new_id_texts
+from schedulehub_standin import exact_json
+from schedulehub_standin.tables import apply_log, records, webhook_receipts
+
+# the columns an insert takes from the records sent
+_STORED = (
+    "erp_key_hash",
+    "uid",
+    "erp_data_hash",
+    "erp_rowversion",
+    "erp_ref_str",
+    "parent_refs",
+    "data",
+)
+
+
+def _value(value: str | datetime) -> Any:
+    """A bound value as a selected column."""
+    return literal(value, DateTime(timezone=True) if isinstance(value, datetime) else Text)
+
+
+def _keys(keys: Collection[str]) -> Any:
+    """Keys as one array parameter: one statement text whatever their number."""
+    return literal(list(keys), ARRAY(Text))
+
+
+def _uids(uids: Collection[uuid.UUID]) -> Any:
+    return literal(list(uids), ARRAY(Uuid))
+
+
+def _as_api_record(*, deleted_at: bool = False) -> Any:
+    """A held record as the API shows it, JSON text made by PostgreSQL: the mapped fields,
+    uid and erp_* fields (every digit of a number kept)."""
+    fields: list[Any] = [
+        "uid",
+        records.c.uid,
+        "erp_key_hash",
+        records.c.erp_key_hash,
+        "erp_data_hash",
+        records.c.erp_data_hash,
+        "erp_rowversion",
+        records.c.erp_rowversion,
+        "erp_ref_str",
+        records.c.erp_ref_str,
+        "parent_refs",
+        records.c.parent_refs,
+    ]
+    if deleted_at:
+        fields += ["deleted_at", records.c.deleted_at]
+    return cast(records.c.data.op("||")(func.jsonb_build_object(*fields)), Text)
+
+
+@dataclass(slots=True)
+class NewRecord:
+    """A record to store: its key, hashes and refs, and its mapped fields (``data``)."""
+
+    erp_key_hash: str
+    erp_data_hash: str | None
+    erp_rowversion: str | None
+    erp_ref_str: str | None
+    parent_refs: dict[str, str | None]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    uid: uuid.UUID
+    erp_key_hash: str
+    erp_data_hash: str | None
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One change applied, for the apply log."""
+
+    erp_key_hash: str
+    uid: uuid.UUID
+    op: str
+    erp_data_hash: str | None
+    erp_rowversion: str | None
+
+
+class RecordRepository(Repository):
+    async def live_records(self, entity: str, keys: Collection[str]) -> list[orjson.Fragment]:
+        """The live records held for ``keys``, as the API shows them (JSON text)."""
+        rows = await self.conn.execute(
+            select(_as_api_record()).where(
+                records.c.entity == entity,
+                records.c.erp_key_hash == any_(_keys(keys)),
+                records.c.deleted_at.is_(None),
+            )
+        )
+        return [orjson.Fragment(text) for text in rows.scalars()]
+
+    async def live_keys(self, entity: str, keys: Collection[str]) -> set[str]:
+        rows = await self.conn.execute(
+            select(records.c.erp_key_hash).where(
+                records.c.entity == entity,
+                records.c.erp_key_hash == any_(_keys(keys)),
+                records.c.deleted_at.is_(None),
+            )
+        )
+        return set(rows.scalars())
+
+    async def insert(
+        self, entity: str, new: Sequence[NewRecord], *, via: str, now: datetime
+    ) -> dict[str, uuid.UUID]:
+        """Insert records whose key is not held live (a soft-deleted one is revived with a
+        new uid) and log them; return ``{key: uid}`` of those stored. Keys must be distinct.
+
+        One statement whatever the count: the records travel as one JSON array, and the
+        apply log is written from the insert's ``RETURNING``.
+        """
+        if not new:
+            return {}
+        incoming = (
+            # the records as JSON text with every digit (the JSONB type would use json.dumps)
+            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+            .table_valued(
+                column("erp_key_hash", Text),
+                column("uid", Uuid),
+                column("erp_data_hash", Text),
+                column("erp_rowversion", Text),
+                column("erp_ref_str", Text),
+                column("parent_refs", JSONB),
+                column("data", JSONB),
+            )
+            .render_derived(name="incoming", with_types=True)
+        )
+        statement = pg_insert(records).from_select(
+            [*_STORED, "entity", "created_at", "updated_at"],
+            select(
+                *(incoming.c[name] for name in _STORED), _value(entity), _value(now), _value(now)
+            ),
+        )
+        stored = (
+            statement.on_conflict_do_update(
+                index_elements=[records.c.entity, records.c.erp_key_hash],
+                set_={
+                    **{name: statement.excluded[name] for name in _STORED},
+                    "created_at": statement.excluded.created_at,
+                    "updated_at": statement.excluded.updated_at,
+                    "deleted_at": None,
+                },
+                where=records.c.deleted_at.is_not(None),
+            )
+            .returning(
+                records.c.erp_key_hash,
+                records.c.uid,
+                records.c.erp_data_hash,
+                records.c.erp_rowversion,
+            )
+            .cte("stored")
+        )
+        logged = (
+            insert(apply_log)
+            .from_select(
+                [
+                    "entity",
+                    "erp_key_hash",
+                    "uid",
+                    "op",
+                    "via",
+                    "erp_data_hash",
+                    "erp_rowversion",
+                    "at",
+                ],
+                select(
+                    _value(entity),
+                    stored.c.erp_key_hash,
+                    stored.c.uid,
+                    _value("insert"),
+                    _value(via),
+                    stored.c.erp_data_hash,
+                    stored.c.erp_rowversion,
+                    _value(now),
+                ),
+            )
+            .cte("logged")
+        )
+        rows = [
+            {
+                "erp_key_hash": record.erp_key_hash,
+                "uid": uid,
+                "erp_data_hash": record.erp_data_hash,
+                "erp_rowversion": record.erp_rowversion,
+                "erp_ref_str": record.erp_ref_str,
+                "parent_refs": record.parent_refs,
+                "data": record.data,
+            }
+            # in key order, so that racing calls take their row locks in one order (no deadlock)
+            for record, uid in zip(
+                sorted(new, key=lambda r: r.erp_key_hash), new_id_texts(len(new)), strict=True
+            )
+        ]
+        result = await self.conn.execute(
+            select(stored.c.erp_key_hash, stored.c.uid).add_cte(logged),
+            {"rows": exact_json.dumps(rows).decode()},
+        )
+        return {row.erp_key_hash: row.uid for row in result}
+
+    async def lock_by_uids(self, entity: str, uids: Collection[uuid.UUID]) -> list[HeldRecord]:
+        """The records (live or deleted) with these uids, locked until the transaction ends."""
+        rows = await self.conn.execute(
+            select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
+            .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
+            .order_by(records.c.uid)
+            .with_for_update()
+        )
+        return [
+            HeldRecord(row.uid, row.erp_key_hash, row.erp_data_hash, row.deleted) for row in rows
+        ]
+
+    async def lock_by_keys(self, entity: str, keys: Collection[str]) -> list[HeldRecord]:
+        """The records (live or deleted) with these keys, locked until the transaction ends."""
+        rows = await self.conn.execute(
+            select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
+            .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
+            .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
+            .order_by(records.c.erp_key_hash)
+            .with_for_update()
+        )
+        return [
+            HeldRecord(row.uid, row.erp_key_hash, row.erp_data_hash, row.deleted) for row in rows
+        ]
+
+    async def replace(
+        self, entity: str, changes: Sequence[tuple[uuid.UUID, NewRecord]], *, now: datetime
+    ) -> None:
+        """Replace what live records hold (locked by the caller)."""
+        if not changes:
+            return
+        await self.conn.execute(
+            update(records)
+            .where(records.c.entity == entity, records.c.uid == bindparam("b_uid"))
+            .values(
+                erp_data_hash=bindparam("b_data_hash"),
+                erp_rowversion=bindparam("b_rowversion"),
+                erp_ref_str=bindparam("b_ref_str"),
+                parent_refs=cast(bindparam("b_parent_refs", type_=Text), JSONB),
+                data=cast(bindparam("b_data", type_=Text), JSONB),
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_uid": uid,
+                    "b_data_hash": record.erp_data_hash,
+                    "b_rowversion": record.erp_rowversion,
+                    "b_ref_str": record.erp_ref_str,
+                    "b_parent_refs": exact_json.dumps(record.parent_refs).decode(),
+                    "b_data": exact_json.dumps(record.data).decode(),
+                }
+                for uid, record in changes
+            ],
+        )
+
+    async def soft_delete(self, entity: str, uids: Collection[uuid.UUID], *, now: datetime) -> None:
+        if not uids:
+            return
+        await self.conn.execute(
+            update(records)
+            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
+            .values(deleted_at=now, updated_at=now)
+        )
+
+    async def log(
+        self, entity: str, applied: Sequence[Applied], *, via: str, now: datetime
+    ) -> None:
+        if not applied:
+            return
+        await self.conn.execute(
+            insert(apply_log),
+            [
+                {
+                    "entity": entity,
+                    "erp_key_hash": change.erp_key_hash,
+                    "uid": change.uid,
+                    "op": change.op,
+                    "via": via,
+                    "erp_data_hash": change.erp_data_hash,
+                    "erp_rowversion": change.erp_rowversion,
+                    "at": now,
+                }
+                for change in applied
+            ],
+        )
+
+    async def receive_webhook(
+        self, webhook_id: str, *, entity: str, events: int, now: datetime
+    ) -> bool:
+        """Record a webhook as applied; False when its id was applied before."""
+        result = await self.conn.execute(
+            pg_insert(webhook_receipts)
+            .values(webhook_id=webhook_id, entity=entity, events=events, received_at=now)
+            .on_conflict_do_nothing()
+            .returning(webhook_receipts.c.webhook_id)
+        )
+        return result.first() is not None
+
+    async def record_counts(self) -> dict[str, dict[str, int]]:
+        """Per entity: live and deleted records."""
+        deleted = records.c.deleted_at.is_not(None)
+        rows = await self.conn.execute(
+            select(
+                records.c.entity,
+                func.count().filter(~deleted).label("live"),
+                func.count().filter(deleted).label("deleted"),
+            ).group_by(records.c.entity)
+        )
+        return {row.entity: {"live": row.live, "deleted": row.deleted} for row in rows}
+
+    async def applied_counts(self) -> dict[str, dict[str, int]]:
+        """Per entity: changes applied, by operation."""
+        rows = await self.conn.execute(
+            select(apply_log.c.entity, apply_log.c.op, func.count().label("n")).group_by(
+                apply_log.c.entity, apply_log.c.op
+            )
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row.entity, {})[row.op] = row.n
+        return counts
+
+    async def webhook_count(self) -> int:
+        return int(await self.conn.scalar(select(func.count()).select_from(webhook_receipts)) or 0)
+
+    async def all_records(self, entity: str, *, include_deleted: bool) -> list[orjson.Fragment]:
+        """Every record of ``entity`` in key order (JSON text), with ``deleted_at``."""
+        query = select(_as_api_record(deleted_at=True)).where(records.c.entity == entity)
+        if not include_deleted:
+            query = query.where(records.c.deleted_at.is_(None))
+        rows = await self.conn.execute(query.order_by(records.c.erp_key_hash))
+        return [orjson.Fragment(text) for text in rows.scalars()]
+
+    async def log_entries(
+        self, *, entity: str | None, key: str | None, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        query = select(apply_log).where(apply_log.c.seq > after)
+        if entity is not None:
+            query = query.where(apply_log.c.entity == entity)
+        if key is not None:
+            query = query.where(apply_log.c.erp_key_hash == key)
+        rows = await self.conn.execute(query.order_by(apply_log.c.seq).limit(limit))
+        return [{**row._asdict(), "uid": str(row.uid), "at": row.at.isoformat()} for row in rows]
+
+    async def clear(self) -> None:
+        """Forget every record, log entry and webhook receipt."""
+        await self.conn.execute(text("TRUNCATE records, apply_log, webhook_receipts"))
