@@ -1,5 +1,5 @@
 """The ``syncflow`` command: serve, worker, migrate, sync, status, verify, users, tokens,
-destinations, entities."""
+destinations, entities, deliveries (``syncflow.commands.deliveries``)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -20,6 +20,7 @@ from bridge_core.http.server import serve as run_server
 from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.schemas import TokenCreated, UserOut
+from syncflow.commands import deliveries as deliveries_commands
 from syncflow.databases import open_databases
 from syncflow.destinations import service as destination_service
 from syncflow.destinations.schemas import DestinationCreate, DestinationKind, DestinationOut
@@ -309,6 +310,7 @@ destinations_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(destinations_app, name="destinations")
+app.add_typer(deliveries_commands.app, name="deliveries")
 
 
 def _destination_line(destination: DestinationOut) -> str:

@@ -17,6 +17,7 @@ from syncflow.clock import Clock, utc_now
 from syncflow.console.pages import build_console
 from syncflow.databases import open_databases
 from syncflow.delivery.router import router as delivery_router
+from syncflow.delivery.runner import DeliveryRunner
 from syncflow.destinations.router import router as destinations_router
 from syncflow.entities.router import router as entities_router
 from syncflow.monitoring.router import router as monitoring_router
@@ -38,7 +39,7 @@ def build_app(
     """The SyncFlow FastAPI app for ``settings`` (read from the environment by default).
 
     With ``run_worker`` the app also runs a worker in-process (single-machine setup):
-    a batch executor and the scheduler (due schedules, retries, pruning);
+    a batch executor, a delivery runner and the scheduler (due schedules, retries, pruning);
     ``syncflow serve --no-worker`` leaves both to ``syncflow worker`` processes.
     ``clock`` decides when schedules, windows and retries are due (tests simulate days).
     """
@@ -67,8 +68,16 @@ def build_app(
             )
             app.state.executor = BatchExecutor(context) if run_worker else None
             app.state.scheduler = WorkerScheduler(context, executor=app.state.executor)
+            delivery = DeliveryRunner(
+                database=database,
+                target_database=target_database,
+                settings=settings,
+                worker_id=context.worker_id,
+                now=clock,
+            )
             if app.state.executor is not None:
                 worker = asyncio.create_task(app.state.executor.run_forever())
+                delivering = asyncio.create_task(delivery.run_forever())
             app.state.scheduler.start()
             logger.info("SyncFlow {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
@@ -76,6 +85,7 @@ def build_app(
             finally:
                 await app.state.scheduler.shutdown()
                 if app.state.executor is not None:
+                    await delivery.shutdown(delivering)
                     await app.state.executor.shutdown(worker)
 
     def metadata() -> dict[str, Any]:

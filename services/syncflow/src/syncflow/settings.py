@@ -44,6 +44,26 @@ class Settings(ServiceSettings):
     metrics_refresh_seconds: float = Field(
         default=15.0, gt=0, description="how often the database-backed gauges are refreshed"
     )
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often an idle delivery worker looks for events"
+    )
+    delivery_concurrency: int = Field(
+        default=4, ge=1, le=64, description="delivery streams one worker delivers at once"
+    )
+    delivery_retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="first delivery retry delay (doubled per attempt, jittered)"
+    )
+    delivery_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="longest delay between two delivery attempts"
+    )
+    delivery_retry_horizon_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="how long failed deliveries are retried before they are dead-lettered",
+    )
+    delivery_retention_days: float = Field(
+        default=7.0, gt=0, description="delivered events (and their outbox rows) kept this long"
+    )
     worker_metrics_port: int | None = Field(
         default=None, description="serve this worker's /metrics on this port (unset: off)"
     )

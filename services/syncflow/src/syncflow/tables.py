@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bridge_core.db.naming import Json, new_metadata, timestamps
 
@@ -212,4 +214,99 @@ destinations = Table(
     Column("paused_at", DateTime(timezone=True), nullable=True),
     Column("pause_reason", Text, nullable=True),
     *timestamps(),
+)
+
+# delivery of outbox events (in the target database) to destinations. A stream is one
+# destination's delivery of one entity: its lease (any worker delivers, one at a time per
+# stream) and how far the outbox has been read into ``deliveries``
+delivery_streams = Table(
+    "delivery_streams",
+    metadata,
+    Column(
+        "destination_uid",
+        Uuid,
+        ForeignKey("destinations.uid", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("entity_name", String(150), primary_key=True),
+    # the highest outbox event id copied into ``deliveries``
+    Column("cursor", BigInteger, nullable=False, default=0),
+    # when a worker should look at the stream again (now: it has work)
+    Column("next_check_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_delivery_streams_next_check", "next_check_at"),
+)
+
+# one outbox event on its way to one destination: pending, delivering (a request is out),
+# delivered or dead (dead-lettered with the reason); ``batch_uid`` groups the events sent
+# together (it is the webhook-id) and stays the same on every retry
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column(
+        "destination_uid",
+        Uuid,
+        ForeignKey("destinations.uid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("entity_name", String(150), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("key_hash", String(32), nullable=False),
+    Column("bridge_uid", Uuid, nullable=False),
+    Column("operation", String(10), nullable=False),
+    Column("data_hash", String(64), nullable=False),
+    Column("parent_key_hashes", Json, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("batch_uid", Uuid, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("event_created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("uq_deliveries_destination_event", "destination_uid", "event_id", unique=True),
+    Index(
+        "ix_deliveries_unbatched",
+        "destination_uid",
+        "entity_name",
+        "event_id",
+        postgresql_where="state = 'pending' AND batch_uid IS NULL",
+    ),
+    Index(
+        "ix_deliveries_open_key",
+        "destination_uid",
+        "entity_name",
+        "key_hash",
+        postgresql_where="state <> 'delivered'",
+    ),
+    Index("ix_deliveries_batch", "batch_uid"),
+    Index("ix_deliveries_state", "destination_uid", "entity_name", "state"),
+)
+
+# every request made to deliver events: when, what, the answer (first KB) and how long
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("uid", Uuid, primary_key=True),
+    Column(
+        "destination_uid",
+        Uuid,
+        ForeignKey("destinations.uid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("entity_name", String(150), nullable=False),
+    Column("batch_uid", Uuid, nullable=False),
+    Column("event_ids", ARRAY(BigInteger), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("response", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_delivery_attempts_event_ids", "event_ids", postgresql_using="gin"),
+    Index("ix_delivery_attempts_attempted_at", "attempted_at"),
 )

@@ -314,6 +314,9 @@ async def world(request, create_database, apismith_e2e, tmp_path):
         source_timezone="Europe/Berlin",
         lease_seconds=5,
         heartbeat_seconds=1,
+        delivery_poll_seconds=0.2,
+        delivery_retry_base_seconds=0.05,
+        delivery_retry_max_seconds=0.5,
         log_file=False,
     )
     clock = SimulatedClock()
@@ -386,6 +389,9 @@ def spawn_worker(world):
             "SYNCFLOW_SOURCE_TIMEZONE": settings.source_timezone,
             "SYNCFLOW_LEASE_SECONDS": "2",
             "SYNCFLOW_HEARTBEAT_SECONDS": "1",
+            "SYNCFLOW_DELIVERY_POLL_SECONDS": "0.2",
+            "SYNCFLOW_DELIVERY_RETRY_BASE_SECONDS": "0.05",
+            "SYNCFLOW_DELIVERY_RETRY_MAX_SECONDS": "0.5",
             "SYNCFLOW_LOG_FILE": "false",
             "SYNCFLOW_DATA_DIR": str(settings.data_dir),
             **{f"SYNCFLOW_{key.upper()}": value for key, value in extra.items()},

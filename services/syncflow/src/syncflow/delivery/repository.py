@@ -17,6 +17,7 @@ keeps a key's events in order.
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -144,9 +145,7 @@ class OutboxRepository(Repository):
         """Up to ``limit`` of an entity's events with ids above ``after``, oldest first
         (none while no batch has created the outbox yet)."""
         driver = await asyncpg_connection(self.conn)
-        if not await driver.fetchval(
-            "SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_events"
-        ):
+        if not await self._exists(driver):
             return []
         rows = await driver.fetch(
             f"SELECT {FEED_COLUMNS} FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 "
@@ -156,3 +155,74 @@ class OutboxRepository(Repository):
             limit,
         )
         return [dict(row) for row in rows]
+
+    async def _exists(self, driver: asyncpg.Connection) -> bool:
+        return bool(
+            await driver.fetchval(
+                "SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_events"
+            )
+        )
+
+    async def events_for_delivery(
+        self, *, entity: str, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` of an entity's events after ``after`` without their data (what a
+        delivery stream copies); none while the outbox does not exist."""
+        driver = await asyncpg_connection(self.conn)
+        if not await self._exists(driver):
+            return []
+        rows = await driver.fetch(
+            "SELECT id, bridge_uid, key_hash, operation, data_hash, parent_key_hashes, "
+            f"created_at FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 ORDER BY id LIMIT $3",
+            entity,
+            after,
+            limit,
+        )
+        return [dict(row) for row in rows]
+
+    async def events_to_send(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Events by id, each with its ScheduleHub ``record`` and its webhook/feed ``item``
+        as JSON text made by PostgreSQL, so numerics keep every digit (no float between)."""
+        driver = await asyncpg_connection(self.conn)
+        rows = await driver.fetch(
+            "SELECT id, key_hash, operation, data_hash, "
+            "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
+            "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
+            "'parent_refs', parent_key_hashes))::text AS record, "
+            "jsonb_build_object('id', id, "
+            "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
+            "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
+            "'data_hash', data_hash, 'rowversion', rowversion, 'ref_str', bridge_uid::text, "
+            "'batch_uid', batch_uid, 'data', data, 'parent_key_hashes', parent_key_hashes, "
+            "'created_at', created_at)::text AS item "
+            f"FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
+            list(ids),
+        )
+        return {row["id"]: dict(row) for row in rows}
+
+    async def heads(self, entities: Sequence[str]) -> dict[str, int]:
+        """The newest event id of each of ``entities`` (0 for none)."""
+        driver = await asyncpg_connection(self.conn)
+        if not await self._exists(driver):
+            return dict.fromkeys(entities, 0)
+        rows = await driver.fetch(
+            f"SELECT n.entity, (SELECT max(id) FROM {OUTBOX_TABLE} e WHERE e.entity = n.entity) "
+            "AS head FROM unnest($1::text[]) AS n(entity)",
+            list(entities),
+        )
+        return {row["entity"]: int(row["head"] or 0) for row in rows}
+
+    async def prune(self, *, entity: str, up_to: int | None, older_than: datetime) -> int:
+        """Delete the entity's events created before ``older_than`` with ids up to
+        ``up_to`` (every destination has them; ``None``: no destination reads them)."""
+        driver = await asyncpg_connection(self.conn)
+        if not await self._exists(driver):
+            return 0
+        status = await driver.execute(
+            f"DELETE FROM {OUTBOX_TABLE} WHERE entity = $1 AND created_at < $2 "
+            "AND ($3::bigint IS NULL OR id <= $3)",
+            entity,
+            older_than,
+            up_to,
+        )
+        return int(status.rsplit(" ", 1)[-1])

@@ -1,10 +1,10 @@
-"""Response bodies of the change feed."""
+"""Request and response bodies of the change feed and the deliveries API."""
 
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_FEED_LIMIT = 1000
 
@@ -30,3 +30,59 @@ class ChangeEvent(BaseModel):
 class ChangePage(BaseModel):
     items: list[ChangeEvent]
     next: int = Field(description="pass as `after` to continue (the last id, or `after` again)")
+
+
+DeliveryState = Literal["pending", "delivering", "delivered", "dead"]
+
+
+class DeliveryAttempt(BaseModel):
+    """One request made to deliver a batch that held the event."""
+
+    attempted_at: datetime
+    request: str = Field(description="method and path, e.g. `POST /api/v1/parts/batch/insert`")
+    status_code: int | None = Field(description="none: no answer (timeout, dropped connection)")
+    latency_ms: float
+    response: str | None = Field(description="the first KB of the answer")
+    error: str | None
+
+
+class Delivery(BaseModel):
+    """One outbox event on its way to one destination."""
+
+    uid: UUID
+    destination: str
+    destination_uid: UUID
+    entity: str
+    event_id: int
+    key_hash: str
+    operation: Literal["insert", "update", "delete"]
+    state: DeliveryState
+    batch_uid: UUID | None = Field(description="the batch it is sent in (the webhook-id)")
+    attempts_count: int = Field(description="failed attempts since it was last (re)played")
+    next_attempt_at: datetime | None = Field(description="when a pending event is sent next")
+    last_error: str | None
+    event_created_at: datetime
+    delivered_at: datetime | None
+    attempts: list[DeliveryAttempt]
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    total: int
+    page: int
+    page_size: int
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    destination: str = Field(min_length=1, description="the destination's name or uid")
+    entity: str | None = None
+    state: DeliveryState | None = Field(default=None, description="e.g. `dead`")
+    uids: list[UUID] | None = Field(
+        default=None, max_length=10_000, description="these deliveries only"
+    )
+
+
+class ReplayResult(BaseModel):
+    replayed: int = Field(description="events pending again (same ids, due now)")

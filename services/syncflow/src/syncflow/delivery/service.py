@@ -1,9 +1,23 @@
-"""Delivery's service functions: the pull feed over the outbox (push is not built yet)."""
+"""Delivery's service functions: the pull feed over the outbox, deliveries by state with
+their attempts, replay, and what monitoring shows of delivery."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.repository import OutboxRepository
-from syncflow.delivery.schemas import ChangeEvent, ChangePage
+from syncflow.delivery.schemas import (
+    ChangeEvent,
+    ChangePage,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryPage,
+    ReplayResult,
+)
+from syncflow.destinations import service as destinations_service
 from syncflow.entities import service as entities_service
 
 
@@ -30,3 +44,110 @@ async def changes_after(
         for row in rows
     ]
     return ChangePage(items=items, next=items[-1].id if items else after)
+
+
+def _attempts_of(row: dict[str, Any], attempts: list[dict[str, Any]]) -> list[DeliveryAttempt]:
+    return [
+        DeliveryAttempt(
+            attempted_at=a["attempted_at"],
+            request=a["request"],
+            status_code=a["status_code"],
+            latency_ms=a["latency_ms"],
+            response=a["response"],
+            error=a["error"],
+        )
+        for a in attempts
+        if a["destination_uid"] == row["destination_uid"] and row["event_id"] in a["event_ids"]
+    ]
+
+
+async def list_deliveries(
+    conn: AsyncConnection,
+    *,
+    destination: str | None,
+    entity: str | None,
+    state: str | None,
+    page: int,
+    page_size: int,
+) -> DeliveryPage:
+    """Deliveries, newest event first, each with the attempts that carried it; 404 for an
+    unknown destination."""
+    destination_uid = None
+    if destination is not None:
+        found = await destinations_service.find_destination(conn, name_or_uid=destination)
+        destination_uid = found["uid"]
+    ledger = DeliveryLedger(conn)
+    rows, total = await ledger.page(
+        destination_uid=destination_uid,
+        entity=entity,
+        state=state,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    attempts = await ledger.attempts_for(rows)
+    items = [
+        Delivery(
+            uid=row["uid"],
+            destination=row["destination_name"],
+            destination_uid=row["destination_uid"],
+            entity=row["entity_name"],
+            event_id=row["event_id"],
+            key_hash=row["key_hash"],
+            operation=row["operation"],
+            state=row["state"],
+            batch_uid=row["batch_uid"],
+            attempts_count=row["attempts"],
+            next_attempt_at=row["next_attempt_at"] if row["state"] == "pending" else None,
+            last_error=row["last_error"],
+            event_created_at=row["event_created_at"],
+            delivered_at=row["delivered_at"],
+            attempts=_attempts_of(row, attempts),
+        )
+        for row in rows
+    ]
+    return DeliveryPage(items=items, total=total, page=page, page_size=page_size)
+
+
+async def replay(
+    conn: AsyncConnection,
+    *,
+    destination: str,
+    entity: str | None,
+    state: str | None,
+    uids: list[UUID] | None,
+) -> ReplayResult:
+    """Make matching deliveries pending and due now (same ids, waiting retries
+    cancelled); 404 for an unknown destination."""
+    found = await destinations_service.find_destination(conn, name_or_uid=destination)
+    now = datetime.now(UTC)
+    ledger = DeliveryLedger(conn)
+    replayed = await ledger.replay(
+        destination_uid=found["uid"], entity=entity, state=state, uids=uids, now=now
+    )
+    await ledger.wake_destination(found["uid"], now=now)
+    return ReplayResult(replayed=replayed)
+
+
+async def summary(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Per destination and entity: pending, in flight, dead, oldest undelivered event."""
+    return await DeliveryLedger(conn).summary()
+
+
+async def prune_deliveries(conn: AsyncConnection, *, older_than: datetime) -> dict[str, int | None]:
+    """Delete deliveries delivered before ``older_than``; per entity, the highest outbox id
+    every destination is done with (what :func:`prune_outbox` may delete)."""
+    ledger = DeliveryLedger(conn)
+    await ledger.ensure_streams(now=datetime.now(UTC))
+    await ledger.prune_delivered(older_than=older_than)
+    return await ledger.outbox_safe_ids()
+
+
+async def prune_outbox(
+    target: AsyncConnection, *, safe_ids: dict[str, int | None], older_than: datetime
+) -> int:
+    """Delete outbox events older than ``older_than`` that every destination is done with."""
+    outbox = OutboxRepository(target)
+    pruned = 0
+    for entity, up_to in safe_ids.items():
+        pruned += await outbox.prune(entity=entity, up_to=up_to, older_than=older_than)
+    return pruned

@@ -80,6 +80,11 @@ class DestinationRepository(Repository):
         )
         return result.first() is not None
 
+    async def enabled(self) -> Sequence[RowMapping]:
+        """Every enabled destination, by name."""
+        statement = select(destinations).where(destinations.c.enabled).order_by(destinations.c.name)
+        return (await self.conn.execute(statement)).mappings().all()
+
     async def known_entities(self, names: Sequence[str]) -> set[str]:
         """Which of ``names`` are defined entities."""
         statement = select(entities.c.name).where(entities.c.name.in_(list(names)))

@@ -57,6 +57,11 @@ def _decrypt(settings: Settings, row: RowMapping) -> DestinationCredentials:
     return DestinationCredentials.model_validate_json(plain)
 
 
+def credentials(settings: Settings, row: RowMapping) -> DestinationCredentials:
+    """A destination's decrypted credentials, for the delivery worker's requests only."""
+    return _decrypt(settings, row)
+
+
 def _out(settings: Settings, row: RowMapping) -> DestinationOut:
     credentials = _decrypt(settings, row)
     return DestinationOut(

@@ -81,9 +81,21 @@ class EntityStats(BaseModel):
     next_run_at: datetime | None = None
 
 
+class DeliveryStats(BaseModel):
+    destination: str
+    entity: str
+    pending: int = Field(description="waiting, or waiting for a retry")
+    delivering: int = Field(description="in flight")
+    dead: int = Field(description="dead-lettered (replay them once the cause is fixed)")
+    lag_seconds: float = Field(description="age of the oldest event not delivered yet")
+
+
 class Stats(BaseModel):
     batches: dict[str, int]
     entities: list[EntityStats]
+    deliveries: list[DeliveryStats] = Field(
+        default_factory=list, description="per destination and entity with undelivered events"
+    )
 
 
 class DatabaseCheck(BaseModel):
@@ -101,8 +113,19 @@ class ApiSmithCheck(BaseModel):
     detail: str | None = None
 
 
+class DestinationCheck(BaseModel):
+    destination: str
+    kind: str
+    url: str
+    ok: bool
+    paused: bool
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
 class DetailedHealth(BaseModel):
-    """``unhealthy`` (HTTP 503) when a database or any source's APISmith is unreachable."""
+    """``unhealthy`` (HTTP 503) when a database, any source's APISmith or any enabled
+    destination is unreachable."""
 
     status: Literal["ok", "unhealthy"]
     database: DatabaseCheck
@@ -110,3 +133,8 @@ class DetailedHealth(BaseModel):
         default=None, description="only when the target is not SyncFlow's own database"
     )
     apismith: list[ApiSmithCheck]
+    destinations: list[DestinationCheck] = Field(
+        default_factory=list,
+        description="enabled destinations: ScheduleHub's GET {prefix}/health answers 2xx; a "
+        "webhook endpoint answers at all",
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,11 +16,16 @@ from bridge_core.db.transaction import Database
 from bridge_core.http.client import ServiceClientError
 from bridge_core.secrets import mask_url
 from syncflow.apismith_client import ApiSmithClient
+from syncflow.delivery import service as delivery_service
+from syncflow.delivery.schedulehub import ScheduleHubClient
+from syncflow.destinations.repository import DestinationRepository
 from syncflow.monitoring.metrics import DatabaseSnapshot
 from syncflow.monitoring.repository import MonitoringRepository
 from syncflow.monitoring.schemas import (
     ApiSmithCheck,
     DatabaseCheck,
+    DeliveryStats,
+    DestinationCheck,
     DetailedHealth,
     EntityStats,
     FailedRecord,
@@ -111,7 +117,24 @@ async def stats(conn: AsyncConnection) -> Stats:
                 next_run_at=next_runs.get(name),
             )
         )
-    return Stats(batches=await repo.batches_by_status(), entities=entities)
+    deliveries = [
+        DeliveryStats(
+            destination=row["destination"],
+            entity=row["entity"],
+            pending=row["pending"],
+            delivering=row["delivering"],
+            dead=row["dead"],
+            lag_seconds=(
+                max((now - row["oldest_pending_at"]).total_seconds(), 0.0)
+                if row["oldest_pending_at"]
+                else 0.0
+            ),
+        )
+        for row in sorted(
+            await delivery_service.summary(conn), key=lambda r: (r["destination"], r["entity"])
+        )
+    ]
+    return Stats(batches=await repo.batches_by_status(), entities=entities, deliveries=deliveries)
 
 
 def _active(batch: dict[str, Any] | None) -> dict[str, Any]:
@@ -171,21 +194,70 @@ async def _check_apismith(name: str, base_url: str) -> ApiSmithCheck:
     )
 
 
+async def _check_destination(row: Any) -> DestinationCheck:
+    """ScheduleHub: its health answers 2xx. A webhook endpoint: it answers at all (a 405
+    to a GET still means it is there)."""
+    check = DestinationCheck(
+        destination=row["name"],
+        kind=row["kind"],
+        url=mask_url(row["url"]),
+        ok=False,
+        paused=row["paused_at"] is not None,
+    )
+    start = time.perf_counter()
+    try:
+        if row["kind"] == "schedulehub":
+            client = ScheduleHubClient(
+                row["url"],
+                api_prefix=row["api_prefix"],
+                username=None,
+                password=None,
+                token=None,
+                timeout=HEALTH_TIMEOUT_SECONDS,
+            )
+            try:
+                response = await client.health()
+            finally:
+                await client.aclose()
+            check.ok = response.is_success
+            if not check.ok:
+                check.detail = f"health answered HTTP {response.status_code}"
+        else:
+            async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT_SECONDS) as http:
+                await http.get(row["url"])
+            check.ok = True
+    except httpx.HTTPError as exc:
+        check.detail = f"unreachable: {type(exc).__name__}"
+        return check
+    check.latency_ms = round((time.perf_counter() - start) * 1000, 2)
+    return check
+
+
 async def detailed_health(*, database: Database, target_database: Database) -> DetailedHealth:
-    """Reach SyncFlow's database, the target database and every source's APISmith."""
+    """Reach SyncFlow's database, the target database, every source's APISmith and every
+    enabled destination."""
     own = await _check_database(database)
     target = None if target_database is database else await _check_database(target_database)
     apismith: list[ApiSmithCheck] = []
+    destinations: list[DestinationCheck] = []
     if own.ok:
         async with database.transaction() as conn:
             sources = await SourceRepository(conn).list()
+            enabled = await DestinationRepository(conn).enabled()
         apismith = list(
             await asyncio.gather(*(_check_apismith(s["name"], s["base_url"]) for s in sources))
         )
-    healthy = own.ok and (target is None or target.ok) and all(a.ok for a in apismith)
+        destinations = list(await asyncio.gather(*(_check_destination(d) for d in enabled)))
+    healthy = (
+        own.ok
+        and (target is None or target.ok)
+        and all(a.ok for a in apismith)
+        and all(d.ok for d in destinations)
+    )
     return DetailedHealth(
         status="ok" if healthy else "unhealthy",
         database=own,
         target_database=target,
         apismith=apismith,
+        destinations=destinations,
     )

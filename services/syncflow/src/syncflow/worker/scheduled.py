@@ -12,6 +12,8 @@ from loguru import logger
 
 from bridge_core.db.transaction import Database
 from bridge_core.errors import Conflict
+from syncflow.delivery import service as delivery_service
+from syncflow.delivery.metrics import DELIVERY_GAUGES
 from syncflow.monitoring import service as monitoring_service
 from syncflow.monitoring.metrics import DATABASE_GAUGES
 from syncflow.orchestration.state import RunContext
@@ -81,7 +83,23 @@ async def prune_history(*, ctx: RunContext) -> int:
     return batches + failures
 
 
+async def prune_deliveries(*, ctx: RunContext) -> int:
+    """Delete deliveries delivered more than ``settings.delivery_retention_days`` ago, and
+    outbox events that old which every destination has delivered; how many events went."""
+    older_than = ctx.now() - timedelta(days=ctx.settings.delivery_retention_days)
+    async with ctx.database.transaction() as conn:
+        safe_ids = await delivery_service.prune_deliveries(conn, older_than=older_than)
+    async with ctx.target_database.transaction() as target:
+        pruned = await delivery_service.prune_outbox(
+            target, safe_ids=safe_ids, older_than=older_than
+        )
+    if pruned:
+        logger.info("pruned {} delivered outbox events from before {}", pruned, older_than)
+    return pruned
+
+
 async def refresh_metrics(*, database: Database) -> None:
     """Take a new snapshot for the database-backed gauges."""
     async with database.transaction() as conn:
         DATABASE_GAUGES.snapshot = await monitoring_service.metrics_snapshot(conn)
+        DELIVERY_GAUGES.summary = await delivery_service.summary(conn)

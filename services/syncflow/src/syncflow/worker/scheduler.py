@@ -64,6 +64,11 @@ class WorkerScheduler:
             lambda: scheduled.prune_history(ctx=ctx),
             seconds=settings.prune_interval_seconds,
         )
+        self._add(
+            "prune-deliveries",
+            lambda: scheduled.prune_deliveries(ctx=ctx),
+            seconds=settings.prune_interval_seconds,
+        )
 
     def _add(self, name: str, job: Callable[[], Awaitable[int | None]], *, seconds: float) -> None:
         async def run() -> None:
@@ -75,7 +80,7 @@ class WorkerScheduler:
             except Exception as exc:  # a failed run is logged; the next one tries again
                 logger.opt(exception=exc).error("periodic job {} failed: {}", name, exc)
             else:
-                if queued and self.executor is not None and name != "prune-history":
+                if queued and self.executor is not None and not name.startswith("prune-"):
                     self.executor.wake()
             finally:
                 self._running.discard(task)

@@ -1,0 +1,1 @@
+"""Command groups of the ``syncflow`` command that live in modules of their own."""

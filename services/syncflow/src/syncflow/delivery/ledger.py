@@ -1,0 +1,534 @@
+"""All SQL on SyncFlow's delivery bookkeeping: streams and their leases, deliveries
+(one outbox event on its way to one destination), attempts.
+
+A **stream** is one destination's delivery of one entity. Any worker may deliver it, one
+at a time, under a lease timed by the database clock (as batches are). The worker holding
+it copies new outbox events into ``deliveries`` (``cursor`` remembers how far), forms a
+batch, sends it and records the outcome, fenced by the lease.
+
+Order per key: a batch takes a key only when every undelivered event of that key is
+pending and in no batch yet, and then takes all of them (``form_batch``). A key with an
+event in flight, waiting for a retry, or dead-lettered therefore waits, while other keys
+go on. A child event also waits while one of its parents' keys has an undelivered event
+at the same destination (parents before children).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import DateTime, and_, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from bridge_core.db.repository import Repository
+from bridge_core.ids import new_id
+from syncflow.tables import (
+    deliveries,
+    delivery_attempts,
+    delivery_streams,
+    destinations,
+)
+
+# a destination delivers an entity when it names it, or names none (every entity)
+_DELIVERS_ENTITY = (
+    "(jsonb_array_length(destinations.entities) = 0 "
+    "OR destinations.entities ? delivery_streams.entity_name)"
+)
+
+
+def _database_now() -> Any:
+    return func.clock_timestamp(type_=DateTime(timezone=True))
+
+
+def _delivers_entity() -> Any:
+    return text(_DELIVERS_ENTITY)
+
+
+class DeliveryLedger(Repository):
+    """Streams, deliveries and attempts in SyncFlow's own database."""
+
+    # --- streams and leases -------------------------------------------------------------
+
+    async def ensure_streams(self, *, now: datetime) -> int:
+        """A stream for every (destination, entity it delivers) that has none; how many new."""
+        result = await self.conn.execute(
+            text(
+                "INSERT INTO delivery_streams (destination_uid, entity_name, cursor, "
+                "next_check_at, updated_at) "
+                "SELECT d.uid, e.name, 0, :now, :now FROM destinations d CROSS JOIN entities e "
+                "WHERE jsonb_array_length(d.entities) = 0 OR d.entities ? e.name "
+                # one order for every worker: concurrent inserts never wait on each other
+                # in a cycle
+                "ORDER BY d.uid, e.name ON CONFLICT DO NOTHING"
+            ),
+            {"now": now},
+        )
+        return int(result.rowcount)
+
+    async def claim_stream(
+        self, *, worker_id: str, lease_seconds: int, now: datetime
+    ) -> dict[str, Any] | None:
+        """Lease the stream that is due longest, of an enabled, unpaused destination that
+        still delivers its entity, whose lease is free or expired; with its destination's
+        columns under ``destination``."""
+        candidate = (
+            select(delivery_streams.c.destination_uid, delivery_streams.c.entity_name)
+            .join(destinations, destinations.c.uid == delivery_streams.c.destination_uid)
+            .where(
+                destinations.c.enabled,
+                destinations.c.paused_at.is_(None),
+                _delivers_entity(),
+                delivery_streams.c.next_check_at <= now,
+                or_(
+                    delivery_streams.c.lease_owner.is_(None),
+                    delivery_streams.c.lease_expires_at < _database_now(),
+                ),
+            )
+            .order_by(delivery_streams.c.next_check_at)
+            .limit(1)
+            .with_for_update(of=delivery_streams, skip_locked=True)
+        )
+        picked = (await self.conn.execute(candidate)).first()
+        if picked is None:
+            return None
+        await self.conn.execute(
+            update(delivery_streams)
+            .where(
+                delivery_streams.c.destination_uid == picked.destination_uid,
+                delivery_streams.c.entity_name == picked.entity_name,
+            )
+            .values(
+                lease_owner=worker_id,
+                lease_expires_at=_database_now() + timedelta(seconds=lease_seconds),
+            )
+        )
+        stream = await self.stream(picked.destination_uid, picked.entity_name)
+        destination = (
+            (
+                await self.conn.execute(
+                    select(destinations).where(destinations.c.uid == picked.destination_uid)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        assert stream is not None
+        return {**stream, "destination": destination}
+
+    async def stream(self, destination_uid: UUID, entity: str) -> dict[str, Any] | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(delivery_streams).where(
+                        delivery_streams.c.destination_uid == destination_uid,
+                        delivery_streams.c.entity_name == entity,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def renew_lease(
+        self, destination_uid: UUID, entity: str, *, worker_id: str, lease_seconds: int
+    ) -> bool:
+        """Extend the lease; ``False`` when another worker owns the stream now."""
+        result = await self.conn.execute(
+            update(delivery_streams)
+            .where(
+                delivery_streams.c.destination_uid == destination_uid,
+                delivery_streams.c.entity_name == entity,
+                delivery_streams.c.lease_owner == worker_id,
+            )
+            .values(lease_expires_at=_database_now() + timedelta(seconds=lease_seconds))
+        )
+        return bool(result.rowcount)
+
+    async def release(
+        self, destination_uid: UUID, entity: str, *, worker_id: str, next_check_at: datetime
+    ) -> None:
+        """Hand the stream back, to be looked at again at ``next_check_at``."""
+        await self.conn.execute(
+            update(delivery_streams)
+            .where(
+                delivery_streams.c.destination_uid == destination_uid,
+                delivery_streams.c.entity_name == entity,
+                delivery_streams.c.lease_owner == worker_id,
+            )
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                next_check_at=next_check_at,
+                updated_at=func.now(),
+            )
+        )
+
+    async def release_all(self, *, worker_id: str) -> int:
+        """Hand back every stream this worker holds (at shutdown)."""
+        result = await self.conn.execute(
+            update(delivery_streams)
+            .where(delivery_streams.c.lease_owner == worker_id)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        return int(result.rowcount)
+
+    async def wake_destination(self, destination_uid: UUID, *, now: datetime) -> None:
+        """Have the destination's streams looked at now (after a replay or a resume)."""
+        await self.conn.execute(
+            update(delivery_streams)
+            .where(delivery_streams.c.destination_uid == destination_uid)
+            .values(next_check_at=now)
+        )
+
+    async def cursors(self, destination_uid: UUID, names: list[str]) -> dict[str, int]:
+        """How far the destination's streams of ``names`` have read the outbox."""
+        rows = await self.conn.execute(
+            select(delivery_streams.c.entity_name, delivery_streams.c.cursor).where(
+                delivery_streams.c.destination_uid == destination_uid,
+                delivery_streams.c.entity_name.in_(names),
+            )
+        )
+        return {row.entity_name: int(row.cursor) for row in rows}
+
+    # --- deliveries ---------------------------------------------------------------------
+
+    async def add_events(
+        self,
+        destination_uid: UUID,
+        entity: str,
+        *,
+        events: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """Copy outbox events into pending deliveries and move the stream's cursor past them
+        (one transaction: a crash copies them again, and the unique event id keeps one)."""
+        if not events:
+            return
+        rows = [
+            {
+                "uid": new_id(),
+                "destination_uid": destination_uid,
+                "entity_name": entity,
+                "event_id": event["id"],
+                "key_hash": event["key_hash"],
+                "bridge_uid": event["bridge_uid"],
+                "operation": event["operation"],
+                "data_hash": event["data_hash"],
+                "parent_key_hashes": event["parent_key_hashes"],
+                "state": "pending",
+                "batch_uid": None,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "event_created_at": event["created_at"],
+                "updated_at": now,
+            }
+            for event in events
+        ]
+        await self.conn.execute(pg_insert(deliveries).on_conflict_do_nothing(), rows)
+        await self.conn.execute(
+            update(delivery_streams)
+            .where(
+                delivery_streams.c.destination_uid == destination_uid,
+                delivery_streams.c.entity_name == entity,
+            )
+            .values(cursor=events[-1]["id"], updated_at=now)
+        )
+
+    async def resume_interrupted(self, destination_uid: UUID, entity: str, *, now: datetime) -> int:
+        """Events left ``delivering`` by a worker that died: pending again, due now (their
+        batch is sent again as it was)."""
+        result = await self.conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.destination_uid == destination_uid,
+                deliveries.c.entity_name == entity,
+                deliveries.c.state == "delivering",
+            )
+            .values(state="pending", next_attempt_at=now, updated_at=now)
+        )
+        return int(result.rowcount)
+
+    async def due_batch(self, destination_uid: UUID, entity: str, *, now: datetime) -> UUID | None:
+        """The oldest batch waiting for a retry that is due."""
+        return await self.conn.scalar(
+            select(deliveries.c.batch_uid)
+            .where(
+                deliveries.c.destination_uid == destination_uid,
+                deliveries.c.entity_name == entity,
+                deliveries.c.state == "pending",
+                deliveries.c.batch_uid.is_not(None),
+                deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(deliveries.c.event_id)
+            .limit(1)
+        )
+
+    async def form_batch(
+        self, destination_uid: UUID, entity: str, *, keys: int, batch_uid: UUID, now: datetime
+    ) -> int:
+        """Put up to ``keys`` keys, oldest first, into a new batch: keys whose undelivered
+        events are all pending and unbatched, and whose parents have no undelivered event
+        here (see the module doc); how many events it holds."""
+        result = await self.conn.execute(
+            text(
+                "WITH candidates AS ("
+                " SELECT d.key_hash, d.event_id FROM deliveries d"
+                " WHERE d.destination_uid = :d AND d.entity_name = :e"
+                " AND d.state = 'pending' AND d.batch_uid IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries b"
+                "  WHERE b.destination_uid = :d AND b.entity_name = :e"
+                "  AND b.key_hash = d.key_hash AND b.state <> 'delivered'"
+                "  AND (b.state <> 'pending' OR b.batch_uid IS NOT NULL))"
+                " AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(d.parent_key_hashes) p"
+                "  JOIN deliveries pd ON pd.destination_uid = :d AND pd.entity_name = p.key"
+                "  AND pd.key_hash = p.value AND pd.state IN ('pending', 'delivering'))"
+                " ORDER BY d.event_id LIMIT :scan),"
+                " chosen AS (SELECT key_hash FROM candidates GROUP BY key_hash"
+                " ORDER BY min(event_id) LIMIT :keys)"
+                " UPDATE deliveries SET batch_uid = :b, updated_at = :now"
+                " WHERE destination_uid = :d AND entity_name = :e"
+                " AND state = 'pending' AND batch_uid IS NULL"
+                " AND key_hash IN (SELECT key_hash FROM chosen)"
+            ),
+            {
+                "d": destination_uid,
+                "e": entity,
+                "b": batch_uid,
+                "keys": keys,
+                "scan": keys * 4,
+                "now": now,
+            },
+        )
+        return int(result.rowcount)
+
+    async def start_batch(self, batch_uid: UUID, *, now: datetime) -> list[dict[str, Any]]:
+        """Mark the batch's pending events ``delivering``; its events by id."""
+        await self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.batch_uid == batch_uid, deliveries.c.state == "pending")
+            .values(
+                state="delivering",
+                first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, now),
+                updated_at=now,
+            )
+        )
+        rows = await self.conn.execute(
+            select(deliveries)
+            .where(deliveries.c.batch_uid == batch_uid, deliveries.c.state == "delivering")
+            .order_by(deliveries.c.event_id)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+    async def set_state(
+        self,
+        event_ids: list[int],
+        *,
+        destination_uid: UUID,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        """Record a batch's outcome for some of its events."""
+        if not event_ids:
+            return
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if count_attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        if state == "delivered":
+            values["delivered_at"] = now
+            values["last_error"] = None
+        if error is not None:
+            values["last_error"] = error
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        await self.conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.destination_uid == destination_uid,
+                deliveries.c.event_id.in_(event_ids),
+                deliveries.c.state == "delivering",
+            )
+            .values(values)
+        )
+
+    async def add_attempts(self, attempts: list[dict[str, Any]]) -> None:
+        if attempts:
+            await self.conn.execute(insert(delivery_attempts), attempts)
+
+    async def next_due(self, destination_uid: UUID, entity: str) -> datetime | None:
+        """When the stream's earliest waiting retry is due (none: nothing waits)."""
+        due: datetime | None = await self.conn.scalar(
+            select(func.min(deliveries.c.next_attempt_at)).where(
+                deliveries.c.destination_uid == destination_uid,
+                deliveries.c.entity_name == entity,
+                deliveries.c.state == "pending",
+                deliveries.c.batch_uid.is_not(None),
+            )
+        )
+        return due
+
+    # --- listing and replay -------------------------------------------------------------
+
+    def _conditions(
+        self,
+        *,
+        destination_uid: UUID | None,
+        entity: str | None,
+        state: str | None,
+        uids: list[UUID] | None = None,
+    ) -> list[Any]:
+        conditions = []
+        if destination_uid is not None:
+            conditions.append(deliveries.c.destination_uid == destination_uid)
+        if entity is not None:
+            conditions.append(deliveries.c.entity_name == entity)
+        if state is not None:
+            conditions.append(deliveries.c.state == state)
+        if uids is not None:
+            conditions.append(deliveries.c.uid.in_(uids))
+        return conditions
+
+    async def page(
+        self,
+        *,
+        destination_uid: UUID | None,
+        entity: str | None,
+        state: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of deliveries, newest event first, with the destination's name."""
+        where = and_(
+            True, *self._conditions(destination_uid=destination_uid, entity=entity, state=state)
+        )
+        rows = await self.conn.execute(
+            select(deliveries, destinations.c.name.label("destination_name"))
+            .join(destinations, destinations.c.uid == deliveries.c.destination_uid)
+            .where(where)
+            .order_by(deliveries.c.event_id.desc(), deliveries.c.destination_uid)
+            .offset(offset)
+            .limit(limit)
+        )
+        total = await self.conn.scalar(select(func.count()).select_from(deliveries).where(where))
+        return [dict(row) for row in rows.mappings()], int(total or 0)
+
+    async def attempts_for(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The attempts that concern any of ``items`` (deliveries), oldest first."""
+        if not items:
+            return []
+        ids = sorted({item["event_id"] for item in items})
+        destination_uids = sorted({item["destination_uid"] for item in items})
+        rows = await self.conn.execute(
+            select(delivery_attempts)
+            .where(
+                delivery_attempts.c.event_ids.overlap(ids),
+                delivery_attempts.c.destination_uid.in_(destination_uids),
+            )
+            .order_by(delivery_attempts.c.attempted_at)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+    async def replay(
+        self,
+        *,
+        destination_uid: UUID,
+        entity: str | None,
+        state: str | None,
+        uids: list[UUID] | None,
+        now: datetime,
+    ) -> int:
+        """Send matching events again, from scratch: pending and due now, their attempt
+        count and waiting retry cleared, same ids. Events in flight are left alone (their
+        outcome is not known yet); a delivered event sent again is applied by state, so
+        nothing is inserted twice. An event whose key has a newer delivered event is not
+        sent again: that would take the key back to an older state."""
+        conditions = self._conditions(
+            destination_uid=destination_uid, entity=entity, state=state, uids=uids
+        )
+        newer = deliveries.alias("newer")
+        superseded = (
+            select(newer.c.uid)
+            .where(
+                newer.c.destination_uid == deliveries.c.destination_uid,
+                newer.c.entity_name == deliveries.c.entity_name,
+                newer.c.key_hash == deliveries.c.key_hash,
+                newer.c.event_id > deliveries.c.event_id,
+                newer.c.state == "delivered",
+            )
+            .exists()
+        )
+        result = await self.conn.execute(
+            update(deliveries)
+            .where(*conditions, deliveries.c.state != "delivering", ~superseded)
+            .values(
+                state="pending",
+                attempts=0,
+                first_attempt_at=None,
+                next_attempt_at=now,
+                delivered_at=None,
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount)
+
+    # --- metrics and retention ----------------------------------------------------------
+
+    async def summary(self) -> list[dict[str, Any]]:
+        """Per destination and entity: events by state and the oldest undelivered event's
+        creation (pending or in flight)."""
+        rows = await self.conn.execute(
+            select(
+                destinations.c.name.label("destination"),
+                deliveries.c.entity_name.label("entity"),
+                func.count().filter(deliveries.c.state == "pending").label("pending"),
+                func.count().filter(deliveries.c.state == "delivering").label("delivering"),
+                func.count().filter(deliveries.c.state == "dead").label("dead"),
+                func.min(deliveries.c.event_created_at)
+                .filter(deliveries.c.state.in_(("pending", "delivering")))
+                .label("oldest_pending_at"),
+            )
+            .join(destinations, destinations.c.uid == deliveries.c.destination_uid)
+            .where(deliveries.c.state != "delivered")
+            .group_by(destinations.c.name, deliveries.c.entity_name)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+    async def prune_delivered(self, *, older_than: datetime) -> int:
+        """Delete deliveries delivered before ``older_than``, and attempts older than that
+        which concern no undelivered event any more; how many deliveries went."""
+        result = await self.conn.execute(
+            deliveries.delete().where(
+                deliveries.c.state == "delivered", deliveries.c.delivered_at < older_than
+            )
+        )
+        await self.conn.execute(
+            text(
+                "DELETE FROM delivery_attempts a WHERE a.attempted_at < :cutoff "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.destination_uid = a.destination_uid AND d.event_id = ANY(a.event_ids))"
+            ),
+            {"cutoff": older_than},
+        )
+        return int(result.rowcount)
+
+    async def outbox_safe_ids(self) -> dict[str, int | None]:
+        """Per entity: the highest outbox id that every stream of it has delivered (no
+        undelivered delivery at or below it, read by the cursor); ``None`` for an entity
+        no stream reads (its events have no one waiting for them). A stream whose
+        destination no longer names the entity holds nothing back."""
+        rows = await self.conn.execute(
+            text(
+                "SELECT e.name, min(LEAST(delivery_streams.cursor, COALESCE(("
+                " SELECT min(d.event_id) - 1 FROM deliveries d"
+                " WHERE d.destination_uid = delivery_streams.destination_uid"
+                " AND d.entity_name = delivery_streams.entity_name AND d.state <> 'delivered'"
+                " ), delivery_streams.cursor))) AS safe "
+                "FROM entities e LEFT JOIN (delivery_streams JOIN destinations ON "
+                f"destinations.uid = delivery_streams.destination_uid AND {_DELIVERS_ENTITY}) "
+                "ON delivery_streams.entity_name = e.name GROUP BY e.name"
+            )
+        )
+        return {row.name: (None if row.safe is None else int(row.safe)) for row in rows}

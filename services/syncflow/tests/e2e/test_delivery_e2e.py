@@ -1,0 +1,472 @@
+"""Delivery to a real ScheduleHub stand-in over HTTP (its own PostgreSQL database): by
+state through faults, per-record rejections and replay, webhooks with a wrong secret,
+a paused destination catching up, and a worker killed mid-batch.
+
+After every scenario the stand-in's live records equal the target tables (key and data
+hash), no key was applied out of order, and no record was inserted twice.
+"""
+
+import asyncio
+import base64
+import itertools
+import json
+import signal
+import sys
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from loguru import logger
+from typer.testing import CliRunner
+
+from bridge_core.testing.live_server import free_port
+from schedulehub_standin.testing import (
+    schedulehub_standin,  # noqa: F401 - fixture
+    schedulehub_standin_server,  # noqa: F401 - fixture
+)
+from syncflow.cli import app
+from syncflow.delivery.repository import OutboxRepository
+from syncflow.delivery.runner import DeliveryRunner
+from syncflow.orchestration.state import RunContext
+from syncflow.worker import scheduled
+
+ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
+WRONG_SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
+OUTBOX = "syncflow_delivery.outbox_events"
+
+
+@pytest.fixture
+async def standin(schedulehub_standin):  # noqa: F811 - the fixture imported above
+    """The session's stand-in, reset; its faults are switched off after the test too."""
+    yield schedulehub_standin
+    await schedulehub_standin.control.set_faults()
+
+
+async def add_schedulehub(world, standin, **extra) -> dict[str, Any]:
+    body = {
+        "name": "hub",
+        "kind": "schedulehub",
+        "url": standin.url,
+        "api_prefix": standin.api_prefix,
+        "username": standin.username,
+        "password": standin.password,
+        "timeout_s": 1,
+        **extra,
+    }
+    response = await world.client.post("/api/v1/destinations", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def deliveries(world, **params) -> dict[str, Any]:
+    response = await world.client.get("/api/v1/deliveries", params={"page_size": 500, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def settled(world, entities=tuple(ENTITIES), timeout: float = 60) -> None:
+    """Wait until every outbox event of ``entities`` has a delivery (one destination) and
+    none is pending or in flight."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        events = await world.target(
+            f"SELECT count(*) FROM {OUTBOX} WHERE entity = ANY($1::text[])", list(entities)
+        )
+        known = await deliveries(world, page_size=1)
+        pending = await deliveries(world, state="pending", page_size=1)
+        flying = await deliveries(world, state="delivering", page_size=1)
+        if known["total"] == events[0][0] and pending["total"] == flying["total"] == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, (events, pending, flying)
+        await asyncio.sleep(0.1)
+
+
+async def target_state(world, entity: str) -> dict[str, str]:
+    rows = await world.target(
+        "SELECT replace(_bridge_key_hash::text, '-', '') AS _bridge_key_hash, "
+        f"encode(_bridge_data_hash, 'hex') AS _bridge_data_hash FROM {ENTITIES[entity]} "
+        "WHERE _bridge_deleted_at IS NULL"
+    )
+    return {r["_bridge_key_hash"]: r["_bridge_data_hash"] for r in rows}
+
+
+async def held(standin, entity: str) -> dict[str, str]:
+    return {r["erp_key_hash"]: r["erp_data_hash"] for r in await standin.control.records(entity)}
+
+
+async def assert_applied_in_order_once(world, standin, entity: str) -> None:
+    """Per key, what the stand-in applied is a subsequence of the key's outbox events (no
+    event overtook an earlier one), and no key was inserted twice without a delete between."""
+    events: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for row in await world.target(
+        f"SELECT key_hash, operation, data_hash FROM {OUTBOX} WHERE entity = $1 ORDER BY id",
+        entity,
+    ):
+        deleted = row["operation"] == "delete"
+        events[row["key_hash"]].append(
+            ("delete", None) if deleted else ("upsert", row["data_hash"])
+        )
+    log = await standin.control.log(entity=entity)
+    applied: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for entry in log:
+        deleted = entry["op"] == "delete"
+        applied[entry["erp_key_hash"]].append(
+            ("delete", None) if deleted else ("upsert", entry["erp_data_hash"])
+        )
+        ops = [e["op"] for e in log if e["erp_key_hash"] == entry["erp_key_hash"]]
+        for before, after in itertools.pairwise(ops):
+            assert (before, after) != ("insert", "insert"), f"{entry['erp_key_hash']} twice"
+    for key, sequence in applied.items():
+        remaining = iter(events[key])
+        assert all(step in remaining for step in sequence), (key, sequence, events[key])
+
+
+async def assert_delivered_exactly(world, standin, entities=tuple(ENTITIES)) -> None:
+    await settled(world, entities)
+    dead = (await deliveries(world, state="dead"))["items"]
+    assert not dead, [(d["entity"], d["last_error"]) for d in dead]
+    for entity in entities:
+        assert await held(standin, entity) == await target_state(world, entity), entity
+        await assert_applied_in_order_once(world, standin, entity)
+
+
+async def sync_all(world, mode: str = "incremental") -> None:
+    for entity in ENTITIES:
+        status = await world.sync(entity, mode)
+        assert status["status"] == "completed", status
+
+
+async def change_the_erp(world, round_: int) -> None:
+    """Updates, inserts and deletes across parents and children."""
+    await world.erp(
+        "UPDATE parts SET qty = qty + $1, rowversion = nextval('rv') "
+        "WHERE part_no IN ('P-001', 'P-004')",
+        round_,
+    )
+    await world.erp(
+        "INSERT INTO parts (part_no, description, unit_cost, qty, created) "
+        "VALUES ($1, 'new part', '1', 1, '2025-01-01')",
+        f"N-{round_}",
+    )
+    await world.erp(
+        "INSERT INTO shop_orders (order_no, part_no, qty) VALUES ($1, $2, 1)",
+        f"SO-N{round_}",
+        f"N-{round_}",
+    )
+    await world.erp("UPDATE shop_orders SET qty = qty + 1, rowversion = nextval('rv')")
+    await world.erp("INSERT INTO operations VALUES ($1, 10, 'SAW', 1)", f"SO-N{round_}")
+    await world.erp("DELETE FROM operations WHERE order_no = 'SO-1' AND op_no = $1", round_ * 10)
+
+
+async def test_a_full_and_two_incremental_syncs_arrive_exactly_through_faults(world, standin):
+    await standin.control.set_rules(require_parents=True)
+    await standin.control.tokens(access_token_seconds=2)
+    await standin.control.set_faults(
+        error_rate=0.10,
+        timeout_rate=0.05,
+        timeout_seconds=3,
+        drop_rate=0.02,
+        expire_token_rate=0.05,
+        seed=7,
+    )
+    await add_schedulehub(world, standin, batch_size=3)
+    await sync_all(world, "full")
+    for round_ in (1, 2):
+        await change_the_erp(world, round_)
+        await sync_all(world)
+    await assert_delivered_exactly(world, standin)
+    assert (await deliveries(world, state="dead"))["total"] == 0
+    state = await standin.control.state()
+    injected = state["faults_injected"]
+    assert injected.get("error", 0) > 0, injected
+    assert injected.get("timeout", 0) > 0, injected
+    retried = [
+        attempt
+        for item in (await deliveries(world, state="delivered"))["items"]
+        for attempt in item["attempts"]
+        if attempt["status_code"] in (None, 503)
+    ]
+    assert retried, "the faults should show in the attempts"
+    metrics = (await world.client.get("/metrics")).text
+    assert 'syncflow_delivered_rows_total{destination="hub",entity="parts"}' in metrics
+
+
+async def test_rejected_records_are_dead_letters_until_fixed_and_replayed(world, standin):
+    blocked = {"entity": "parts", "field": "part_no", "equals": "P-003"}
+    await standin.control.set_rules([{**blocked, "error": "part P-003 is blocked"}])
+    await add_schedulehub(world, standin, entities=["parts"])
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    dead = (await deliveries(world, state="dead"))["items"]
+    assert len(dead) == 1
+    assert dead[0]["last_error"] == "rejected by ScheduleHub: part P-003 is blocked"
+    insert = [a for a in dead[0]["attempts"] if a["request"].endswith("/parts/batch/insert")]
+    assert insert
+    assert "part P-003 is blocked" in insert[-1]["response"]
+    assert len(await held(standin, "parts")) == 4
+
+    await standin.control.set_rules([])
+    replay = await world.client.post(
+        "/api/v1/deliveries/replay", json={"destination": "hub", "state": "dead"}
+    )
+    assert replay.json() == {"replayed": 1}
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+    again = await world.client.post(
+        "/api/v1/deliveries/replay", json={"destination": "hub", "state": "dead"}
+    )
+    assert again.json() == {"replayed": 0}
+
+
+async def test_a_wrong_webhook_secret_dead_letters_with_the_401_until_fixed(world, standin):
+    hook = await world.client.post(
+        "/api/v1/destinations",
+        json={
+            "name": "hook",
+            "kind": "webhook",
+            "url": standin.webhook_url("parts"),
+            "secrets": [WRONG_SECRET],
+            "entities": ["parts"],
+            "timeout_s": 2,
+        },
+    )
+    assert hook.status_code == 201, hook.text
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    dead = (await deliveries(world, state="dead"))["items"]
+    assert len(dead) == 5
+    assert all(item["last_error"].startswith("HTTP 401") for item in dead)
+    assert {a["status_code"] for item in dead for a in item["attempts"]} == {401}
+    assert await held(standin, "parts") == {}
+
+    patched = await world.client.patch(
+        f"/api/v1/destinations/{hook.json()['uid']}",
+        json={"secrets": [WRONG_SECRET, *standin.webhook_secrets]},
+    )
+    assert patched.status_code == 200, patched.text
+    replay = await world.client.post(
+        "/api/v1/deliveries/replay", json={"destination": "hook", "state": "dead"}
+    )
+    assert replay.json() == {"replayed": 5}
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+    assert (await standin.control.state())["webhooks"] == 1
+
+
+async def test_a_paused_destination_catches_up_in_order(world, standin):
+    hub = await add_schedulehub(world, standin)
+    paused = await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    assert paused.status_code == 200
+    await sync_all(world, "full")
+    for round_ in (1, 2, 3):
+        await change_the_erp(world, round_)
+        await sync_all(world)
+    await asyncio.sleep(0.5)
+    assert await held(standin, "parts") == {}
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await assert_delivered_exactly(world, standin)
+
+
+async def test_a_410_pauses_the_destination_with_the_reason(world, standin):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_faults(gone=True)
+    await world.sync("parts")
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (await world.client.get(f"/api/v1/destinations/{hub['uid']}")).json()["paused"]:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.1)
+    shown = (await world.client.get(f"/api/v1/destinations/{hub['uid']}")).json()
+    assert shown["pause_reason"].startswith("410 Gone")
+    assert (await deliveries(world, state="pending"))["total"] == 5
+    await standin.control.set_faults()
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+
+
+async def wait_killed(process, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while process.poll() is None:
+        assert asyncio.get_running_loop().time() < deadline, "the worker never got there"
+        await asyncio.sleep(0.05)
+    assert process.returncode == -signal.SIGKILL, process.returncode
+
+
+@pytest.mark.no_worker
+async def test_a_worker_killed_mid_batch_loses_nothing_and_inserts_nothing_twice(
+    world, standin, spawn_worker, tmp_path
+):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    # paused while the victim syncs, so that it is killed delivering, not syncing
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    batch_uid = await world.start("parts")
+    victim = spawn_worker(tmp_path / "victim.log", crash_at="deliver")
+    assert (await world.wait(batch_uid))["status"] == "completed"
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await wait_killed(victim)
+    # the batch's insert landed, the worker died before it could record so
+    in_flight = (await deliveries(world, state="delivering"))["total"]
+    assert len(await held(standin, "parts")) == in_flight == 5
+    # a delivery runner of this process takes the stream over once the victim's lease ends
+    survivor = DeliveryRunner(
+        database=world.app.state.database,
+        target_database=world.app.state.target_database,
+        settings=world.settings,
+        worker_id="survivor",
+    )
+    running = asyncio.create_task(survivor.run_forever())
+    try:
+        await assert_delivered_exactly(world, standin, entities=["parts"])
+    finally:
+        await survivor.shutdown(running)
+    log = await standin.control.log(entity="parts")
+    assert sorted(e["op"] for e in log) == ["insert"] * 5
+
+
+async def pending_after_attempts(world, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        items = (await deliveries(world, state="pending"))["items"]
+        if items and all(item["attempts_count"] >= count for item in items):
+            return items
+        assert asyncio.get_running_loop().time() < deadline, items
+        await asyncio.sleep(0.05)
+
+
+async def test_retry_after_is_honoured_and_an_outage_past_the_horizon_dead_letters(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_faults(throttle_rate=1, retry_after_seconds=2)
+    await world.sync("parts")
+    waiting = await pending_after_attempts(world, 1)
+    for item in waiting:
+        last = datetime.fromisoformat(item["attempts"][-1]["attempted_at"])
+        assert datetime.fromisoformat(item["next_attempt_at"]) - last >= timedelta(seconds=1.9)
+        assert item["attempts"][-1]["status_code"] == 429
+
+    world.settings.delivery_retry_horizon_seconds = 1.0
+    await standin.control.set_faults(error_rate=1)
+    await settled(world, ["parts"], timeout=30)
+    dead = (await deliveries(world, state="dead"))["items"]
+    assert len(dead) == 5
+    assert all(item["last_error"].startswith("gave up after") for item in dead)
+    assert all("HTTP 503" in item["last_error"] for item in dead)
+
+    await standin.control.set_faults()
+    replay = await world.client.post(
+        "/api/v1/deliveries/replay", json={"destination": "hub", "entity": "parts"}
+    )
+    assert replay.json() == {"replayed": 5}
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+
+
+async def test_delivery_shows_in_stats_metrics_and_the_detailed_health(world, standin):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await world.sync("parts")
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-001"}])
+    await settled(world, ["parts"])
+
+    stats = (await world.client.get("/api/v1/monitoring/stats")).json()
+    assert [
+        (d["destination"], d["entity"], d["pending"], d["dead"]) for d in stats["deliveries"]
+    ] == [("hub", "parts", 0, 1)]
+    await scheduled.refresh_metrics(database=world.app.state.database)
+    metrics = (await world.client.get("/metrics")).text
+    assert 'syncflow_delivery_dead{destination="hub",entity="parts"} 1.0' in metrics
+    assert 'syncflow_delivery_pending{destination="hub",entity="parts"} 0.0' in metrics
+    assert 'syncflow_delivery_lag_seconds{destination="hub",entity="parts"} 0.0' in metrics
+
+    healthy = (await world.client.get("/api/v1/monitoring/health/detailed")).json()
+    assert [(d["destination"], d["ok"]) for d in healthy["destinations"]] == [("hub", True)]
+    await world.client.patch(
+        f"/api/v1/destinations/{hub['uid']}", json={"url": f"http://127.0.0.1:{free_port()}"}
+    )
+    unhealthy = await world.client.get("/api/v1/monitoring/health/detailed")
+    assert unhealthy.status_code == 503
+    check = unhealthy.json()["destinations"][0]
+    assert (check["ok"], check["detail"]) == (False, "unreachable: ConnectError")
+
+
+async def test_retention_prunes_delivered_events_and_their_outbox_rows(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-004"}])
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    world.settings.delivery_retention_days = 1e-9
+    context = RunContext(
+        database=world.app.state.database,
+        target_database=world.app.state.target_database,
+        settings=world.settings,
+        worker_id="pruner",
+    )
+    await scheduled.prune_deliveries(ctx=context)
+    left = await world.target(f"SELECT id FROM {OUTBOX} WHERE entity = 'parts' ORDER BY id")
+    remaining = (await deliveries(world))["items"]
+    # the dead letter stays, and so does its outbox event and every later one
+    assert [item["state"] for item in remaining] == ["dead"]
+    assert left
+    assert left[0]["id"] == remaining[0]["event_id"]
+
+
+@pytest.fixture
+def cli_logging():
+    yield
+    # the command points Loguru at the runner's captured stderr, which is closed afterwards
+    logger.remove()
+    logger.add(sys.stderr)
+
+
+async def test_the_cli_lists_dead_letters_and_replays_them(world, standin, cli_logging):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-002"}])
+    await world.sync("parts")
+    await settled(world, ["parts"])
+    settings = world.settings
+    env = {
+        "SYNCFLOW_DATABASE_URL": settings.database_url,
+        "SYNCFLOW_ENVIRONMENT": "test",
+        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
+        "SYNCFLOW_LOG_FILE": "false",
+    }
+
+    async def run(*args: str):
+        return await asyncio.to_thread(CliRunner().invoke, app, ["deliveries", *args], env=env)
+
+    listed = await run("list", "--destination", "hub", "--state", "dead")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert lines[-1] == "1 of 1"
+    [shown] = [line for line in lines if "  hub  parts  " in line]
+    assert "dead" in shown
+    assert "rejected by ScheduleHub" in shown
+    assert (await run("list", "--state", "lost")).exit_code == 2
+
+    await standin.control.set_rules([])
+    replayed = await run("replay", "hub", "--state", "dead")
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 events replayed" in replayed.output
+    await assert_delivered_exactly(world, standin, entities=["parts"])
+    unknown = await run("replay", "nowhere")
+    assert unknown.exit_code == 1
+    assert "not found" in unknown.output
+
+
+async def test_records_and_webhook_events_carry_numerics_digit_for_digit(world, standin):
+    await add_schedulehub(world, standin, entities=["parts"])
+    await world.erp(
+        "UPDATE parts SET qty = 123456789012.345678, rowversion = nextval('rv') "
+        "WHERE part_no = 'P-001'"
+    )
+    await world.sync("parts")
+    [event] = await world.target(
+        f"SELECT id FROM {OUTBOX} WHERE entity = 'parts' AND data->>'part_no' = 'P-001'"
+    )
+    async with world.app.state.target_database.transaction() as target:
+        sent = (await OutboxRepository(target).events_to_send([event["id"]]))[event["id"]]
+    assert '"qty": 123456789012.345678' in sent["record"]
+    assert '"qty": 123456789012.345678' in sent["item"]
+    record = json.loads(sent["record"])
+    assert record["erp_key_hash"] == sent["key_hash"]
+    assert set(record) >= {"erp_data_hash", "erp_rowversion", "erp_ref_str", "parent_refs"}
+    await assert_delivered_exactly(world, standin, entities=["parts"])
