@@ -59,7 +59,8 @@ ADMIN_USER = "bench-admin"
 ADMIN_PASSWORD = "bench-admin-password"
 OPERATOR_TOKEN = "bench-operator-token"
 API = "/api/v1"
-DATABASES = ("source", "target", "apismith", "syncflow")
+DATABASES = ("source", "target", "apismith", "syncflow", "schedulehub")
+STANDIN_PASSWORD = "bench-standin-password"
 
 
 @dataclass(frozen=True)
@@ -603,6 +604,36 @@ async def register_syncflow(
             )
 
 
+async def register_delivery(client: httpx.AsyncClient, standin_url: str, tables: list[str]) -> None:
+    """A rowversion entity ``<table>_delivered`` per table and a ScheduleHub destination
+    (the stand-in) for those entities only: their syncs write the outbox."""
+    for table in tables:
+        body = {
+            "name": entity_name(table, "delivered"),
+            "source": "tpch",
+            "api_slug": f"tpch-{table}",
+            "delta_strategy": "rowversion",
+        }
+        check(await client.post(f"{API}/entities", json=body), 201)
+    destination = {
+        "name": "standin",
+        "kind": "schedulehub",
+        "url": standin_url,
+        "entities": [entity_name(table, "delivered") for table in tables],
+        "username": "syncflow",
+        "password": STANDIN_PASSWORD,
+        "batch_size": 1000,
+    }
+    check(await client.post(f"{API}/destinations", json=destination), 201)
+
+
+async def standin_records(client: httpx.AsyncClient, entity: str) -> int:
+    """Live records of ``entity`` at the ScheduleHub stand-in."""
+    state = check(await client.get("/_control/state"), 200)
+    live: int = state["records"].get(entity, {}).get("live", 0)
+    return live
+
+
 def entity_name(table: str, strategy: str) -> str:
     return table if strategy == "rowversion" else f"{table}_{strategy}"
 
@@ -700,6 +731,7 @@ async def bench_table(
     apismith: httpx.AsyncClient,
     syncflow: httpx.AsyncClient,
     sampler: RssSampler,
+    standin: httpx.AsyncClient | None,
 ) -> None:
     urls, spec, quick = bench.urls, TABLES[table], bench.args.quick
     rows = bench.source_rows[table]
@@ -771,6 +803,51 @@ async def bench_table(
             full_seconds=hash_full.seconds,
         )
         assert await target_count(urls["target"], hash_entity) == rows - deleted
+    if standin is not None:
+        await delivery_phases(bench, table, syncflow, standin, sampler, copy_seconds, full)
+
+
+async def delivery_phases(
+    bench: Bench,
+    table: str,
+    syncflow: httpx.AsyncClient,
+    standin: httpx.AsyncClient,
+    sampler: RssSampler,
+    copy_seconds: float,
+    full: Phase,
+) -> None:
+    """A full sync of the delivered entity (its cost with the outbox, against the plain
+    full sync), then the time from its start until the stand-in holds every row."""
+    entity = entity_name(table, "delivered")
+    start = time.perf_counter()
+    synced = await bench.sync_phase(
+        syncflow,
+        sampler,
+        table,
+        "full initial sync with the outbox",
+        entity,
+        copy_seconds=copy_seconds,
+        full_seconds=full.seconds,
+    )
+    expected = int(synced.counters["inserted"])
+    while True:
+        held = await standin_records(standin, entity)
+        if held >= expected:
+            break
+        await asyncio.sleep(0.5)
+    seconds = time.perf_counter() - start
+    bench.report(
+        Phase(
+            table,
+            "delivered: every row at ScheduleHub",
+            held,
+            seconds,
+            rss_mb=sampler.peaks(),
+            cpu_s=sampler.cpu_seconds(),
+            copy_seconds=copy_seconds,
+            full_seconds=full.seconds,
+        )
+    )
 
 
 async def run(args: argparse.Namespace) -> Bench:
@@ -808,39 +885,81 @@ async def run(args: argparse.Namespace) -> Bench:
         "SYNCFLOW_TARGET_DATABASE_URL": urls["target"],
         "SYNCFLOW_ADMIN_TOKEN": OPERATOR_TOKEN,
     }
+    standin_port = free_port()
+    standin_url = f"http://127.0.0.1:{standin_port}"
+    standin_env = {
+        **{f"SCHEDULEHUB_{k}": v for k, v in common.items()},
+        "SCHEDULEHUB_DATABASE_URL": urls["schedulehub"],
+        "SCHEDULEHUB_PASSWORD": STANDIN_PASSWORD,
+    }
     try:
-        with (
-            service("apismith", apismith_port, apismith_env, logs / "apismith.log") as a_proc,
-            service("syncflow", syncflow_port, syncflow_env, logs / "syncflow.log") as s_proc,
-        ):
-            timeout = httpx.Timeout(60.0)
-            async with (
-                httpx.AsyncClient(base_url=apismith_url, timeout=timeout) as apismith,
-                httpx.AsyncClient(
-                    base_url=syncflow_url,
-                    timeout=timeout,
-                    headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-                ) as syncflow,
-            ):
-                await wait_healthy(apismith, a_proc)
-                await wait_healthy(syncflow, s_proc)
-                token = await register_apismith(apismith, urls["source"], tables)
-                await register_syncflow(
-                    syncflow,
-                    apismith_url,
-                    token,
-                    tables,
-                    page_size=args.page_size,
-                    with_hash=not args.quick,
+        with contextlib.ExitStack() as processes:
+            a_proc = processes.enter_context(
+                service("apismith", apismith_port, apismith_env, logs / "apismith.log")
+            )
+            s_proc = processes.enter_context(
+                service("syncflow", syncflow_port, syncflow_env, logs / "syncflow.log")
+            )
+            h_proc = None
+            if args.delivery:
+                h_proc = processes.enter_context(
+                    service("schedulehub-standin", standin_port, standin_env, logs / "standin.log")
                 )
-                pids = {"apismith": a_proc.pid, "syncflow": s_proc.pid}
-                with RssSampler(pids) as sampler:
-                    for table in tables:
-                        await bench_table(bench, table, apismith, syncflow, sampler)
+            urls_of = {"apismith": apismith_url, "syncflow": syncflow_url}
+            if h_proc is not None:
+                urls_of["standin"] = standin_url
+            await run_services(bench, tables, (a_proc, s_proc, h_proc), urls_of)
     finally:
         if not args.keep:
             await drop_databases(server, prefix)
     return bench
+
+
+Processes = tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], subprocess.Popen[bytes] | None]
+
+
+async def run_services(
+    bench: Bench, tables: list[str], processes: Processes, service_urls: dict[str, str]
+) -> None:
+    """Register everything with the running services, then every table's phases."""
+    args = bench.args
+    a_proc, s_proc, h_proc = processes
+    timeout = httpx.Timeout(60.0)
+    async with contextlib.AsyncExitStack() as clients:
+        apismith = await clients.enter_async_context(
+            httpx.AsyncClient(base_url=service_urls["apismith"], timeout=timeout)
+        )
+        syncflow = await clients.enter_async_context(
+            httpx.AsyncClient(
+                base_url=service_urls["syncflow"],
+                timeout=timeout,
+                headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            )
+        )
+        await wait_healthy(apismith, a_proc)
+        await wait_healthy(syncflow, s_proc)
+        pids = {"apismith": a_proc.pid, "syncflow": s_proc.pid}
+        standin = None
+        if h_proc is not None:
+            standin = await clients.enter_async_context(
+                httpx.AsyncClient(base_url=service_urls["standin"], timeout=timeout)
+            )
+            await wait_healthy(standin, h_proc)
+            pids["schedulehub"] = h_proc.pid
+        token = await register_apismith(apismith, bench.urls["source"], tables)
+        await register_syncflow(
+            syncflow,
+            service_urls["apismith"],
+            token,
+            tables,
+            page_size=args.page_size,
+            with_hash=not args.quick,
+        )
+        if standin is not None:
+            await register_delivery(syncflow, service_urls["standin"], tables)
+        with RssSampler(pids) as sampler:
+            for table in tables:
+                await bench_table(bench, table, apismith, syncflow, sampler, standin)
 
 
 # -- the report ----------------------------------------------------------------------
@@ -936,6 +1055,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="rowversion strategy only")
     parser.add_argument(
         "--peers", action="store_true", help="also time dlt's full load of each table"
+    )
+    parser.add_argument(
+        "--delivery",
+        action="store_true",
+        help="also deliver a full sync of each table to a ScheduleHub stand-in",
     )
     parser.add_argument("--page-size", type=int, default=5000, help="entities' page_size")
     parser.add_argument("--log-level", default="WARNING", help="the services' log level")

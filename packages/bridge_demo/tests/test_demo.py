@@ -14,6 +14,7 @@ from bridge_demo.erp_rows import BAD_ROWS, LATE_PARTS, sample_erp
 from bridge_demo.errors import DemoError
 from bridge_demo.plan import DemoCredentials, DemoPlan
 from bridge_demo.servers import check_port_free
+from schedulehub_standin.settings import Settings as ScheduleHubSettings
 from syncflow.settings import Settings as SyncFlowSettings
 
 ADDS_UP = ("inserted", "updated", "unchanged", "failed", "duplicate", "pending")
@@ -44,6 +45,15 @@ async def plan(create_database, tmp_path):
             secret_key="demo-test-syncflow-secret-key-long-enough",
             encryption_key="demo-test-syncflow-encryption-key",
             admin_token=credentials.operator_token,
+            log_file=False,
+        ),
+        schedulehub=ScheduleHubSettings(
+            environment="test",
+            database_url=(await create_database("demo_schedulehub")).render_as_string(
+                hide_password=False
+            ),
+            port=free_port(),
+            password=credentials.schedulehub_password,
             log_file=False,
         ),
         erp_url=await create_database("demo_erp"),
@@ -97,6 +107,9 @@ async def test_demo_syncs_the_sample_erp_twice_and_shows_the_numbers(plan):
     for check in report.verify:
         assert (check.missing, check.extra, check.different) == (BAD_ROWS[check.entity], 0, 0)
     assert report.failures.total == sum(BAD_ROWS.values())
+    # every change reached ScheduleHub: it holds exactly the target's live rows
+    assert report.delivered.dead == 0
+    assert report.delivered.records == {check.entity: check.target_rows for check in report.verify}
 
     shown = console.export_text()
     assert "first sync (mode full)" in shown
@@ -107,6 +120,9 @@ async def test_demo_syncs_the_sample_erp_twice_and_shows_the_numbers(plan):
     assert f"http://127.0.0.1:{plan.apismith.port}/console" in shown
     assert plan.credentials.admin_password in shown
     assert plan.credentials.operator_token in shown
+    assert "delivered to ScheduleHub" in shown
+    schedulehub = f"http://127.0.0.1:{plan.schedulehub.port}"
+    assert f"the ScheduleHub stand-in at {schedulehub}; dead letters: 0" in shown
     assert "Ctrl-C" not in shown
 
 

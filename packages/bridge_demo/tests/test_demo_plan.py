@@ -22,7 +22,7 @@ async def run(url, sql):
 async def prefix(postgres_server_url):
     prefix = f"t_demo_{uuid.uuid4().hex[:8]}"
     yield prefix
-    for name in ("apismith", "syncflow", "erp"):
+    for name in ("apismith", "syncflow", "schedulehub", "erp"):
         await run(postgres_server_url, f'DROP DATABASE IF EXISTS "{prefix}_{name}" WITH (FORCE)')
 
 
@@ -38,10 +38,14 @@ async def test_the_plan_recreates_the_demo_databases_and_leaves_others_alone(
     monkeypatch.setenv("SYNCFLOW_DATABASE_URL", own.render_as_string(hide_password=False))
     monkeypatch.setenv("SYNCFLOW_TARGET_DATABASE_URL", "postgresql://x@schedulehub.invalid/prod")
 
-    async with demo_plan(apismith_port=18107, syncflow_port=18108, prefix=prefix) as plan:
+    async with demo_plan(
+        apismith_port=18107, syncflow_port=18108, schedulehub_port=18109, prefix=prefix
+    ) as plan:
         assert make_url(plan.apismith.database_url).database == f"{prefix}_apismith"
         assert make_url(plan.syncflow.database_url).database == f"{prefix}_syncflow"
         assert plan.erp_url.database == f"{prefix}_erp"
+        assert make_url(plan.schedulehub.database_url).database == f"{prefix}_schedulehub"
+        assert plan.schedulehub.port == 18109
         assert plan.syncflow.target_database_url is None
         assert (plan.apismith.port, plan.syncflow.port) == (18107, 18108)
         assert await run(stale, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") == []

@@ -15,13 +15,19 @@ app = typer.Typer(add_completion=False)
 def demo(
     apismith_port: Annotated[int, typer.Option(help="APISmith's port.")] = 8007,
     syncflow_port: Annotated[int, typer.Option(help="SyncFlow's port.")] = 8008,
+    schedulehub_port: Annotated[int, typer.Option(help="The ScheduleHub stand-in's port.")] = 8009,
     once: Annotated[
         bool, typer.Option("--once", help="Exit after the syncs instead of serving on.")
     ] = False,
 ) -> None:
-    """Both services on a generated IFS-like ERP: register, sync, change, sync again."""
+    """Both services on a generated IFS-like ERP: register, sync, change, sync again, and
+    deliver every change to a ScheduleHub stand-in."""
     status = run_command(
-        Console(), apismith_port=apismith_port, syncflow_port=syncflow_port, once=once
+        Console(),
+        apismith_port=apismith_port,
+        syncflow_port=syncflow_port,
+        schedulehub_port=schedulehub_port,
+        once=once,
     )
     raise typer.Exit(status)
 

@@ -15,6 +15,7 @@ from bridge_demo.plan import HOST, DemoPlan, demo_plan
 from bridge_demo.report import (
     access_panel,
     batch_problems,
+    delivery_table,
     erp_summary,
     failures_table,
     sync_table,
@@ -46,6 +47,13 @@ def show(report: DemoReport, plan: DemoPlan, console: Console) -> None:
     console.print()
     console.print(failures_table(report.failures.items, total=report.failures.total))
     console.print()
+    delivered = report.delivered
+    console.print(
+        delivery_table(
+            report.urls.schedulehub, delivered.records, report.verify, dead=delivered.dead
+        )
+    )
+    console.print()
     console.print(
         access_panel(
             apismith_url=report.urls.apismith,
@@ -72,33 +80,39 @@ async def run_demo(plan: DemoPlan, *, console: Console, once: bool) -> DemoRepor
     return report
 
 
-async def _plan_and_run(
-    console: Console, *, apismith_port: int, syncflow_port: int, once: bool
-) -> DemoReport:
+async def _plan_and_run(console: Console, *, ports: dict[str, int], once: bool) -> DemoReport:
     # SIGTERM stops the demo as Ctrl-C does: servers shut down, the embedded server is let go
     main = asyncio.current_task()
     if main is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
-    async with demo_plan(apismith_port=apismith_port, syncflow_port=syncflow_port) as plan:
+    async with demo_plan(
+        apismith_port=ports["apismith"],
+        syncflow_port=ports["syncflow"],
+        schedulehub_port=ports["schedulehub"],
+    ) as plan:
         return await run_demo(plan, console=console, once=once)
 
 
-def run_command(console: Console, *, apismith_port: int, syncflow_port: int, once: bool) -> int:
-    """``bridge-demo``: the exit status (0 when every batch completed, or on Ctrl-C)."""
+def run_command(
+    console: Console, *, apismith_port: int, syncflow_port: int, schedulehub_port: int, once: bool
+) -> int:
+    """``bridge-demo``: the exit status (0 when every batch completed and every change was
+    delivered, or on Ctrl-C)."""
     # the tables are the output; the services' own logs would bury them
     configure_logging(service="demo", level="WARNING")
     if not console.is_terminal:
         console.width = max(console.width, WIDE)  # a log file or pipe: do not cut the tables
     try:
-        if apismith_port == syncflow_port:
-            raise DemoError("APISmith and SyncFlow need two different ports")
+        ports = {"apismith": apismith_port, "syncflow": syncflow_port}
+        ports["schedulehub"] = schedulehub_port
+        if len(set(ports.values())) < len(ports):
+            raise DemoError("APISmith, SyncFlow and the ScheduleHub stand-in need three ports")
         check_port_free(HOST, apismith_port, what="APISmith", option="--apismith-port")
         check_port_free(HOST, syncflow_port, what="SyncFlow", option="--syncflow-port")
-        report = asyncio.run(
-            _plan_and_run(
-                console, apismith_port=apismith_port, syncflow_port=syncflow_port, once=once
-            )
+        check_port_free(
+            HOST, schedulehub_port, what="the ScheduleHub stand-in", option="--schedulehub-port"
         )
+        report = asyncio.run(_plan_and_run(console, ports=ports, once=once))
     except (DemoError, ServiceClientError, ValidationError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1

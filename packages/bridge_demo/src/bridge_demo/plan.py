@@ -1,8 +1,9 @@
 """Which databases, ports and secrets the demo uses.
 
-The demo never touches the services' real data: it keeps everything in three
+The demo never touches the services' real data: it keeps everything in four
 databases of its own, ``demo_apismith``, ``demo_syncflow`` (also the target of the
-syncs) and ``demo_erp``, and drops and recreates all three on every run, which makes
+syncs), ``demo_schedulehub`` (the ScheduleHub stand-in the changes are delivered to) and
+``demo_erp``, and drops and recreates them on every run, which makes
 re-running it safe and its numbers the same every time. They live where the services'
 databases live: on the embedded PostgreSQL under each service's data dir (``./.data``
 by default), or on the server of ``APISMITH_DATABASE_URL`` / ``SYNCFLOW_DATABASE_URL``
@@ -10,7 +11,8 @@ when those are set. ``SYNCFLOW_TARGET_DATABASE_URL`` is ignored. The ERP databas
 next to SyncFlow's.
 
 Every run makes new secrets: an APISmith admin (``demo-admin``, random password) and a
-SyncFlow operator token (``SYNCFLOW_ADMIN_TOKEN`` of the demo's SyncFlow).
+SyncFlow operator token (``SYNCFLOW_ADMIN_TOKEN`` of the demo's SyncFlow), and the
+password SyncFlow signs in to the ScheduleHub stand-in with.
 """
 
 import secrets
@@ -26,6 +28,7 @@ from bridge_core.db.embedded import embedded_server_url, release_embedded_server
 from bridge_core.db.engine import to_async_url
 from bridge_demo.catalog import ADMIN_USERNAME
 from bridge_demo.erp import recreate_database
+from schedulehub_standin.settings import Settings as ScheduleHubSettings
 from syncflow.settings import Settings as SyncFlowSettings
 
 HOST = "127.0.0.1"
@@ -40,6 +43,8 @@ class DemoCredentials:
     admin_username: str
     admin_password: str
     operator_token: str
+    # SyncFlow's account at the ScheduleHub stand-in (a destination's credentials)
+    schedulehub_password: str
 
     @classmethod
     def generate(cls) -> "DemoCredentials":
@@ -48,15 +53,17 @@ class DemoCredentials:
             admin_username=ADMIN_USERNAME,
             admin_password=secrets.token_urlsafe(12),
             operator_token=f"sfdemo_{secrets.token_urlsafe(24)}",
+            schedulehub_password=secrets.token_urlsafe(12),
         )
 
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """Everything the demo flow needs: both services' settings, the ERP URL, the logins."""
+    """Everything the demo flow needs: the services' settings, the ERP URL, the logins."""
 
     apismith: ApiSmithSettings
     syncflow: SyncFlowSettings
+    schedulehub: ScheduleHubSettings
     erp_url: URL
     credentials: DemoCredentials
 
@@ -72,11 +79,16 @@ async def _server_url(stack: AsyncExitStack, configured: str | None, data_dir: P
 
 @asynccontextmanager
 async def demo_plan(
-    *, apismith_port: int, syncflow_port: int, prefix: str = DATABASE_PREFIX
+    *,
+    apismith_port: int,
+    syncflow_port: int,
+    schedulehub_port: int,
+    prefix: str = DATABASE_PREFIX,
 ) -> AsyncIterator[DemoPlan]:
     """The environment's settings moved to the demo's databases (``<prefix>_apismith``,
-    ``<prefix>_syncflow``, ``<prefix>_erp``; the first two recreated empty here), with the
-    demo's ports and new secrets; embedded servers are held until the block ends."""
+    ``<prefix>_syncflow``, ``<prefix>_schedulehub``, ``<prefix>_erp``; the first three
+    recreated empty here), with the demo's ports and new secrets; embedded servers are
+    held until the block ends."""
     apismith_env = ApiSmithSettings()
     syncflow_env = SyncFlowSettings()
     credentials = DemoCredentials.generate()
@@ -85,7 +97,8 @@ async def demo_plan(
         syncflow_server = await _server_url(stack, syncflow_env.database_url, syncflow_env.data_dir)
         apismith_url = apismith_server.set(database=f"{prefix}_apismith")
         syncflow_url = syncflow_server.set(database=f"{prefix}_syncflow")
-        for url in (apismith_url, syncflow_url):
+        schedulehub_url = syncflow_server.set(database=f"{prefix}_schedulehub")
+        for url in (apismith_url, syncflow_url, schedulehub_url):
             await recreate_database(url)
         yield DemoPlan(
             apismith=ApiSmithSettings(
@@ -103,6 +116,12 @@ async def demo_plan(
                 admin_token=credentials.operator_token,
                 admin_username=credentials.admin_username,
                 admin_password=credentials.admin_password,
+            ),
+            schedulehub=ScheduleHubSettings(
+                database_url=schedulehub_url.render_as_string(hide_password=False),
+                host=HOST,
+                port=schedulehub_port,
+                password=credentials.schedulehub_password,
             ),
             erp_url=syncflow_server.set(database=f"{prefix}_erp"),
             credentials=credentials,

@@ -132,3 +132,21 @@ def access_panel(
         title_align="left",
         expand=False,
     )
+
+
+def delivery_table(
+    schedulehub_url: str, records: dict[str, int], reports: Sequence[VerifyReport], *, dead: int
+) -> RenderableType:
+    """Per entity: live rows in the target against the records ScheduleHub now holds."""
+    table = _table("delivered to ScheduleHub")
+    table.add_column("entity", no_wrap=True)
+    table.add_column("target rows", justify="right")
+    table.add_column("ScheduleHub records", justify="right")
+    for report in reports:
+        held = records.get(report.entity, 0)
+        shown = f"{held:,}" if held == report.target_rows else f"[red]{held:,}[/red]"
+        table.add_row(report.entity, f"{report.target_rows:,}", shown)
+    where = f"the ScheduleHub stand-in at {schedulehub_url}; dead letters: {dead}"
+    if dead:
+        where += " (GET /api/v1/deliveries?state=dead shows why)"
+    return Group(table, Text(where))

@@ -1,4 +1,5 @@
-"""The SyncFlow calls the demo makes as an operator: source, entities, syncs, checks."""
+"""The SyncFlow calls the demo makes as an operator: source, entities, a destination,
+syncs, checks."""
 
 import asyncio
 from typing import Any
@@ -26,6 +27,27 @@ class SyncFlowOperator(ServiceClient):
     async def create_entity(self, *, source: str, body: dict[str, Any]) -> None:
         """Define an entity (its target table is created with it)."""
         await self.request("POST", f"{API}/entities", json={**body, "source": source})
+
+    async def create_destination(
+        self, *, name: str, url: str, username: str, password: str
+    ) -> None:
+        """Deliver every entity's changes to a ScheduleHub (its batch API at ``url``)."""
+        body = {
+            "name": name,
+            "kind": "schedulehub",
+            "url": url,
+            "username": username,
+            "password": password,
+        }
+        await self.request("POST", f"{API}/destinations", json=body)
+
+    async def deliveries(self, *, state: str) -> int:
+        """How many events are in ``state`` (pending, delivering, delivered, dead)."""
+        response = await self.request(
+            "GET", f"{API}/deliveries", params={"state": state, "page_size": 1}
+        )
+        total: int = response.json()["total"]
+        return total
 
     async def sync(self, *, entity: str, mode: str, poll_seconds: float = 0.05) -> BatchStatus:
         """Start a batch and wait until it has finished; returns its final status."""
