@@ -16,6 +16,9 @@ from schedulehub_standin.testing import (
     schedulehub_standin,  # noqa: F401 - fixture
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
+from syncflow.console.deliveries import back_with
+from syncflow.console.overview import EntityDelivery, delivery_by_entity
+from syncflow.monitoring.schemas import DeliveryStats
 
 COLUMNS = [("part_no", "string"), ("description", "string"), ("rv", "integer")]
 POLLS = 'hx-trigger="every 2s'
@@ -180,11 +183,13 @@ async def test_dead_letters_show_the_answer_and_replay_selected_then_all_matchin
     assert "its events wait until it is resumed" in waiting.text
     assert POLLS not in waiting.text  # the destination is paused: nothing moves
 
+    # no destination in the filter: every destination is asked, only this one has any
+    everywhere = f"/console/deliveries?entity={parts}&state=dead"
     rest = await syncflow_client.post(
         "/console/deliveries/replay-matching",
-        data={"destination": name, "state": "dead", "back": back, "csrf_token": csrf},
+        data={"entity": parts, "state": "dead", "back": everywhere, "csrf_token": csrf},
     )
-    assert rest.headers["location"] == f"{back}&replayed=1"
+    assert rest.headers["location"] == f"{everywhere}&replayed=1"
     await until(syncflow_client, admin_headers, name, pending=2, dead=0)
     resumed = await syncflow_client.post(
         f"/console/destinations/{hub['uid']}/resume", data={"back": back, "csrf_token": csrf}
@@ -279,3 +284,33 @@ async def test_the_list_polls_while_events_wait_and_a_viewer_cannot_replay(
     still = await syncflow_client.get(f"/console/deliveries/live?destination={name}")
     assert POLLS not in still.text  # paused: nothing will move until it is resumed
     assert len(ticks(still.text)) == 5
+
+
+def test_an_entity_sums_its_destinations_and_lags_by_the_oldest():
+    streams = [
+        DeliveryStats(
+            destination="a", entity="parts", pending=3, delivering=1, dead=0, lag_seconds=5
+        ),
+        DeliveryStats(
+            destination="b", entity="parts", pending=0, delivering=0, dead=2, lag_seconds=0
+        ),
+        DeliveryStats(
+            destination="c", entity="parts", pending=1, delivering=0, dead=0, lag_seconds=90
+        ),
+        DeliveryStats(
+            destination="a", entity="orders", pending=0, delivering=0, dead=1, lag_seconds=0
+        ),
+    ]
+    assert delivery_by_entity(streams) == {
+        "parts": EntityDelivery(undelivered=5, dead=2, lag_seconds=90),
+        "orders": EntityDelivery(undelivered=0, dead=1, lag_seconds=0),
+    }
+
+
+def test_a_replay_returns_to_the_deliveries_page_only():
+    page = "/console/deliveries?entity=parts&replayed=3"
+    assert back_with(page, 2) == "/console/deliveries?entity=parts&replayed=2"
+    assert back_with("https://elsewhere.test/console/deliveries", 1) == (
+        "/console/deliveries?replayed=1"
+    )
+    assert back_with("/console/failed", 0) == "/console/deliveries?replayed=0"
