@@ -31,7 +31,6 @@ from syncflow.entities import service as entities_service
 from syncflow.settings import Settings
 
 STATES: tuple[str, ...] = get_args(DeliveryState)
-IN_MOTION = ("pending", "delivering")
 PAGE_SIZE = 50
 PAGE = "/console/deliveries"
 
