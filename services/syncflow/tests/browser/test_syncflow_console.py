@@ -4,6 +4,7 @@ screen. Screenshots go to docs/."""
 
 import asyncio
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,10 @@ import pytest
 from playwright.async_api import expect
 
 from bridge_core.testing.browser import NARROW_VIEWPORT, horizontal_overflow
+from schedulehub_standin.testing import (
+    schedulehub_standin,  # noqa: F401 - fixture
+    schedulehub_standin_server,  # noqa: F401 - fixture
+)
 
 PASSWORD = "browser-password-1"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -183,6 +188,7 @@ async def test_every_page_fits_a_narrow_screen(live_syncflow, users, entity, pag
         "/schedules/new",
         "/destinations",
         "/destinations/new",
+        "/deliveries",
         "/trends",
     )
     for path in pages:
@@ -192,3 +198,102 @@ async def test_every_page_fits_a_narrow_screen(live_syncflow, users, entity, pag
     sync_now = page.locator(f'button[data-entity="{entity["name"]}"]', has_text="Sync now")
     await expect(sync_now).to_be_visible()
     await screenshot(page, "syncflow-overview-narrow")
+
+
+async def test_deliveries_refresh_themselves_hold_still_while_ticked_and_stop(
+    live_syncflow,
+    users,
+    api,
+    fake_apismith_server,
+    schedulehub_standin,  # noqa: F811 - the fixture imported above
+    page,
+):
+    standin = schedulehub_standin
+    slug = f"parts-{uuid.uuid4().hex[:6]}"
+    name = slug.replace("-", "_")
+    rows = [{"part_no": f"P{i}", "description": f"part {i}", "rv": i} for i in range(1, 6)]
+    fake_apismith_server.add_api(
+        slug, COLUMNS, business_keys=["part_no"], rowversion_column="rv", rows=rows
+    )
+    source = {"name": f"erp-{slug}", "base_url": fake_apismith_server.url}
+    assert (
+        await api.post("/sources", json={**source, "token": fake_apismith_server.token})
+    ).is_success
+    mappings = [{"source_field": c} for c, _ in COLUMNS]
+    entity = {"name": name, "source": source["name"], "api_slug": slug, "field_mappings": mappings}
+    assert (await api.post("/entities", json=entity)).status_code == 201
+    hub = {
+        "name": f"hub-{slug}",
+        "kind": "schedulehub",
+        "url": standin.url,
+        "api_prefix": standin.api_prefix,
+        "username": standin.username,
+        "password": standin.password,
+        "entities": [name],
+    }
+    created = await api.post("/destinations", json=hub)
+    assert created.status_code == 201, created.text
+    # ScheduleHub refuses P3 and, for now, answers every request 503
+    await standin.control.set_rules(
+        [{"entity": name, "field": "part_no", "equals": "P3", "error": "part P3 is blocked"}]
+    )
+    await standin.control.set_faults(error_rate=1.0)
+    try:
+        assert (await api.post("/sync/start", json={"entity": name, "mode": "full"})).is_success
+        for _ in range(200):
+            waiting = await api.get(
+                "/deliveries", params={"destination": hub["name"], "state": "pending"}
+            )
+            if waiting.json()["total"] == 5:
+                break
+            await asyncio.sleep(0.1)
+        await sign_in(page, live_syncflow, users["operator"])
+        await page.goto(f"{live_syncflow}/console/deliveries?destination={hub['name']}")
+        states = page.locator("#deliveries-live tr.delivery .status")
+        await expect(states).to_have_count(5, timeout=20_000)
+        await expect(page.locator("#deliveries-live")).to_have_attribute(
+            "hx-trigger", re.compile("every")
+        )
+        await page.evaluate("window.notReloaded = true")
+        # a ticked event holds the list still, so the tick is not swapped away
+        await page.locator('#deliveries-live input[name="uid"]').first.check()
+        await standin.control.set_faults()
+        for _ in range(400):
+            dead = (
+                await api.get("/deliveries", params={"destination": hub["name"], "state": "dead"})
+            ).json()
+            if dead["total"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert dead["total"] == 1
+        await page.wait_for_timeout(2500)
+        await expect(page.locator("#deliveries-live .status-dead")).to_have_count(0)
+        await page.locator('#deliveries-live input[name="uid"]').first.uncheck()
+        await expect(page.locator("#deliveries-live .status-delivered")).to_have_count(
+            4, timeout=10_000
+        )
+        await expect(page.locator("#deliveries-live .status-dead")).to_have_count(1)
+        await expect(page.locator("#deliveries-live .alert")).to_have_text(
+            "rejected by ScheduleHub: part P3 is blocked"
+        )
+        assert await page.evaluate("window.notReloaded") is True
+        await expect(page.locator("#deliveries-live")).not_to_have_attribute(
+            "hx-trigger", re.compile(".")
+        )
+        polls = []
+        page.on("request", lambda r: polls.append(r.url) if "/live" in r.url else None)
+        await page.wait_for_timeout(2500)
+        assert polls == []  # nothing is on its way any more
+        await (
+            page.locator("#deliveries-live .status-dead")
+            .locator("xpath=ancestor::tr")
+            .get_by_text("Attempts")
+            .click()
+        )
+        await screenshot(page, "syncflow-deliveries")
+    finally:
+        await standin.control.set_faults()
+        await standin.control.set_rules([])
+        # its credentials are encrypted with this module's key, which other modules'
+        # apps sharing the database cannot read
+        assert (await api.delete(f"/destinations/{created.json()['uid']}")).status_code == 204

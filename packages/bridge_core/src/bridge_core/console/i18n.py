@@ -7,12 +7,12 @@ its English source text.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from babel.core import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -73,6 +73,13 @@ class Translations:
         if value is None:
             return "—"
         return format_datetime(value, format="medium", locale=self.locale).translate(self._digits)
+
+    def duration(self, seconds: float | None) -> str:
+        """A length of time in the reader's words, rounded to its largest unit ("3 minutes")."""
+        if seconds is None:
+            return "—"
+        text = format_timedelta(timedelta(seconds=seconds), locale=self.locale)
+        return text.translate(self._digits)
 
     def number(self, value: int | float | Decimal | None, digits: int = 0) -> str:
         """A number with the locale's digits and separators."""

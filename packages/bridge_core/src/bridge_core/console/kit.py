@@ -113,6 +113,7 @@ class ConsoleKit:
             )
             environment.filters["datetime"] = translations.datetime
             environment.filters["number"] = translations.number
+            environment.filters["duration"] = translations.duration
             self._environments[code] = environment
             self._translations[code] = translations
 

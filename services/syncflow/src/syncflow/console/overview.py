@@ -1,5 +1,6 @@
-"""What the console's overview and trend pages show: per entity, its last batch, flags for
-what needs a look, and the recent runs drawn as a server-side SVG chart.
+"""What the console's overview and trend pages show: per entity, its last batch, its
+delivery (lag, undelivered and dead events over every destination), flags for what needs a
+look, and the recent runs drawn as a server-side SVG chart.
 
 Flags compare the last finished batch with the entity's recent history (pure functions
 over :class:`BatchStatus` lists, newest first):
@@ -8,15 +9,18 @@ over :class:`BatchStatus` lists, newest first):
 - ``0 rows, usually some``: the last completed run fetched nothing while the median of
   the earlier ones fetched rows;
 - ``much slower than usual``: it took more than 3x the earlier median (and over 10 s);
-- ``failures rising``: each of the last three runs failed more rows than the one before.
+- ``failures rising``: each of the last three runs failed more rows than the one before;
+- ``dead letters``: some of the entity's events are dead-lettered at a destination.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
 from markupsafe import Markup, escape
 
+from syncflow.monitoring.schemas import DeliveryStats
 from syncflow.sync.schemas import BatchStatus
 
 FINISHED = ("completed", "failed", "cancelled")
@@ -26,7 +30,8 @@ LAST_FAILED = "last run failed"
 ZERO_ROWS = "0 rows, usually some"
 SLOWER = "much slower than usual"
 FAILURES_RISING = "failures rising"
-FLAG_TEXTS = (LAST_FAILED, ZERO_ROWS, SLOWER, FAILURES_RISING)
+DEAD_LETTERS = "dead letters"
+FLAG_TEXTS = (LAST_FAILED, ZERO_ROWS, SLOWER, FAILURES_RISING, DEAD_LETTERS)
 
 
 def duration_seconds(batch: BatchStatus) -> float | None:
@@ -59,6 +64,29 @@ def flags(history: list[BatchStatus]) -> list[str]:
     failed = [b.counters.get("failed", 0) for b in finished[:3]]
     if len(failed) == 3 and failed[0] > failed[1] > failed[2]:
         found.append(FAILURES_RISING)
+    return found
+
+
+@dataclass(frozen=True)
+class EntityDelivery:
+    """An entity's delivery over every destination."""
+
+    undelivered: int  # pending or in flight
+    dead: int
+    lag_seconds: float  # the oldest undelivered event's age (0 when none waits)
+
+
+def delivery_by_entity(streams: Sequence[DeliveryStats]) -> dict[str, EntityDelivery]:
+    """Per entity, the streams (destination, entity) with undelivered events summed up; the
+    lag is the largest, that of the oldest event still waiting anywhere."""
+    found: dict[str, EntityDelivery] = {}
+    for stream in streams:
+        seen = found.get(stream.entity, EntityDelivery(0, 0, 0.0))
+        found[stream.entity] = EntityDelivery(
+            undelivered=seen.undelivered + stream.pending + stream.delivering,
+            dead=seen.dead + stream.dead,
+            lag_seconds=max(seen.lag_seconds, stream.lag_seconds),
+        )
     return found
 
 

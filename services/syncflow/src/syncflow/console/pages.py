@@ -21,7 +21,14 @@ from bridge_core.errors import BadRequest
 from bridge_core.http.paging import PageNumber
 from syncflow.auth.dependencies import principal_of_token
 from syncflow.console.definitions import definition_pages
-from syncflow.console.overview import flags, trend_points, trend_svg
+from syncflow.console.deliveries import delivery_pages
+from syncflow.console.overview import (
+    DEAD_LETTERS,
+    delivery_by_entity,
+    flags,
+    trend_points,
+    trend_svg,
+)
 from syncflow.console.plans import plan_pages
 from syncflow.domain import SyncMode
 from syncflow.entities import service as entities_service
@@ -43,6 +50,7 @@ NAV = (
     NavItem("/entities", "Entities"),
     NavItem("/schedules", "Schedules"),
     NavItem("/destinations", "Destinations"),
+    NavItem("/deliveries", "Deliveries"),
     NavItem("/trends", "Trends"),
 )
 
@@ -80,6 +88,7 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
     pages = _pages(kit)
     pages.include_router(definition_pages(kit, settings))
     pages.include_router(plan_pages(kit, settings))
+    pages.include_router(delivery_pages(kit, settings))
     return kit, pages
 
 
@@ -92,19 +101,23 @@ def _pages(kit: ConsoleKit) -> APIRouter:
     async def overview(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
         stats = await monitoring_service.stats(conn)
         by_name = {e.entity: e for e in stats.entities}
+        deliveries = delivery_by_entity(stats.deliveries)
         rows = []
         for entity in await entities_service.list_entities(conn):
             recent = await sync_service.history(
                 conn, entity=entity.name, status=None, page=1, page_size=RECENT_BATCHES
             )
             last = next((b for b in recent.items if b.status not in ACTIVE), None)
+            delivery = deliveries.get(entity.name)
+            dead = [DEAD_LETTERS] if delivery and delivery.dead else []
             rows.append(
                 {
                     "name": entity.name,
                     "stats": by_name.get(entity.name),
                     "last": last,
                     "active": next((b for b in recent.items if b.status in ACTIVE), None),
-                    "flags": flags(recent.items),
+                    "delivery": delivery,
+                    "flags": [*flags(recent.items), *dead],
                 }
             )
         return kit.render(

@@ -26,6 +26,14 @@ from syncflow.settings import Settings
 PREFIX = "/console"
 
 
+def _back(back: str) -> str:
+    """Where a pause or resume returns: the Deliveries page it was pressed on, or the
+    destinations."""
+    if back.startswith(f"{PREFIX}/deliveries") and "//" not in back and "\\" not in back:
+        return back
+    return f"{PREFIX}/destinations"
+
+
 def plan_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Viewer = Annotated[ConsoleUser, Depends(kit.user)]
@@ -180,16 +188,19 @@ def plan_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     async def pause_destination(
         uid: UUID, request: Request, user: Changer, conn: Connection
     ) -> Response:
-        reason = form_text(await request.form(), "reason") or "paused by an operator"
+        form = await request.form()
+        reason = form_text(form, "reason") or "paused by an operator"
         await destinations_service.pause_destination(
             conn, settings=settings, uid=uid, reason=f"{reason} ({user.name})"
         )
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
+        return RedirectResponse(_back(form_text(form, "back")), status_code=303)
 
     @router.post("/destinations/{uid}/resume")
-    async def resume_destination(uid: UUID, user: Changer, conn: Connection) -> Response:
+    async def resume_destination(
+        uid: UUID, request: Request, user: Changer, conn: Connection
+    ) -> Response:
         await destinations_service.resume_destination(conn, settings=settings, uid=uid)
-        return RedirectResponse(f"{PREFIX}/destinations", status_code=303)
+        return RedirectResponse(_back(form_text(await request.form(), "back")), status_code=303)
 
     @router.post("/destinations/{uid}/delete")
     async def delete_destination(uid: UUID, user: Changer, conn: Connection) -> Response:

@@ -47,7 +47,10 @@ class ScheduleHubClient:
         """``POST {prefix}/auth/login``: a fresh access and refresh token."""
         path = f"{self.prefix}/auth/login"
         response = await self.transport.send(
-            "POST", path, json={"username": self.username, "password": self.password}
+            "POST",
+            path,
+            json={"username": self.username, "password": self.password},
+            credentials_in_answer=True,
         )
         if response.status_code == 401:
             raise unauthorized(response, f"POST {path}")
@@ -60,7 +63,7 @@ class ScheduleHubClient:
             return
         path = f"{self.prefix}/auth/refresh"
         response = await self.transport.send(
-            "POST", path, json={"refresh_token": self.refresh_token}
+            "POST", path, json={"refresh_token": self.refresh_token}, credentials_in_answer=True
         )
         if response.status_code == 401:
             await self.login()

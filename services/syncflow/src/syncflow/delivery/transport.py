@@ -85,9 +85,11 @@ class Transport:
         json: Any = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        credentials_in_answer: bool = False,
     ) -> httpx.Response:
         """Send once; the response when it is 2xx or 401 (the caller may log in again),
-        else :class:`DeliveryFailed`."""
+        else :class:`DeliveryFailed`. With ``credentials_in_answer`` (a login) a 2xx
+        answer is not kept in the attempt: attempts are shown to operators and viewers."""
         request = f"{method} {path}"
         started = datetime.now(UTC)
         clock = time.perf_counter()
@@ -106,7 +108,9 @@ class Transport:
             started,
             clock,
             status_code=response.status_code,
-            response=response.text[:RESPONSE_EXCERPT],
+            response=None
+            if credentials_in_answer and response.is_success
+            else response.text[:RESPONSE_EXCERPT],
         )
         if response.status_code == 401:
             return response
