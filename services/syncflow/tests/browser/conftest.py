@@ -22,7 +22,9 @@ def live_syncflow(syncflow_database_url, tmp_path_factory):
         database_url=syncflow_database_url,
         data_dir=tmp_path_factory.mktemp("browser"),
         secret_key="browser-secret-key-with-enough-length-for-hs256",
-        encryption_key="browser-encryption-key",
+        # the key of the other tests' apps: they share the database, and a destination one
+        # of them leaves behind must still decrypt here
+        encryption_key="test-encryption-key",
         admin_token=ADMIN_TOKEN,
         log_file=False,
     )
