@@ -32,6 +32,19 @@ from syncflow.tables import (
 _MAX_WINDOWS = 10
 
 
+def _open_events(alias: str) -> str:
+    """The undelivered events of the keys in ``:keys`` (destination ``:d``, entity ``:e``),
+    probed key by key through the open-key index. ``OFFSET 0`` keeps the planner from
+    folding the probe into a scan of every pending event (it did, on statistics taken
+    while the table was small: 25 s for a batch of 1,000 keys at 200,000 pending events,
+    9 ms this way)."""
+    return (
+        "unnest(CAST(:keys AS text[])) AS k(key_hash) CROSS JOIN LATERAL "
+        "(SELECT * FROM deliveries WHERE destination_uid = :d AND entity_name = :e "
+        f"AND key_hash = k.key_hash AND state <> 'delivered' OFFSET 0) AS {alias}"
+    )
+
+
 class DeliveryLedger(Repository):
     """Deliveries and attempts in SyncFlow's own database."""
 
@@ -148,8 +161,8 @@ class DeliveryLedger(Repository):
         result = await self.conn.execute(
             text(
                 "UPDATE deliveries SET batch_uid = :b, updated_at = :now "
-                "WHERE destination_uid = :d AND entity_name = :e AND state = 'pending' "
-                "AND batch_uid IS NULL AND key_hash = ANY(:keys)"
+                f"WHERE uid IN (SELECT o.uid FROM {_open_events('o')} "
+                "WHERE o.state = 'pending' AND o.batch_uid IS NULL)"
             ),
             {"d": destination_uid, "e": entity, "b": batch_uid, "keys": chosen, "now": now},
         )
@@ -162,16 +175,14 @@ class DeliveryLedger(Repository):
             return set()
         rows = await self.conn.execute(
             text(
-                "SELECT key_hash FROM deliveries "
-                "WHERE destination_uid = :d AND entity_name = :e AND key_hash = ANY(:keys) "
-                "AND state <> 'delivered' AND (state <> 'pending' OR batch_uid IS NOT NULL) "
+                f"SELECT o.key_hash FROM {_open_events('o')} "
+                "WHERE o.state <> 'pending' OR o.batch_uid IS NOT NULL "
                 "UNION "
-                "SELECT c.key_hash FROM deliveries c "
+                f"SELECT c.key_hash FROM {_open_events('c')} "
                 "CROSS JOIN LATERAL jsonb_each_text(c.parent_key_hashes) p "
                 "JOIN deliveries pd ON pd.destination_uid = :d AND pd.entity_name = p.key "
                 "AND pd.key_hash = p.value AND pd.state IN ('pending', 'delivering') "
-                "WHERE c.destination_uid = :d AND c.entity_name = :e AND c.key_hash = ANY(:keys) "
-                "AND c.state = 'pending' AND c.batch_uid IS NULL "
+                "WHERE c.state = 'pending' AND c.batch_uid IS NULL "
                 "AND c.parent_key_hashes <> '{}'::jsonb"
             ),
             {"d": destination_uid, "e": entity, "keys": keys},
