@@ -32,6 +32,10 @@ from syncflow.tables import (
 _MAX_WINDOWS = 10
 
 
+# events copied at once from which the ledger's statistics are taken again
+ANALYZE_AFTER = 2_000
+
+
 def _open_events(alias: str) -> str:
     """The undelivered events of the keys in ``:keys`` (destination ``:d``, entity ``:e``),
     probed key by key through the open-key index. ``OFFSET 0`` keeps the planner from
@@ -83,6 +87,11 @@ class DeliveryLedger(Repository):
             for event in events
         ]
         await self.conn.execute(pg_insert(deliveries).on_conflict_do_nothing(), rows)
+        if len(rows) >= ANALYZE_AFTER:
+            # a backlog grows by thousands of events a second, faster than autovacuum
+            # looks: plans made on the statistics of a small table probe every pending
+            # event per key (minutes per batch); fresh statistics keep them on the key index
+            await self.conn.execute(text("ANALYZE deliveries"))
         await self.conn.execute(
             update(delivery_streams)
             .where(
