@@ -1002,6 +1002,8 @@ def markdown(bench: Bench, started: datetime) -> str:
         + (f" --lineitem-scale {args.lineitem_scale:g}" if args.lineitem_scale else "")
         + (f" --page-size {args.page_size}" if args.page_size != 5000 else "")
         + (" --quick" if args.quick else "")
+        + (" --peers" if args.peers else "")
+        + (" --delivery" if args.delivery else "")
         + "`",
         "",
         "| | |",
