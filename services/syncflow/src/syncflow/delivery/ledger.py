@@ -11,15 +11,16 @@ go on. A child event also waits while one of its parents' keys has an undelivere
 at the same destination (parents before children).
 """
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import and_, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
-from bridge_core.ids import new_id
+from bridge_core.ids import new_id_texts
 from syncflow.delivery.streams import DELIVERS_ENTITY
 from syncflow.tables import (
     deliveries,
@@ -34,6 +35,11 @@ _MAX_WINDOWS = 10
 
 # events copied at once from which the ledger's statistics are taken again
 ANALYZE_AFTER = 2_000
+
+
+def _json_text(value: Any) -> str:
+    """A JSON document as text (the outbox's jsonb comes decoded or as text)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _open_events(alias: str) -> str:
@@ -66,28 +72,32 @@ class DeliveryLedger(Repository):
         (one transaction: a crash copies them again, and the unique event id keeps one)."""
         if not events:
             return
-        rows = [
-            {
-                "uid": new_id(),
-                "destination_uid": destination_uid,
-                "entity_name": entity,
-                "event_id": event["id"],
-                "key_hash": event["key_hash"],
-                "bridge_uid": event["bridge_uid"],
-                "operation": event["operation"],
-                "data_hash": event["data_hash"],
-                "parent_key_hashes": event["parent_key_hashes"],
-                "state": "pending",
-                "batch_uid": None,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "event_created_at": event["created_at"],
-                "updated_at": now,
-            }
-            for event in events
-        ]
-        await self.conn.execute(pg_insert(deliveries).on_conflict_do_nothing(), rows)
-        if len(rows) >= ANALYZE_AFTER:
+        # one set-based statement (per-row parameters through SQLAlchemy's executemany
+        # were a quarter of the delivery worker's CPU)
+        driver = await asyncpg_connection(self.conn)
+        await driver.execute(
+            "INSERT INTO deliveries (uid, destination_uid, entity_name, event_id, key_hash, "
+            "bridge_uid, operation, data_hash, parent_key_hashes, state, attempts, "
+            "next_attempt_at, event_created_at, updated_at) "
+            "SELECT t.uid, $1, $2, t.event_id, t.key_hash, t.bridge_uid, t.operation, "
+            "t.data_hash, t.parents::jsonb, 'pending', 0, $3, t.created_at, $3 "
+            "FROM unnest($4::uuid[], $5::bigint[], $6::text[], $7::uuid[], $8::text[], "
+            "$9::text[], $10::text[], $11::timestamptz[]) "
+            "AS t(uid, event_id, key_hash, bridge_uid, operation, data_hash, parents, created_at) "
+            "ON CONFLICT DO NOTHING",
+            destination_uid,
+            entity,
+            now,
+            new_id_texts(len(events)),
+            [event["id"] for event in events],
+            [event["key_hash"] for event in events],
+            [event["bridge_uid"] for event in events],
+            [event["operation"] for event in events],
+            [event["data_hash"] for event in events],
+            [_json_text(event["parent_key_hashes"]) for event in events],
+            [event["created_at"] for event in events],
+        )
+        if len(events) >= ANALYZE_AFTER:
             # a backlog grows by thousands of events a second, faster than autovacuum
             # looks: plans made on the statistics of a small table probe every pending
             # event per key (minutes per batch); fresh statistics keep them on the key index
