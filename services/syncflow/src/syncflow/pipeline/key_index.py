@@ -8,7 +8,7 @@ in, and builds the index when its read ends (:meth:`KeyIndexRepository.ensure`).
 
 Without the index a key read twice in one first load (a row updated while the load
 ran comes again later in rowversion order) is stored twice; building the index
-merges such rows first, as the chunk-by-chunk lookup would have: the row keeps the
+the rows are merged, as the chunk-by-chunk lookup would have: the row keeps the
 uid and creation time of its first read and the data of its last, and each merged
 row is counted ``duplicate`` instead of ``inserted``.
 
@@ -16,6 +16,8 @@ Anything that needs the index (a lookup of existing keys, an ``ON CONFLICT`` mer
 calls :meth:`KeyIndexRepository.ensure` first, so a first load that failed, was
 cancelled or is still running never leaves another writer without the index.
 """
+
+import asyncpg
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
@@ -63,8 +65,15 @@ class KeyIndexRepository(Repository):
         await driver.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         if await driver.fetchval(_KEY_CONSTRAINT, table) is not None:
             return 0  # another writer built it while this one waited for the lock
+        add_index = f"ALTER TABLE {table} ADD UNIQUE ({KEY_COLUMN})"
+        try:
+            async with driver.transaction():  # a savepoint: a repeated key undoes only this
+                await driver.execute(add_index)
+            return 0
+        except asyncpg.UniqueViolationError:
+            pass  # rare: look for repeated keys only then, not with a scan on every load
         merged = await self._merge_repeated_keys(table)
-        await driver.execute(f"ALTER TABLE {table} ADD UNIQUE ({KEY_COLUMN})")
+        await driver.execute(add_index)
         return merged
 
     async def _merge_repeated_keys(self, table: str) -> int:
