@@ -7,8 +7,8 @@ afterwards). So a batch that finds its target empty drops the index, COPYs its r
 in, and builds the index when its read ends (:meth:`KeyIndexRepository.ensure`).
 
 Without the index a key read twice in one first load (a row updated while the load
-ran comes again later in rowversion order) is stored twice; building the index
-the rows are merged, as the chunk-by-chunk lookup would have: the row keeps the
+ran comes again later in rowversion order) is stored twice; when building the index
+meets such a key, the rows are merged, as the chunk-by-chunk lookup would have: the row keeps the
 uid and creation time of its first read and the data of its last, and each merged
 row is counted ``duplicate`` instead of ``inserted``.
 
