@@ -1,8 +1,6 @@
 """The ``syncflow`` command: serve, worker, migrate, sync, status, verify, users, tokens,
 destinations, entities, deliveries (``syncflow.commands.deliveries``)."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -14,22 +12,20 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.auth.users.cli import users_commands
-from bridge_core.cli import add_version_option, load_settings
+from bridge_core.cli import add_version_option
 from bridge_core.db.transaction import Database
-from bridge_core.errors import BridgeError
 from bridge_core.http.server import serve as run_server
 from syncflow import __version__
 from syncflow.auth import service as auth_service
 from syncflow.auth.dependencies import ROLES
 from syncflow.auth.schemas import TokenCreated
 from syncflow.commands import deliveries as deliveries_commands
-from syncflow.databases import open_databases
+from syncflow.commands.running import cli_settings, in_transaction, with_databases
 from syncflow.destinations import service as destination_service
 from syncflow.destinations.schemas import DestinationCreate, DestinationKind, DestinationOut
 from syncflow.domain import COUNTER_NAMES
 from syncflow.entities import service as entity_service
-from syncflow.main import SERVICE, build_app
-from syncflow.settings import Settings
+from syncflow.main import build_app
 from syncflow.sync import service as sync_service
 from syncflow.sync.schemas import BatchStatus
 from syncflow.tables import users
@@ -44,34 +40,6 @@ app = typer.Typer(
 console = Console()
 
 
-def _settings() -> Settings:
-    return load_settings(Settings, service=SERVICE)
-
-
-def _with_databases[T](settings: Settings, work: Callable[[Database, Database], Awaitable[T]]) -> T:
-    """Run ``work(own, target)`` on migrated databases; a domain error exits with its message."""
-
-    async def run() -> T:
-        async with open_databases(settings) as (database, target):
-            return await work(database, target)
-
-    try:
-        return asyncio.run(run())
-    except BridgeError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
-
-
-def _in_transaction[T](settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """Run ``work(conn)`` in one transaction on SyncFlow's own database (as ``_with_databases``)."""
-
-    async def in_transaction(database: Database, target: Database) -> T:
-        async with database.transaction() as conn:
-            return await work(conn)
-
-    return _with_databases(settings, in_transaction)
-
-
 add_version_option(app, program="syncflow", version=__version__, help_text="SyncFlow command line.")
 
 
@@ -84,7 +52,7 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the API (applies pending migrations first), with an in-process worker."""
-    settings = _settings()
+    settings = cli_settings()
     if host:
         settings.host = host
     if port:
@@ -101,7 +69,7 @@ def run_worker(
 ) -> None:
     """Run queued batches and the scheduler (due schedules, retries, pruning) until
     SIGTERM or Ctrl-C. Start as many as you like, on any machine, on one database."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(database: Database, target: Database) -> None:
         await worker_flows.run_worker(
@@ -111,7 +79,7 @@ def run_worker(
             metrics_port=metrics_port if metrics_port is not None else settings.worker_metrics_port,
         )
 
-    _with_databases(settings, work)
+    with_databases(settings, work)
     console.print("worker stopped")
 
 
@@ -122,7 +90,7 @@ def migrate() -> None:
     async def work(database: Database, target: Database) -> None:
         return None
 
-    _with_databases(_settings(), work)
+    with_databases(cli_settings(), work)
     typer.echo("syncflow: database is at the latest migration")
 
 
@@ -161,7 +129,7 @@ def sync(
     ] = False,
 ) -> None:
     """Sync one entity now, with a progress bar and a summary."""
-    settings = _settings()
+    settings = cli_settings()
     mode = "full" if full else "incremental"
 
     async def work(database: Database, target: Database) -> BatchStatus:
@@ -192,7 +160,7 @@ def sync(
                 on_progress=show,
             )
 
-    status = _with_databases(settings, work)
+    status = with_databases(settings, work)
     console.print(_summary(status))
     for warning in status.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
@@ -212,7 +180,7 @@ def status(
         page = await sync_service.history(conn, entity=entity, status=None, page=1, page_size=limit)
         return page.items
 
-    batches = _in_transaction(_settings(), work)
+    batches = in_transaction(cli_settings(), work)
     table = Table(title="sync batches")
     for column in ("batch", "entity", "mode", "status", *COUNTER_NAMES[:7], "started"):
         table.add_column(column)
@@ -231,7 +199,7 @@ def status(
 @app.command()
 def verify(entity: Annotated[str, typer.Argument(help="The entity to verify.")]) -> None:
     """Compare the source with the target: missing, extra and different rows."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(database: Database, target: Database) -> dict[str, object]:
         async with database.transaction() as conn:
@@ -240,7 +208,7 @@ def verify(entity: Annotated[str, typer.Argument(help="The entity to verify.")])
             )
         return report.model_dump()
 
-    report = _with_databases(settings, work)
+    report = with_databases(settings, work)
     table = Table(title=f"verify {entity}: {'EQUAL' if report['equal'] else 'DIFFERENT'}")
     table.add_column("what")
     table.add_column("value")
@@ -261,14 +229,14 @@ def create_token(
     name: Annotated[str, typer.Option(help="Who or what uses the token, e.g. ops-alice.")],
 ) -> None:
     """Create an operator token and print it (to stdout, once; only its hash is stored)."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(conn: AsyncConnection) -> TokenCreated:
         return await auth_service.create_token(
             conn, settings=settings, name=name, created_by="the command line"
         )
 
-    created = _in_transaction(settings, work)
+    created = in_transaction(settings, work)
     typer.echo(
         f"syncflow: operator token {created.uid} ({created.name}) created; "
         "it is shown once, store it now:",
@@ -283,7 +251,7 @@ app.add_typer(
         table=users,
         roles=ROLES,
         default_role="viewer",
-        in_transaction=lambda work: _in_transaction(_settings(), work),
+        in_transaction=lambda work: in_transaction(cli_settings(), work),
     ),
     name="users",
 )
@@ -306,7 +274,7 @@ def _destination_line(destination: DestinationOut) -> str:
 @destinations_app.command("list")
 def list_destinations() -> None:
     """Every destination with its state (never a credential)."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(conn: AsyncConnection) -> list[DestinationOut]:
         found: list[DestinationOut] = []
@@ -320,7 +288,7 @@ def list_destinations() -> None:
                 return found
             page += 1
 
-    for destination in _in_transaction(settings, work):
+    for destination in in_transaction(settings, work):
         typer.echo(_destination_line(destination))
 
 
@@ -351,7 +319,7 @@ def add_destination(
     timeout_s: Annotated[int, typer.Option(help="Seconds per request.")] = 30,
 ) -> None:
     """Add a destination; pass credentials through the environment, not the command line."""
-    settings = _settings()
+    settings = cli_settings()
     try:
         body = DestinationCreate.model_validate(
             {
@@ -376,7 +344,7 @@ def add_destination(
     async def work(conn: AsyncConnection) -> DestinationOut:
         return await destination_service.create_destination(conn, settings=settings, body=body)
 
-    typer.echo(_destination_line(_in_transaction(settings, work)))
+    typer.echo(_destination_line(in_transaction(settings, work)))
 
 
 @destinations_app.command("pause")
@@ -387,7 +355,7 @@ def pause_destination(
     ),
 ) -> None:
     """Stop delivering to a destination."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(conn: AsyncConnection) -> DestinationOut:
         row = await destination_service.find_destination(conn, name_or_uid=name)
@@ -395,7 +363,7 @@ def pause_destination(
             conn, settings=settings, uid=row["uid"], reason=reason
         )
 
-    typer.echo(_destination_line(_in_transaction(settings, work)))
+    typer.echo(_destination_line(in_transaction(settings, work)))
 
 
 @destinations_app.command("resume")
@@ -403,13 +371,13 @@ def resume_destination(
     name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
 ) -> None:
     """Deliver to a paused destination again."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(conn: AsyncConnection) -> DestinationOut:
         row = await destination_service.find_destination(conn, name_or_uid=name)
         return await destination_service.resume_destination(conn, settings=settings, uid=row["uid"])
 
-    typer.echo(_destination_line(_in_transaction(settings, work)))
+    typer.echo(_destination_line(in_transaction(settings, work)))
 
 
 @destinations_app.command("delete")
@@ -417,13 +385,13 @@ def delete_destination(
     name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
 ) -> None:
     """Delete a destination."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(conn: AsyncConnection) -> None:
         row = await destination_service.find_destination(conn, name_or_uid=name)
         await destination_service.delete_destination(conn, uid=row["uid"])
 
-    _in_transaction(settings, work)
+    in_transaction(settings, work)
     typer.echo(f"syncflow: destination {name} deleted")
 
 
@@ -444,7 +412,7 @@ def upgrade_entities(
     if bool(names) == all_entities:
         console.print("[red]error:[/red] name the entities to upgrade, or pass --all")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = cli_settings()
 
     async def work(database: Database, target: Database) -> list[tuple[str, bool]]:
         async with database.transaction() as conn:
@@ -458,5 +426,5 @@ def upgrade_entities(
             done.append((name, upgraded))
         return done
 
-    for name, upgraded in _with_databases(settings, work):
+    for name, upgraded in with_databases(settings, work):
         typer.echo(f"{name}: " + ("upgraded" if upgraded else "already current"))

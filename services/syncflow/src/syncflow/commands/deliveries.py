@@ -1,20 +1,15 @@
 """``syncflow deliveries list|replay``: events on their way to destinations, and replay."""
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge_core.cli import load_settings
-from bridge_core.db.transaction import Database
-from bridge_core.errors import BridgeError
-from syncflow.databases import open_databases
+from syncflow.commands.running import cli_settings, in_transaction
 from syncflow.delivery import service
 from syncflow.delivery.schemas import DeliveryPage, ReplayResult
-from syncflow.settings import Settings
 
 app = typer.Typer(
     help="Events on their way to destinations: list them by state, replay them.",
@@ -31,21 +26,6 @@ def _checked_state(state: str | None) -> str | None:
     return state
 
 
-def _run[T](work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on SyncFlow's migrated database; a domain error exits with its message."""
-    settings = load_settings(Settings, service="syncflow")
-
-    async def run() -> T:
-        async with open_databases(settings) as (database, _):
-            return await work(database)
-
-    try:
-        return asyncio.run(run())
-    except BridgeError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
-
-
 @app.command("list")
 def list_deliveries(
     destination: Annotated[str | None, typer.Option(help="A destination's name or uid.")] = None,
@@ -58,13 +38,12 @@ def list_deliveries(
     """Deliveries, newest first: state, attempts and the last error."""
     _checked_state(state)
 
-    async def work(database: Database) -> DeliveryPage:
-        async with database.transaction() as conn:
-            return await service.list_deliveries(
-                conn, destination=destination, entity=entity, state=state, page=1, page_size=limit
-            )
+    async def work(conn: AsyncConnection) -> DeliveryPage:
+        return await service.list_deliveries(
+            conn, destination=destination, entity=entity, state=state, page=1, page_size=limit
+        )
 
-    page = _run(work)
+    page = in_transaction(cli_settings(), work)
     for item in page.items:
         error = f"  {item.last_error}" if item.last_error else ""
         typer.echo(
@@ -84,10 +63,9 @@ def replay(
     """Send matching events again (same ids; waiting retries cancelled)."""
     _checked_state(state)
 
-    async def work(database: Database) -> ReplayResult:
-        async with database.transaction() as conn:
-            return await service.replay(
-                conn, destination=destination, entity=entity, state=state, uids=uid
-            )
+    async def work(conn: AsyncConnection) -> ReplayResult:
+        return await service.replay(
+            conn, destination=destination, entity=entity, state=state, uids=uid
+        )
 
-    typer.echo(f"syncflow: {_run(work).replayed} events replayed")
+    typer.echo(f"syncflow: {in_transaction(cli_settings(), work).replayed} events replayed")
