@@ -21,6 +21,18 @@ def test_an_entry_expires_after_ttl():
     assert cache.get("a") is None
 
 
+def test_an_entry_with_a_shorter_life_expires_first():
+    clock = Clock()
+    cache = ExpiringCache[str, int](ttl=10, max_entries=5, clock=clock)
+    cache.put("short", 1, ttl=2)
+    cache.put("long", 2, ttl=60)  # never longer than the cache's own ttl
+    clock.now = 2
+    assert cache.get("short") is None
+    assert cache.get("long") == 2
+    clock.now = 10
+    assert cache.get("long") is None
+
+
 def test_the_least_recently_used_entry_goes_first_when_full():
     cache = ExpiringCache[str, int](ttl=10, max_entries=2, clock=Clock())
     cache.put("a", 1)

@@ -30,8 +30,10 @@ class ExpiringCache[K: Hashable, V]:
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: K, value: V) -> None:
-        self._entries[key] = (value, self.clock() + self.ttl)
+    def put(self, key: K, value: V, *, ttl: float | None = None) -> None:
+        """Keep ``value`` for the cache's ``ttl``, or for ``ttl`` seconds if that is shorter."""
+        life = self.ttl if ttl is None else min(self.ttl, ttl)
+        self._entries[key] = (value, self.clock() + life)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -69,7 +69,7 @@ class RuntimeCatalog:
         self.entries.clear()
 
 
-def get_catalog(request: Request) -> RuntimeCatalog:
+async def get_catalog(request: Request) -> RuntimeCatalog:
     """The app's catalog (set by the app)."""
     catalog: RuntimeCatalog = request.app.state.catalog
     return catalog
@@ -79,7 +79,7 @@ Catalog = Annotated[RuntimeCatalog, Depends(get_catalog)]
 
 
 async def _write_in_progress(request: Request) -> AsyncIterator[None]:
-    catalog = get_catalog(request)
+    catalog = await get_catalog(request)
     catalog.write_started()
     try:
         yield

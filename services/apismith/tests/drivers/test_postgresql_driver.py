@@ -155,6 +155,37 @@ async def test_writes_fail_in_the_read_only_transaction(driver, erp_url):
     assert await driver.fetch(BoundQuery("SELECT count(*) FROM parts")) == [(ROWS,)]
 
 
+async def test_a_page_gets_the_connections_own_timeout(erp_url):
+    driver = PostgresDriver(erp_url, ConnectionOptions(statement_timeout_ms=200, pool_size=1))
+    try:
+        start = time.monotonic()
+        with pytest.raises(ErpTimeout, match="200 ms"):
+            await driver.fetch(BoundQuery("SELECT pg_sleep(5)"))
+        assert time.monotonic() - start < 3
+    finally:
+        await driver.close()
+
+
+async def test_a_query_cannot_loosen_the_session_for_the_next_one(erp_url):
+    # one pooled connection: the second query runs on the session the first one changed
+    driver = PostgresDriver(erp_url, ConnectionOptions(statement_timeout_ms=300, pool_size=1))
+    try:
+        await driver.fetch(
+            BoundQuery(
+                "SELECT set_config('default_transaction_read_only', 'off', false),"
+                " set_config('statement_timeout', '0', false)"
+            )
+        )
+        with pytest.raises(ErpQueryError, match="read-only transaction"):
+            await driver.fetch(
+                BoundQuery("INSERT INTO parts (id, part_no, changed_at) VALUES (0, 'x', now())")
+            )
+        with pytest.raises(ErpTimeout, match="300 ms"):
+            await driver.fetch(BoundQuery("SELECT pg_sleep(5)"))
+    finally:
+        await driver.close()
+
+
 async def test_query_errors_carry_the_database_message(driver):
     with pytest.raises(ErpQueryError, match='column "nope" does not exist') as caught:
         await driver.fetch(BoundQuery("SELECT nope FROM parts"))

@@ -12,7 +12,7 @@ it belongs). What the service
 then does with the claims (look up a service token, build its principal) is its own.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from fastapi import Request
 
@@ -24,10 +24,12 @@ from bridge_core.settings import ServiceSettings
 __all__ = ["bearer_claims", "settings_dependency"]
 
 
-def settings_dependency[S: ServiceSettings](settings_type: type[S]) -> Callable[[Request], S]:
+def settings_dependency[S: ServiceSettings](
+    settings_type: type[S],
+) -> Callable[[Request], Awaitable[S]]:
     """A dependency returning the app's settings (set on ``app.state`` by the lifespan)."""
 
-    def get_settings(request: Request) -> S:
+    async def get_settings(request: Request) -> S:
         settings = request.app.state.settings
         if not isinstance(settings, settings_type):
             raise TypeError(f"app.state.settings is not {settings_type.__name__}")

@@ -16,6 +16,7 @@ A 401 names what was wrong (missing, malformed, expired, invalid, revoked) and
 carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 """
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -66,6 +67,11 @@ async def authenticate(
     token = bearer_token(request, credentials)
     throttle = sign_in_throttle(request)
     throttle.check_bearer(request)
+    cache = await get_token_cache(request)
+    token_hash = hash_token(token)
+    known = cache.get(token_hash)  # a service token this process verified seconds ago
+    if known is not None:
+        return known
     try:
         claims = bearer_claims(token, settings=settings, roles=ROLES)
     except HTTPException as exc:
@@ -74,11 +80,6 @@ async def authenticate(
         return Principal(
             uid=claims.subject, name=claims.name, role=claims_role(claims), kind="user"
         )
-    cache = get_token_cache(request)
-    token_hash = hash_token(token)
-    known = cache.get(token_hash)
-    if known is not None:
-        return known
     try:
         async with get_database(request).transaction() as conn:
             principal = await service.authenticate_service_token(
@@ -86,7 +87,13 @@ async def authenticate(
             )
     except Unauthorized as exc:
         raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
-    cache.put(token_hash, principal)
+    # never trusted past its own expiry
+    life = (
+        None
+        if claims.expires_at is None
+        else (claims.expires_at - datetime.now(UTC)).total_seconds()
+    )
+    cache.put(token_hash, principal, ttl=life)
     return principal
 
 

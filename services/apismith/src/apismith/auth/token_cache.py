@@ -26,7 +26,7 @@ class TokenCache(ExpiringCache[str, Principal]):
         super().__init__(ttl=DEFAULT_TTL_SECONDS, max_entries=MAX_TOKENS)
 
 
-def get_token_cache(request: Request) -> TokenCache:
+async def get_token_cache(request: Request) -> TokenCache:
     """The app's token cache (set by the app)."""
     cache: TokenCache = request.app.state.token_cache
     return cache

@@ -1,6 +1,12 @@
 """PostgreSQL sources through an asyncpg pool.
 
-Every call runs in a ``READ ONLY`` transaction that is rolled back at the end, with
+Every pooled session starts read-only (``default_transaction_read_only``) with the
+connection's ``statement_timeout``, both sent in the startup packet, so the pool's
+``RESET ALL`` on every release puts them back whatever a query did to its session.
+A page or a count (:meth:`PostgresDriver.fetch`) is then one round trip: the statement
+runs in its own read-only transaction, prepared once per connection and kept in
+asyncpg's statement cache. Everything else, and a fetch with a timeout of its own,
+runs in an explicit ``READ ONLY`` transaction that is rolled back at the end, with
 ``statement_timeout`` set for that transaction only (``SET LOCAL``, via
 ``set_config(..., true)``). Rows stream through a server-side cursor (a portal
 fetched ``chunk_rows`` at a time), so memory stays bounded; the timeout applies to
@@ -120,7 +126,11 @@ class PostgresDriver(Driver):
                     max_size=self.options.pool_size,
                     timeout=CONNECT_TIMEOUT_S,
                     init=_init_connection,
-                    server_settings={"application_name": "apismith"},
+                    server_settings={
+                        "application_name": "apismith",
+                        "default_transaction_read_only": "on",
+                        "statement_timeout": str(self.options.statement_timeout_ms),
+                    },
                 )
             return self._pool
 
@@ -186,6 +196,22 @@ class PostgresDriver(Driver):
             )
             for attribute in attributes
         ]
+
+    async def fetch(
+        self, query: BoundQuery, *, timeout_ms: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """All rows of a small query (a page, a count) in one round trip."""
+        timeout = self.timeout_ms(timeout_ms)
+        if timeout != self.options.statement_timeout_ms:
+            return await super().fetch(query, timeout_ms=timeout)
+        try:
+            pool = await self._open_pool()
+            async with pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+                records = await conn.fetch(query.sql, *self.positional(query))
+        except Exception as exc:
+            raise self._error(exc, timeout) from exc
+        check_row_limit(len(records), self.options.max_rows)
+        return [tuple(record) for record in records]
 
     async def stream(
         self, query: BoundQuery, *, chunk_rows: int, timeout_ms: int | None = None

@@ -120,7 +120,7 @@ async def _close(driver: Driver) -> None:
         logger.warning("closing the {} driver failed: {}", driver.dialect, type(exc).__name__)
 
 
-def get_driver_registry(request: Request) -> DriverRegistry:
+async def get_driver_registry(request: Request) -> DriverRegistry:
     """The app's :class:`DriverRegistry`, set by the lifespan."""
     registry: DriverRegistry = request.app.state.drivers
     return registry

@@ -72,7 +72,7 @@ class AuditWriter:
         await self.flush()
 
 
-def get_audit_writer(request: Request) -> AuditWriter:
+async def get_audit_writer(request: Request) -> AuditWriter:
     """The app's audit writer (set by the lifespan)."""
     writer: AuditWriter = request.app.state.audit
     return writer

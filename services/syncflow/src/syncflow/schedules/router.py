@@ -16,7 +16,7 @@ from syncflow.schedules.schemas import ScheduleBody, ScheduleOut, SchedulePage
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     """The app's clock (the system time, or a test's simulated one)."""
     clock: Clock = request.app.state.clock
     return clock()

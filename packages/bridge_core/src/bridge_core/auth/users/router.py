@@ -40,7 +40,7 @@ def users_router(
     roles: Sequence[str],
     user_create: type[UserCreate[Any]],
     user_out: type[UserOut[Any]],
-    get_settings: Callable[[Request], ServiceSettings],
+    get_settings: Callable[[Request], Awaitable[ServiceSettings]],
     require_admin: Callable[..., Awaitable[object]],
 ) -> APIRouter:
     """Sign-in, refresh and users (admin) over ``table``, for tokens with one of ``roles``.
