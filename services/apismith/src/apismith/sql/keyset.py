@@ -86,6 +86,16 @@ def first_key_bound(
     return compare(this=source_column(key.field), expression=bindings.bind(value))
 
 
+def keyset_values(values: Sequence[Any]) -> list[Any]:
+    """The cursor values in the order :func:`after_condition` and then
+    :func:`first_key_bound` bind them: the non-NULL ones last key first, then the first
+    key's again when it is not NULL. A page whose SQL is already rendered binds these."""
+    bound = [value for value in reversed(values) if value is not None]
+    if values[0] is not None:
+        bound.append(values[0])
+    return bound
+
+
 def null_tail_follows(order: TotalOrder, values: Sequence[Any]) -> bool:
     """Whether rows whose first sort key is NULL come after ``values`` but outside
     :func:`first_key_bound` (ascending order, non-NULL first value)."""

@@ -28,10 +28,15 @@ class Bindings:
 
     def bind(self, value: Any) -> exp.Placeholder:
         """A new placeholder for ``value``; generated names start with "_", saved ones cannot."""
+        return exp.Placeholder(this=self.add(value))
+
+    def add(self, value: Any) -> str:
+        """The name of a new value, as :meth:`bind` would give it, without its placeholder
+        (for SQL already rendered with the placeholders this call order gives)."""
         self._generated += 1
         name = f"_v{self._generated}"
         self.values[name] = value
-        return exp.Placeholder(this=name)
+        return name
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from sqlglot import exp
 
 from apismith.drivers.base import BoundQuery, ColumnInfo
 from apismith.sql.filters import filter_condition
-from apismith.sql.keyset import after_condition, first_key_bound, null_tail_condition
+from apismith.sql.keyset import (
+    after_condition,
+    first_key_bound,
+    keyset_values,
+    null_tail_condition,
+)
 from apismith.sql.order import TotalOrder
 from apismith.sql.render import Bindings, RenderedSql, render, render_sql
 from apismith.sql.source import select_from_source
@@ -94,15 +99,10 @@ def build_page_query(
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise BadRequest("page_size must be a positive integer")
     bindings = Bindings(params)
-    # the conditions are built (and their values checked and bound) on every call; the
-    # page's SQL text around them depends only on their shape, so it is rendered once
+    # the filter conditions are built (and their values checked and bound) on every call;
+    # the page's SQL text around them depends only on their shape, so it is rendered once,
+    # and a rendered page binds its cursor values without building the keyset condition
     condition = filter_condition(filters, {column.name: column for column in columns}, bindings)
-    keyset: list[exp.Expr] = []
-    if after is not None:
-        keyset.append(after_condition(order, after, bindings))
-        bound = first_key_bound(order, after, bindings)
-        if bound is not None:
-            keyset.append(bound)
     shape = _PageShape(
         sql=query.expression,
         dialect=query.dialect,
@@ -115,15 +115,24 @@ def build_page_query(
         after=None if after is None else tuple(value is None for value in after),
     )
     rendered = _page_sql.get(shape)
-    if rendered is None:
-        select = select_from_source(query.expression)
-        for part in [condition, *keyset]:
-            if part is not None:
-                select = select.where(part, copy=False)
-        # the limit is an int we computed, not caller text: a literal keeps T-SQL's TOP simple
-        select = select.order_by(*order.order_by(), copy=False).limit(page_size + 1, copy=False)
-        rendered = render_sql(select, query.dialect, bindings.values)
-        _page_sql.put(shape, rendered)
+    if rendered is not None:
+        for value in () if after is None else keyset_values(after):
+            bindings.add(value)
+        return rendered.bind(bindings.values)
+    keyset: list[exp.Expr] = []
+    if after is not None:
+        keyset.append(after_condition(order, after, bindings))
+        bound = first_key_bound(order, after, bindings)
+        if bound is not None:
+            keyset.append(bound)
+    select = select_from_source(query.expression)
+    for part in [condition, *keyset]:
+        if part is not None:
+            select = select.where(part, copy=False)
+    # the limit is an int we computed, not caller text: a literal keeps T-SQL's TOP simple
+    select = select.order_by(*order.order_by(), copy=False).limit(page_size + 1, copy=False)
+    rendered = render_sql(select, query.dialect, bindings.values)
+    _page_sql.put(shape, rendered)
     return rendered.bind(bindings.values)
 
 
