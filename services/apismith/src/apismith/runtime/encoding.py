@@ -31,6 +31,7 @@ from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -42,6 +43,7 @@ from bridge_core.errors import BridgeError
 Row = tuple[Any, ...]
 
 _JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+_TZINFO = attrgetter("tzinfo")
 
 
 class NotAcceptable(BridgeError):
@@ -145,6 +147,8 @@ def _decimal_texts(values: Sequence[Any], _: tzinfo) -> list[Any]:
 
 
 def _timestamp_texts(values: Sequence[Any], zone: tzinfo) -> list[Any]:
+    if set(map(type, values)) == {datetime} and None not in set(map(_TZINFO, values)):
+        return list(map(datetime.isoformat, values))  # all aware: no Python call a value
     return [aware(v, zone).isoformat() if v.__class__ is datetime else v for v in values]
 
 
