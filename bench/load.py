@@ -185,23 +185,38 @@ def postgres_cpu() -> float:
     return total
 
 
+def process_cpu(process: psutil.Process) -> float:
+    with contextlib.suppress(psutil.Error):
+        times = process.cpu_times()
+        return float(times.user + times.system)
+    return 0.0
+
+
 @dataclass
 class CpuMeter:
-    """Server CPU over a run: the APISmith process tree's, and PostgreSQL's."""
+    """Server CPU over a run: the APISmith process tree's (and each process's share, which
+    shows how evenly the workers took the connections), and PostgreSQL's."""
 
     apismith: psutil.Process
-    started: tuple[float, float] = (0.0, 0.0)
+    started: dict[int, float] = field(default_factory=dict)
+    postgres_started: float = 0.0
 
     def start(self) -> None:
-        self.started = (tree_usage(self.apismith)[0], postgres_cpu())
+        self.started = {member.pid: process_cpu(member) for member in tree(self.apismith)}
+        self.postgres_started = postgres_cpu()
 
     def per_request(self, requests: float) -> str:
-        apismith = tree_usage(self.apismith)[0] - self.started[0]
-        postgres = postgres_cpu() - self.started[1]
+        used = {
+            member.pid: process_cpu(member) - self.started.get(member.pid, 0.0)
+            for member in tree(self.apismith)
+        }
+        total = sum(used.values())
+        postgres = postgres_cpu() - self.postgres_started
         n = max(1.0, requests)
+        shares = " / ".join(f"{100 * cpu / max(total, 1e-9):.0f}%" for cpu in used.values())
         return (
-            f"server CPU {1000 * apismith / n:.2f} ms a request "
-            f"(PostgreSQL {1000 * postgres / n:.2f} ms)"
+            f"server CPU {1000 * total / n:.2f} ms a request (by process: {shares}; "
+            f"PostgreSQL {1000 * postgres / n:.2f} ms)"
         )
 
 
