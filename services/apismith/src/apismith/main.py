@@ -86,7 +86,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         environment=settings.environment,
         lifespan=lifespan,
-        routers=[auth_router, connections_router, apis_router, runtime_router, executions_router],
+        # the runtime first: routes are matched in order, and nearly every request is a page
+        routers=[runtime_router, auth_router, connections_router, apis_router, executions_router],
         metadata=metadata,
         max_body_bytes=settings.max_request_bytes,
         description="Governed, read-only REST APIs over ERP databases.",
