@@ -17,7 +17,7 @@ from apismith.drivers.base import (
     ErpUnreachable,
     RowLimitExceeded,
 )
-from apismith.drivers.postgresql import PostgresDriver
+from apismith.drivers.postgresql import PostgresDriver, _init_connection
 from bridge_core.db.engine import asyncpg_dsn
 
 ROWS = 2_500
@@ -240,3 +240,13 @@ async def test_missing_database_is_unreachable(erp_url):
     with pytest.raises(ErpUnreachable, match="does not exist"):
         await driver.ping()
     await driver.close()
+
+
+async def test_a_session_that_did_not_start_read_only_is_refused(erp_url):
+    # what a pooler dropping the startup parameters leaves: the server's own defaults
+    conn = await asyncpg.connect(erp_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        with pytest.raises(ErpQueryError, match="did not start read-only"):
+            await _init_connection(conn)
+    finally:
+        await conn.close()
