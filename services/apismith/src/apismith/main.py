@@ -18,6 +18,7 @@ from apismith.databases import open_migrated_database
 from apismith.drivers.registry import DriverRegistry
 from apismith.executions.router import router as executions_router
 from apismith.executions.writer import AuditWriter
+from apismith.runtime.context import RuntimeContext
 from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
 from apismith.tables import users
@@ -60,7 +61,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             app.state.drivers = drivers
             app.state.audit = audit = AuditWriter(database)
             app.state.token_cache = TokenCache()
-            app.state.catalog = RuntimeCatalog()
+            app.state.catalog = catalog = RuntimeCatalog()
+            app.state.runtime = RuntimeContext(
+                database=database,
+                catalog=catalog,
+                writer=audit,
+                drivers=drivers,
+                settings=settings,
+            )
             logger.info("APISmith {} ready on {}:{}", __version__, settings.host, settings.port)
             try:
                 yield

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from apismith.apis import service as apis_service
 from apismith.apis.schemas import ApiIn
 from apismith.auth.security import decode_token
-from apismith.catalog import Catalog, catalog_write
+from apismith.catalog import catalog_write
 from apismith.connections import service as connections_service
 from apismith.connections.schemas import ConnectionIn
 from apismith.console.access import access_pages, principal_of
@@ -28,6 +28,7 @@ from apismith.executions import service as executions_service
 from apismith.executions.schemas import ExecutionFilter, ExecutionStatus
 from apismith.executions.writer import AuditLog
 from apismith.runtime import service as runtime_service
+from apismith.runtime.context import Runtime
 from apismith.runtime.schemas import ExecuteRequest
 from apismith.settings import Settings
 from apismith.tables import users
@@ -259,20 +260,14 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         uid: UUID,
         user: Viewer,
         conn: Connection,
-        drivers: Drivers,
-        audit: AuditLog,
-        catalog: Catalog,
+        runtime: Runtime,
     ) -> HTMLResponse:
         """The API's first page, run as the signed-in user (and so in the audit)."""
         await kit.check_csrf(request)
         api = await apis_service.get_api(conn=conn, uid=uid)
         try:
             content = await runtime_service.execute(
-                database=get_database(request),
-                catalog=catalog,
-                writer=audit,
-                drivers=drivers,
-                settings=settings,
+                runtime=runtime,
                 principal=principal_of(user),
                 slug=api.slug,
                 body=ExecuteRequest(page_size=PREVIEW_ROWS),

@@ -2,17 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Request, Response
+from fastapi import APIRouter, Body, Header, Response
 from fastapi.responses import StreamingResponse
 
-from apismith.auth.dependencies import AppSettings, Reader
-from apismith.catalog import Catalog
-from apismith.drivers.registry import Drivers
-from apismith.executions.writer import AuditLog
+from apismith.auth.dependencies import Reader
 from apismith.runtime import service
+from apismith.runtime.context import Runtime
 from apismith.runtime.encoding import StreamFormat
 from apismith.runtime.schemas import ExecuteRequest, ExecuteResponse, StreamRequest
-from bridge_core.db.transaction import get_database
 
 router = APIRouter(tags=["runtime"])
 
@@ -31,20 +28,12 @@ _STREAM_CONTENT: dict[str, dict[str, object]] = {
 async def execute(
     slug: str,
     principal: Reader,
-    request: Request,
-    drivers: Drivers,
-    audit: AuditLog,
-    catalog: Catalog,
-    settings: AppSettings,
+    runtime: Runtime,
     body: Annotated[ExecuteRequest | None, Body()] = None,
 ) -> Response:
     """One page of the API's rows with paging metadata; pass ``next_cursor`` for the next."""
     content = await service.execute(
-        database=get_database(request),
-        catalog=catalog,
-        writer=audit,
-        drivers=drivers,
-        settings=settings,
+        runtime=runtime,
         principal=principal,
         slug=slug,
         body=body or ExecuteRequest(),
@@ -60,21 +49,13 @@ async def execute(
 async def stream(
     slug: str,
     principal: Reader,
-    request: Request,
-    drivers: Drivers,
-    audit: AuditLog,
-    catalog: Catalog,
-    settings: AppSettings,
+    runtime: Runtime,
     body: Annotated[StreamRequest | None, Body()] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Every row of the API, streamed: NDJSON (default), CSV or Arrow by ``Accept``."""
     rows = await service.open_stream(
-        database=get_database(request),
-        catalog=catalog,
-        writer=audit,
-        drivers=drivers,
-        settings=settings,
+        runtime=runtime,
         principal=principal,
         slug=slug,
         body=body or StreamRequest(),

@@ -33,9 +33,9 @@ from apismith.auth.principal import Principal
 from apismith.catalog import CatalogEntry, RuntimeCatalog
 from apismith.connections.service import get_connection_record
 from apismith.drivers.base import ColumnInfo, Dialect, Driver, ErpQueryError, RowLimitExceeded
-from apismith.drivers.registry import DriverRegistry
 from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
 from apismith.executions.writer import AuditWriter
+from apismith.runtime.context import RuntimeContext
 from apismith.runtime.encoding import (
     Row,
     RowEncoder,
@@ -157,16 +157,10 @@ async def _definition(*, database: Database, catalog: RuntimeCatalog, slug: str)
 
 
 async def _prepare(
-    *,
-    database: Database,
-    catalog: RuntimeCatalog,
-    drivers: DriverRegistry,
-    slug: str,
-    body: StreamRequest,
-    audit: _Audit,
+    *, runtime: RuntimeContext, slug: str, body: StreamRequest, audit: _Audit
 ) -> RuntimeCall:
     """The active API ``slug`` with the caller's params and sort checked (404, 400)."""
-    definition = await _definition(database=database, catalog=catalog, slug=slug)
+    definition = await _definition(database=runtime.database, catalog=runtime.catalog, slug=slug)
     api, connection = definition.api, definition.connection
     audit.api = api
     zone = ZoneInfo(connection.options.timezone)
@@ -178,7 +172,7 @@ async def _prepare(
     params = bind_params(declared=param_specs(api.params), supplied=body.params)
     return RuntimeCall(
         api=api,
-        driver=drivers.get(connection),
+        driver=runtime.drivers.get(connection),
         query=_validated(api.sql, connection.dialect),
         columns=columns,
         params={
@@ -264,21 +258,16 @@ def _page_size(requested: int | None, settings: Settings, *, max_rows: int) -> i
 
 async def execute(
     *,
-    database: Database,
-    catalog: RuntimeCatalog,
-    writer: AuditWriter,
-    drivers: DriverRegistry,
-    settings: Settings,
+    runtime: RuntimeContext,
     principal: Principal,
     slug: str,
     body: ExecuteRequest,
 ) -> bytes:
     """One page of ``slug``'s rows as the JSON body ``{data, metadata}``; audited."""
-    audit = _Audit(writer=writer, principal=principal, slug=slug, kind="execute")
+    settings = runtime.settings
+    audit = _Audit(writer=runtime.writer, principal=principal, slug=slug, kind="execute")
     try:
-        call = await _prepare(
-            database=database, catalog=catalog, drivers=drivers, slug=slug, body=body, audit=audit
-        )
+        call = await _prepare(runtime=runtime, slug=slug, body=body, audit=audit)
         page_size = _page_size(body.page_size, settings, max_rows=call.driver.options.max_rows)
         secret = settings.secret_key.get_secret_value()
         fingerprint = cursor_fingerprint(
@@ -353,11 +342,7 @@ async def execute(
 
 async def open_stream(
     *,
-    database: Database,
-    catalog: RuntimeCatalog,
-    writer: AuditWriter,
-    drivers: DriverRegistry,
-    settings: Settings,
+    runtime: RuntimeContext,
     principal: Principal,
     slug: str,
     body: StreamRequest,
@@ -366,11 +351,10 @@ async def open_stream(
     """Every row of ``slug`` in the format ``accept`` asks for (406 if none fits); audited
     when the stream ends."""
     media = negotiate(accept)
-    audit = _Audit(writer=writer, principal=principal, slug=slug, kind="stream")
+    settings = runtime.settings
+    audit = _Audit(writer=runtime.writer, principal=principal, slug=slug, kind="stream")
     try:
-        call = await _prepare(
-            database=database, catalog=catalog, drivers=drivers, slug=slug, body=body, audit=audit
-        )
+        call = await _prepare(runtime=runtime, slug=slug, body=body, audit=audit)
         stream_query = build_stream_query(
             call.query,
             columns=call.columns,
