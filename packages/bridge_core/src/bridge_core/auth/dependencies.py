@@ -1,27 +1,39 @@
-"""The openings of both services' auth dependencies: their settings, and a bearer JWT's claims.
+"""The openings of both services' auth dependencies: their settings, the throttled bearer
+token, a bearer JWT's claims and the admin check.
 
 A service builds its dependencies from these::
 
     get_settings = settings_dependency(Settings)
     AppSettings = Annotated[Settings, Depends(get_settings)]
 
-and, in its ``authenticate`` dependency, ``bearer_claims(...)`` turns the token of the
-``Authorization`` header (``bridge_core.http.bearer.bearer_token``) into verified claims
-of an access or service token (a refresh token is refused with a 401 that says where
-it belongs). What the service
-then does with the claims (look up a service token, build its principal) is its own.
+and its ``authenticate`` dependency is ``throttled_principal(request, credentials, ...)``
+with the service's own ``principal_of_token``: what the service does with a token (look
+up a service or operator token, build its principal) is its own, and it raises
+``Unauthorized`` for a token it refuses. ``bearer_claims(...)`` turns a token into the
+verified claims of an access or service token (a refresh token is refused with a message
+that says where it belongs). Its ``require_admin`` passes the principal through
+``admin_only``.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
+from typing import Protocol
 
 from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
 
 from bridge_core.auth.tokens import TokenClaims, decode_token
-from bridge_core.errors import Unauthorized
-from bridge_core.http.bearer import unauthorized
+from bridge_core.errors import Forbidden, Unauthorized
+from bridge_core.http.bearer import bearer_token, unauthorized
+from bridge_core.http.throttle import sign_in_throttle
 from bridge_core.settings import ServiceSettings
 
-__all__ = ["bearer_claims", "settings_dependency"]
+__all__ = [
+    "AdminCheckable",
+    "admin_only",
+    "bearer_claims",
+    "settings_dependency",
+    "throttled_principal",
+]
 
 
 def settings_dependency[S: ServiceSettings](settings_type: type[S]) -> Callable[[Request], S]:
@@ -37,11 +49,40 @@ def settings_dependency[S: ServiceSettings](settings_type: type[S]) -> Callable[
 
 
 def bearer_claims(token: str, *, settings: ServiceSettings, roles: Collection[str]) -> TokenClaims:
-    """The verified claims of a bearer token (an access or service token), or a 401."""
-    try:
-        claims = decode_token(token, settings=settings, roles=roles)
-    except Unauthorized as exc:
-        raise unauthorized(exc.detail) from exc
+    """The verified claims of a bearer token (an access or service token), else
+    ``Unauthorized`` saying what is wrong."""
+    claims = decode_token(token, settings=settings, roles=roles)
     if claims.typ == "refresh":
-        raise unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
+        raise Unauthorized("a refresh token is not a bearer token: use it at /auth/refresh")
     return claims
+
+
+async def throttled_principal[P](
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    principal_of_token: Callable[[str], Awaitable[P]],
+) -> P:
+    """The principal ``principal_of_token`` finds behind the request's bearer token, or 401
+    saying what is wrong (the bad token counted against the client's address; 429 for an
+    address that has sent too many)."""
+    token = bearer_token(request, credentials)
+    throttle = sign_in_throttle(request)
+    throttle.check_bearer(request)
+    try:
+        return await principal_of_token(token)
+    except Unauthorized as exc:
+        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+
+
+class AdminCheckable(Protocol):
+    """A service's principal, as far as ``admin_only`` looks at it."""
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+def admin_only[P: AdminCheckable](principal: P) -> P:
+    """``principal`` when it has the ``admin`` role, else 403."""
+    if not principal.is_admin:
+        raise Forbidden("admin role required")
+    return principal

@@ -18,7 +18,7 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from apismith.auth import service
@@ -26,12 +26,14 @@ from apismith.auth.principal import Principal
 from apismith.auth.security import ROLES, claims_role
 from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
-from bridge_core.auth.dependencies import bearer_claims, settings_dependency
+from bridge_core.auth.dependencies import (
+    admin_only,
+    bearer_claims,
+    settings_dependency,
+    throttled_principal,
+)
 from bridge_core.crypto import hash_token
 from bridge_core.db.transaction import get_database
-from bridge_core.errors import Forbidden, Unauthorized
-from bridge_core.http.bearer import bearer_token, unauthorized
-from bridge_core.http.throttle import sign_in_throttle
 
 __all__ = [
     "Admin",
@@ -56,20 +58,10 @@ get_settings = settings_dependency(Settings)
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def authenticate(
-    request: Request,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
-    (429 for an address that has sent too many bad tokens)."""
-    token = bearer_token(request, credentials)
-    throttle = sign_in_throttle(request)
-    throttle.check_bearer(request)
-    try:
-        claims = bearer_claims(token, settings=settings, roles=ROLES)
-    except HTTPException as exc:
-        raise throttle.bad_bearer(request, exc) from exc
+async def principal_of_token(request: Request, settings: Settings, token: str) -> Principal:
+    """The principal behind an access or service token, or ``Unauthorized`` saying what is
+    wrong; a service token is looked up once and then kept a few seconds (``TokenCache``)."""
+    claims = bearer_claims(token, settings=settings, roles=ROLES)
     if claims.typ == "access":
         return Principal(
             uid=claims.subject, name=claims.name, role=claims_role(claims), kind="user"
@@ -79,15 +71,24 @@ async def authenticate(
     known = cache.get(token_hash)
     if known is not None:
         return known
-    try:
-        async with get_database(request).transaction() as conn:
-            principal = await service.authenticate_service_token(
-                conn=conn, claims=claims, token_hash=token_hash
-            )
-    except Unauthorized as exc:
-        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+    async with get_database(request).transaction() as conn:
+        principal = await service.authenticate_service_token(
+            conn=conn, claims=claims, token_hash=token_hash
+        )
     cache.put(token_hash, principal)
     return principal
+
+
+async def authenticate(
+    request: Request,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+    (429 for an address that has sent too many bad tokens)."""
+    return await throttled_principal(
+        request, credentials, lambda token: principal_of_token(request, settings, token)
+    )
 
 
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
@@ -97,9 +98,7 @@ async def require_reader(principal: Annotated[Principal, Depends(authenticate)])
 
 async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """An authenticated principal with the ``admin`` role, else 403."""
-    if not principal.is_admin:
-        raise Forbidden("admin role required")
-    return principal
+    return admin_only(principal)
 
 
 Reader = Annotated[Principal, Depends(require_reader)]
