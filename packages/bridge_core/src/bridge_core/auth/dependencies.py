@@ -6,7 +6,7 @@ A service builds its dependencies from these::
     get_settings = settings_dependency(Settings)
     AppSettings = Annotated[Settings, Depends(get_settings)]
 
-and its ``authenticate`` dependency is ``throttled_principal(request, credentials, ...)``
+and ``authenticate = bearer_authentication(scheme, get_settings, principal_of_token)``
 with the service's own ``principal_of_token``: what the service does with a token (look
 up a service or operator token, build its principal) is its own, and it raises
 ``Unauthorized`` for a token it refuses. ``bearer_claims(...)`` turns a token into the
@@ -16,10 +16,10 @@ that says where it belongs). Its ``require_admin`` passes the principal through
 """
 
 from collections.abc import Awaitable, Callable, Collection
-from typing import Protocol
+from typing import Annotated, Protocol
 
-from fastapi import Request
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bridge_core.auth.tokens import TokenClaims, decode_token
 from bridge_core.errors import Forbidden, Unauthorized
@@ -30,9 +30,9 @@ from bridge_core.settings import ServiceSettings
 __all__ = [
     "AdminCheckable",
     "admin_only",
+    "bearer_authentication",
     "bearer_claims",
     "settings_dependency",
-    "throttled_principal",
 ]
 
 
@@ -57,21 +57,30 @@ def bearer_claims(token: str, *, settings: ServiceSettings, roles: Collection[st
     return claims
 
 
-async def throttled_principal[P](
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None,
-    principal_of_token: Callable[[str], Awaitable[P]],
-) -> P:
-    """The principal ``principal_of_token`` finds behind the request's bearer token, or 401
-    saying what is wrong (the bad token counted against the client's address; 429 for an
-    address that has sent too many)."""
-    token = bearer_token(request, credentials)
-    throttle = sign_in_throttle(request)
-    throttle.check_bearer(request)
-    try:
-        return await principal_of_token(token)
-    except Unauthorized as exc:
-        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+def bearer_authentication[S: ServiceSettings, P](
+    scheme: HTTPBearer,
+    get_settings: Callable[[Request], S],
+    principal_of_token: Callable[[Request, S, str], Awaitable[P]],
+) -> Callable[..., Awaitable[P]]:
+    """A service's ``authenticate`` dependency: the principal ``principal_of_token`` finds
+    behind the ``Authorization: Bearer`` header (read with ``scheme``, which the OpenAPI
+    document shows), or 401 saying what is wrong; each refused token is counted against the
+    client's address, and an address that has sent too many gets 429."""
+
+    async def authenticate(
+        request: Request,
+        settings: Annotated[S, Depends(get_settings)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
+    ) -> P:
+        token = bearer_token(request, credentials)
+        throttle = sign_in_throttle(request)
+        throttle.check_bearer(request)
+        try:
+            return await principal_of_token(request, settings, token)
+        except Unauthorized as exc:
+            raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+
+    return authenticate
 
 
 class AdminCheckable(Protocol):

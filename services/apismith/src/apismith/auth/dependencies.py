@@ -19,7 +19,7 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from apismith.auth import service
 from apismith.auth.principal import Principal
@@ -28,9 +28,9 @@ from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
 from bridge_core.auth.dependencies import (
     admin_only,
+    bearer_authentication,
     bearer_claims,
     settings_dependency,
-    throttled_principal,
 )
 from bridge_core.crypto import hash_token
 from bridge_core.db.transaction import get_database
@@ -79,16 +79,9 @@ async def principal_of_token(request: Request, settings: Settings, token: str) -
     return principal
 
 
-async def authenticate(
-    request: Request,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
-    (429 for an address that has sent too many bad tokens)."""
-    return await throttled_principal(
-        request, credentials, lambda token: principal_of_token(request, settings, token)
-    )
+# the caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+# (429 for an address that has sent too many bad tokens)
+authenticate = bearer_authentication(_bearer, get_settings, principal_of_token)
 
 
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

@@ -20,11 +20,11 @@ a viewer sees everything and changes nothing. ``Admin`` is for user management.
 from typing import Annotated, cast, get_args
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge_core.auth.dependencies import admin_only, settings_dependency, throttled_principal
+from bridge_core.auth.dependencies import admin_only, bearer_authentication, settings_dependency
 from bridge_core.auth.tokens import decode_token
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, ServiceUnavailable, Unauthorized
@@ -79,16 +79,9 @@ async def principal_of_token(request: Request, settings: Settings, token: str) -
     )
 
 
-async def authenticate(
-    request: Request,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
-    (429 for an address that has sent too many bad tokens)."""
-    return await throttled_principal(
-        request, credentials, lambda token: principal_of_token(request, settings, token)
-    )
+# the caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+# (429 for an address that has sent too many bad tokens)
+authenticate = bearer_authentication(_bearer, get_settings, principal_of_token)
 
 
 async def require_change_rights(
