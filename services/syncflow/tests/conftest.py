@@ -28,6 +28,7 @@ from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.testing.asgi import app_client
 from bridge_core.testing.live_server import live_server
+from bridge_core.testing.settings import service_test_settings
 from syncflow.auth.service import create_token
 from syncflow.main import build_app
 from syncflow.settings import Settings
@@ -44,14 +45,8 @@ async def syncflow_database_url(create_database):
 
 @pytest.fixture
 def syncflow_settings(syncflow_database_url, tmp_path):
-    return Settings(
-        environment="test",
-        database_url=syncflow_database_url,
-        data_dir=tmp_path,
-        secret_key="test-secret-key-with-enough-length-for-hs256",
-        encryption_key="test-encryption-key",
-        admin_token=ADMIN_TOKEN,
-        log_file=False,
+    return service_test_settings(
+        Settings, database_url=syncflow_database_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN
     )
 
 
