@@ -358,6 +358,20 @@ ORDER_COLUMNS = [
 
 
 @pytest.fixture
+async def customers_entity(syncflow_client, operator_headers, create_source, sample_apis):
+    """An entity (its name) over ``sample_apis``' ``customers``, from a new source."""
+    source = await create_source()
+    name = f"customers_{uuid.uuid4().hex[:8]}"
+    response = await syncflow_client.post(
+        "/api/v1/entities",
+        json={"name": name, "source": source["name"], "api_slug": "customers"},
+        headers=operator_headers,
+    )
+    assert response.status_code == 201, response.text
+    return name
+
+
+@pytest.fixture
 def sample_apis(fake_apismith):
     """Two APIs on ``fake_apismith``: ``customers`` (key ``customer_no``) and ``orders``
     (key ``order_no``, ``customer_no`` points at a customer), both with rowversion ``rv``."""

@@ -27,20 +27,6 @@ def log_lines():
 
 
 @pytest.fixture
-async def customers_entity(syncflow_client, operator_headers, create_source, sample_apis):
-    """A defined entity a destination can name."""
-    source = await create_source()
-    name = f"customers_{uuid.uuid4().hex[:8]}"
-    response = await syncflow_client.post(
-        "/api/v1/entities",
-        json={"name": name, "source": source["name"], "api_slug": "customers"},
-        headers=operator_headers,
-    )
-    assert response.status_code == 201, response.text
-    return name
-
-
-@pytest.fixture
 def post_destination(syncflow_client, operator_headers):
     async def post(**body):
         body.setdefault("name", _name("dest"))
