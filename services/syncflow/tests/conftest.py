@@ -14,6 +14,7 @@ Fixtures others reuse:
 
 import base64
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import orjson
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from loguru import logger
 
 from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
@@ -54,6 +56,15 @@ def syncflow_settings(syncflow_database_url, tmp_path):
 async def syncflow_client(syncflow_settings):
     async with app_client(build_app(syncflow_settings)) as client:
         yield client
+
+
+@pytest.fixture
+def cli_logging():
+    """For tests that invoke the command line in-process: Loguru back on stderr after."""
+    yield
+    # the command points Loguru at the runner's captured stderr, which is closed afterwards
+    logger.remove()
+    logger.add(sys.stderr)
 
 
 @pytest.fixture
