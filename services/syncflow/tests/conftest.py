@@ -59,6 +59,15 @@ async def syncflow_client(syncflow_settings):
 
 
 @pytest.fixture
+def log_lines():
+    """Every log line (DEBUG and up) written during the test."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
+    yield lines
+    logger.remove(sink)
+
+
+@pytest.fixture
 def cli_logging():
     """For tests that invoke the command line in-process: Loguru back on stderr after."""
     yield
