@@ -13,6 +13,7 @@ from bridge_core.auth.users.service import create_user
 from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.testing.asgi import app_client
+from bridge_core.testing.settings import service_test_settings
 
 
 @pytest.fixture(scope="session")
@@ -23,14 +24,7 @@ async def apismith_database_url(create_database):
 
 @pytest.fixture
 def apismith_settings(apismith_database_url, tmp_path):
-    return Settings(
-        environment="test",
-        database_url=apismith_database_url,
-        data_dir=tmp_path,
-        secret_key="test-secret-key-with-enough-length-for-hs256",
-        encryption_key="test-encryption-key",
-        log_file=False,
-    )
+    return service_test_settings(Settings, database_url=apismith_database_url, data_dir=tmp_path)
 
 
 @pytest.fixture

@@ -10,18 +10,16 @@ from apismith.main import build_app
 from apismith.settings import Settings
 from bridge_core.testing.fuzz import fuzz
 from bridge_core.testing.live_server import live_server
+from bridge_core.testing.settings import service_test_settings
 
 
 def _fuzz_apismith(database_url: str, data_dir) -> list[str]:
-    app_settings = Settings(
-        environment="test",
+    app_settings = service_test_settings(
+        Settings,
         database_url=database_url,
         data_dir=data_dir,
-        secret_key="fuzz-secret-key-with-enough-length-for-hs256",
-        encryption_key="fuzz-encryption-key",
         admin_username="fuzz-admin",
         admin_password="fuzz-admin-password",
-        log_file=False,
         log_level="ERROR",
     )
     with live_server(build_app(app_settings)) as base_url:

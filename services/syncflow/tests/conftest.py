@@ -14,6 +14,7 @@ Fixtures others reuse:
 
 import base64
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,11 +24,13 @@ import orjson
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from loguru import logger
 
 from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.testing.asgi import app_client
 from bridge_core.testing.live_server import live_server
+from bridge_core.testing.settings import service_test_settings
 from syncflow.auth.service import create_token
 from syncflow.main import build_app
 from syncflow.settings import Settings
@@ -44,14 +47,8 @@ async def syncflow_database_url(create_database):
 
 @pytest.fixture
 def syncflow_settings(syncflow_database_url, tmp_path):
-    return Settings(
-        environment="test",
-        database_url=syncflow_database_url,
-        data_dir=tmp_path,
-        secret_key="test-secret-key-with-enough-length-for-hs256",
-        encryption_key="test-encryption-key",
-        admin_token=ADMIN_TOKEN,
-        log_file=False,
+    return service_test_settings(
+        Settings, database_url=syncflow_database_url, data_dir=tmp_path, admin_token=ADMIN_TOKEN
     )
 
 
@@ -59,6 +56,24 @@ def syncflow_settings(syncflow_database_url, tmp_path):
 async def syncflow_client(syncflow_settings):
     async with app_client(build_app(syncflow_settings)) as client:
         yield client
+
+
+@pytest.fixture
+def log_lines():
+    """Every log line (DEBUG and up) written during the test."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
+    yield lines
+    logger.remove(sink)
+
+
+@pytest.fixture
+def cli_logging():
+    """For tests that invoke the command line in-process: Loguru back on stderr after."""
+    yield
+    # the command points Loguru at the runner's captured stderr, which is closed afterwards
+    logger.remove()
+    logger.add(sys.stderr)
 
 
 @pytest.fixture
@@ -360,6 +375,20 @@ ORDER_COLUMNS = [
     ("amount", "number"),
     ("rv", "integer"),
 ]
+
+
+@pytest.fixture
+async def customers_entity(syncflow_client, operator_headers, create_source, sample_apis):
+    """An entity (its name) over ``sample_apis``' ``customers``, from a new source."""
+    source = await create_source()
+    name = f"customers_{uuid.uuid4().hex[:8]}"
+    response = await syncflow_client.post(
+        "/api/v1/entities",
+        json={"name": name, "source": source["name"], "api_slug": "customers"},
+        headers=operator_headers,
+    )
+    assert response.status_code == 201, response.text
+    return name
 
 
 @pytest.fixture

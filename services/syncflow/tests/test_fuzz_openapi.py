@@ -8,6 +8,7 @@ import schemathesis
 
 from bridge_core.testing.fuzz import fuzz
 from bridge_core.testing.live_server import live_server
+from bridge_core.testing.settings import service_test_settings
 from syncflow.main import build_app
 from syncflow.settings import Settings
 
@@ -15,14 +16,11 @@ ADMIN_TOKEN = "fuzz-operator-token"
 
 
 def _fuzz_syncflow(database_url: str, data_dir) -> list[str]:
-    app_settings = Settings(
-        environment="test",
+    app_settings = service_test_settings(
+        Settings,
         database_url=database_url,
         data_dir=data_dir,
-        secret_key="fuzz-secret-key-with-enough-length-for-hs256",
-        encryption_key="fuzz-encryption-key",
         admin_token=ADMIN_TOKEN,
-        log_file=False,
         log_level="ERROR",
     )
     with live_server(build_app(app_settings)) as base_url:

@@ -1,10 +1,14 @@
-"""What both command lines do first: read settings (echoing no secret), configure logging."""
+"""What both command lines do first: read settings (echoing no secret), configure logging;
+and how a command runs its async work, a domain error ending it with exit code 1."""
 
-from typing import Annotated
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from bridge_core.errors import BridgeError
 from bridge_core.logging import configure_logging
 from bridge_core.settings import ServiceSettings
 
@@ -31,6 +35,16 @@ def load_settings[S: ServiceSettings](settings_class: type[S], *, service: str) 
         log_dir=settings.data_dir / "logs" if settings.log_file else None,
     )
     return settings
+
+
+def run_or_exit[T](work: Coroutine[Any, Any, T], *, say: Callable[[str], None]) -> T:
+    """``asyncio.run(work)``; a domain error (``BridgeError``) is told with ``say(detail)``
+    and ends the command with exit code 1."""
+    try:
+        return asyncio.run(work)
+    except BridgeError as exc:
+        say(exc.detail)
+        raise typer.Exit(1) from exc
 
 
 def add_version_option(app: typer.Typer, *, program: str, version: str, help_text: str) -> None:

@@ -18,12 +18,12 @@ die once. What each fault does to the request:
 """
 
 import asyncio
-import json
 import random
 from collections import Counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bridge_core.http.asgi_io import replay_body, send_json
 from schedulehub_standin.schemas import FaultPlan
 
 EXPIRE_TOKEN = "expire_token"
@@ -82,12 +82,12 @@ class FaultInjection:
         fault = self.dice.roll()
         plan = self.dice.plan
         if fault == "gone":
-            await _send_json(send, 410, "injected fault: gone")
+            await send_json(send, 410, "injected fault: gone")
         elif fault == "error":
-            await _send_json(send, plan.error_status, "injected fault: server error")
+            await send_json(send, plan.error_status, "injected fault: server error")
         elif fault == "throttle":
             headers = [(b"retry-after", str(plan.retry_after_seconds).encode())]
-            await _send_json(send, 429, "injected fault: too many requests", headers)
+            await send_json(send, 429, "injected fault: too many requests", headers)
         elif fault in ("timeout", "drop"):
             messages: list[Message] = []
 
@@ -104,7 +104,7 @@ class FaultInjection:
             # a client that gives up during the wait has its request abandoned, unapplied:
             # handled later, it could land after the client's retry and its next calls
             if body is not None and not await _leaves_within(receive, plan.slow_seconds):
-                await self.app(scope, _replay(body, receive), send)
+                await self.app(scope, replay_body(body, receive), send)
         else:
             if fault == EXPIRE_TOKEN:
                 scope.setdefault("state", {})[EXPIRE_TOKEN] = True
@@ -146,20 +146,6 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` that hands the app the body read already, then the real stream."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
 async def _drop(messages: list[Message], send: Send) -> None:
     """The head and half the body, then return: the server closes the connection short
     of the declared Content-Length."""
@@ -167,21 +153,3 @@ async def _drop(messages: list[Message], send: Send) -> None:
     body = b"".join(message.get("body", b"") for message in bodies)
     await send(start)
     await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-
-
-async def _send_json(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
-from bridge_core.db.lifecycle import open_database
+from bridge_core.db.lifecycle import open_service_database
 from bridge_core.http.errors import install_error_handlers
 from bridge_core.http.request_guard import RequestGuard
 from schedulehub_standin import __version__
@@ -28,11 +28,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_database(
-            settings.database_url,
-            data_dir=settings.data_dir,
-            database=settings.database_name,
-            migrations=None,
+        async with open_service_database(
+            settings, url=settings.database_url, migrations=None
         ) as database:
             await create_tables(database.engine)
             app.state.database = database

@@ -17,8 +17,7 @@ from apismith.main import SERVICE, build_app
 from apismith.settings import Settings
 from apismith.tables import users
 from bridge_core.auth.users.cli import users_commands
-from bridge_core.cli import add_version_option, load_settings
-from bridge_core.errors import BridgeError
+from bridge_core.cli import add_version_option, load_settings, run_or_exit
 from bridge_core.http.server import serve as run_server
 from bridge_core.http.server import serve_workers
 
@@ -81,11 +80,7 @@ def _in_transaction[T](settings: Settings, work: Callable[[AsyncConnection], Awa
         async with open_migrated_database(settings) as database, database.transaction() as conn:
             return await work(conn)
 
-    try:
-        return asyncio.run(run())
-    except BridgeError as exc:
-        typer.echo(f"apismith: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    return run_or_exit(run(), say=lambda detail: typer.echo(f"apismith: {detail}", err=True))
 
 
 app.add_typer(

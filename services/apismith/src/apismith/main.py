@@ -22,7 +22,7 @@ from apismith.runtime.context import RuntimeContext
 from apismith.runtime.router import router as runtime_router
 from apismith.settings import Settings
 from apismith.tables import users
-from bridge_core.auth.users.service import ensure_first_admin
+from bridge_core.auth.users.service import ensure_configured_admin
 from bridge_core.cli import load_settings
 from bridge_core.crypto import SecretBox
 from bridge_core.http.app import create_app
@@ -46,14 +46,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         async with open_migrated_database(settings) as database:
             app.state.database = database
             app.state.settings = settings
-            if settings.admin_username and settings.admin_password:
-                async with database.transaction() as conn:
-                    await ensure_first_admin(
-                        conn=conn,
-                        table=users,
-                        username=settings.admin_username,
-                        password=settings.admin_password.get_secret_value(),
-                    )
+            await ensure_configured_admin(database, table=users, settings=settings)
             drivers = DriverRegistry(
                 secret_box=SecretBox(settings.encryption_key.get_secret_value()),
                 executor_threads=settings.executor_threads,

@@ -14,20 +14,12 @@ from sqlalchemy import (
     Uuid,
 )
 
+from bridge_core.auth.users.table import users_table
 from bridge_core.db.naming import Json, new_metadata, timestamps
 
 metadata = new_metadata()
 
-users = Table(
-    "users",
-    metadata,
-    Column("uid", Uuid, primary_key=True),
-    Column("username", String(150), nullable=False, unique=True),
-    Column("password_hash", Text, nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("is_active", Boolean, nullable=False, default=True),
-    *timestamps(),
-)
+users = users_table(metadata)
 
 service_tokens = Table(
     "service_tokens",

@@ -52,6 +52,13 @@ async def _create(client, headers, **body):
     return await client.post(BASE, json=body, headers=headers)
 
 
+async def _create_sqlite(client, headers, sqlite_file):
+    """A connection to ``sqlite_file`` under a new name."""
+    return await _create(
+        client, headers, name=_name(), dialect="sqlite", url=f"sqlite:///{sqlite_file}"
+    )
+
+
 async def test_create_read_update_delete(apismith_client, admin_headers, sqlite_file, tmp_path):
     name = _name()
     created = await _create(
@@ -200,13 +207,7 @@ async def test_duplicate_names_are_409(apismith_client, admin_headers, sqlite_fi
 async def test_delete_is_refused_while_apis_use_the_connection(
     apismith_client, admin_headers, apismith_settings, sqlite_file
 ):
-    created = await _create(
-        apismith_client,
-        admin_headers,
-        name=_name(),
-        dialect="sqlite",
-        url=f"sqlite:///{sqlite_file}",
-    )
+    created = await _create_sqlite(apismith_client, admin_headers, sqlite_file)
     uid = uuid.UUID(created.json()["uid"])
     slug = f"parts-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC)
@@ -248,13 +249,7 @@ async def test_delete_is_refused_while_apis_use_the_connection(
 async def test_the_dialect_cannot_change_under_saved_apis(
     apismith_client, admin_headers, sqlite_file, erp_postgres_url
 ):
-    created = await _create(
-        apismith_client,
-        admin_headers,
-        name=_name(),
-        dialect="sqlite",
-        url=f"sqlite:///{sqlite_file}",
-    )
+    created = await _create_sqlite(apismith_client, admin_headers, sqlite_file)
     uid = created.json()["uid"]
     slug = f"parts-{uuid.uuid4().hex[:6]}"
     api = await apismith_client.post(
@@ -401,13 +396,7 @@ async def test_own_metadata_database_is_refused_under_every_alias(
         assert error_message(response) == refusal
         assert SECRET not in response.text
 
-    created = await _create(
-        apismith_client,
-        admin_headers,
-        name=_name(),
-        dialect="sqlite",
-        url=f"sqlite:///{sqlite_file}",
-    )
+    created = await _create_sqlite(apismith_client, admin_headers, sqlite_file)
     for url in aliases[:3]:
         response = await apismith_client.put(
             f"{BASE}/{created.json()['uid']}",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from bridge_core.db.lifecycle import open_database
+from bridge_core.db.lifecycle import open_service_database
 from bridge_core.db.transaction import Database
 from syncflow.settings import Settings
 
@@ -16,20 +16,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @asynccontextmanager
 async def open_databases(settings: Settings) -> AsyncIterator[tuple[Database, Database]]:
     """``(own, target)``, migrated; the same object twice when no target URL is set."""
-    async with open_database(
-        settings.database_url,
-        data_dir=settings.data_dir,
-        database=settings.database_name,
-        migrations=MIGRATIONS,
+    async with open_service_database(
+        settings, url=settings.database_url, migrations=MIGRATIONS
     ) as database:
         if not settings.target_database_url:
             yield database, database
             return
-        async with open_database(
-            settings.target_database_url,
-            data_dir=settings.data_dir,
-            database=settings.database_name,
-            migrations=None,
+        async with open_service_database(
+            settings, url=settings.target_database_url, migrations=None
         ) as target:
             yield database, target
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from loguru import logger
 
-from bridge_core.auth.users.service import ensure_first_admin
+from bridge_core.auth.users.service import ensure_configured_admin
 from bridge_core.http.app import create_app
 from bridge_core.secrets import mask_url
 from syncflow import __version__
@@ -53,14 +53,7 @@ def build_app(
             app.state.target_database = target_database
             app.state.settings = settings
             app.state.clock = clock
-            if settings.admin_username and settings.admin_password:
-                async with database.transaction() as conn:
-                    await ensure_first_admin(
-                        conn=conn,
-                        table=users,
-                        username=settings.admin_username,
-                        password=settings.admin_password.get_secret_value(),
-                    )
+            await ensure_configured_admin(database, table=users, settings=settings)
             context = RunContext(
                 database=database,
                 target_database=target_database,

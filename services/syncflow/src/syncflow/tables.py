@@ -21,20 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from bridge_core.auth.users.table import users_table
 from bridge_core.db.naming import Json, new_metadata, timestamps
 
 metadata = new_metadata()
 
-users = Table(
-    "users",
-    metadata,
-    Column("uid", Uuid, primary_key=True),
-    Column("username", String(150), nullable=False, unique=True),
-    Column("password_hash", Text, nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("is_active", Boolean, nullable=False, default=True),
-    *timestamps(),
-)
+users = users_table(metadata)
 
 operator_tokens = Table(
     "operator_tokens",

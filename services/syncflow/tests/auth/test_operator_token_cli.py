@@ -1,37 +1,23 @@
 """``syncflow tokens create`` prints a working token once and stores only its hash."""
 
 import asyncio
-import sys
 
 import asyncpg
 import pytest
-from loguru import logger
 from typer.testing import CliRunner
 
 from bridge_core.crypto import hash_token
 from bridge_core.db.engine import asyncpg_dsn, to_async_url
+from services.syncflow.tests.commands_env import command_env
 from syncflow.cli import app
 
-
-@pytest.fixture(autouse=True)
-def _console_logging_after_cli():
-    yield
-    # the command points Loguru at the runner's captured stderr, which is closed afterwards
-    logger.remove()
-    logger.add(sys.stderr)
+pytestmark = pytest.mark.usefixtures("cli_logging")
 
 
 async def test_tokens_create_prints_a_token_that_works_and_is_stored_hashed(
     syncflow_settings, syncflow_client
 ):
-    env = {
-        "SYNCFLOW_DATABASE_URL": syncflow_settings.database_url,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_SECRET_KEY": syncflow_settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": syncflow_settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_DATA_DIR": str(syncflow_settings.data_dir),
-        "SYNCFLOW_LOG_FILE": "false",
-    }
+    env = command_env(syncflow_settings)
     # the command runs its own event loop, so it gets a thread of its own
     result = await asyncio.to_thread(
         CliRunner().invoke, app, ["tokens", "create", "--name", "cli-made"], env=env

@@ -1,12 +1,40 @@
 """Console test fixtures: ``sign_in(role)`` signs the in-process client in as a new user
-of that role through the console's form and returns the CSRF token for its posts."""
+of that role through the console's form and returns the CSRF token for its posts;
+``define_parts(rows, field_mappings)`` defines an entity of parts over a new API of
+``fake_apismith`` and returns the entity's body (its name under ``"name"``)."""
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 
 PASSWORD = "console-password-1"
+PART_COLUMNS = [("part_no", "string"), ("description", "string"), ("rv", "integer")]
+
+
+@pytest.fixture
+def define_parts(syncflow_client, admin_headers, fake_apismith, create_source):
+    async def define(
+        rows: list[dict[str, Any]], field_mappings: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        slug = f"parts-{uuid.uuid4().hex[:6]}"
+        fake_apismith.add_api(
+            slug, PART_COLUMNS, business_keys=["part_no"], rowversion_column="rv", rows=rows
+        )
+        source = await create_source()
+        name = slug.replace("-", "_")
+        body = {
+            "name": name,
+            "source": source["name"],
+            "api_slug": slug,
+            "field_mappings": field_mappings or [{"source_field": c} for c, _ in PART_COLUMNS],
+        }
+        created = await syncflow_client.post("/api/v1/entities", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        return body
+
+    return define
 
 
 @pytest.fixture

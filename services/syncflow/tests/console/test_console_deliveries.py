@@ -20,7 +20,6 @@ from syncflow.console.deliveries import back_with
 from syncflow.console.overview import EntityDelivery, delivery_by_entity
 from syncflow.monitoring.schemas import DeliveryStats
 
-COLUMNS = [("part_no", "string"), ("description", "string"), ("rv", "integer")]
 POLLS = 'hx-trigger="every 2s'
 
 
@@ -31,24 +30,10 @@ async def standin(schedulehub_standin):  # noqa: F811 - the fixture imported abo
 
 
 @pytest.fixture
-async def parts(syncflow_client, admin_headers, fake_apismith, create_source):
+async def parts(define_parts):
     """An entity of five parts (P1..P5) that has not been synced yet."""
-    slug = f"parts-{uuid.uuid4().hex[:6]}"
     rows = [{"part_no": f"P{i}", "description": f"part {i}", "rv": i} for i in range(1, 6)]
-    fake_apismith.add_api(
-        slug, COLUMNS, business_keys=["part_no"], rowversion_column="rv", rows=rows
-    )
-    source = await create_source()
-    name = slug.replace("-", "_")
-    body = {
-        "name": name,
-        "source": source["name"],
-        "api_slug": slug,
-        "field_mappings": [{"source_field": c} for c, _ in COLUMNS],
-    }
-    created = await syncflow_client.post("/api/v1/entities", json=body, headers=admin_headers)
-    assert created.status_code == 201, created.text
-    return name
+    return (await define_parts(rows))["name"]
 
 
 async def add_destination(client, headers, entity: str, url: str, **extra: Any) -> dict[str, Any]:

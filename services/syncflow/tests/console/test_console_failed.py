@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-COLUMNS = [("part_no", "string"), ("description", "string"), ("rv", "integer")]
-
 
 async def _finished(client, headers, batch_uid):
     for _ in range(300):
@@ -29,31 +27,22 @@ async def _failed(client, headers, entity):
 
 
 @pytest.fixture
-async def parts(syncflow_client, admin_headers, fake_apismith, create_source):
+async def parts(syncflow_client, admin_headers, define_parts):
     """An entity whose first full sync failed three rows (no description, required);
     then the mapping stops requiring it, so a retry loads them."""
-    slug = f"parts-{uuid.uuid4().hex[:6]}"
     rows = [
         {"part_no": f"P{i}", "description": None if i in (2, 3, 4) else f"part {i}", "rv": i}
         for i in range(1, 6)
     ]
-    fake_apismith.add_api(
-        slug, COLUMNS, business_keys=["part_no"], rowversion_column="rv", rows=rows
-    )
-    source = await create_source()
-    name = slug.replace("-", "_")
-    body = {
-        "name": name,
-        "source": source["name"],
-        "api_slug": slug,
-        "field_mappings": [
+    body = await define_parts(
+        rows,
+        [
             {"source_field": "part_no", "required": True},
             {"source_field": "description", "required": True},
             {"source_field": "rv"},
         ],
-    }
-    created = await syncflow_client.post("/api/v1/entities", json=body, headers=admin_headers)
-    assert created.status_code == 201, created.text
+    )
+    name = body["name"]
     batch = await syncflow_client.post(
         "/api/v1/sync/start", json={"entity": name, "mode": "full"}, headers=admin_headers
     )

@@ -5,7 +5,6 @@ import uuid
 
 import asyncpg
 import pytest
-from loguru import logger
 
 from bridge_core.db.engine import asyncpg_dsn, to_async_url
 from bridge_core.testing.errors import error_message
@@ -16,28 +15,6 @@ ROTATED_SECRET = "whsec_" + base64.b64encode(b"r" * 32).decode()
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def log_lines():
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
-    yield lines
-    logger.remove(sink)
-
-
-@pytest.fixture
-async def customers_entity(syncflow_client, operator_headers, create_source, sample_apis):
-    """A defined entity a destination can name."""
-    source = await create_source()
-    name = f"customers_{uuid.uuid4().hex[:8]}"
-    response = await syncflow_client.post(
-        "/api/v1/entities",
-        json={"name": name, "source": source["name"], "api_slug": "customers"},
-        headers=operator_headers,
-    )
-    assert response.status_code == 201, response.text
-    return name
 
 
 @pytest.fixture

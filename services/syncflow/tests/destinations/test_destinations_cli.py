@@ -2,35 +2,20 @@
 
 import asyncio
 import base64
-import sys
 import uuid
 
 import pytest
-from loguru import logger
 from typer.testing import CliRunner
 
+from services.syncflow.tests.commands_env import command_env
 from syncflow.cli import app
 
-
-@pytest.fixture(autouse=True)
-def _console_logging_after_cli():
-    yield
-    # the command points Loguru at the runner's captured stderr, which is closed afterwards
-    logger.remove()
-    logger.add(sys.stderr)
+pytestmark = pytest.mark.usefixtures("cli_logging")
 
 
 async def test_a_webhook_destination_through_its_life(syncflow_settings, syncflow_client):
     secret = "whsec_" + base64.b64encode(b"c" * 32).decode()
-    env = {
-        "SYNCFLOW_DATABASE_URL": syncflow_settings.database_url,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_SECRET_KEY": syncflow_settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": syncflow_settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_DATA_DIR": str(syncflow_settings.data_dir),
-        "SYNCFLOW_LOG_FILE": "false",
-        "SYNCFLOW_DESTINATION_SECRETS": secret,
-    }
+    env = command_env(syncflow_settings, SYNCFLOW_DESTINATION_SECRETS=secret)
     name = f"hook-{uuid.uuid4().hex[:8]}"
 
     async def run(*args: str):

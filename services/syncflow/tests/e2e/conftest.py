@@ -227,6 +227,25 @@ class World:
         )
         assert response.status_code == 200, response.text
 
+    async def soft_delete_operations(self, max_ratio: float) -> None:
+        """Give ``operations`` a soft delete policy (deletes up to ``max_ratio`` of its rows)."""
+        response = await self.client.put(
+            "/api/v1/entities/operations",
+            json={
+                "source": "erp",
+                "api_slug": f"{self.prefix}-operations",
+                "parent_refs": [
+                    {
+                        "parent_entity": "shop_orders",
+                        "fields": ["order_no"],
+                        "parent_fields": ["order_no"],
+                    }
+                ],
+                "delete_policy": {"mode": "soft", "max_ratio": max_ratio},
+            },
+        )
+        assert response.status_code == 200, response.text
+
     async def verify(self, entity: str) -> dict[str, Any]:
         response = await self.client.post(f"/api/v1/entities/{entity}/verify")
         assert response.status_code == 200, response.text

@@ -14,18 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from services.syncflow.tests.commands_env import command_env
+
 
 def run_cli_on_a_terminal(world, *args: str) -> tuple[int, str]:
-    settings = world.settings
     env = {
         **os.environ,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_DATABASE_URL": settings.database_url,
-        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_SOURCE_TIMEZONE": settings.source_timezone,
-        "SYNCFLOW_LOG_FILE": "false",
-        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
+        **command_env(world.settings, SYNCFLOW_SOURCE_TIMEZONE=world.settings.source_timezone),
         "TERM": "xterm-256color",
     }
     env.pop("NO_COLOR", None)

@@ -9,6 +9,7 @@ import pytest
 from loguru import logger
 from typer.testing import CliRunner
 
+from services.syncflow.tests.commands_env import command_env
 from syncflow.cli import app
 
 
@@ -27,15 +28,7 @@ HEX_FORM = (
 
 
 async def run_cli(world, *args: str):
-    settings = world.settings
-    env = {
-        "SYNCFLOW_DATABASE_URL": settings.database_url,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
-        "SYNCFLOW_LOG_FILE": "false",
-    }
+    env = command_env(world.settings)
     # the command runs its own event loop, so it gets a thread of its own
     return await asyncio.to_thread(CliRunner().invoke, app, ["entities", *args], env=env)
 

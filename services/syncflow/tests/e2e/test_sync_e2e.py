@@ -128,21 +128,7 @@ async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
     await world.erp("UPDATE operations SET hours = 9 WHERE order_no = 'SO-1' AND op_no = 10")
     await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
     # a delete of 1 of 3 rows is within a generous policy
-    await world.client.put(
-        "/api/v1/entities/operations",
-        json={
-            "source": "erp",
-            "api_slug": f"{world.prefix}-operations",
-            "parent_refs": [
-                {
-                    "parent_entity": "shop_orders",
-                    "fields": ["order_no"],
-                    "parent_fields": ["order_no"],
-                }
-            ],
-            "delete_policy": {"mode": "soft", "max_ratio": 0.5},
-        },
-    )
+    await world.soft_delete_operations(max_ratio=0.5)
     second = await world.sync("operations")
     counters = second["counters"]
     assert counters["updated"] == 1

@@ -5,26 +5,17 @@ vouch for to the row-wise stages; these tests run the row-wise stages alone on t
 rows (the reference) and compare every record and every failure.
 """
 
-from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
+from services.syncflow.tests.pipeline.typed_values import shape
 from syncflow.domain import Record
 from syncflow.pipeline.identity import Identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.pipeline.validate import Validator
-
-
-def shape(value):
-    """A value with its exact type (aware datetimes with their offset)."""
-    if isinstance(value, datetime):
-        return ("datetime", value.isoformat())
-    if isinstance(value, date):
-        return ("date", value.isoformat())
-    return (type(value).__name__, value)
 
 
 def row_wise(spec, raws):

@@ -1,23 +1,13 @@
 """Map: rename, transforms, value maps, defaults and conversions to the field type."""
 
 import re
-from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
+from services.syncflow.tests.pipeline.typed_values import shape
 from syncflow.domain import Record, Stage
 from syncflow.pipeline.map import Mapper
-
-
-def shape(value):
-    if isinstance(value, datetime):
-        return ("datetime", value.isoformat())
-    if isinstance(value, date):
-        return ("date", value.isoformat())
-    if isinstance(value, Decimal):
-        return ("Decimal", value)
-    return (type(value).__name__, value)
 
 
 @pytest.mark.cases("map_fields.json", "rows")

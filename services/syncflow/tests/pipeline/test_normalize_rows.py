@@ -1,23 +1,12 @@
 """The Normalizer over whole rows: coercion by column type, options, failures."""
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 import pytest
 
+from services.syncflow.tests.pipeline.typed_values import shape
 from syncflow.domain import Record, Stage
 from syncflow.pipeline.normalize import Normalizer
-
-
-def shape(value):
-    """A value with its exact type (aware datetimes by their ISO text, offset included)."""
-    if isinstance(value, datetime):
-        return ("datetime", value.isoformat())
-    if isinstance(value, date):
-        return ("date", value.isoformat())
-    if isinstance(value, Decimal):
-        return ("Decimal", value)
-    return (type(value).__name__, value)
 
 
 @pytest.mark.cases("normalize_rows.json", "rows")

@@ -13,22 +13,11 @@ from bridge_core.testing.errors import error_message
 CASES = json.loads((Path(__file__).parent / "schedule_422_cases.json").read_text())
 
 
-@pytest.fixture
-async def entity(syncflow_client, operator_headers, create_source, sample_apis):
-    source = await create_source()
-    name = f"customers_{uuid.uuid4().hex[:8]}"
-    response = await syncflow_client.post(
-        "/api/v1/entities",
-        json={"name": name, "source": source["name"], "api_slug": "customers"},
-        headers=operator_headers,
-    )
-    assert response.status_code == 201, response.text
-    return name
-
-
-async def test_create_list_read_replace_and_delete(syncflow_client, operator_headers, entity):
+async def test_create_list_read_replace_and_delete(
+    syncflow_client, operator_headers, customers_entity
+):
     body = {
-        "entity": entity,
+        "entity": customers_entity,
         "mode": "full",
         "cron": "0 19 * * 1-5",
         "timezone": "Europe/Berlin",
@@ -50,7 +39,7 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
 
     uid = schedule["uid"]
     listing = await syncflow_client.get(
-        f"/api/v1/schedules?entity={entity}", headers=operator_headers
+        f"/api/v1/schedules?entity={customers_entity}", headers=operator_headers
     )
     assert listing.status_code == 200
     page = listing.json()
@@ -59,7 +48,7 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
 
     replaced = await syncflow_client.put(
         f"/api/v1/schedules/{uid}",
-        json={"entity": entity, "interval_seconds": 1, "is_active": True},
+        json={"entity": customers_entity, "interval_seconds": 1, "is_active": True},
         headers=operator_headers,
     )
     assert replaced.status_code == 200, replaced.text
@@ -75,13 +64,15 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
 
     paused = await syncflow_client.put(
         f"/api/v1/schedules/{uid}",
-        json={"entity": entity, "interval_seconds": 60, "is_active": False},
+        json={"entity": customers_entity, "interval_seconds": 60, "is_active": False},
         headers=operator_headers,
     )
     assert paused.json()["next_run_at"] is None
 
     # an entity with a schedule cannot be deleted
-    blocked = await syncflow_client.delete(f"/api/v1/entities/{entity}", headers=operator_headers)
+    blocked = await syncflow_client.delete(
+        f"/api/v1/entities/{customers_entity}", headers=operator_headers
+    )
     assert blocked.status_code == 409
     assert "schedule" in error_message(blocked)
 
@@ -94,7 +85,7 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
         assert gone.status_code == 404
     missing = await syncflow_client.put(
         f"/api/v1/schedules/{uuid.uuid4()}",
-        json={"entity": entity, "interval_seconds": 60},
+        json={"entity": customers_entity, "interval_seconds": 60},
         headers=operator_headers,
     )
     assert missing.status_code == 404
@@ -102,10 +93,12 @@ async def test_create_list_read_replace_and_delete(syncflow_client, operator_hea
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 async def test_invalid_schedules_are_422_saying_why(
-    syncflow_client, operator_headers, entity, case
+    syncflow_client, operator_headers, customers_entity, case
 ):
     response = await syncflow_client.post(
-        "/api/v1/schedules", json={"entity": entity, **case["body"]}, headers=operator_headers
+        "/api/v1/schedules",
+        json={"entity": customers_entity, **case["body"]},
+        headers=operator_headers,
     )
     assert response.status_code == 422, response.text
     assert case["message"] in json.dumps(error_message(response))
@@ -121,10 +114,10 @@ async def test_unknown_entity_is_422(syncflow_client, operator_headers):
     assert error_message(response) == "entity: unknown entity 'no_such_entity'"
 
 
-async def test_cron_that_never_fires_is_422(syncflow_client, operator_headers, entity):
+async def test_cron_that_never_fires_is_422(syncflow_client, operator_headers, customers_entity):
     response = await syncflow_client.post(
         "/api/v1/schedules",
-        json={"entity": entity, "cron": "0 0 31 2 *"},
+        json={"entity": customers_entity, "cron": "0 0 31 2 *"},
         headers=operator_headers,
     )
     assert response.status_code == 422

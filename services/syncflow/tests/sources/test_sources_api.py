@@ -2,18 +2,9 @@
 
 import asyncpg
 import pytest
-from loguru import logger
 
 from bridge_core.db.engine import asyncpg_dsn, to_async_url
 from bridge_core.testing.errors import error_message
-
-
-@pytest.fixture
-def log_lines():
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
-    yield lines
-    logger.remove(sink)
 
 
 async def test_create_returns_the_source_without_its_token(

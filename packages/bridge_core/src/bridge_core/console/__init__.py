@@ -5,7 +5,8 @@ the ``htmx.org`` npm package 2.0.11, no build step), a signed session cookie, CS
 every form, English and Persian (right to left) through Babel catalogs, dates and
 numbers in the reader's locale, a light and a dark theme.
 
-A service builds one :class:`~bridge_core.console.kit.ConsoleKit` with its own
+A service builds one :class:`~bridge_core.console.kit.ConsoleKit` (with
+``bridge_core.console.service_kit.service_console_kit``) from its own
 templates, catalog, navigation and sign-in callables, includes ``kit.router()`` and
 its own page router, and renders pages with ``kit.render(...)``.
 """

@@ -1,8 +1,9 @@
 """Open a service's database for its lifetime: resolve the URL, migrate, hand out a Database."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from bridge_core.db.embedded import release_embedded_server
 from bridge_core.db.engine import create_engine, resolve_database_url
@@ -30,3 +31,23 @@ async def open_database(
         await engine.dispose()
         if configured_url is None:
             await release_embedded_server(data_dir)
+
+
+class ServiceDatabaseSettings(Protocol):
+    """What ``open_service_database`` reads of a service's settings."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def database_name(self) -> str: ...
+
+
+def open_service_database(
+    settings: ServiceDatabaseSettings, *, url: str | None, migrations: Path | None
+) -> AbstractAsyncContextManager[Database]:
+    """``open_database`` for a service: the database at ``url`` (one of its settings), else
+    its ``database_name`` on the embedded server kept in its ``data_dir``."""
+    return open_database(
+        url, data_dir=settings.data_dir, database=settings.database_name, migrations=migrations
+    )

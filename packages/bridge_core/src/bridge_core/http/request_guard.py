@@ -9,7 +9,9 @@ Refusals have the service's error shape (``bridge_core.http.errors``).
 import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bridge_core.http.asgi_io import replay_body, send_json
 
 NUL = "\x00"
 
@@ -56,9 +58,9 @@ class RequestGuard:
             body, refusal = await self._read_body(receive)
         if refusal is not None:
             status, detail = refusal
-            await _send_json(send, status, detail)
+            await send_json(send, status, detail)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     def _refuse_early(self, scope: Scope) -> tuple[int, Any] | None:
         raw_path = scope.get("raw_path") or b""
@@ -99,33 +101,3 @@ class RequestGuard:
 
 def _problem(where: str, message: str) -> dict[str, Any]:
     return {"loc": [where], "msg": message, "type": "value_error"}
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` that hands the app the body read already, then the real stream
-    (``http.disconnect``)."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
-async def _send_json(send: Send, status: int, detail: Any) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -19,20 +19,22 @@ carries ``WWW-Authenticate: Bearer``; a 403 means "authenticated, wrong role".
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 
 from apismith.auth import service
 from apismith.auth.principal import Principal
 from apismith.auth.security import ROLES, claims_role
 from apismith.auth.token_cache import get_token_cache
 from apismith.settings import Settings
-from bridge_core.auth.dependencies import bearer_claims, settings_dependency
+from bridge_core.auth.dependencies import (
+    admin_only,
+    bearer_authentication,
+    bearer_claims,
+    settings_dependency,
+)
 from bridge_core.crypto import hash_token
 from bridge_core.db.transaction import get_database
-from bridge_core.errors import Forbidden, Unauthorized
-from bridge_core.http.bearer import bearer_token, unauthorized
-from bridge_core.http.throttle import sign_in_throttle
 
 __all__ = [
     "Admin",
@@ -57,36 +59,24 @@ get_settings = settings_dependency(Settings)
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def authenticate(
-    request: Request,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
-    (429 for an address that has sent too many bad tokens)."""
-    token = bearer_token(request, credentials)
-    throttle = sign_in_throttle(request)
-    throttle.check_bearer(request)
+async def principal_of_token(request: Request, settings: Settings, token: str) -> Principal:
+    """The principal behind an access or service token, or ``Unauthorized`` saying what is
+    wrong; a service token is looked up once and then kept a few seconds (``TokenCache``),
+    asked before the token's signature is checked again."""
     cache = await get_token_cache(request)
     token_hash = hash_token(token)
     known = cache.get(token_hash)  # a service token this process verified seconds ago
     if known is not None:
         return known
-    try:
-        claims = bearer_claims(token, settings=settings, roles=ROLES)
-    except HTTPException as exc:
-        raise throttle.bad_bearer(request, exc) from exc
+    claims = bearer_claims(token, settings=settings, roles=ROLES)
     if claims.typ == "access":
         return Principal(
             uid=claims.subject, name=claims.name, role=claims_role(claims), kind="user"
         )
-    try:
-        async with get_database(request).transaction() as conn:
-            principal = await service.authenticate_service_token(
-                conn=conn, claims=claims, token_hash=token_hash
-            )
-    except Unauthorized as exc:
-        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+    async with get_database(request).transaction() as conn:
+        principal = await service.authenticate_service_token(
+            conn=conn, claims=claims, token_hash=token_hash
+        )
     # never trusted past its own expiry
     life = (
         None
@@ -97,6 +87,11 @@ async def authenticate(
     return principal
 
 
+# the caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+# (429 for an address that has sent too many bad tokens)
+authenticate = bearer_authentication(_bearer, get_settings, principal_of_token)
+
+
 async def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """Any authenticated principal (``reader`` or ``admin``)."""
     return principal
@@ -104,9 +99,7 @@ async def require_reader(principal: Annotated[Principal, Depends(authenticate)])
 
 async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """An authenticated principal with the ``admin`` role, else 403."""
-    if not principal.is_admin:
-        raise Forbidden("admin role required")
-    return principal
+    return admin_only(principal)
 
 
 Reader = Annotated[Principal, Depends(require_reader)]

@@ -32,9 +32,9 @@ from apismith.runtime.context import Runtime
 from apismith.runtime.schemas import ExecuteRequest
 from apismith.settings import Settings
 from apismith.tables import users
-from bridge_core.auth.users.router import console_sign_in
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
 from bridge_core.console.forms import attempt, form_text, validation_detail
+from bridge_core.console.service_kit import service_console_kit
 from bridge_core.db.transaction import Connection, get_database
 from bridge_core.errors import BridgeError, Unauthorized
 from bridge_core.http.paging import PageNumber
@@ -64,14 +64,8 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
             name=claims.name, role=claims.role, can_change=admin, is_admin=admin, uid=claims.subject
         )
 
-    kit = ConsoleKit(
-        service="apismith",
-        template_dir=HERE / "templates",
-        catalog_dir=HERE / "translations",
-        nav=NAV,
-        sign_in=console_sign_in(table=users, settings=settings),
-        session_user=session_user,
-        secure_cookies=settings.environment not in ("development", "test"),
+    kit = service_console_kit(
+        "apismith", HERE, NAV, users=users, settings=settings, session_user=session_user
     )
     pages = _pages(kit, settings)
     pages.include_router(access_pages(kit, settings))

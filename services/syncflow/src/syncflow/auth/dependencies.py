@@ -20,16 +20,14 @@ a viewer sees everything and changes nothing. ``Admin`` is for user management.
 from typing import Annotated, cast, get_args
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge_core.auth.dependencies import settings_dependency
+from bridge_core.auth.dependencies import admin_only, bearer_authentication, settings_dependency
 from bridge_core.auth.tokens import decode_token
 from bridge_core.db.transaction import get_database
 from bridge_core.errors import Forbidden, ServiceUnavailable, Unauthorized
-from bridge_core.http.bearer import bearer_token, unauthorized
-from bridge_core.http.throttle import sign_in_throttle
 from syncflow.auth import service
 from syncflow.auth.principal import ADMIN_TOKEN_NAME, Principal, Role
 from syncflow.auth.security import PREFIX, is_admin_token, verified_token_uid
@@ -81,20 +79,9 @@ async def principal_of_token(request: Request, settings: Settings, token: str) -
     )
 
 
-async def authenticate(
-    request: Request,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
-    (429 for an address that has sent too many bad tokens)."""
-    token = bearer_token(request, credentials)
-    throttle = sign_in_throttle(request)
-    throttle.check_bearer(request)
-    try:
-        return await principal_of_token(request, settings, token)
-    except Unauthorized as exc:
-        raise throttle.bad_bearer(request, unauthorized(exc.detail)) from exc
+# the caller behind the ``Authorization: Bearer`` header, or 401 saying what is wrong
+# (429 for an address that has sent too many bad tokens)
+authenticate = bearer_authentication(_bearer, get_settings, principal_of_token)
 
 
 async def require_change_rights(
@@ -108,9 +95,7 @@ async def require_change_rights(
 
 async def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """A principal with the ``admin`` role, else 403."""
-    if not principal.is_admin:
-        raise Forbidden("admin role required")
-    return principal
+    return admin_only(principal)
 
 
 Operator = Annotated[Principal, Depends(require_change_rights)]

@@ -1,16 +1,13 @@
 """What every ``syncflow`` command runs on: its settings, and its migrated databases with a
 domain error turned into an exit with the error's message."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
-import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridge_core.cli import load_settings
+from bridge_core.cli import load_settings, run_or_exit
 from bridge_core.db.transaction import Database
-from bridge_core.errors import BridgeError
 from syncflow.databases import open_databases
 from syncflow.main import SERVICE
 from syncflow.settings import Settings
@@ -29,11 +26,7 @@ def with_databases[T](settings: Settings, work: Callable[[Database, Database], A
         async with open_databases(settings) as (database, target):
             return await work(database, target)
 
-    try:
-        return asyncio.run(run())
-    except BridgeError as exc:
-        errors.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
+    return run_or_exit(run(), say=lambda detail: errors.print(f"[red]error:[/red] {detail}"))
 
 
 def in_transaction[T](settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BeforeValidator
 
-from bridge_core.auth.users.router import console_sign_in
 from bridge_core.console import ConsoleKit, ConsoleUser, NavItem
+from bridge_core.console.service_kit import service_console_kit
 from bridge_core.db.transaction import Connection
 from bridge_core.errors import BadRequest
 from bridge_core.http.paging import PageNumber
@@ -76,14 +76,8 @@ def build_console(settings: Settings) -> tuple[ConsoleKit, APIRouter]:
             is_admin=principal.is_admin,
         )
 
-    kit = ConsoleKit(
-        service="syncflow",
-        template_dir=HERE / "templates",
-        catalog_dir=HERE / "translations",
-        nav=NAV,
-        sign_in=console_sign_in(table=users, settings=settings),
-        session_user=session_user,
-        secure_cookies=settings.environment != "development" and settings.environment != "test",
+    kit = service_console_kit(
+        "syncflow", HERE, NAV, users=users, settings=settings, session_user=session_user
     )
     pages = _pages(kit)
     pages.include_router(definition_pages(kit, settings))

@@ -2,24 +2,18 @@
 flags, roles, delivery states and operations, navigation), listed so the catalogs can be
 checked for every one of them."""
 
+from typing import get_args
+
+from syncflow.auth.principal import Role
 from syncflow.console.deliveries import STATES
 from syncflow.console.overview import FLAG_TEXTS
 from syncflow.console.pages import NAV
+from syncflow.domain import COUNTER_NAMES
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 MODES = ("incremental", "full", "retry", "resolve")
-COUNTERS = (
-    "fetched",
-    "inserted",
-    "updated",
-    "unchanged",
-    "failed",
-    "duplicate",
-    "pending",
-    "deleted",
-    "resolved",
-)
-ROLES = ("admin", "operator", "viewer")
+COUNTERS = COUNTER_NAMES
+ROLES: tuple[str, ...] = get_args(Role)
 DELIVERY_STATES = STATES
 OPERATIONS = ("insert", "update", "delete")
 CHART_LABELS = ("rows", "seconds", "max")

@@ -13,7 +13,7 @@ Two kinds, because batches may run in other processes than the one scraped:
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -88,29 +88,33 @@ class DatabaseGauges(Collector):
         for (entity, status), count in sorted(snapshot.batches.items()):
             batches.add_metric([entity, status], count)
         yield batches
-        failed = GaugeMetricFamily(
-            "syncflow_failed_records", "Open (unresolved) failed records", labels=["entity"]
+        yield _by_entity(
+            "syncflow_failed_records",
+            "Open (unresolved) failed records",
+            snapshot.failed_records,
         )
-        for entity, count in sorted(snapshot.failed_records.items()):
-            failed.add_metric([entity], count)
-        yield failed
-        pending = GaugeMetricFamily(
+        yield _by_entity(
             "syncflow_pending_children",
             "Children parked until their parent arrives",
-            labels=["entity"],
-        )
-        for entity, count in sorted(snapshot.pending_children.items()):
-            pending.add_metric([entity], count)
-        yield pending
-        since = GaugeMetricFamily(
-            "syncflow_seconds_since_last_success",
-            "Seconds since the entity's last completed batch",
-            labels=["entity"],
+            snapshot.pending_children,
         )
         now = time.time()
-        for entity, at in sorted(snapshot.last_success.items()):
-            since.add_metric([entity], max(now - at.timestamp(), 0.0))
-        yield since
+        yield _by_entity(
+            "syncflow_seconds_since_last_success",
+            "Seconds since the entity's last completed batch",
+            {
+                entity: max(now - at.timestamp(), 0.0)
+                for entity, at in snapshot.last_success.items()
+            },
+        )
+
+
+def _by_entity(name: str, documentation: str, values: Mapping[str, float]) -> GaugeMetricFamily:
+    """A gauge with one sample per entity (in entity order)."""
+    family = GaugeMetricFamily(name, documentation, labels=["entity"])
+    for entity, value in sorted(values.items()):
+        family.add_metric([entity], value)
+    return family
 
 
 DATABASE_GAUGES = DatabaseGauges()

@@ -81,27 +81,23 @@ class TrackingRepository(Repository):
     async def advance_cursor(self, *, entity: str, cursor: Any, batch_uid: UUID) -> None:
         """Move the entity's committed cursor (only ever in the transaction that stored
         the rows)."""
-        now = datetime.now(UTC)
-        statement = insert(entity_state).values(
-            entity_name=entity, cursor=cursor, last_batch_uid=batch_uid, updated_at=now
-        )
-        await self.conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[entity_state.c.entity_name],
-                set_={"cursor": cursor, "last_batch_uid": batch_uid, "updated_at": now},
-            )
-        )
+        await self._save_state(entity, cursor=cursor, last_batch_uid=batch_uid)
 
     async def mark_success(self, *, entity: str, batch_uid: UUID) -> None:
         """Remember when the entity last synced successfully."""
         now = datetime.now(UTC)
-        statement = insert(entity_state).values(
-            entity_name=entity, last_success_at=now, last_batch_uid=batch_uid, updated_at=now
+        await self._save_state(
+            entity, last_success_at=now, last_batch_uid=batch_uid, updated_at=now
         )
+
+    async def _save_state(self, entity: str, **values: Any) -> None:
+        """Insert or update the entity's ``entity_state`` row with ``values`` (``updated_at``
+        now unless given)."""
+        values.setdefault("updated_at", datetime.now(UTC))
+        statement = insert(entity_state).values(entity_name=entity, **values)
         await self.conn.execute(
             statement.on_conflict_do_update(
-                index_elements=[entity_state.c.entity_name],
-                set_={"last_success_at": now, "last_batch_uid": batch_uid, "updated_at": now},
+                index_elements=[entity_state.c.entity_name], set_=values
             )
         )
 

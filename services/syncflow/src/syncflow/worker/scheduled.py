@@ -6,9 +6,11 @@ fenced, and never beside another batch of the same entity. An entity that is bus
 is simply looked at again at the next poll.
 """
 
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
 from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.transaction import Database
 from bridge_core.errors import Conflict
@@ -30,22 +32,38 @@ async def enqueue_due_runs(*, ctx: RunContext) -> int:
     return len(queued)
 
 
+async def _queue_each(
+    ctx: RunContext,
+    names: Iterable[str],
+    queue: Callable[[AsyncConnection, str], Awaitable[None]],
+    *,
+    done: str,
+) -> int:
+    """``queue`` a batch for each entity in a transaction of its own; an entity that is
+    busy (``Conflict``) is passed over until the next poll. How many were queued."""
+    queued = 0
+    for name in names:
+        try:
+            async with ctx.database.transaction() as conn:
+                await queue(conn, name)
+        except Conflict:
+            continue
+        logger.bind(entity=name).info(done)
+        queued += 1
+    return queued
+
+
 async def retry_failed_records(*, ctx: RunContext) -> int:
     """Queue a ``retry`` batch for every entity with failed records due for a retry
     (backoff: ``domain.next_retry_delay`` with ``FAILED_RETRY_*``; at most
     ``settings.max_retries``)."""
     async with ctx.database.transaction() as conn:
         names = await MaintenanceRepository(conn).entities_with_due_failures(now=ctx.now())
-    queued = 0
-    for name in names:
-        try:
-            async with ctx.database.transaction() as conn:
-                await sync_service.retry_failed(conn, entity=name, due_only=True)
-        except Conflict:
-            continue
-        logger.bind(entity=name).info("queued a retry of failed records")
-        queued += 1
-    return queued
+
+    async def queue(conn: AsyncConnection, name: str) -> None:
+        await sync_service.retry_failed(conn, entity=name, due_only=True)
+
+    return await _queue_each(ctx, names, queue, done="queued a retry of failed records")
 
 
 async def retry_pending_children(*, ctx: RunContext) -> int:
@@ -54,16 +72,11 @@ async def retry_pending_children(*, ctx: RunContext) -> int:
     child goes to failed records with stage ``resolve``)."""
     async with ctx.database.transaction() as conn:
         names = await MaintenanceRepository(conn).entities_with_due_children(now=ctx.now())
-    queued = 0
-    for name in names:
-        try:
-            async with ctx.database.transaction() as conn:
-                await sync_service.retry_parked(conn, entity=name)
-        except Conflict:
-            continue
-        logger.bind(entity=name).info("queued a retry of parked children")
-        queued += 1
-    return queued
+
+    async def queue(conn: AsyncConnection, name: str) -> None:
+        await sync_service.retry_parked(conn, entity=name)
+
+    return await _queue_each(ctx, names, queue, done="queued a retry of parked children")
 
 
 async def prune_history(*, ctx: RunContext) -> int:

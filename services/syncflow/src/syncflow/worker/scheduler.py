@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -44,31 +45,20 @@ class WorkerScheduler:
         )
         if executor is None:
             return
-        self._add(
-            "enqueue-due-runs",
-            lambda: scheduled.enqueue_due_runs(ctx=ctx),
-            seconds=settings.schedule_poll_seconds,
+        # each job is idempotent and takes this process's context
+        worker_jobs: tuple[tuple[str, Callable[..., Awaitable[int | None]], float], ...] = (
+            ("enqueue-due-runs", scheduled.enqueue_due_runs, settings.schedule_poll_seconds),
+            ("retry-failed-records", scheduled.retry_failed_records, settings.retry_poll_seconds),
+            (
+                "retry-pending-children",
+                scheduled.retry_pending_children,
+                settings.retry_poll_seconds,
+            ),
+            ("prune-history", scheduled.prune_history, settings.prune_interval_seconds),
+            ("prune-deliveries", scheduled.prune_deliveries, settings.prune_interval_seconds),
         )
-        self._add(
-            "retry-failed-records",
-            lambda: scheduled.retry_failed_records(ctx=ctx),
-            seconds=settings.retry_poll_seconds,
-        )
-        self._add(
-            "retry-pending-children",
-            lambda: scheduled.retry_pending_children(ctx=ctx),
-            seconds=settings.retry_poll_seconds,
-        )
-        self._add(
-            "prune-history",
-            lambda: scheduled.prune_history(ctx=ctx),
-            seconds=settings.prune_interval_seconds,
-        )
-        self._add(
-            "prune-deliveries",
-            lambda: scheduled.prune_deliveries(ctx=ctx),
-            seconds=settings.prune_interval_seconds,
-        )
+        for name, job, seconds in worker_jobs:
+            self._add(name, partial(job, ctx=ctx), seconds=seconds)
 
     def _add(self, name: str, job: Callable[[], Awaitable[int | None]], *, seconds: float) -> None:
         async def run() -> None:

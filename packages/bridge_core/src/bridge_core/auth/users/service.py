@@ -24,6 +24,7 @@ from bridge_core.auth.passwords import (
 from bridge_core.auth.tokens import TokenClaims, issue_access_token, issue_refresh_token
 from bridge_core.auth.users.repository import UserRepository
 from bridge_core.auth.users.schemas import MIN_PASSWORD_LENGTH, TokenPair
+from bridge_core.db.transaction import Database
 from bridge_core.errors import Conflict, Unauthorized, Unprocessable
 from bridge_core.settings import ServiceSettings
 
@@ -31,6 +32,7 @@ __all__ = [
     "INVALID_CREDENTIALS",
     "User",
     "create_user",
+    "ensure_configured_admin",
     "ensure_first_admin",
     "list_users",
     "login",
@@ -100,6 +102,21 @@ async def ensure_first_admin(
         return False
     logger.info("first admin {} created from settings", username)
     return True
+
+
+async def ensure_configured_admin(
+    database: Database, *, table: Table, settings: ServiceSettings
+) -> None:
+    """At a service's start: the first admin of its settings (``admin_username`` and
+    ``admin_password``), created when both are set and no user exists yet."""
+    if settings.admin_username and settings.admin_password:
+        async with database.transaction() as conn:
+            await ensure_first_admin(
+                conn=conn,
+                table=table,
+                username=settings.admin_username,
+                password=settings.admin_password.get_secret_value(),
+            )
 
 
 async def verify_credentials(
