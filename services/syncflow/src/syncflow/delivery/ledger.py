@@ -210,7 +210,7 @@ class DeliveryLedger(Repository):
 
     async def start_batch(self, batch_uid: UUID, *, now: datetime) -> list[dict[str, Any]]:
         """Mark the batch's pending events ``delivering``; its events by id."""
-        await self.conn.execute(
+        rows = await self.conn.execute(
             update(deliveries)
             .where(deliveries.c.batch_uid == batch_uid, deliveries.c.state == "pending")
             .values(
@@ -218,13 +218,9 @@ class DeliveryLedger(Repository):
                 first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, now),
                 updated_at=now,
             )
+            .returning(*deliveries.c)
         )
-        rows = await self.conn.execute(
-            select(deliveries)
-            .where(deliveries.c.batch_uid == batch_uid, deliveries.c.state == "delivering")
-            .order_by(deliveries.c.event_id)
-        )
-        return [dict(row) for row in rows.mappings()]
+        return sorted((dict(row) for row in rows.mappings()), key=lambda row: row["event_id"])
 
     async def set_state(
         self,
