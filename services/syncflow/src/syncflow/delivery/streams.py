@@ -32,7 +32,12 @@ class StreamRepository(Repository):
                 "INSERT INTO delivery_streams (destination_uid, entity_name, cursor, "
                 "next_check_at, updated_at) "
                 "SELECT d.uid, e.name, 0, :now, :now FROM destinations d CROSS JOIN entities e "
-                "WHERE jsonb_array_length(d.entities) = 0 OR d.entities ? e.name "
+                "WHERE (jsonb_array_length(d.entities) = 0 OR d.entities ? e.name) "
+                # streams that exist are left out before the insert: an insert that meets
+                # one waits for whichever transaction holds its lease row (0.3-0.6 s while
+                # batches are recorded), and it ran once a second in the claim transaction
+                "AND NOT EXISTS (SELECT 1 FROM delivery_streams s "
+                "WHERE s.destination_uid = d.uid AND s.entity_name = e.name) "
                 # one order for every worker: concurrent inserts never wait on each other
                 # in a cycle
                 "ORDER BY d.uid, e.name ON CONFLICT DO NOTHING"
