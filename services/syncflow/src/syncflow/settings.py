@@ -56,6 +56,10 @@ class Settings(ServiceSettings):
         le=32,
         description="batches of one delivery stream out at once (their keys never overlap)",
     )
+    delivery_during_sync: bool = Field(
+        default=False,
+        description="deliver an entity's events while a sync of it runs (default: after it)",
+    )
     delivery_retry_base_seconds: float = Field(
         default=2.0, gt=0, description="first delivery retry delay (doubled per attempt, jittered)"
     )

@@ -131,6 +131,7 @@ class DeliveryRunner:
                 worker_id=self.worker_id,
                 lease_seconds=self.settings.lease_seconds,
                 now=self.now(),
+                during_sync=self.settings.delivery_during_sync,
             )
         if stream is None:
             return False
