@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import ARRAY, BigInteger, and_, any_, cast, func, insert, select, text, update
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
@@ -269,7 +269,9 @@ class DeliveryLedger(Repository):
             update(deliveries)
             .where(
                 deliveries.c.destination_uid == destination_uid,
-                deliveries.c.event_id.in_(event_ids),
+                # one array parameter: one statement text whatever the batch's size (an
+                # IN list of 1,000 bind parameters was compiled again for every batch)
+                deliveries.c.event_id == any_(cast(event_ids, ARRAY(BigInteger))),
                 deliveries.c.state == "delivering",
             )
             .values(values)
