@@ -1,8 +1,9 @@
 """All SQL on deliveries (one outbox event on its way to one destination) and attempts.
 
 The worker holding a stream's lease (:mod:`syncflow.delivery.streams`) copies new outbox
-events into ``deliveries`` (the stream's ``cursor`` remembers how far), forms a batch,
-sends it and records the outcome, fenced by the lease.
+events into ``deliveries`` (the stream's ``cursor`` remembers how far), forms batches,
+sends them and records each outcome, fenced by the lease. Several batches of a stream
+may be out at once: a key in one keeps it out of the others (below).
 
 Order per key: a batch takes a key only when every undelivered event of that key is
 pending and in no batch yet, and then takes all of them (``form_batch``). A key with an
@@ -13,6 +14,7 @@ at the same destination (parents before children).
 
 import json
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +46,11 @@ _WAITING_FOR_RETRY = "deliveries.state = 'pending' AND deliveries.batch_uid IS N
 def _json_text(value: Any) -> str:
     """A JSON document as text (the outbox's jsonb comes decoded or as text)."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _by_event_id(result: Any) -> list[dict[str, Any]]:
+    """Deliveries an ``UPDATE ... RETURNING`` changed, oldest event first."""
+    return sorted((dict(row) for row in result.mappings()), key=itemgetter("event_id"))
 
 
 def _open_events(alias: str) -> str:
@@ -161,10 +168,12 @@ class DeliveryLedger(Repository):
 
     async def form_batch(
         self, destination_uid: UUID, entity: str, *, keys: int, batch_uid: UUID, now: datetime
-    ) -> int:
-        """Put up to ``keys`` keys, oldest first, into a new batch: keys whose undelivered
-        events are all pending and unbatched, and whose parents have no undelivered event
-        here (see the module doc); how many events it holds.
+    ) -> list[dict[str, Any]]:
+        """Put up to ``keys`` keys, oldest first, into a new batch and start it: keys whose
+        undelivered events are all pending and unbatched, and whose parents have no
+        undelivered event here (see the module doc); its events by id, ``delivering``
+        (batched and started by one ``UPDATE``: each is one row version fewer than
+        batching then starting, of four an event is written as).
 
         The oldest unbatched events are read a window at a time (keyset on the event id)
         and their keys checked with one set-based query each, so the cost grows with the
@@ -195,16 +204,27 @@ class DeliveryLedger(Repository):
             if len(chosen) >= keys or len(window) < keys * 2:
                 break
         if not chosen:
-            return 0
-        result = await self.conn.execute(
-            text(
-                "UPDATE deliveries SET batch_uid = :b, updated_at = :now "
-                f"WHERE uid IN (SELECT o.uid FROM {_open_events('o')} "
-                "WHERE o.state = 'pending' AND o.batch_uid IS NULL)"
-            ),
-            {"d": destination_uid, "e": entity, "b": batch_uid, "keys": chosen, "now": now},
+            return []
+        rows = await self.conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.uid.in_(
+                    text(
+                        f"SELECT o.uid FROM {_open_events('o')} "
+                        "WHERE o.state = 'pending' AND o.batch_uid IS NULL"
+                    ).columns(deliveries.c.uid)
+                )
+            )
+            .values(
+                batch_uid=batch_uid,
+                state="delivering",
+                first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, now),
+                updated_at=now,
+            )
+            .returning(*deliveries.c),
+            {"d": destination_uid, "e": entity, "keys": chosen},
         )
-        return int(result.rowcount)
+        return _by_event_id(rows)
 
     async def _blocked(self, destination_uid: UUID, entity: str, keys: list[str]) -> set[str]:
         """Which of ``keys`` must wait: an undelivered event of theirs is in flight, waits
@@ -239,7 +259,7 @@ class DeliveryLedger(Repository):
             )
             .returning(*deliveries.c)
         )
-        return sorted((dict(row) for row in rows.mappings()), key=lambda row: row["event_id"])
+        return _by_event_id(rows)
 
     async def set_state(
         self,

@@ -225,7 +225,7 @@ class DeliveryRunner:
             )
             if not formed:
                 break
-            batches[batch_uid] = await ledger.start_batch(batch_uid, now=self.now())
+            batches[batch_uid] = formed
         return batches
 
     async def _parents_copied(self, conn: Any, destination: Any, entity: str) -> bool:
