@@ -25,7 +25,7 @@ def _database_now() -> Any:
 def _syncing() -> Any:
     """A sync batch of the stream's entity is running and its worker alive (lease held):
     its events wait until it ends, so that the sync has the cores to itself (on the
-    2-core bench machine the delivered entity's full sync took 4.4-4.7x a plain one while
+    2-core bench machine the delivered entity's full sync took 2.6-4.7x a plain one while
     delivering, 1.3-1.9x waiting; bench/RESULTS.md). A batch whose worker died holds
     nothing back."""
     return (
