@@ -29,6 +29,7 @@ from syncflow.cli import app
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.runner import DeliveryRunner
 from syncflow.orchestration.state import RunContext
+from syncflow.sync.repository import BatchRepository
 from syncflow.worker import scheduled
 
 ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
@@ -294,6 +295,24 @@ async def test_batches_of_a_stream_go_out_side_by_side_and_keep_each_keys_order(
         if a[0] == b[0] and a_start < b_end and b_start < a_end
     ]
     assert overlapping, "no two batches of an entity were out at once"
+
+
+async def test_an_entity_is_delivered_once_no_live_sync_of_it_runs(world, standin):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await world.sync("parts")
+    # a sync of parts running on another worker, whose lease is alive
+    async with world.app.state.database.transaction() as conn:
+        batches = BatchRepository(conn)
+        running = await batches.create(entity="parts", mode="incremental", dry_run=False)
+        await batches.claim(running["uid"], worker_id="elsewhere", lease_seconds=600)
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await asyncio.sleep(3 * world.settings.delivery_poll_seconds + 0.5)
+    assert await held(standin, "parts") == {}
+    assert (await deliveries(world, state="delivered"))["total"] == 0
+    async with world.app.state.database.transaction() as conn:
+        await BatchRepository(conn).finish(running["uid"], worker_id=None, status="cancelled")
+    await assert_delivered_exactly(world, standin, entities=["parts"])
 
 
 async def test_a_410_pauses_the_destination_with_the_reason(world, standin):

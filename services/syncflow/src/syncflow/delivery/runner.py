@@ -195,11 +195,12 @@ class DeliveryRunner:
             batches = await self._start_batches(conn, ledger, destination, entity)
         if not batches:
             return len(events) == COPY_LIMIT
+        client = await self._client(destination, entity)  # once: the batches share it
         # a batch that fails here is abandoned with the others (cancelled): their events
         # stay delivering and the next step sends them again by state
         async with asyncio.TaskGroup() as group:
             for batch_uid, rows in batches.items():
-                group.create_task(self._send(destination, entity, batch_uid, rows))
+                group.create_task(self._send(client, destination, entity, batch_uid, rows))
         return True
 
     async def _start_batches(
@@ -278,9 +279,13 @@ class DeliveryRunner:
         return client
 
     async def _send(
-        self, destination: Any, entity: str, batch_uid: UUID, rows: list[dict[str, Any]]
+        self,
+        client: Client,
+        destination: Any,
+        entity: str,
+        batch_uid: UUID,
+        rows: list[dict[str, Any]],
     ) -> None:
-        client = await self._client(destination, entity)
         async with self.target_database.transaction() as target:
             events = await OutboxRepository(target).events_to_send(
                 [r["event_id"] for r in rows], paths=destination["entity_paths"]
