@@ -141,6 +141,39 @@ async def test_update_and_delete_of_unknown_or_deleted_uids_fail(api):
     assert body["failures"][0]["record"] == {"uid": unknown}
 
 
+async def test_an_update_naming_a_uid_twice_applies_the_first_and_fails_the_second(
+    api, schedulehub_standin
+):
+    await api.post("/orders/batch/insert", json={"records": [record("a1"), record("b2")]})
+    held = (await api.post("/orders/batch/query", json={"erp_key_hashes": ["a1", "b2"]})).json()
+    uids = {r["erp_key_hash"]: r["uid"] for r in held["records"]}
+    updated = await api.post(
+        "/orders/batch/update",
+        json={
+            "updates": [
+                {"uid": uids["a1"], "data": record("a1", "d1", qty=1)},
+                {"uid": uids["b2"], "data": record("b2", "d1", qty=2)},
+                {"uid": uids["a1"], "data": record("a1", "d2", qty=3)},
+            ]
+        },
+    )
+    body = updated.json()
+    assert body["success_count"] == 2
+    assert [f["error"] for f in body["failures"]] == ["uid appears twice in this call"]
+    found = await api.post("/orders/batch/query", json={"erp_key_hashes": ["a1", "b2"]})
+    assert {r["erp_key_hash"]: (r["erp_data_hash"], r["qty"]) for r in found.json()["records"]} == {
+        "a1": ("d1", 1),
+        "b2": ("d1", 2),
+    }
+    log = await schedulehub_standin.control.log(entity="orders")
+    assert [(e["erp_key_hash"], e["op"], e["erp_data_hash"]) for e in log] == [
+        ("a1", "insert", "d0"),
+        ("b2", "insert", "d0"),
+        ("a1", "update", "d1"),
+        ("b2", "update", "d1"),
+    ]
+
+
 async def test_records_that_are_not_records_fail_alone(api):
     response = await api.post(
         "/orders/batch/insert",

@@ -205,11 +205,15 @@ async def update_records(
         parsed.append((sent, uid, record))
     held = {h.uid: h for h in await repo.lock_by_uids(entity, [uid for _, uid, _ in parsed])}
     accepted: list[tuple[dict[str, Any], uuid.UUID, NewRecord]] = []
+    seen: set[uuid.UUID] = set()
     for sent, uid, record in parsed:
         error, reason = _update_error(held.get(uid), record, runtime, entity)
+        if error is None and uid in seen:
+            error, reason = "uid appears twice in this call", "duplicate"
         if error is not None:
             outcome.fail(sent, error, reason=reason)
             continue
+        seen.add(uid)
         key = held[uid].erp_key_hash
         accepted.append((sent, uid, _with_key(record, key)))
     missing = await _missing_parents(repo, runtime, [record for _, _, record in accepted])

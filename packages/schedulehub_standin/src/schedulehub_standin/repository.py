@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from bridge_core.ids import new_id_texts
 from schedulehub_standin import exact_json
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
 
+# the columns of an apply log entry that come from the change
+_APPLIED = ("erp_key_hash", "uid", "op", "erp_data_hash", "erp_rowversion")
 # the columns an insert takes from the records sent
 _STORED = (
     "erp_key_hash",
@@ -55,6 +57,46 @@ def _keys(keys: Collection[str]) -> Any:
 
 def _uids(uids: Collection[uuid.UUID]) -> Any:
     return literal(list(uids), ARRAY(Uuid))
+
+
+_STORED_COLUMNS = (
+    column("erp_key_hash", Text),
+    column("uid", Uuid),
+    column("erp_data_hash", Text),
+    column("erp_rowversion", Text),
+    column("erp_ref_str", Text),
+    column("parent_refs", JSONB),
+    column("data", JSONB),
+)
+_APPLIED_COLUMNS = (
+    column("erp_key_hash", Text),
+    column("uid", Uuid),
+    column("op", Text),
+    column("erp_data_hash", Text),
+    column("erp_rowversion", Text),
+)
+
+
+def _incoming(columns: Sequence[Any]) -> Any:
+    """Rows sent as one JSON array parameter ``rows`` (JSON text with every digit: the
+    JSONB type would use json.dumps), as a table: one statement whatever their number."""
+    return (
+        func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+        .table_valued(*columns)
+        .render_derived(name="incoming", with_types=True)
+    )
+
+
+def _stored_row(record: "NewRecord", uid: uuid.UUID | str) -> dict[str, Any]:
+    return {
+        "erp_key_hash": record.erp_key_hash,
+        "uid": str(uid),  # asyncpg's own UUID type is not orjson's
+        "erp_data_hash": record.erp_data_hash,
+        "erp_rowversion": record.erp_rowversion,
+        "erp_ref_str": record.erp_ref_str,
+        "parent_refs": record.parent_refs,
+        "data": record.data,
+    }
 
 
 def _as_api_record(*, deleted_at: bool = False) -> Any:
@@ -143,20 +185,7 @@ class RecordRepository(Repository):
         """
         if not new:
             return {}
-        incoming = (
-            # the records as JSON text with every digit (the JSONB type would use json.dumps)
-            func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
-            .table_valued(
-                column("erp_key_hash", Text),
-                column("uid", Uuid),
-                column("erp_data_hash", Text),
-                column("erp_rowversion", Text),
-                column("erp_ref_str", Text),
-                column("parent_refs", JSONB),
-                column("data", JSONB),
-            )
-            .render_derived(name="incoming", with_types=True)
-        )
+        incoming = _incoming(_STORED_COLUMNS)
         statement = pg_insert(records).from_select(
             [*_STORED, "entity", "created_at", "updated_at"],
             select(
@@ -209,15 +238,7 @@ class RecordRepository(Repository):
             .cte("logged")
         )
         rows = [
-            {
-                "erp_key_hash": record.erp_key_hash,
-                "uid": uid,
-                "erp_data_hash": record.erp_data_hash,
-                "erp_rowversion": record.erp_rowversion,
-                "erp_ref_str": record.erp_ref_str,
-                "parent_refs": record.parent_refs,
-                "data": record.data,
-            }
+            _stored_row(record, uid)
             # in key order, so that racing calls take their row locks in one order (no deadlock)
             for record, uid in zip(
                 sorted(new, key=lambda r: r.erp_key_hash), new_id_texts(len(new)), strict=True
@@ -258,31 +279,22 @@ class RecordRepository(Repository):
     async def replace(
         self, entity: str, changes: Sequence[tuple[uuid.UUID, NewRecord]], *, now: datetime
     ) -> None:
-        """Replace what live records hold (locked by the caller)."""
+        """Replace what live records hold (locked by the caller), in one statement."""
         if not changes:
             return
+        incoming = _incoming(_STORED_COLUMNS)
         await self.conn.execute(
             update(records)
-            .where(records.c.entity == entity, records.c.uid == bindparam("b_uid"))
+            .where(records.c.entity == entity, records.c.uid == incoming.c.uid)
             .values(
-                erp_data_hash=bindparam("b_data_hash"),
-                erp_rowversion=bindparam("b_rowversion"),
-                erp_ref_str=bindparam("b_ref_str"),
-                parent_refs=cast(bindparam("b_parent_refs", type_=Text), JSONB),
-                data=cast(bindparam("b_data", type_=Text), JSONB),
+                erp_data_hash=incoming.c.erp_data_hash,
+                erp_rowversion=incoming.c.erp_rowversion,
+                erp_ref_str=incoming.c.erp_ref_str,
+                parent_refs=incoming.c.parent_refs,
+                data=incoming.c.data,
                 updated_at=now,
             ),
-            [
-                {
-                    "b_uid": uid,
-                    "b_data_hash": record.erp_data_hash,
-                    "b_rowversion": record.erp_rowversion,
-                    "b_ref_str": record.erp_ref_str,
-                    "b_parent_refs": exact_json.dumps(record.parent_refs).decode(),
-                    "b_data": exact_json.dumps(record.data).decode(),
-                }
-                for uid, record in changes
-            ],
+            {"rows": exact_json.dumps([_stored_row(r, uid) for uid, r in changes]).decode()},
         )
 
     async def soft_delete(self, entity: str, uids: Collection[uuid.UUID], *, now: datetime) -> None:
@@ -297,23 +309,21 @@ class RecordRepository(Repository):
     async def log(
         self, entity: str, applied: Sequence[Applied], *, via: str, now: datetime
     ) -> None:
+        """Add changes to the apply log, in their order, in one statement."""
         if not applied:
             return
+        incoming = _incoming(_APPLIED_COLUMNS)
         await self.conn.execute(
-            insert(apply_log),
-            [
-                {
-                    "entity": entity,
-                    "erp_key_hash": change.erp_key_hash,
-                    "uid": change.uid,
-                    "op": change.op,
-                    "via": via,
-                    "erp_data_hash": change.erp_data_hash,
-                    "erp_rowversion": change.erp_rowversion,
-                    "at": now,
-                }
-                for change in applied
-            ],
+            insert(apply_log).from_select(
+                ["entity", *_APPLIED, "via", "at"],
+                select(
+                    _value(entity),
+                    *(incoming.c[name] for name in _APPLIED),
+                    _value(via),
+                    _value(now),
+                ),
+            ),
+            {"rows": orjson.dumps([{**asdict(c), "uid": str(c.uid)} for c in applied]).decode()},
         )
 
     async def receive_webhook(

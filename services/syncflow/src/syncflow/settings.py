@@ -50,6 +50,16 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(
         default=4, ge=1, le=64, description="delivery streams one worker delivers at once"
     )
+    delivery_batches_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="batches of one delivery stream out at once (their keys never overlap)",
+    )
+    delivery_during_sync: bool = Field(
+        default=False,
+        description="deliver an entity's events while a sync of it runs (default: after it)",
+    )
     delivery_retry_base_seconds: float = Field(
         default=2.0, gt=0, description="first delivery retry delay (doubled per attempt, jittered)"
     )

@@ -275,6 +275,13 @@ deliveries = Table(
         "key_hash",
         postgresql_where="state <> 'delivered'",
     ),
+    Index(
+        "ix_deliveries_retry",
+        "destination_uid",
+        "entity_name",
+        "event_id",
+        postgresql_where="state = 'pending' AND batch_uid IS NOT NULL",
+    ),
     Index("ix_deliveries_batch", "batch_uid"),
     Index("ix_deliveries_state", "destination_uid", "entity_name", "state"),
 )

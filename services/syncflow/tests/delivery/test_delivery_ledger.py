@@ -58,9 +58,7 @@ async def take(database, uid, entity, keys=10) -> list[tuple[int, str]]:
     """Form a batch and start it: ``(event id, key letter)`` of its events."""
     async with database.transaction() as conn:
         ledger = DeliveryLedger(conn)
-        batch = uuid.uuid4()
-        await ledger.form_batch(uid, entity, keys=keys, batch_uid=batch, now=NOW)
-        rows = await ledger.start_batch(batch, now=NOW)
+        rows = await ledger.form_batch(uid, entity, keys=keys, batch_uid=uuid.uuid4(), now=NOW)
     return [(r["event_id"], r["key_hash"][0]) for r in rows]
 
 

@@ -29,6 +29,7 @@ from syncflow.cli import app
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.runner import DeliveryRunner
 from syncflow.orchestration.state import RunContext
+from syncflow.sync.repository import BatchRepository
 from syncflow.worker import scheduled
 
 ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
@@ -267,6 +268,51 @@ async def test_a_paused_destination_catches_up_in_order(world, standin):
     assert await held(standin, "parts") == {}
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
     await assert_delivered_exactly(world, standin)
+
+
+async def test_batches_of_a_stream_go_out_side_by_side_and_keep_each_keys_order(world, standin):
+    # one key per batch and slow answers, so that several batches of an entity are out
+    # at once while the same keys change round after round
+    await standin.control.set_rules(require_parents=True)
+    hub = await add_schedulehub(world, standin, batch_size=1, timeout_s=5)
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await sync_all(world, "full")
+    for round_ in (1, 2):
+        await change_the_erp(world, round_)
+        await sync_all(world)
+    await standin.control.set_faults(slow_rate=1, slow_seconds=0.1)
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await assert_delivered_exactly(world, standin)
+    spans: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for item in (await deliveries(world, state="delivered"))["items"]:
+        for attempt in item["attempts"]:
+            start = datetime.fromisoformat(attempt["attempted_at"])
+            end = start + timedelta(milliseconds=attempt["latency_ms"])
+            spans[(item["entity"], item["batch_uid"])] = (start, end)
+    overlapping = [
+        (a, b)
+        for (a, (a_start, a_end)), (b, (b_start, b_end)) in itertools.combinations(spans.items(), 2)
+        if a[0] == b[0] and a_start < b_end and b_start < a_end
+    ]
+    assert overlapping, "no two batches of an entity were out at once"
+
+
+async def test_an_entity_is_delivered_once_no_live_sync_of_it_runs(world, standin):
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await world.sync("parts")
+    # a sync of parts running on another worker, whose lease is alive
+    async with world.app.state.database.transaction() as conn:
+        batches = BatchRepository(conn)
+        running = await batches.create(entity="parts", mode="incremental", dry_run=False)
+        await batches.claim(running["uid"], worker_id="elsewhere", lease_seconds=600)
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
+    await asyncio.sleep(3 * world.settings.delivery_poll_seconds + 0.5)
+    assert await held(standin, "parts") == {}
+    assert (await deliveries(world, state="delivered"))["total"] == 0
+    async with world.app.state.database.transaction() as conn:
+        await BatchRepository(conn).finish(running["uid"], worker_id=None, status="cancelled")
+    await assert_delivered_exactly(world, standin, entities=["parts"])
 
 
 async def test_a_410_pauses_the_destination_with_the_reason(world, standin):

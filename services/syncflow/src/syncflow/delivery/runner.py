@@ -6,13 +6,15 @@ One step on a leased stream (a destination's delivery of one entity):
    sent again as it was: ScheduleHub by state, webhooks under the same ``webhook-id``);
 2. new outbox events (target database) are copied into ``deliveries`` and the stream's
    cursor moves past them, in one transaction;
-3. a batch due for a retry is sent again, else a new batch is formed (see
-   :mod:`syncflow.delivery.ledger` for the order rules); a child entity waits until
-   its parents' streams have copied their outbox;
-4. the outcome is recorded, fenced by the lease: delivered, dead-lettered, or pending
-   until the next retry (exponential backoff with jitter, ``Retry-After`` honoured,
-   dead-lettered once ``delivery_retry_horizon_seconds`` have passed since the first
-   attempt); a 410 pauses the destination with the reason.
+3. batches due for a retry are sent again and new batches are formed (see
+   :mod:`syncflow.delivery.ledger` for the order rules), up to
+   ``delivery_batches_in_flight`` out at once: their keys never overlap, so a key's
+   later event never overtakes its earlier one; a child entity waits until its
+   parents' streams have copied their outbox;
+4. each batch's outcome is recorded as it comes, fenced by the lease: delivered,
+   dead-lettered, or pending until the next retry (exponential backoff with jitter,
+   ``Retry-After`` honoured, dead-lettered once ``delivery_retry_horizon_seconds`` have
+   passed since the first attempt); a 410 pauses the destination with the reason.
 
 The lease is renewed by a heartbeat while a batch is out. A worker killed mid-batch
 leaves its events ``delivering``; its lease expires and any worker resumes the stream.
@@ -39,7 +41,7 @@ from syncflow.delivery.outcome import SentBatch
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schedulehub import ScheduleHubClient
 from syncflow.delivery.streams import StreamRepository
-from syncflow.delivery.transport import DeliveryFailed
+from syncflow.delivery.transport import Attempt, DeliveryFailed, recording
 from syncflow.delivery.webhook import WebhookClient
 from syncflow.destinations import service as destinations_service
 from syncflow.entities import service as entities_service
@@ -68,8 +70,8 @@ class DeliveryRunner:
         self.worker_id = worker_id
         self.now = now
         self._stopping = asyncio.Event()
-        # one client per stream: a stream is delivered by one lane at a time, so a client's
-        # recorded attempts are that stream's
+        # one client per stream (a ScheduleHub login lasts); its batches in flight record
+        # their attempts apart (transport.recording)
         self._clients: dict[tuple[UUID, str], tuple[datetime, Client]] = {}
         self._streams_checked = 0.0
 
@@ -129,6 +131,7 @@ class DeliveryRunner:
                 worker_id=self.worker_id,
                 lease_seconds=self.settings.lease_seconds,
                 now=self.now(),
+                during_sync=self.settings.delivery_during_sync,
             )
         if stream is None:
             return False
@@ -176,7 +179,8 @@ class DeliveryRunner:
                 return
 
     async def _step(self, stream: dict[str, Any]) -> bool:
-        """Copy new events, then send one batch; whether there may be more to do now."""
+        """Copy new events, then send up to ``delivery_batches_in_flight`` batches at once;
+        whether there may be more to do now."""
         destination = stream["destination"]
         entity = stream["entity_name"]
         uid = destination["uid"]
@@ -188,24 +192,42 @@ class DeliveryRunner:
             ledger = DeliveryLedger(conn)
             await ledger.resume_interrupted(uid, entity, now=self.now())
             await ledger.add_events(uid, entity, events=events, now=self.now())
-            batch_uid = await ledger.due_batch(uid, entity, now=self.now())
-            if batch_uid is None and await self._parents_copied(conn, destination, entity):
-                batch_uid = new_id()
-                formed = await ledger.form_batch(
-                    uid,
-                    entity,
-                    keys=destination["batch_size"],
-                    batch_uid=batch_uid,
-                    now=self.now(),
-                )
-                if not formed:
-                    batch_uid = None
-            rows = await ledger.start_batch(batch_uid, now=self.now()) if batch_uid else []
-        if not rows:
+            batches = await self._start_batches(conn, ledger, destination, entity)
+        if not batches:
             return len(events) == COPY_LIMIT
-        assert batch_uid is not None
-        await self._send(destination, entity, batch_uid, rows)
+        client = await self._client(destination, entity)  # once: the batches share it
+        # a batch that fails here is abandoned with the others (cancelled): their events
+        # stay delivering and the next step sends them again by state
+        async with asyncio.TaskGroup() as group:
+            for batch_uid, rows in batches.items():
+                group.create_task(self._send(client, destination, entity, batch_uid, rows))
         return True
+
+    async def _start_batches(
+        self, conn: Any, ledger: DeliveryLedger, destination: Any, entity: str
+    ) -> dict[UUID, list[dict[str, Any]]]:
+        """Due retries first, then new batches, up to ``delivery_batches_in_flight``,
+        started: their events by batch. Keys of two batches never overlap (a key in a
+        batch blocks the next one's formation), so batches may go out side by side."""
+        uid = destination["uid"]
+        limit = self.settings.delivery_batches_in_flight
+        batches: dict[UUID, list[dict[str, Any]]] = {}
+        while len(batches) < limit:
+            due = await ledger.due_batch(uid, entity, now=self.now())
+            if due is None:
+                break
+            batches[due] = await ledger.start_batch(due, now=self.now())
+        if len(batches) == limit or not await self._parents_copied(conn, destination, entity):
+            return batches
+        while len(batches) < limit:
+            batch_uid = new_id()
+            formed = await ledger.form_batch(
+                uid, entity, keys=destination["batch_size"], batch_uid=batch_uid, now=self.now()
+            )
+            if not formed:
+                break
+            batches[batch_uid] = formed
+        return batches
 
     async def _parents_copied(self, conn: Any, destination: Any, entity: str) -> bool:
         """Whether the destination's streams of the entity's parents have copied every
@@ -257,31 +279,37 @@ class DeliveryRunner:
         return client
 
     async def _send(
-        self, destination: Any, entity: str, batch_uid: UUID, rows: list[dict[str, Any]]
+        self,
+        client: Client,
+        destination: Any,
+        entity: str,
+        batch_uid: UUID,
+        rows: list[dict[str, Any]],
     ) -> None:
-        client = await self._client(destination, entity)
-        client.transport.attempts.clear()
         async with self.target_database.transaction() as target:
             events = await OutboxRepository(target).events_to_send(
                 [r["event_id"] for r in rows], paths=destination["entity_paths"]
             )
         outcome: Outcome | None
         failure: DeliveryFailed | None
+        attempts: list[Attempt]
         if any(row["event_id"] not in events for row in rows):
             # replayed after retention removed its outbox row: nothing left to send
             gone = "the outbox event was pruned (retention)"
             outcome, failure = Outcome(dead={row["event_id"]: gone for row in rows}), None
+            attempts = []
         else:
-            outcome, failure = await self._apply(
-                client, destination, entity, batch_uid, rows, events
-            )
+            with recording() as attempts:
+                outcome, failure = await self._apply(
+                    client, destination, entity, batch_uid, rows, events
+                )
         await self._record(
             SentBatch(
                 destination=destination,
                 entity=entity,
                 batch_uid=batch_uid,
                 rows=rows,
-                attempts=list(client.transport.attempts),
+                attempts=attempts,
                 outcome=outcome,
                 failure=failure,
             )

@@ -2,8 +2,10 @@
 
 Every request a delivery makes (ScheduleHub's login, refresh, query, insert, update,
 delete; a webhook call) is one :class:`Attempt`: when, what, the status, the latency and
-the first KB of the answer. A request that fails the whole batch raises
-:class:`DeliveryFailed`, whose ``action`` says what happens to the batch:
+the first KB of the answer, collected by the :func:`recording` it is made in (each
+batch in flight has its own, though the batches of a stream share one client). A
+request that fails the whole batch raises :class:`DeliveryFailed`, whose ``action``
+says what happens to the batch:
 
 - ``retry``: timeouts, dropped connections, 429 and 5xx (``Retry-After`` honoured);
 - ``dead``: any other 4xx, and an answer that is not what the contract says;
@@ -11,7 +13,10 @@ the first KB of the answer. A request that fails the whole batch raises
 """
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -31,6 +36,21 @@ class Attempt:
     status_code: int | None = None
     response: str | None = None
     error: str | None = None
+
+
+# the attempts of the batch the running task sends (see :func:`recording`)
+_attempts: ContextVar[list[Attempt] | None] = ContextVar("delivery_attempts", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Attempt]]:
+    """Collect the attempts made in this block, by this task only."""
+    attempts: list[Attempt] = []
+    token = _attempts.set(attempts)
+    try:
+        yield attempts
+    finally:
+        _attempts.reset(token)
 
 
 class DeliveryFailed(Exception):
@@ -72,10 +92,10 @@ def _classify(response: httpx.Response, request: str) -> DeliveryFailed | None:
 
 @dataclass
 class Transport:
-    """An ``httpx.AsyncClient`` for one destination that records every request."""
+    """An ``httpx.AsyncClient`` for one destination that records every request made
+    inside :func:`recording`."""
 
     http: httpx.AsyncClient
-    attempts: list[Attempt] = field(default_factory=list)
 
     async def send(
         self,
@@ -120,8 +140,11 @@ class Transport:
         return response
 
     def _record(self, request: str, started: datetime, clock: float, **outcome: Any) -> None:
+        attempts = _attempts.get()
+        if attempts is None:
+            return
         latency = round((time.perf_counter() - clock) * 1000, 2)
-        self.attempts.append(
+        attempts.append(
             Attempt(request=request, attempted_at=started, latency_ms=latency, **outcome)
         )
 
