@@ -46,6 +46,9 @@ from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
 
 CONNECT_TIMEOUT_S = 10.0
+# an ERP's connections are the ERP's: one left idle this long is closed (asyncpg's default
+# keeps it five minutes, per connection registered in APISmith)
+IDLE_CONNECTION_S = 30.0
 
 _DATA_TYPES = {
     "int2": "integer",
@@ -138,6 +141,7 @@ class PostgresDriver(Driver):
                     min_size=0,
                     max_size=self.options.pool_size,
                     timeout=CONNECT_TIMEOUT_S,
+                    max_inactive_connection_lifetime=IDLE_CONNECTION_S,
                     init=_init_connection,
                     server_settings={
                         "application_name": "apismith",
