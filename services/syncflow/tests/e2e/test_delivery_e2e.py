@@ -25,6 +25,7 @@ from schedulehub_standin.testing import (
     schedulehub_standin,  # noqa: F401 - fixture
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
+from services.syncflow.tests.commands_env import command_env
 from syncflow.cli import app
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.runner import DeliveryRunner
@@ -492,15 +493,7 @@ async def test_the_cli_lists_dead_letters_and_replays_them(world, standin, cli_l
     await standin.control.set_rules([{"entity": "parts", "field": "part_no", "equals": "P-002"}])
     await world.sync("parts")
     await settled(world, ["parts"])
-    settings = world.settings
-    env = {
-        "SYNCFLOW_DATABASE_URL": settings.database_url,
-        "SYNCFLOW_ENVIRONMENT": "test",
-        "SYNCFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "SYNCFLOW_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "SYNCFLOW_DATA_DIR": str(settings.data_dir),
-        "SYNCFLOW_LOG_FILE": "false",
-    }
+    env = command_env(world.settings)
 
     async def run(*args: str):
         return await asyncio.to_thread(CliRunner().invoke, app, ["deliveries", *args], env=env)
