@@ -30,6 +30,7 @@ from bridge_core.db.engine import create_engine, to_async_url
 from bridge_core.db.transaction import Database
 from bridge_core.testing.asgi import app_client
 from bridge_core.testing.live_server import live_server
+from bridge_core.testing.logs import captured_log_lines
 from bridge_core.testing.settings import service_test_settings
 from syncflow.auth.service import create_token
 from syncflow.main import build_app
@@ -61,10 +62,8 @@ async def syncflow_client(syncflow_settings):
 @pytest.fixture
 def log_lines():
     """Every log line (DEBUG and up) written during the test."""
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
-    yield lines
-    logger.remove(sink)
+    with captured_log_lines() as lines:
+        yield lines
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from loguru import logger
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from apismith.tables import apis, connections
 from bridge_core.crypto import SecretBox
 from bridge_core.testing.errors import error_message
+from bridge_core.testing.logs import captured_log_lines
 
 SECRET = "Sup3r-S3cret-pw"
 BASE = "/api/v1/connections"
@@ -38,10 +38,8 @@ async def erp_postgres_url(create_database):
 @pytest.fixture
 def logged():
     """Every log message written while the test runs."""
-    messages: list[str] = []
-    sink = logger.add(lambda message: messages.append(str(message)), level="DEBUG")
-    yield messages
-    logger.remove(sink)
+    with captured_log_lines() as messages:
+        yield messages
 
 
 def _name() -> str:
