@@ -162,13 +162,20 @@ def tree(process: psutil.Process) -> list[psutil.Process]:
     return [process]
 
 
+def process_cpu(process: psutil.Process) -> float:
+    """CPU seconds (user + system) of one process; 0 for one that is gone."""
+    with contextlib.suppress(psutil.Error):
+        times = process.cpu_times()
+        return float(times.user + times.system)
+    return 0.0
+
+
 def tree_usage(process: psutil.Process) -> tuple[float, int]:
     """CPU seconds (user + system) and RSS bytes of ``process`` and its children."""
     cpu, rss = 0.0, 0
     for member in tree(process):
+        cpu += process_cpu(member)
         with contextlib.suppress(psutil.Error):
-            times = member.cpu_times()
-            cpu += times.user + times.system
             rss += member.memory_info().rss
     return cpu, rss
 
@@ -176,20 +183,11 @@ def tree_usage(process: psutil.Process) -> tuple[float, int]:
 def postgres_cpu() -> float:
     """CPU seconds of the PostgreSQL backends serving this bench's databases (their process
     titles name the database; APISmith's pooled connections live through the run)."""
-    total = 0.0
-    for member in psutil.process_iter(["name", "cmdline"]):
-        if member.info["name"] == "postgres" and PREFIX in " ".join(member.info["cmdline"] or ()):
-            with contextlib.suppress(psutil.Error):
-                times = member.cpu_times()
-                total += times.user + times.system
-    return total
-
-
-def process_cpu(process: psutil.Process) -> float:
-    with contextlib.suppress(psutil.Error):
-        times = process.cpu_times()
-        return float(times.user + times.system)
-    return 0.0
+    return sum(
+        process_cpu(member)
+        for member in psutil.process_iter(["name", "cmdline"])
+        if member.info["name"] == "postgres" and PREFIX in " ".join(member.info["cmdline"] or ())
+    )
 
 
 @dataclass
