@@ -91,7 +91,7 @@ class WorkerSupervisor:
 
     def _start(self) -> BaseProcess:
         process = self._context.Process(
-            target=_run_worker, args=(self.factory, self.host, self.port), daemon=False
+            target=_run_worker, args=(self.factory, self.host, self.port)
         )
         process.start()
         return process
