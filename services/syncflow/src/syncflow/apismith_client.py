@@ -14,23 +14,34 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+import pyarrow as pa
 
 from bridge_core.http.client import ServiceClient, ServiceClientError
 from syncflow.domain import ApiColumn, api_columns
 
 API = "/api/v1"
 NDJSON = "application/x-ndjson"
+ARROW = "application/vnd.apache.arrow.stream"
+# execute answers Arrow when it can, JSON otherwise (an older APISmith, a test double)
+PAGE_ACCEPT = f"{ARROW}, application/json;q=0.5"
 # APISmith caps its page size; listing APIs in pages of this size keeps each call small
 LIST_PAGE_SIZE = 100
 
 
 class ExecutedPage(NamedTuple):
-    """One page of an API's rows; ``next_cursor`` is ``None`` on the last page."""
+    """One page of an API's rows; ``next_cursor`` is ``None`` on the last page. A JSON
+    page holds ``rows``; an Arrow page holds ``table`` (and no ``rows``)."""
 
     rows: list[dict[str, Any]]
     next_cursor: str | None
     total: int | None
     columns: tuple[ApiColumn, ...]
+    table: pa.Table | None = None
+
+    @property
+    def data(self) -> list[dict[str, Any]] | pa.Table:
+        """The page's rows as they came: the Arrow table or the JSON rows."""
+        return self.rows if self.table is None else self.table
 
 
 class ApiSmithClient(ServiceClient):
@@ -95,11 +106,14 @@ class ApiSmithClient(ServiceClient):
         cursor: str | None,
         include_total: bool = False,
         params: dict[str, Any] | None = None,
+        arrow: bool = False,
     ) -> ExecutedPage:
-        """One page of rows (``POST /runtime/{slug}/execute``), in keyset order."""
-        body = await self._object(
+        """One page of rows (``POST /runtime/{slug}/execute``), in keyset order; with
+        ``arrow``, asked for as an Arrow IPC stream (JSON still read if that is the answer)."""
+        path = f"{API}/runtime/{quote(slug, safe='')}/execute"
+        response = await self.request(
             "POST",
-            f"{API}/runtime/{quote(slug, safe='')}/execute",
+            path,
             json={
                 "params": params or {},
                 "filters": filters,
@@ -108,7 +122,18 @@ class ApiSmithClient(ServiceClient):
                 "cursor": cursor,
                 "include_total": include_total,
             },
+            headers={"Accept": PAGE_ACCEPT} if arrow else None,
         )
+        if response.headers.get("content-type", "").startswith(ARROW):
+            return self._arrow_page(slug, response)
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise ServiceClientError(
+                self.service, f"POST {path} answered with a body that is not JSON"
+            ) from exc
+        if not isinstance(body, dict):
+            raise ServiceClientError(self.service, f"POST {path} did not answer an object")
         rows, metadata = body.get("data"), body.get("metadata")
         if not isinstance(rows, list) or not isinstance(metadata, dict):
             raise ServiceClientError(
@@ -120,6 +145,29 @@ class ApiSmithClient(ServiceClient):
             next_cursor=metadata.get("next_cursor"),
             total=total if isinstance(total, int) else None,
             columns=api_columns(metadata.get("columns")),
+        )
+
+    def _arrow_page(self, slug: str, response: httpx.Response) -> ExecutedPage:
+        """An Arrow execute answer: the rows in the IPC stream, the page's metadata in the
+        ``APISmith-*`` headers and the columns in the schema's ``apismith.columns``."""
+        try:
+            table = pa.ipc.open_stream(response.content).read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ServiceClientError(
+                self.service, f"execute of {slug!r} answered a broken Arrow stream: {exc}"
+            ) from exc
+        metadata = table.schema.metadata or {}
+        try:
+            columns = orjson.loads(metadata.get(b"apismith.columns", b"[]"))
+        except orjson.JSONDecodeError:
+            columns = []
+        total = response.headers.get("apismith-total-rows")
+        return ExecutedPage(
+            rows=[],
+            next_cursor=response.headers.get("apismith-next-cursor"),
+            total=int(total) if total is not None and total.isdigit() else None,
+            columns=api_columns(columns),
+            table=table,
         )
 
     async def stream_rows(

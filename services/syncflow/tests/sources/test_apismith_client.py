@@ -88,7 +88,7 @@ async def test_execute_pages_through_every_row_in_keyset_order(fake_apismith, pa
 
 async def test_execute_passes_filters_and_keeps_exact_values_as_strings(fake_apismith, parts_api):
     async with _client(fake_apismith) as client:
-        rows, next_cursor, total, _ = await client.execute_page(
+        rows, next_cursor, total, _, table = await client.execute_page(
             "parts",
             filters=[{"field": "rv", "operator": "gte", "value": 24}],
             sort=[{"field": "rv", "direction": "desc"}],
@@ -98,7 +98,7 @@ async def test_execute_passes_filters_and_keeps_exact_values_as_strings(fake_api
     assert rows == [ROWS[24], ROWS[23]]
     assert rows[0]["price"] == "25.10"
     assert rows[0]["changed_at"] == "2025-01-26T08:00:00+01:00"
-    assert (next_cursor, total) == (None, None)
+    assert (next_cursor, total, table) == (None, None, None)
 
 
 async def test_stream_yields_every_row_from_ndjson(fake_apismith, parts_api):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.repository import OutboxRepository
@@ -28,19 +29,20 @@ from syncflow.domain import (
 from syncflow.entities.service import child_specs, load_spec
 from syncflow.faults import crash_point
 from syncflow.monitoring import metrics
+from syncflow.orchestration.lane_chunk import LaneWriter
 from syncflow.orchestration.session import BatchSession
 from syncflow.orchestration.setup import EntityPlan
 from syncflow.orchestration.state import (
     BatchState,
     ChunkOutcome,
-    Prepared,
     RunContext,
     StopRequested,
 )
 from syncflow.pipeline import delta, resolve
+from syncflow.pipeline.frames.rows import last_json_value
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
-from syncflow.pipeline.prepare import EntityPipeline
+from syncflow.pipeline.prepare import EntityPipeline, PreparedPage
 from syncflow.pipeline.track import TrackingRepository
 
 # parked children are freed down this many generations (never around a cycle of refs)
@@ -60,25 +62,31 @@ class ChunkWriter:
 
     async def write_chunk(
         self,
-        raws: list[dict[str, Any]],
-        prepared: Prepared,
+        raws: list[dict[str, Any]] | pa.Table,
+        prepared: PreparedPage,
         *,
         retried: Sequence[dict[str, Any]] = (),
         before: dict[str, float],
     ) -> None:
-        """Commit one chunk: target rows, tracking rows, seen keys, cursor and checkpoint
-        in one transaction (``retried``: the failed records these rows came from)."""
+        """Commit one chunk (``raws``: its rows as fetched, JSON rows or an Arrow page):
+        target rows, tracking rows, seen keys, cursor and checkpoint in one transaction
+        (``retried``: the failed records these rows came from)."""
         state, spec = self.state, self.plan.spec
-        records, failures = prepared
-        outcome = ChunkOutcome(counters=Counters(fetched=len(raws)))
+        records, failures, lane = prepared
+        fetched = raws.num_rows if isinstance(raws, pa.Table) else len(raws)
+        outcome = ChunkOutcome(counters=Counters(fetched=fetched))
         # a retried row that fails again carries its retry count on
         retries = {
-            id(raw): int(row["retry_count"]) + 1 for raw, row in zip(raws, retried, strict=False)
+            id(raw): int(row["retry_count"]) + 1
+            for raw, row in zip(raws if retried else (), retried, strict=False)
         }
         state.stage = Stage.LOAD
         async with self.session.transactions() as (conn, target):
             if retried:
                 await TrackingRepository(conn).close_failures([r["uid"] for r in retried])
+            if lane is not None:
+                rest = await LaneWriter(self).write(conn, target, lane, outcome)
+                records = [*records, *rest]
             await self.write_records(conn, target, spec, records, failures, outcome, retries)
             crash_point("track")
             start = time.perf_counter()
@@ -287,8 +295,9 @@ class ChunkWriter:
         return resolved
 
 
-def last_rowversion(spec: EntitySpec, raws: Sequence[dict[str, Any]]) -> Any:
-    """The cursor after a page: its last non-NULL rowversion, as APISmith sent it.
+def last_rowversion(spec: EntitySpec, raws: Sequence[dict[str, Any]] | pa.Table) -> Any:
+    """The cursor after a page: its last non-NULL rowversion, as APISmith sent it (in
+    JSON's form, from an Arrow page).
 
     Pages come in rowversion order, so this is the page's highest; failed rows count
     too (they wait in failed_records), so a bad row is not re-read by every run.
@@ -296,4 +305,6 @@ def last_rowversion(spec: EntitySpec, raws: Sequence[dict[str, Any]]) -> Any:
     if spec.delta_strategy is not DeltaStrategy.ROWVERSION or spec.rowversion_field is None:
         return None
     name = spec.rowversion_field
+    if isinstance(raws, pa.Table):
+        return last_json_value(raws, name)
     return next((raw[name] for raw in reversed(raws) if raw.get(name) is not None), None)

@@ -9,6 +9,7 @@ from syncflow.domain import RowFailure, Stage, next_retry_delay
 from syncflow.orchestration.chunk import ChunkWriter
 from syncflow.orchestration.state import BatchState, ChunkOutcome, RunContext, StopRequested
 from syncflow.pipeline import resolve
+from syncflow.pipeline.prepare import PreparedPage
 from syncflow.pipeline.track import TrackingRepository
 
 
@@ -42,7 +43,7 @@ class SecondChances:
             raws = [r["raw_data"] for r in rows]
             before = dict(state.seconds)
             state.stage = Stage.NORMALIZE
-            prepared = self.writer.plan.pipeline.prepare(raws, state.seconds)
+            prepared = PreparedPage(*self.writer.plan.pipeline.prepare(raws, state.seconds))
             await self.writer.write_chunk(raws, prepared, retried=rows, before=before)
 
     async def resolve_parked(self) -> None:

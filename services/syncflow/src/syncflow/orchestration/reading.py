@@ -5,17 +5,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from typing import Any
 
 from syncflow.domain import Stage
 from syncflow.faults import crash_point
 from syncflow.orchestration.chunk import ChunkWriter
 from syncflow.orchestration.setup import EntityPlan
-from syncflow.orchestration.state import BatchState, Prepared
+from syncflow.orchestration.state import BatchState
 from syncflow.pipeline import fetch
+from syncflow.pipeline.prepare import PreparedPage
 
 # ... prepared in a worker thread, with the seconds each stage took there
-Timed = tuple[Prepared, dict[str, float]]
+Timed = tuple[PreparedPage, dict[str, float]]
 
 
 class PageReader:
@@ -60,14 +60,14 @@ class PageReader:
         while True:
             await self.pace()
             state.stage = Stage.NORMALIZE
-            records, failures = await self.prepared(prepared)
+            ready = await self.prepared(prepared)
             if page.total is not None:
                 state.checkpoint["total"] = page.total
                 self.writer.session.pacing.plan_total(page.total)
             state.checkpoint["page_cursor"] = page.next_cursor
             if page.next_cursor is None:
                 state.checkpoint["phase"] = "deletes" if self.plan.detect_deletes else "done"
-                await self.writer.write_chunk(page.rows, (records, failures), before=before)
+                await self.writer.write_chunk(page.data, ready, before=before)
                 return
             following_before = dict(state.seconds)
             following = await self.next_page(pages)
@@ -76,7 +76,7 @@ class PageReader:
             before[Stage.FETCH] = before.get(Stage.FETCH, 0.0) + (
                 state.seconds[Stage.FETCH] - following_before.get(Stage.FETCH, 0.0)
             )
-            await self.writer.write_chunk(page.rows, (records, failures), before=before)
+            await self.writer.write_chunk(page.data, ready, before=before)
             page, before = following, following_before
 
     async def next_page(self, pages: AsyncIterator[fetch.ExecutedPage]) -> fetch.ExecutedPage:
@@ -90,16 +90,28 @@ class PageReader:
     def prepare_in_thread(self, page: fetch.ExecutedPage) -> "asyncio.Future[Timed]":
         """The page's pure stages in a worker thread, with the stage seconds they took
         (kept apart from the batch's, which the event loop adds to meanwhile)."""
-        future = asyncio.ensure_future(asyncio.to_thread(self.prepare_timed, page.rows))
+        future = asyncio.ensure_future(asyncio.to_thread(self.prepare_timed, page))
         # a batch that ends early leaves the result unread; it holds nothing to clean up
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
         return future
 
-    def prepare_timed(self, raws: list[dict[str, Any]]) -> Timed:
+    def prepare_timed(self, page: fetch.ExecutedPage) -> Timed:
         seconds: dict[str, float] = {}
-        return self.plan.pipeline.prepare(raws, seconds), seconds
+        pipeline = self.plan.pipeline
+        if page.table is None:
+            return PreparedPage(*pipeline.prepare(page.rows, seconds)), seconds
+        return pipeline.prepare_table(page.table, seconds, as_records=self.as_records), seconds
 
-    async def prepared(self, future: "asyncio.Future[Timed]") -> Prepared:
+    @property
+    def as_records(self) -> bool:
+        """Whether the writes need every row as a record: a dry run, an entity with
+        parent refs (resolve), or one whose changes go to the outbox."""
+        spec = self.plan.spec
+        return (
+            self.state.dry_run or bool(spec.parent_refs) or self.plan.records_changes_of(spec.name)
+        )
+
+    async def prepared(self, future: "asyncio.Future[Timed]") -> PreparedPage:
         prepared, seconds = await future
         for stage, spent in seconds.items():
             self.state.seconds[stage] += spent

@@ -9,12 +9,9 @@ from uuid import UUID
 
 from bridge_core.db.transaction import Database
 from syncflow.clock import Clock, utc_now
-from syncflow.domain import Counters, Record, RowFailure
+from syncflow.domain import Counters
 from syncflow.pipeline import resolve
 from syncflow.settings import Settings
-
-# a chunk after the pure stages: its records and the rows that failed on the way
-Prepared = tuple[list[Record], list[RowFailure]]
 
 
 class LeaseLost(Exception):

@@ -74,6 +74,7 @@ async def fetch_page(
         page_size=spec.page_size,
         cursor=page_cursor,
         include_total=include_total,
+        arrow=True,
     )
 
 

@@ -11,14 +11,29 @@ orchestration layer and by verify.
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
+
+import polars as pl
+import pyarrow as pa
 
 from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
+from syncflow.pipeline.frames.lane import KEY, POSITION, FrameLane, LaneResult
+from syncflow.pipeline.frames.records import records_of
+from syncflow.pipeline.frames.rows import json_rows
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.validate import Validator
+
+
+class PreparedPage(NamedTuple):
+    """A chunk after the pure stages: the records the row-wise stages decided, the rows
+    that failed, and (from an Arrow page) the rows the column lane finished."""
+
+    records: list[Record]
+    failures: list[RowFailure]
+    lane: LaneResult | None = None
 
 
 class EntityPipeline:
@@ -34,6 +49,9 @@ class EntityPipeline:
             (Stage.IDENTITY, identity.Identity(spec).assign),
         )
         self._columnar = ColumnarLane(spec, normalizer, validator, mapper)
+        self._frames = FrameLane(spec, normalizer, validator, mapper)
+        # the source fields the entity reads, in the normalizer's order
+        self.source_fields = tuple(name for name, _ in normalizer.plan)
         # reads only the business keys, to name the row of a failure that stopped earlier
         self._keys = Normalizer(replace(spec, fields=(), parent_refs=(), rowversion_field=None))
 
@@ -53,6 +71,50 @@ class EntityPipeline:
         for index, record in again.items():
             placed[index] = record if id(record) in kept else None
         return [r for r in placed if r is not None], failures
+
+    def prepare_table(
+        self, table: pa.Table, seconds: dict[str, float], *, as_records: bool
+    ) -> PreparedPage:
+        """An Arrow page through the stages: its columns through the column lane where its
+        schema allows, the rows the lane hands back (or the whole page) row by row.
+
+        The lane's rows stay columns unless ``as_records`` (the caller's writes need
+        records), the page repeats a key, or a key is both in the lane's rows and in
+        the row-wise ones: delta then decides them all as records, in input order.
+        """
+        if not self._frames.takes(table.schema):
+            return PreparedPage(*self.prepare(json_rows(table), seconds))
+        lane = self._frames.run(table, seconds, time.perf_counter)
+        decided: list[Record] = []
+        failures: list[RowFailure] = []
+        if lane.slow:
+            again = [Record(raw=raw) for raw in json_rows(table, lane.slow)]
+            decided, failures = self._run_stages(again, seconds)
+        if not as_records and not self._tangled(lane, decided):
+            return PreparedPage(decided, failures, lane)
+        start = time.perf_counter()
+        spec = self.spec
+        parents = tuple(ref.parent_entity for ref in spec.parent_refs)
+        records = records_of(lane, self.source_fields, spec.rowversion_field, parents)
+        if decided:
+            positions = dict(zip(map(id, again), lane.slow, strict=True))
+            placed = [*zip(lane.frame.get_column(POSITION).to_list(), records, strict=True)]
+            placed.extend((positions[id(record)], record) for record in decided)
+            records = [record for _, record in sorted(placed, key=lambda pair: pair[0])]
+        seconds[Stage.IDENTITY] = seconds.get(Stage.IDENTITY, 0.0) + time.perf_counter() - start
+        return PreparedPage(records, failures)
+
+    @staticmethod
+    def _tangled(lane: LaneResult, decided: list[Record]) -> bool:
+        """Whether the page's keys need the row-wise delta: a key repeated among the
+        lane's rows, or shared with a row the row-wise stages decided."""
+        keys = lane.frame.get_column(KEY)
+        if keys.is_duplicated().any():
+            return True
+        if not decided:
+            return False
+        others = pl.Series([bytes.fromhex(r.key_hash) for r in decided], dtype=pl.Binary)
+        return bool(keys.is_in(others.implode()).any())
 
     def _run_stages(
         self, records: list[Record], seconds: dict[str, float]

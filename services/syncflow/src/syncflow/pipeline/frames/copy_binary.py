@@ -1,0 +1,101 @@
+"""The column lane's rows in PostgreSQL's binary COPY format, encoded from Arrow by ``pgpq``.
+
+Binary COPY carries no types: each field is its length and the bytes of the target
+column type's binary form, so every Arrow column is cast to the type whose encoding
+is the target column's (int64 -> bigint, decimal128 -> numeric, date32 -> date,
+timestamp in microseconds -> timestamptz, utf8 -> text, bool -> boolean, 16-byte
+binary -> uuid, binary -> bytea). ``pgpq`` writes the header, the rows and the trailer.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+import pgpq
+import polars as pl
+import pyarrow as pa
+from uuid_utils import uuid7
+
+from syncflow.domain import EntitySpec, FieldType
+from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, ROWVERSION, LaneResult
+
+_UUID = pa.binary(16)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_ARROW: dict[FieldType, pa.DataType] = {
+    FieldType.TEXT: pa.string(),
+    FieldType.INTEGER: pa.int64(),
+    FieldType.BOOLEAN: pa.bool_(),
+    FieldType.DATE: pa.date32(),
+    FieldType.TIMESTAMP: _TIMESTAMP,
+}
+
+
+def _encode(table: pa.Table) -> bytes:
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
+    parts = [encoder.write_header()]
+    parts.extend(encoder.write_batch(batch) for batch in table.to_batches())
+    parts.append(encoder.finish())
+    return b"".join(parts)
+
+
+def new_uids(count: int) -> pa.Array:
+    """``count`` new UUID v7 (``_bridge_uid``) as 16-byte values."""
+    data = b"".join([uuid7().bytes for _ in range(count)])
+    return pa.FixedSizeBinaryArray.from_buffers(_UUID, count, [None, pa.py_buffer(data)])
+
+
+def _constant(value: object, kind: pa.DataType, count: int) -> pa.Array:
+    return pa.array([value] * count if count else [], type=kind)
+
+
+def _field(column: pa.ChunkedArray, kind: FieldType) -> pa.ChunkedArray:
+    wanted = _ARROW.get(kind)
+    if wanted is None:  # numeric: decimal128 as the page brought it
+        return column
+    return column.cast(wanted) if column.type != wanted else column
+
+
+def rows_payload(
+    lane: LaneResult, spec: EntitySpec, frame: pl.DataFrame, *, batch_uid: UUID, now: datetime
+) -> bytes:
+    """``frame`` (rows of ``lane``) as binary COPY rows of ``load.copy_columns(spec)``
+    (an entity without parent refs), with new ``_bridge_uid``s."""
+    count = frame.height
+    targets = frame.select(lane.target_columns()).to_arrow()
+    extra = frame.select(
+        KEY, DATA, *([ROWVERSION] if ROWVERSION in frame.columns else [])
+    ).to_arrow()
+    columns: list[pa.ChunkedArray | pa.Array] = [
+        _field(targets.column(f.target_field), f.type) for f in spec.fields
+    ]
+    rowversion = (
+        extra.column(ROWVERSION).cast(pa.string())
+        if ROWVERSION in extra.column_names
+        else pa.nulls(count, pa.string())
+    )
+    stamp = _constant(now, _TIMESTAMP, count)
+    columns.extend(
+        [
+            new_uids(count),
+            extra.column(KEY).cast(_UUID),
+            extra.column(DATA).cast(pa.binary()),
+            rowversion,
+            pa.nulls(count, pa.string()),  # _bridge_ref
+            _constant(batch_uid.bytes, _UUID, count),
+            stamp,  # _bridge_created_at
+            stamp,  # _bridge_updated_at
+            pa.nulls(count, _TIMESTAMP),  # _bridge_deleted_at
+        ]
+    )
+    names = [f"c{index}" for index in range(len(columns))]
+    return _encode(pa.table(columns, names=names))
+
+
+def keys_payload(frame: pl.DataFrame) -> bytes:
+    """``(key hash, data hash, position)`` of each row, as binary COPY rows."""
+    table = frame.select(KEY, DATA, POSITION).to_arrow()
+    columns = [
+        table.column(KEY).cast(_UUID),
+        table.column(DATA).cast(pa.binary()),
+        table.column(POSITION).cast(pa.int64()),
+    ]
+    return _encode(pa.table(columns, names=["key_hash", "data_hash", "position"]))

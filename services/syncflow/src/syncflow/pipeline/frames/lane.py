@@ -1,0 +1,167 @@
+"""Normalize, validate, map and identity over an Arrow page, a column at a time in native code.
+
+APISmith sends typed columns (int64, decimal128, date32, timestamp in UTC, bool,
+utf8): a column whose Arrow type is already its field's type needs no parsing, only
+the checks the row-wise stages would make, done over the whole column in polars:
+
+- text: printable ASCII is trimmed and kept (what the strings layer does with it);
+  other text (a control character, non-ASCII that may need NFC) and text that trims
+  to nothing leave the lane, and the row-wise stages decide them;
+- a NULL business key or required field leaves the lane (validate words the failure);
+- integers, decimals, dates, timestamps and booleans are taken as they are.
+
+A page the lane cannot take at all (a column typed otherwise than its field, a
+mapping with a transform or a default, a missing column) is decided row by row, as a
+JSON page is. The rows that leave the lane are handed back by position. Identity's
+hashes are taken over the columns (:mod:`.identity`); ``tests/pipeline/test_frame_lane.py``
+pins that both lanes give the same records.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from syncflow.domain import EntitySpec, FieldType, Stage
+from syncflow.pipeline.frames import identity
+from syncflow.pipeline.map import Mapper
+from syncflow.pipeline.normalize import Normalizer
+from syncflow.pipeline.validate import Validator
+
+# columns the lane adds beside the target fields
+KEY = "__bridge_key_hash"
+DATA = "__bridge_data_hash"
+POSITION = "__bridge_position"
+ROWVERSION = "__bridge_rowversion"
+_PRINTABLE_ASCII = r"^[ -~]*$"
+
+
+def parent_key(entity: str) -> str:
+    """The lane's column of a parent ref's key hashes."""
+    return f"__bridge_parent:{entity}"
+
+
+def _fits(kind: pa.DataType, field_type: FieldType) -> bool:
+    """Whether an Arrow column holds its field's type as it is."""
+    match field_type:
+        case FieldType.TEXT:
+            return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+        case FieldType.INTEGER:
+            return bool(pa.types.is_int64(kind))
+        case FieldType.NUMERIC:
+            return bool(pa.types.is_decimal128(kind))
+        case FieldType.DATE:
+            return bool(pa.types.is_date32(kind))
+        case FieldType.TIMESTAMP:
+            return bool(pa.types.is_timestamp(kind) and kind.tz is not None)
+        case FieldType.BOOLEAN:
+            return bool(pa.types.is_boolean(kind))
+
+
+@dataclass(frozen=True, slots=True)
+class LaneResult:
+    """The rows the lane finished and the positions it handed back, in input order.
+
+    ``frame`` holds the normalized source values (by source field), the hashes, the
+    rowversion as text, the parent key hashes and each row's input position;
+    ``targets`` names the target field each source field is copied to.
+    ``values`` are the source field names.
+    """
+
+    frame: pl.DataFrame
+    slow: list[int]
+    targets: tuple[tuple[str, str], ...]
+    # the page the rows came from (rows that must become records are read from it)
+    source: pa.Table
+
+    def target_columns(self) -> list[pl.Expr]:
+        """The target fields, by target field name."""
+        return [pl.col(source).alias(target) for source, target in self.targets]
+
+
+class FrameLane:
+    """One entity's pure stages over Arrow pages."""
+
+    def __init__(
+        self, spec: EntitySpec, normalizer: Normalizer, validator: Validator, mapper: Mapper
+    ) -> None:
+        self._types = dict(normalizer.value_types)
+        self._names = tuple(name for name, _ in normalizer.plan)
+        self._not_null = (*validator.keys, *validator.required)
+        # a transform, a default or a conversion: the row-wise map decides the page
+        self._copies = all(run is None for _, _, run in mapper.plan)
+        self._targets = tuple((source, target) for source, target, _ in mapper.plan)
+        self._keys = spec.business_keys
+        self._fields = tuple(f.target_field for f in spec.fields)
+        self._rowversion = spec.rowversion_field
+        self._refs = tuple((ref.parent_entity, ref.fields) for ref in spec.parent_refs)
+
+    def takes(self, schema: pa.Schema) -> bool:
+        """Whether pages of this schema can go through the lane."""
+        if not self._copies:
+            return False
+        names = set(schema.names)
+        return all(
+            name in names and _fits(schema.field(name).type, self._types[name])
+            for name in self._names
+        )
+
+    def run(
+        self, table: pa.Table, seconds: dict[str, float], clock: Callable[[], float]
+    ) -> LaneResult:
+        """The page through the stages (``takes(table.schema)`` must hold)."""
+        start = clock()
+        frame = pl.from_arrow(table.select(list(self._names)))
+        assert isinstance(frame, pl.DataFrame)
+        texts = [name for name in self._names if self._types[name] is FieldType.TEXT]
+        leaves = [
+            pl.col(name).is_not_null()
+            & (
+                ~pl.col(name).str.contains(_PRINTABLE_ASCII)
+                | (pl.col(name).str.strip_chars(" ").str.len_bytes() == 0)
+            )
+            for name in texts
+        ]
+        frame = frame.with_columns(
+            *[pl.col(name).str.strip_chars(" ") for name in texts],
+            pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION),
+        )
+        lap = clock()
+        seconds[Stage.NORMALIZE] = seconds.get(Stage.NORMALIZE, 0.0) + lap - start
+        start = lap
+        leaves.extend(pl.col(name).is_null() for name in self._not_null)
+        if leaves:
+            slow_mask = frame.select(pl.any_horizontal(leaves).alias("slow")).to_series()
+            slow = slow_mask.arg_true().to_list()
+            if slow:
+                frame = frame.filter(~slow_mask)
+        else:
+            slow = []
+        lap = clock()
+        seconds[Stage.VALIDATE] = seconds.get(Stage.VALIDATE, 0.0) + lap - start
+        start = lap
+        targets = frame.select([pl.col(source).alias(target) for source, target in self._targets])
+        lap = clock()
+        seconds[Stage.MAP] = seconds.get(Stage.MAP, 0.0) + lap - start
+        start = lap
+        added: list[pl.Series] = [
+            identity.key_hashes(frame, self._keys).alias(KEY),
+            identity.data_hashes(targets, self._fields).alias(DATA),
+        ]
+        if self._rowversion is not None:
+            added.append(_rowversion_texts(frame.get_column(self._rowversion)).alias(ROWVERSION))
+        added.extend(
+            identity.parent_key_hashes(frame, fields).alias(parent_key(entity))
+            for entity, fields in self._refs
+        )
+        result = frame.with_columns(added)
+        seconds[Stage.IDENTITY] = seconds.get(Stage.IDENTITY, 0.0) + clock() - start
+        return LaneResult(frame=result, slow=slow, targets=self._targets, source=table)
+
+
+def _rowversion_texts(column: pl.Series) -> pl.Series:
+    """``str()`` of each rowversion value, as the row-wise load writes it."""
+    if column.dtype == pl.Int64:
+        return column.cast(pl.String)
+    return pl.Series([None if v is None else str(v) for v in column.to_list()], dtype=pl.String)

@@ -1,0 +1,74 @@
+"""Arrow rows in the form APISmith's JSON gives them, for the rows that leave the columns.
+
+A row the column lane cannot finish, and every row of a page it cannot take at all,
+goes through the row-wise stages exactly as a JSON page's row does: this module turns
+those rows of an Arrow page into the dicts the JSON body would have held (exact
+decimals and timestamps as text, dates ISO 8601, binary as base64), so the row-wise
+stages, the failed records and the parked children see the same values either way.
+"""
+
+import base64
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+Convert = Callable[[Any], Any]
+
+
+def _decimal(value: Decimal) -> str:
+    return str(value)
+
+
+def _iso(value: date | datetime | time) -> str:
+    return value.isoformat()
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _converter(kind: pa.DataType) -> Convert | None:
+    """How a value of an Arrow type becomes its JSON form (``None``: it already is)."""
+    if pa.types.is_decimal(kind):
+        return _decimal
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_time(kind):
+        return _iso
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return _base64
+    if pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind):
+        return _base64
+    return None
+
+
+def json_column(column: pa.ChunkedArray | pa.Array) -> list[Any]:
+    """A column's values in their JSON form (NULL stays ``None``)."""
+    values: list[Any] = column.to_pylist()
+    convert = _converter(column.type)
+    if convert is None:
+        return values
+    return [None if value is None else convert(value) for value in values]
+
+
+def json_rows(table: pa.Table, positions: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The rows of ``table`` (those at ``positions``, in that order) as JSON would hold them."""
+    if positions is not None:
+        table = table.take(pa.array(positions, type=pa.int64()))
+    names = table.column_names
+    columns = [json_column(column) for column in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def last_json_value(table: pa.Table, name: str) -> Any:
+    """The last non-NULL value of a column in its JSON form (``None`` if all are NULL or
+    the column is missing)."""
+    if name not in table.column_names:
+        return None
+    column = table.column(name).drop_null()
+    if not len(column):
+        return None
+    value = column[len(column) - 1].as_py()
+    convert = _converter(column.type)
+    return value if convert is None else convert(value)

@@ -1,0 +1,72 @@
+"""The target writes and reads of the column lane's rows: binary COPY, and one query that
+sorts a chunk's keys into new, unchanged and the rest.
+
+Like :class:`~syncflow.pipeline.load.TargetRepository`, everything runs on the
+connection it is given, inside the chunk's transaction.
+"""
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from bridge_core.db.driver import asyncpg_connection
+from bridge_core.db.repository import Repository
+from syncflow.domain import EntitySpec
+from syncflow.pipeline.load import copy_columns, target_name
+
+_KEYS = "_bridge_keys"
+
+
+class FrameTargetRepository(Repository):
+    """An entity's target table, written and probed with binary COPY payloads."""
+
+    async def copy_new(self, spec: EntitySpec, payload: bytes) -> bool:
+        """COPY rows whose keys the target should not hold yet straight into it;
+        ``False`` (and nothing written) when one of the keys is there after all."""
+        driver = await asyncpg_connection(self.conn)
+        try:
+            async with driver.transaction():  # a savepoint: a conflict undoes only this
+                await driver.copy_to_table(
+                    spec.target_table,
+                    schema_name=spec.target_schema,
+                    source=memoryview(payload),
+                    columns=copy_columns(spec),
+                    format="binary",
+                )
+        except asyncpg.UniqueViolationError:
+            return False
+        return True
+
+    async def sort_keys(
+        self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID
+    ) -> tuple[list[int], list[int]]:
+        """``(positions of new keys, positions of keys that are not plainly unchanged)``
+        among the rows of ``payload`` (``copy_binary.keys_payload``). Plainly unchanged:
+        the target holds the key live, with the same data hash, written by an earlier
+        batch; those rows are not returned at all, only counted by the caller."""
+        driver = await asyncpg_connection(self.conn)
+        await driver.execute(
+            f"CREATE TEMP TABLE {_KEYS} (key_hash uuid, data_hash bytea, position bigint) "
+            "ON COMMIT DROP"
+        )
+        await driver.copy_to_table(
+            _KEYS,
+            source=memoryview(payload),
+            columns=["key_hash", "data_hash", "position"],
+            format="binary",
+        )
+        # a LATERAL probe per key: the planner cannot pick a scan of the whole target
+        rows: Sequence[asyncpg.Record] = await driver.fetch(
+            f"SELECT k.position, x.key_hash IS NULL FROM {_KEYS} k LEFT JOIN LATERAL "
+            f"(SELECT t._bridge_key_hash AS key_hash, t._bridge_data_hash AS data_hash, "
+            f"t._bridge_batch_uid AS batch_uid, t._bridge_deleted_at AS deleted_at "
+            f"FROM {target_name(spec)} t WHERE t._bridge_key_hash = k.key_hash) x ON TRUE "
+            f"WHERE x.key_hash IS NULL OR x.data_hash IS DISTINCT FROM k.data_hash "
+            f"OR x.deleted_at IS NOT NULL OR x.batch_uid = $1",
+            batch_uid,
+        )
+        await driver.execute(f"DROP TABLE {_KEYS}")
+        new = [row[0] for row in rows if row[1]]
+        others = [row[0] for row in rows if not row[1]]
+        return new, others

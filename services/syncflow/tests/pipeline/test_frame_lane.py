@@ -1,0 +1,189 @@
+"""An Arrow page gives exactly the records and failures its JSON form gives.
+
+``EntityPipeline.prepare_table`` runs an Arrow page's columns through the column lane
+and hands the rows it cannot vouch for to the row-wise stages; the reference is the
+row-wise stages alone on the same page as APISmith's JSON would carry it. Every record
+(values, target, rowversion, hashes, parent key hashes, raw row) and every failure must
+agree, whether the lane's rows come back as records or stay columns.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from services.syncflow.tests.pipeline.test_columnar_lane import row_wise
+from services.syncflow.tests.pipeline.typed_values import shape
+from syncflow.pipeline.frames.lane import POSITION
+from syncflow.pipeline.frames.records import records_of
+from syncflow.pipeline.frames.rows import json_rows, last_json_value
+from syncflow.pipeline.prepare import EntityPipeline
+
+SPEC = {
+    "columns": {
+        "item_no": "string",
+        "site": "string",
+        "qty": "integer",
+        "price": "number",
+        "active": "boolean",
+        "due": "date",
+        "changed_at": "timestamp",
+        "note": "string",
+    },
+    "business_keys": ["item_no", "site"],
+    "rowversion": "changed_at",
+    "timezone": "Europe/Berlin",
+}
+ARROW_TYPES = {
+    "item_no": pa.string(),
+    "site": pa.string(),
+    "qty": pa.int64(),
+    "price": pa.decimal128(38, 3),
+    "active": pa.bool_(),
+    "due": pa.date32(),
+    "changed_at": pa.timestamp("us", tz="UTC"),
+    "note": pa.string(),
+}
+START = datetime(2025, 12, 8, 9, 0, tzinfo=UTC)
+
+
+def clean_row(n):
+    return {
+        "item_no": f"IT-{n:05d}",
+        "site": "B1",
+        "qty": n - 20,
+        "price": Decimal(f"{n}.500"),
+        "active": n % 2 == 0,
+        "due": date(2025, 12, 31),
+        "changed_at": START + timedelta(seconds=n, microseconds=n),
+        "note": "ok",
+    }
+
+
+MESSY = {
+    "item_no": [None, "  ", " IT-X ", "IT-\u00c4", "IT-A\u0308", "IT-\x07bell", "IT\r\nCR"],
+    "site": [None, "", "B1 ", "\tB2"],
+    "qty": [None, 2**62, -(2**63)],
+    "price": [None, Decimal("-0.000"), Decimal("100.000"), Decimal("12345678901234567890.123")],
+    "active": [None],
+    "due": [None, date(1, 1, 1), date(9999, 12, 31)],
+    "changed_at": [None, datetime(1970, 1, 1, tzinfo=UTC)],
+    "note": ["a\tb", "  padded  ", "\u00a0nbsp\u00a0", "x" * 300, "back\\slash", None, ""],
+}
+
+
+def page(rows):
+    return pa.table(
+        {name: pa.array([r[name] for r in rows], kind) for name, kind in ARROW_TYPES.items()}
+    )
+
+
+def messy_rows():
+    rows = [clean_row(n) for n in range(30)]
+    n = 30
+    for name, values in MESSY.items():
+        for value in values:
+            row = clean_row(n)
+            row[name] = value
+            rows.append(row)
+            n += 1
+    return rows
+
+
+def described(records):
+    return [
+        (
+            r.raw,
+            {k: shape(v) for k, v in r.values.items()},
+            {k: shape(v) for k, v in r.target.items()},
+            shape(r.rowversion),
+            r.key_hash,
+            r.data_hash,
+            r.parent_key_hashes,
+        )
+        for r in records
+    ]
+
+
+def failures_of(failures, pipeline):
+    return sorted(
+        (f.stage, f.error, sorted(f.raw.items(), key=str), pipeline._with_key(f).key_hash)
+        for f in failures
+    )
+
+
+def assert_same_as_json(spec, table):
+    pipeline = EntityPipeline(spec)
+    expected_records, expected_failures = row_wise(spec, json_rows(table))
+    # every row as a record
+    records, failures, lane = pipeline.prepare_table(table, {}, as_records=True)
+    assert lane is None
+    assert described(records) == described(expected_records)
+    assert failures_of(failures, pipeline) == failures_of(expected_failures, pipeline)
+    # the lane's rows left as columns: the same rows once they are made records
+    decided, failures, lane = pipeline.prepare_table(table, {}, as_records=False)
+    assert lane is not None
+    names = pipeline.source_fields
+    together = records_of(lane, names, spec.rowversion_field, ()) + decided
+    assert sorted(described(together), key=str) == sorted(described(expected_records), key=str)
+    assert failures_of(failures, pipeline) == failures_of(expected_failures, pipeline)
+    return lane
+
+
+def test_a_clean_page_stays_in_the_lane(make_spec):
+    table = page([clean_row(n) for n in range(200)])
+    lane = assert_same_as_json(make_spec(SPEC), table)
+    assert lane.slow == []
+    assert lane.frame.get_column(POSITION).to_list() == list(range(200))
+
+
+def test_messy_values_come_out_as_from_json(make_spec):
+    lane = assert_same_as_json(make_spec(SPEC), page(messy_rows()))
+    assert lane.slow  # rows left the lane, and the row-wise stages decided them the same
+
+
+def test_each_messy_value_alone(make_spec):
+    spec = make_spec(SPEC)
+    for name, values in MESSY.items():
+        for value in values:
+            rows = [clean_row(n) for n in range(4)]
+            rows[1][name] = value
+            assert_same_as_json(spec, page(rows))
+
+
+def test_a_repeated_key_is_decided_by_the_row_wise_delta(make_spec):
+    rows = [clean_row(n) for n in range(5)] + [clean_row(2)]
+    decided, _, lane = EntityPipeline(make_spec(SPEC)).prepare_table(
+        page(rows), {}, as_records=False
+    )
+    assert lane is None
+    assert len(decided) == 6
+
+
+def test_a_column_of_another_type_sends_the_page_row_by_row(make_spec):
+    spec = make_spec(SPEC)
+    rows = [clean_row(n) for n in range(5)]
+    table = page(rows).set_column(
+        3, "price", pa.array([str(r["price"]) for r in rows], pa.string())
+    )
+    assert not EntityPipeline(spec)._frames.takes(table.schema)
+    decided, failures, lane = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
+    assert lane is None
+    assert not failures
+    assert described(decided) == described(row_wise(spec, json_rows(table))[0])
+
+
+def test_json_form_of_arrow_values():
+    table = page([clean_row(1)])
+    (row,) = json_rows(table)
+    assert row["price"] == "1.500"
+    assert row["due"] == "2025-12-31"
+    assert row["changed_at"] == "2025-12-08T09:00:01.000001+00:00"
+    assert last_json_value(table, "changed_at") == row["changed_at"]
+    assert last_json_value(page([{**clean_row(1), "changed_at": None}]), "changed_at") is None
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_small_pages(make_spec, count):
+    assert_same_as_json(make_spec(SPEC), page([clean_row(n) for n in range(count)]))

@@ -1,0 +1,120 @@
+"""The column lane's binary COPY writes what the row-wise COPY writes, and its key sort
+finds new, unchanged and changed rows as the row-wise delta does (real PostgreSQL)."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import polars as pl
+
+from bridge_core.db.engine import create_engine
+from bridge_core.ids import new_id
+from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
+from syncflow.pipeline.frames import copy_binary
+from syncflow.pipeline.frames.lane import POSITION
+from syncflow.pipeline.frames.records import records_of
+from syncflow.pipeline.frames.target import FrameTargetRepository
+from syncflow.pipeline.load import TargetRepository
+from syncflow.pipeline.prepare import EntityPipeline
+from syncflow.targets.service import ensure_table
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+async def _rows(url, table):
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.exec_driver_sql(
+                f"SELECT * FROM erp.{table} ORDER BY _bridge_key_hash"
+            )
+            rows = [dict(row._mapping) for row in result]
+    finally:
+        await engine.dispose()
+    return [{k: v for k, v in row.items() if k != "_bridge_uid"} for row in rows]
+
+
+async def test_binary_copy_writes_what_the_text_copy_writes(create_database, make_spec):
+    url = await create_database("frame_copy")
+    lane_spec = make_spec({**SPEC, "name": "by_lane"})
+    row_spec = make_spec({**SPEC, "name": "by_rows"})
+    rows = [clean_row(n) for n in range(50)]
+    rows[3]["note"] = None
+    rows[4]["price"] = Decimal("-0.000")
+    pipeline = EntityPipeline(lane_spec)
+    _, _, lane = pipeline.prepare_table(page(rows), {}, as_records=False)
+    assert lane is not None
+    assert lane.slow == []
+    records = records_of(lane, pipeline.source_fields, lane_spec.rowversion_field, ())
+    batch = new_id()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=lane_spec)
+            await ensure_table(conn, spec=row_spec)
+            payload = copy_binary.rows_payload(
+                lane, lane_spec, lane.frame, batch_uid=batch, now=NOW
+            )
+            assert await FrameTargetRepository(conn).copy_new(lane_spec, payload)
+            assert await TargetRepository(conn).insert_new_rows(
+                row_spec, records, batch_uid=batch, now=NOW
+            )
+            # the same keys again: the COPY is undone, nothing doubles
+            assert not await FrameTargetRepository(conn).copy_new(lane_spec, payload)
+    finally:
+        await engine.dispose()
+    by_lane, by_rows = await _rows(url, "by_lane"), await _rows(url, "by_rows")
+    assert len(by_lane) == 50
+    assert by_lane == by_rows
+
+
+async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, make_spec):
+    url = await create_database("frame_sort")
+    spec = make_spec({**SPEC, "name": "sorted"})
+    pipeline = EntityPipeline(spec)
+    first = [clean_row(n) for n in range(20)]
+    _, _, lane = pipeline.prepare_table(page(first), {}, as_records=False)
+    assert lane is not None
+    earlier, current = new_id(), new_id()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            payload = copy_binary.rows_payload(lane, spec, lane.frame, batch_uid=earlier, now=NOW)
+            assert await FrameTargetRepository(conn).copy_new(spec, payload)
+            # rows 0-9 again (5 changed), rows 20-24 new; row 7 soft-deleted meanwhile
+            await conn.exec_driver_sql(
+                "UPDATE erp.sorted SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"
+            )
+            again = [clean_row(n) for n in [*range(10), *range(20, 25)]]
+            for row in again[:5]:
+                row["note"] = "changed"
+            _, _, lane = pipeline.prepare_table(page(again), {}, as_records=False)
+            assert lane is not None
+            keys = copy_binary.keys_payload(lane.frame)
+            new, others = await FrameTargetRepository(conn).sort_keys(spec, keys, batch_uid=current)
+            assert sorted(new) == [10, 11, 12, 13, 14]
+            assert sorted(others) == [0, 1, 2, 3, 4, 7]
+            # rows this batch wrote itself are never "plainly unchanged"
+            _, others = await FrameTargetRepository(conn).sort_keys(spec, keys, batch_uid=earlier)
+            assert sorted(others) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    finally:
+        await engine.dispose()
+
+
+def test_new_uids_are_uuid_v7():
+    uids = copy_binary.new_uids(3).to_pylist()
+    assert len(set(uids)) == 3
+    assert all(UUID(bytes=uid).version == 7 for uid in uids)
+
+
+def test_position_column_survives_a_filter(make_spec):
+    pipeline = EntityPipeline(make_spec(SPEC))
+    _, _, lane = pipeline.prepare_table(
+        page([clean_row(n) for n in range(6)]), {}, as_records=False
+    )
+    assert lane is not None
+    kept = replace(lane, frame=lane.frame.filter(pl.col(POSITION) >= 3))
+    records = records_of(kept, pipeline.source_fields, "changed_at", ())
+    assert [r.raw["item_no"] for r in records] == ["IT-00003", "IT-00004", "IT-00005"]
