@@ -13,7 +13,12 @@ import orjson
 from starlette.datastructures import FormData
 
 from bridge_core.console.forms import form_text, form_words
-from syncflow.destinations.schemas import DestinationCreate, DestinationOut, DestinationUpdate
+from syncflow.destinations.schemas import (
+    SETTING_FIELDS,
+    DestinationCreate,
+    DestinationOut,
+    DestinationUpdate,
+)
 from syncflow.entities.schemas import EntityBody, EntityCreate, EntityOut
 from syncflow.schedules.schemas import ScheduleBody, ScheduleOut
 
@@ -207,17 +212,7 @@ def schedule_body(values: dict[str, str]) -> ScheduleBody:
 
 # --- destinations ------------------------------------------------------------------------
 
-DESTINATION_FIELDS = (
-    "name",
-    "kind",
-    "url",
-    "entities",
-    "api_prefix",
-    "entity_paths",
-    "username",
-    "batch_size",
-    "timeout_s",
-)
+DESTINATION_FIELDS = ("name", *SETTING_FIELDS)
 SECRET_FIELDS = ("password", "token", "secrets")
 
 
