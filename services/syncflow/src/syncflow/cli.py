@@ -27,7 +27,7 @@ from syncflow.domain import COUNTER_NAMES
 from syncflow.entities import service as entity_service
 from syncflow.main import build_app
 from syncflow.sync import service as sync_service
-from syncflow.sync.schemas import BatchStatus
+from syncflow.sync.schemas import BatchFilter, BatchStatus
 from syncflow.tables import users
 from syncflow.verify.service import verify_entity
 from syncflow.worker import flows as worker_flows
@@ -177,7 +177,8 @@ def status(
     """Recent batches, newest first."""
 
     async def work(conn: AsyncConnection) -> list[BatchStatus]:
-        page = await sync_service.history(conn, entity=entity, status=None, page=1, page_size=limit)
+        filters = BatchFilter(entity=entity)
+        page = await sync_service.history(conn, filters=filters, page=1, page_size=limit)
         return page.items
 
     batches = in_transaction(cli_settings(), work)

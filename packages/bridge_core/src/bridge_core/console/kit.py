@@ -222,6 +222,14 @@ class ConsoleKit:
             )
         return response
 
+    def render_form(
+        self, request: Request, template: str, context: dict[str, Any], *, user: ConsoleUser
+    ) -> HTMLResponse:
+        """A page with a form: 422 when it comes back with the reason it was refused
+        (``context["error"]``), else 200."""
+        status = 422 if context.get("error") else 200
+        return self.render(request, template, context, user=user, status_code=status)
+
     # --- the shared routes --------------------------------------------------------------
 
     def install(self, app: Any, pages: APIRouter) -> None:

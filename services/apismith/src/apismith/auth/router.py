@@ -1,12 +1,18 @@
-"""Auth endpoints: login, refresh and users (admin) from ``bridge_core.auth.users``; the
-caller and service tokens (admin)."""
+"""Auth endpoints: login, refresh, users (admin) and the caller from
+``bridge_core.auth.users``; service tokens (admin)."""
 
 import uuid
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 
 from apismith.auth import service
-from apismith.auth.dependencies import Admin, AppSettings, Reader, get_settings, require_admin
+from apismith.auth.dependencies import (
+    Admin,
+    AppSettings,
+    get_settings,
+    require_admin,
+    require_reader,
+)
 from apismith.auth.schemas import (
     PrincipalOut,
     ServiceTokenCreate,
@@ -30,16 +36,11 @@ router.include_router(
         user_out=UserOut,
         get_settings=get_settings,
         require_admin=require_admin,
+        caller=require_reader,
+        caller_out=PrincipalOut,
+        caller_description="The authenticated caller: a user or a service token, with its role.",
     )
 )
-
-
-@router.get("/auth/me", tags=["auth"])
-async def me(principal: Reader) -> PrincipalOut:
-    """The authenticated caller: a user or a service token, with its role."""
-    return PrincipalOut(
-        uid=principal.uid, name=principal.name, role=principal.role, kind=principal.kind
-    )
 
 
 @router.post("/auth/tokens", tags=["auth"], status_code=status.HTTP_201_CREATED)

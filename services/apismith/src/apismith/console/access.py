@@ -108,8 +108,7 @@ def access_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             await users_service.list_users(conn=conn, table=users_table) if user.is_admin else []
         )
         context = {"users": listing, "roles": ROLE_CHOICES, "username": username, "error": error}
-        status = 422 if error else 200
-        return kit.render(request, "apismith/users.html", context, user=user, status_code=status)
+        return kit.render_form(request, "apismith/users.html", context, user=user)
 
     @router.get("/users")
     async def users(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:

@@ -116,10 +116,7 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             "values": values or dict.fromkeys(CONNECTION_FIELDS, ""),
             "error": error,
         }
-        status = 422 if error else 200
-        return kit.render(
-            request, "apismith/connections.html", context, user=user, status_code=status
-        )
+        return kit.render_form(request, "apismith/connections.html", context, user=user)
 
     @router.get("/connections")
     async def connections(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:

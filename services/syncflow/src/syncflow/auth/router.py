@@ -1,5 +1,5 @@
-"""Auth endpoints: sign-in, refresh and users (admin) from ``bridge_core.auth.users``; the
-caller and operator tokens."""
+"""Auth endpoints: sign-in, refresh, users (admin) and the caller from
+``bridge_core.auth.users``; operator tokens."""
 
 from uuid import UUID
 
@@ -8,7 +8,14 @@ from fastapi import APIRouter, Response, status
 from bridge_core.auth.users.router import users_router
 from bridge_core.db.transaction import Connection
 from syncflow.auth import service
-from syncflow.auth.dependencies import ROLES, AppSettings, Operator, get_settings, require_admin
+from syncflow.auth.dependencies import (
+    ROLES,
+    AppSettings,
+    Operator,
+    get_settings,
+    require_admin,
+    require_change_rights,
+)
 from syncflow.auth.schemas import (
     PrincipalOut,
     TokenCreate,
@@ -28,16 +35,13 @@ router.include_router(
         user_out=UserOut,
         get_settings=get_settings,
         require_admin=require_admin,
+        caller=require_change_rights,
+        caller_out=PrincipalOut,
+        caller_description=(
+            "The authenticated caller: a user, an operator token or the admin token, with its role."
+        ),
     )
 )
-
-
-@router.get("/auth/me", tags=["auth"])
-async def me(principal: Operator) -> PrincipalOut:
-    """The authenticated caller: a user, an operator token or the admin token, with its role."""
-    return PrincipalOut(
-        uid=principal.uid, name=principal.name, role=principal.role, kind=principal.kind
-    )
 
 
 @router.post("/tokens", tags=["auth"], status_code=status.HTTP_201_CREATED)

@@ -36,12 +36,6 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     Viewer = Annotated[ConsoleUser, Depends(kit.user)]
     Changer = Annotated[ConsoleUser, Depends(kit.changer)]
 
-    def refused(
-        request: Request, template: str, context: dict[str, Any], user: ConsoleUser, reason: str
-    ) -> HTMLResponse:
-        context = {**context, "error": reason}
-        return kit.render(request, template, context, user=user, status_code=422)
-
     # --- sources ---------------------------------------------------------------------
 
     async def sources_page(
@@ -49,14 +43,8 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
     ) -> HTMLResponse:
         listing = await sources_service.list_sources(conn)
         values = context.pop("values", {"name": "", "base_url": ""})
-        status = 422 if context.get("error") else 200
-        return kit.render(
-            request,
-            "syncflow/sources.html",
-            {"sources": listing, "values": values, **context},
-            user=user,
-            status_code=status,
-        )
+        context = {"sources": listing, "values": values, **context}
+        return kit.render_form(request, "syncflow/sources.html", context, user=user)
 
     @router.get("/sources")
     async def sources(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
@@ -106,8 +94,8 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         reason = await attempt((conn,), change)
         if reason:
             source = await sources_service.get_source(conn, uid=uid)
-            context = {"source": source.model_copy(update={"base_url": base_url})}
-            return refused(request, "syncflow/source_form.html", context, user, reason)
+            context = {"source": source.model_copy(update={"base_url": base_url}), "error": reason}
+            return kit.render_form(request, "syncflow/source_form.html", context, user=user)
         return RedirectResponse(f"{PREFIX}/sources", status_code=303)
 
     @router.post("/sources/{uid}/delete")
@@ -171,7 +159,7 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             "blank_mappings": forms.BLANK_MAPPINGS,
             "blank_parents": forms.BLANK_PARENTS,
         }
-        return forms.form_page(kit, request, "syncflow/entity_form.html", context, user)
+        return kit.render_form(request, "syncflow/entity_form.html", context, user=user)
 
     @router.get("/entities/new")
     async def new_entity_page(
@@ -247,8 +235,8 @@ def definition_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         reason = await attempt((conn,), lambda: entities_service.delete_entity(conn, name=name))
         if reason:
             listing = await entities_service.list_entities(conn)
-            context = {"entities": listing}
-            return refused(request, "syncflow/entities.html", context, user, reason)
+            context = {"entities": listing, "error": reason}
+            return kit.render_form(request, "syncflow/entities.html", context, user=user)
         return RedirectResponse(f"{PREFIX}/entities", status_code=303)
 
     @router.post("/entities/{name}/verify")

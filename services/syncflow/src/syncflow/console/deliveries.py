@@ -10,6 +10,7 @@ at a destination that is delivering (a paused destination's events wait for a re
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
@@ -42,6 +43,16 @@ def _empty_is_none(value: object) -> object:
 
 Filter = Annotated[str | None, BeforeValidator(_empty_is_none)]
 StateFilter = Annotated[DeliveryState | None, BeforeValidator(_empty_is_none)]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The list's filters and page, from the URL (the page and its live part read the same)."""
+
+    destination: Filter = None
+    entity: Filter = None
+    state: StateFilter = None
+    page: PageNumber = 1
 
 
 def chosen_destination(
@@ -90,20 +101,14 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         )
         return listing.items
 
-    async def listing_context(
-        conn: AsyncConnection,
-        *,
-        destination: str | None,
-        entity: str | None,
-        state: str | None,
-        page: int,
-    ) -> dict[str, object]:
+    async def listing_context(conn: AsyncConnection, query: Listing) -> dict[str, object]:
+        destination, entity, state = query.destination, query.entity, query.state
         listing = await delivery_service.list_deliveries(
             conn,
             destination=destination,
             entity=entity,
             state=state,
-            page=page,
+            page=query.page,
             page_size=PAGE_SIZE,
         )
         destinations = await all_destinations(conn)
@@ -131,15 +136,10 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         request: Request,
         user: Viewer,
         conn: Connection,
-        destination: Filter = None,
-        entity: Filter = None,
-        state: StateFilter = None,
-        page: PageNumber = 1,
+        query: Annotated[Listing, Depends()],
         replayed: int | None = None,
     ) -> HTMLResponse:
-        context = await listing_context(
-            conn, destination=destination, entity=entity, state=state, page=page
-        )
+        context = await listing_context(conn, query)
         names = [e.name for e in await entities_service.list_entities(conn)]
         context |= {"names": names, "states": STATES, "replayed": replayed}
         return kit.render(request, "syncflow/deliveries.html", context, user=user)
@@ -149,15 +149,10 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         request: Request,
         user: Viewer,
         conn: Connection,
-        destination: Filter = None,
-        entity: Filter = None,
-        state: StateFilter = None,
-        page: PageNumber = 1,
+        query: Annotated[Listing, Depends()],
     ) -> HTMLResponse:
         """The list alone; rendered without a poll trigger once nothing is left to watch."""
-        context = await listing_context(
-            conn, destination=destination, entity=entity, state=state, page=page
-        )
+        context = await listing_context(conn, query)
         return kit.render(request, "syncflow/deliveries_live.html", context, user=user)
 
     async def replay(

@@ -10,25 +10,19 @@ carries a few blank rows to add new ones.
 from typing import Any
 
 import orjson
-from fastapi import Request
-from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
-from bridge_core.console import ConsoleKit, ConsoleUser
 from bridge_core.console.forms import form_text, form_words
-from syncflow.destinations.schemas import DestinationCreate, DestinationOut, DestinationUpdate
+from syncflow.destinations.schemas import (
+    SETTING_FIELDS,
+    DestinationCreate,
+    DestinationOut,
+    DestinationUpdate,
+)
 from syncflow.entities.schemas import EntityBody, EntityCreate, EntityOut
 from syncflow.schedules.schemas import ScheduleBody, ScheduleOut
 
 BLANK_MAPPINGS = 3
-
-
-def form_page(
-    kit: ConsoleKit, request: Request, template: str, context: dict[str, Any], user: ConsoleUser
-) -> HTMLResponse:
-    """A form page; 422 when it comes back with the reason it was refused."""
-    status = 422 if context.get("error") else 200
-    return kit.render(request, template, context, user=user, status_code=status)
 
 
 BLANK_PARENTS = 1
@@ -218,17 +212,7 @@ def schedule_body(values: dict[str, str]) -> ScheduleBody:
 
 # --- destinations ------------------------------------------------------------------------
 
-DESTINATION_FIELDS = (
-    "name",
-    "kind",
-    "url",
-    "entities",
-    "api_prefix",
-    "entity_paths",
-    "username",
-    "batch_size",
-    "timeout_s",
-)
+DESTINATION_FIELDS = ("name", *SETTING_FIELDS)
 SECRET_FIELDS = ("password", "token", "secrets")
 
 

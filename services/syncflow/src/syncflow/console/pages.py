@@ -33,9 +33,11 @@ from syncflow.console.plans import plan_pages
 from syncflow.domain import SyncMode
 from syncflow.entities import service as entities_service
 from syncflow.monitoring import service as monitoring_service
+from syncflow.monitoring.schemas import FailedRecordFilter
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
 from syncflow.sync.router import wake_executor
+from syncflow.sync.schemas import BatchFilter
 from syncflow.tables import users
 
 HERE = Path(__file__).parent
@@ -99,7 +101,7 @@ def _pages(kit: ConsoleKit) -> APIRouter:
         rows = []
         for entity in await entities_service.list_entities(conn):
             recent = await sync_service.history(
-                conn, entity=entity.name, status=None, page=1, page_size=RECENT_BATCHES
+                conn, filters=BatchFilter(entity=entity.name), page=1, page_size=RECENT_BATCHES
             )
             last = next((b for b in recent.items if b.status not in ACTIVE), None)
             delivery = deliveries.get(entity.name)
@@ -146,15 +148,13 @@ def _pages(kit: ConsoleKit) -> APIRouter:
         page: PageNumber = 1,
     ) -> HTMLResponse:
         """Batches queued from ``date_from`` through ``date_to`` (whole UTC days)."""
-        listing = await sync_service.history(
-            conn,
+        filters = BatchFilter(
             entity=entity or None,
             status=status or None,
-            page=page,
-            page_size=50,
             created_from=_day_start(date_from),
             created_before=_day_start(date_to + timedelta(days=1) if date_to else None),
         )
+        listing = await sync_service.history(conn, filters=filters, page=page, page_size=50)
         names = [e.name for e in await entities_service.list_entities(conn)]
         context = {
             "page": listing,
@@ -202,14 +202,14 @@ def _pages(kit: ConsoleKit) -> APIRouter:
         include_resolved: bool = False,
         page: PageNumber = 1,
     ) -> HTMLResponse:
-        listing = await monitoring_service.list_failed_records(
-            conn,
+        filters = FailedRecordFilter(
             entity=entity or None,
             batch_uid=batch_uid,
             stage=stage or None,
             include_resolved=include_resolved,
-            page=page,
-            page_size=50,
+        )
+        listing = await monitoring_service.list_failed_records(
+            conn, filters=filters, page=page, page_size=50
         )
         names = [e.name for e in await entities_service.list_entities(conn)]
         context = {
@@ -280,7 +280,7 @@ def _pages(kit: ConsoleKit) -> APIRouter:
             if entity and item.name != entity:
                 continue
             recent = await sync_service.history(
-                conn, entity=item.name, status=None, page=1, page_size=30
+                conn, filters=BatchFilter(entity=item.name), page=1, page_size=30
             )
             svg = trend_svg(
                 trend_points(recent.items),

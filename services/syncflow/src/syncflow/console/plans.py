@@ -66,7 +66,7 @@ def plan_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             "names": [e.name for e in await entities_service.list_entities(conn)],
             "modes": list(SyncMode),
         }
-        return forms.form_page(kit, request, "syncflow/schedule_form.html", context, user)
+        return kit.render_form(request, "syncflow/schedule_form.html", context, user=user)
 
     @router.get("/schedules/new")
     async def new_schedule_page(
@@ -136,7 +136,7 @@ def plan_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         error: str | None = None,
     ) -> HTMLResponse:
         context = {"values": values, "editing": editing, "error": error}
-        return forms.form_page(kit, request, "syncflow/destination_form.html", context, user)
+        return kit.render_form(request, "syncflow/destination_form.html", context, user=user)
 
     @router.get("/destinations/new")
     async def new_destination_page(request: Request, user: Viewer) -> HTMLResponse:

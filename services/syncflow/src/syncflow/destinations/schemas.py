@@ -12,6 +12,19 @@ MAX_BATCH_SIZE = 5000
 MAX_TIMEOUT_S = 600
 MAX_SECRETS = 5
 
+# a destination's plain settings: what an update may change besides ``enabled`` and the
+# credentials (stored encrypted), and what the console's form shows besides the name
+SETTING_FIELDS = (
+    "kind",
+    "url",
+    "entities",
+    "api_prefix",
+    "entity_paths",
+    "username",
+    "batch_size",
+    "timeout_s",
+)
+
 DestinationName = Annotated[str, StringConstraints(pattern=DESTINATION_NAME_PATTERN)]
 DestinationKind = Literal["schedulehub", "webhook"]
 EntityName = Annotated[str, StringConstraints(min_length=1, max_length=150)]

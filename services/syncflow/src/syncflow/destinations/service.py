@@ -27,6 +27,7 @@ from bridge_core.ids import new_id
 from bridge_core.secrets import mask_url
 from syncflow.destinations.repository import DestinationRepository
 from syncflow.destinations.schemas import (
+    SETTING_FIELDS,
     DestinationCreate,
     DestinationOut,
     DestinationPage,
@@ -273,20 +274,7 @@ async def update_destination(
     repository = DestinationRepository(conn)
     row = await _require(repository, uid)
     given = body.model_dump(exclude_unset=True)
-    config = {
-        name: given.get(name, row[name])
-        for name in (
-            "kind",
-            "url",
-            "entities",
-            "api_prefix",
-            "entity_paths",
-            "username",
-            "batch_size",
-            "timeout_s",
-            "enabled",
-        )
-    }
+    config = {name: given.get(name, row[name]) for name in (*SETTING_FIELDS, "enabled")}
     current = _decrypt(settings, row)
     credentials = DestinationCredentials(
         password=_secret(body.password) if "password" in given else current.password,

@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import Select, func, select, update
 
 from bridge_core.db.repository import Repository
+from syncflow.monitoring.schemas import FailedRecordFilter
 from syncflow.tables import (
     entities,
     entity_state,
@@ -27,23 +28,16 @@ class MonitoringRepository(Repository):
         return [dict(r._mapping) for r in rows], total
 
     async def failed_records(
-        self,
-        *,
-        entity: str | None,
-        batch_uid: UUID | None,
-        stage: str | None,
-        include_resolved: bool,
-        page: int,
-        page_size: int,
+        self, filters: FailedRecordFilter, *, page: int, page_size: int
     ) -> tuple[list[dict[str, Any]], int]:
         query = select(failed_records).order_by(failed_records.c.created_at.desc())
-        if entity:
-            query = query.where(failed_records.c.entity_name == entity)
-        if batch_uid:
-            query = query.where(failed_records.c.batch_uid == batch_uid)
-        if stage:
-            query = query.where(failed_records.c.stage == stage)
-        if not include_resolved:
+        if filters.entity:
+            query = query.where(failed_records.c.entity_name == filters.entity)
+        if filters.batch_uid:
+            query = query.where(failed_records.c.batch_uid == filters.batch_uid)
+        if filters.stage:
+            query = query.where(failed_records.c.stage == filters.stage)
+        if not filters.include_resolved:
             query = query.where(failed_records.c.resolved_at.is_(None))
         return await self._page(query, page=page, page_size=page_size)
 

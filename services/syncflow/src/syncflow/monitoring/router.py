@@ -14,6 +14,7 @@ from syncflow.monitoring.schemas import (
     DetailedHealth,
     Dismissed,
     DismissFailed,
+    FailedRecordFilter,
     FailedRecordPage,
     PendingChildPage,
     Stats,
@@ -33,15 +34,10 @@ async def failed_records(
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> FailedRecordPage:
-    return await service.list_failed_records(
-        conn,
-        entity=entity,
-        batch_uid=batch_uid,
-        stage=stage,
-        include_resolved=include_resolved,
-        page=page,
-        page_size=page_size,
+    filters = FailedRecordFilter(
+        entity=entity, batch_uid=batch_uid, stage=stage, include_resolved=include_resolved
     )
+    return await service.list_failed_records(conn, filters=filters, page=page, page_size=page_size)
 
 
 @router.post("/failed-records/dismiss")

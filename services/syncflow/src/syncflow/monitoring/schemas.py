@@ -1,5 +1,6 @@
-"""Response bodies of the monitoring API."""
+"""Response bodies of the monitoring API, and which failed records a listing asks for."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -7,6 +8,17 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from bridge_core.schemas import RequestModel
+
+
+@dataclass(frozen=True)
+class FailedRecordFilter:
+    """Which failed records to list; ``None`` (or empty) matches every entity, batch and
+    stage; resolved ones only with ``include_resolved``."""
+
+    entity: str | None = None
+    batch_uid: UUID | None = None
+    stage: str | None = None
+    include_resolved: bool = False
 
 
 class FailedRecord(BaseModel):

@@ -29,6 +29,7 @@ from syncflow.monitoring.schemas import (
     DetailedHealth,
     EntityStats,
     FailedRecord,
+    FailedRecordFilter,
     FailedRecordPage,
     PendingChild,
     PendingChildPage,
@@ -42,23 +43,11 @@ HEALTH_TIMEOUT_SECONDS = 5.0
 
 
 async def list_failed_records(
-    conn: AsyncConnection,
-    *,
-    entity: str | None,
-    batch_uid: UUID | None,
-    stage: str | None,
-    include_resolved: bool,
-    page: int,
-    page_size: int,
+    conn: AsyncConnection, *, filters: FailedRecordFilter, page: int, page_size: int
 ) -> FailedRecordPage:
     """Failed rows, newest first, with their stage, error and raw data."""
     rows, total = await MonitoringRepository(conn).failed_records(
-        entity=entity,
-        batch_uid=batch_uid,
-        stage=stage,
-        include_resolved=include_resolved,
-        page=page,
-        page_size=page_size,
+        filters, page=page, page_size=page_size
     )
     items = [FailedRecord(entity=r["entity_name"], **r) for r in rows]
     return FailedRecordPage(items=items, total=total, page=page, page_size=page_size)

@@ -16,6 +16,7 @@ from bridge_core.db.repository import Repository
 from bridge_core.errors import Conflict
 from bridge_core.ids import new_id
 from syncflow.domain import Counters
+from syncflow.sync.schemas import BatchFilter
 from syncflow.tables import sync_batches
 
 ACTIVE = ("pending", "running")
@@ -87,24 +88,17 @@ class BatchRepository(Repository):
         return dict(row._mapping) if row else None
 
     async def history(
-        self,
-        *,
-        entity: str | None,
-        status: str | None,
-        page: int,
-        page_size: int,
-        created_from: datetime | None = None,
-        created_before: datetime | None = None,
+        self, filters: BatchFilter, *, page: int, page_size: int
     ) -> tuple[list[dict[str, Any]], int]:
         conditions = []
-        if entity:
-            conditions.append(sync_batches.c.entity_name == entity)
-        if status:
-            conditions.append(sync_batches.c.status == status)
-        if created_from is not None:
-            conditions.append(sync_batches.c.created_at >= created_from)
-        if created_before is not None:
-            conditions.append(sync_batches.c.created_at < created_before)
+        if filters.entity:
+            conditions.append(sync_batches.c.entity_name == filters.entity)
+        if filters.status:
+            conditions.append(sync_batches.c.status == filters.status)
+        if filters.created_from is not None:
+            conditions.append(sync_batches.c.created_at >= filters.created_from)
+        if filters.created_before is not None:
+            conditions.append(sync_batches.c.created_at < filters.created_before)
         where = and_(*conditions) if conditions else None
         query = select(sync_batches).order_by(sync_batches.c.created_at.desc())
         count = select(func.count()).select_from(sync_batches)

@@ -10,7 +10,14 @@ from bridge_core.db.transaction import Connection
 from bridge_core.http.paging import PageNumber, PageSize
 from syncflow.auth.dependencies import Operator
 from syncflow.sync import service
-from syncflow.sync.schemas import BatchPage, BatchStatus, RetryFailed, RetryRecords, SyncStart
+from syncflow.sync.schemas import (
+    BatchFilter,
+    BatchPage,
+    BatchStatus,
+    RetryFailed,
+    RetryRecords,
+    SyncStart,
+)
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -50,9 +57,8 @@ async def history(
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> BatchPage:
-    return await service.history(
-        conn, entity=entity, status=batch_status, page=page, page_size=page_size
-    )
+    filters = BatchFilter(entity=entity, status=batch_status)
+    return await service.history(conn, filters=filters, page=page, page_size=page_size)
 
 
 @router.post("/retry-failed", status_code=status.HTTP_202_ACCEPTED)

@@ -1,5 +1,6 @@
 """Request and response bodies of the sync API."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -64,6 +65,17 @@ class BatchStatus(BaseModel):
             finished_at=row["finished_at"],
             error=row["error"],
         )
+
+
+@dataclass(frozen=True)
+class BatchFilter:
+    """Which batches to list; ``None`` (or empty) matches every entity and status, and
+    batches queued in ``[created_from, created_before)`` when given."""
+
+    entity: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
 
 
 class BatchPage(BaseModel):

@@ -1,7 +1,6 @@
 """Starting, stopping and reading sync batches. The worker runs them."""
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +11,7 @@ from syncflow.domain import RESOLVE_MODE, RETRY_MODE
 from syncflow.entities.repository import EntityRepository
 from syncflow.monitoring.repository import MonitoringRepository
 from syncflow.sync.repository import BatchRepository
-from syncflow.sync.schemas import BatchPage, BatchStatus
+from syncflow.sync.schemas import BatchFilter, BatchPage, BatchStatus
 
 
 async def _require_entity(conn: AsyncConnection, name: str) -> None:
@@ -92,24 +91,10 @@ async def stop(conn: AsyncConnection, *, batch_uid: UUID) -> BatchStatus:
 
 
 async def history(
-    conn: AsyncConnection,
-    *,
-    entity: str | None,
-    status: str | None,
-    page: int,
-    page_size: int,
-    created_from: datetime | None = None,
-    created_before: datetime | None = None,
+    conn: AsyncConnection, *, filters: BatchFilter, page: int, page_size: int
 ) -> BatchPage:
-    """Batches, newest first (queued in ``[created_from, created_before)`` when given)."""
-    rows, total = await BatchRepository(conn).history(
-        entity=entity,
-        status=status,
-        page=page,
-        page_size=page_size,
-        created_from=created_from,
-        created_before=created_before,
-    )
+    """Batches that ``filters`` match, newest first."""
+    rows, total = await BatchRepository(conn).history(filters, page=page, page_size=page_size)
     return BatchPage(
         items=[BatchStatus.from_row(r) for r in rows], total=total, page=page, page_size=page_size
     )

@@ -1,14 +1,15 @@
 """The users endpoints of a service, built from its table, roles and dependencies.
 
-``users_router`` serves ``POST /auth/login``, ``POST /auth/refresh`` and ``POST``/``GET
-/users`` (admin); a service includes it beside its own auth endpoints (``/auth/me`` and
-its tokens). ``console_sign_in`` is the same sign-in for a service's console kit.
+``users_router`` serves ``POST /auth/login``, ``POST /auth/refresh``, ``POST``/``GET
+/users`` (admin) and ``GET /auth/me`` (the caller); a service includes it beside its own
+token endpoints. ``console_sign_in`` is the same sign-in for a service's console kit.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
+from pydantic import BaseModel
 from sqlalchemy import Table
 
 from bridge_core.auth.tokens import TokenClaims, decode_token
@@ -42,11 +43,17 @@ def users_router(
     user_out: type[UserOut[Any]],
     get_settings: Callable[[Request], Awaitable[ServiceSettings]],
     require_admin: Callable[..., Awaitable[object]],
+    caller: Callable[..., Awaitable[object]],
+    caller_out: type[BaseModel],
+    caller_description: str,
 ) -> APIRouter:
-    """Sign-in, refresh and users (admin) over ``table``, for tokens with one of ``roles``.
+    """Sign-in, refresh, users (admin) over ``table`` and the caller, for tokens with one of
+    ``roles``.
 
     ``user_create`` and ``user_out`` are the service's subclasses of the generic bodies
-    (its role set), so its OpenAPI document lists its roles.
+    (its role set), so its OpenAPI document lists its roles. ``GET /auth/me`` answers the
+    principal that the service's ``caller`` dependency authenticates, as ``caller_out``
+    (each service's principal has its own kinds), described by ``caller_description``.
     """
     router = APIRouter()
     AppSettings = Annotated[ServiceSettings, Depends(get_settings)]
@@ -114,6 +121,12 @@ def users_router(
     async def list_users(conn: Connection) -> list[service.User]:
         """Every user (never a password or its hash)."""
         return await service.list_users(conn=conn, table=table)
+
+    @router.get(
+        "/auth/me", tags=["auth"], response_model=caller_out, description=caller_description
+    )
+    async def me(principal: Annotated[object, Depends(caller)]) -> BaseModel:
+        return caller_out.model_validate(principal, from_attributes=True)
 
     return router
 
