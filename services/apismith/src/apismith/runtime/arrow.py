@@ -6,7 +6,8 @@ Types (APISmith data type -> Arrow):
 - integer -> int64, boolean -> bool, date -> date32, time -> time64[us],
   binary -> binary, timestamp -> timestamp[us, tz=UTC] (a naive value is read in the
   connection's time zone, as in JSON);
-- string, json and anything else -> utf8 (the text of the JSON encoding);
+- json -> utf8 JSON text (a JSON string document keeps its quotes);
+- string and anything else -> utf8 (the text of the JSON encoding);
 - number on a page: decimal128(38, s), where s is the largest scale among the page's
   values, when every value is a Decimal or an int and fits 38 digits at that scale;
   float64 when every value is a float (float columns: the database's own binary value);
@@ -33,7 +34,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apismith.drivers.base import ColumnInfo, ErpQueryError
-from apismith.runtime.encoding import Row, RowEncoder, StreamFormat, aware, text_value
+from apismith.runtime.encoding import (
+    Row,
+    RowEncoder,
+    StreamFormat,
+    aware,
+    encode_json,
+    text_value,
+)
 
 # the schema metadata key holding the columns as the JSON metadata lists them
 COLUMNS_KEY = b"apismith.columns"
@@ -179,6 +187,14 @@ def _texts(values: Sequence[Any], zone: tzinfo) -> pa.Array:
     return pa.array([text_value(value, zone) for value in values], type=pa.string())
 
 
+def _json_texts(values: Sequence[Any], zone: tzinfo) -> pa.Array:
+    """utf8 JSON documents: each value as JSON text (a JSON string keeps its quotes)."""
+    return pa.array(
+        [None if value is None else encode_json(value, zone=zone).decode() for value in values],
+        type=pa.string(),
+    )
+
+
 def _decimal_texts(values: Sequence[Any], zone: tzinfo) -> pa.Array:
     """utf8 for numbers that no exact Arrow number holds: the digits JSON sends."""
     return pa.array(
@@ -238,6 +254,8 @@ def page_column(
         return _numbers(values, zone)
     if column.data_type == "number":
         return _decimal_texts(values, zone)
+    if column.data_type == "json":
+        return _json_texts(values, zone)
     return _texts(values, zone)
 
 
