@@ -174,7 +174,7 @@ def _timestamps(values: Sequence[Any], column: ColumnInfo, zone: tzinfo) -> pa.A
 
     def timestamp(value: Any) -> datetime:
         if isinstance(value, datetime):
-            return aware(value, zone).astimezone(UTC)
+            return aware(value, zone)  # pyarrow takes the offset (years 1 and 9999 too)
         raise TypeError
 
     return _one_by_one(values, column, _TIMESTAMP, timestamp)
