@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from apismith.drivers.base import ColumnInfo, ErpQueryError
+from apismith.runtime.arrow import ArrowEncoder
 from apismith.runtime.encoding import (
-    ArrowEncoder,
     CsvEncoder,
     NdjsonEncoder,
     NotAcceptable,

@@ -257,13 +257,13 @@ def _pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         await kit.check_csrf(request)
         api = await apis_service.get_api(conn=conn, uid=uid)
         try:
-            content = await runtime_service.execute(
+            page = await runtime_service.execute(
                 runtime=runtime,
                 principal=principal_of(user),
                 slug=api.slug,
                 body=ExecuteRequest(page_size=PREVIEW_ROWS),
             )
-            context: dict[str, object] = {"page": orjson.loads(content), "error": None}
+            context: dict[str, object] = {"page": orjson.loads(page.content), "error": None}
         except BridgeError as exc:
             context = {"page": None, "error": exc.detail}
         return kit.render(request, "apismith/preview.html", context, user=user)

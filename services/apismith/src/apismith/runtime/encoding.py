@@ -16,17 +16,17 @@ Formats, chosen by the ``Accept`` header of ``/stream`` (see :func:`negotiate`):
 - CSV (RFC 4180, UTF-8, CRLF): a header row, then one record per row. Every non-NULL
   field is quoted and NULL is an empty unquoted field, so ``""`` (empty string) and
   NULL stay apart, as PostgreSQL's ``COPY ... CSV`` reads them.
-- Arrow IPC stream: one record batch per chunk read from the database. Types:
-  integer -> int64, boolean -> bool, date -> date32, timestamp -> timestamp[us, UTC],
-  time -> time64[us], binary -> binary; number (exact decimals), string and json ->
-  utf8 text with the digits and text of the JSON encoding.
+- Arrow IPC stream: one record batch per chunk read from the database
+  (``apismith.runtime.arrow``, which also writes ``execute``'s Arrow pages).
+
+``execute`` answers JSON, or Arrow when ``Accept`` asks for it (:func:`negotiate_page`).
 """
 
 import base64
 import csv
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -35,9 +35,8 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
-from apismith.drivers.base import ColumnInfo, ErpQueryError
+from apismith.drivers.base import ColumnInfo
 from bridge_core.errors import BridgeError
 
 Row = tuple[Any, ...]
@@ -56,8 +55,13 @@ class StreamFormat(StrEnum):
     ARROW = "application/vnd.apache.arrow.stream"
 
 
+class PageFormat(StrEnum):
+    JSON = "application/json"
+    ARROW = "application/vnd.apache.arrow.stream"
+
+
 # media ranges an Accept header may name, and the format each one picks
-_ACCEPTED: dict[str, StreamFormat] = {
+_STREAM_RANGES: dict[str, StreamFormat] = {
     StreamFormat.NDJSON: StreamFormat.NDJSON,
     StreamFormat.CSV: StreamFormat.CSV,
     StreamFormat.ARROW: StreamFormat.ARROW,
@@ -65,12 +69,22 @@ _ACCEPTED: dict[str, StreamFormat] = {
     "application/*": StreamFormat.NDJSON,
     "text/*": StreamFormat.CSV,
 }
+_PAGE_RANGES: dict[str, PageFormat] = {
+    PageFormat.JSON: PageFormat.JSON,
+    PageFormat.ARROW: PageFormat.ARROW,
+    "*/*": PageFormat.JSON,
+    "application/*": PageFormat.JSON,
+}
 
 
-def negotiate(accept: str | None) -> StreamFormat:
-    """The stream format an ``Accept`` header asks for (NDJSON when absent); 406 if none fits."""
+def _pick[Format: StrEnum](
+    accept: str | None, ranges: Mapping[str, Format], offered: type[Format]
+) -> Format:
+    """The format of the most wanted media range in ``accept`` that ``ranges`` knows;
+    the first of ``offered`` when ``accept`` is absent; 406 naming them if none fits."""
+    default = next(iter(offered))
     if accept is None or not accept.strip():
-        return StreamFormat.NDJSON
+        return default
     ranked: list[tuple[float, int, str]] = []
     for position, item in enumerate(accept.split(",")):
         media, *parameters = (part.strip() for part in item.split(";"))
@@ -85,12 +99,22 @@ def negotiate(accept: str | None) -> StreamFormat:
         if quality > 0:
             ranked.append((-quality, position, media.lower()))
     for _, _, media in sorted(ranked):
-        if media in _ACCEPTED:
-            return _ACCEPTED[media]
+        if media in ranges:
+            return ranges[media]
     raise NotAcceptable(
         "cannot answer in the requested media type: Accept one of "
-        f"{', '.join(StreamFormat)} (default {StreamFormat.NDJSON})"
+        f"{', '.join(offered)} (default {default})"
     )
+
+
+def negotiate(accept: str | None) -> StreamFormat:
+    """The stream format an ``Accept`` header asks for (NDJSON when absent); 406 if none fits."""
+    return _pick(accept, _STREAM_RANGES, StreamFormat)
+
+
+def negotiate_page(accept: str | None) -> PageFormat:
+    """The page format an ``Accept`` header asks for (JSON when absent); 406 if none fits."""
+    return _pick(accept, _PAGE_RANGES, PageFormat)
 
 
 def aware(value: datetime, zone: tzinfo) -> datetime:
@@ -233,123 +257,3 @@ class CsvEncoder(RowEncoder):
     def encode(self, rows: Sequence[Row]) -> bytes:
         zone = self.zone
         return self._records([[text_value(value, zone) for value in row] for row in rows])
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    raise TypeError
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
-        return bool(value)
-    raise TypeError
-
-
-def _date(value: Any) -> date:
-    if isinstance(value, datetime):
-        raise TypeError
-    if isinstance(value, date):
-        return value
-    raise TypeError
-
-
-def _time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    raise TypeError
-
-
-def _binary(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    raise TypeError
-
-
-# Arrow type and converter per APISmith data type; others are utf8 through text_value
-_ARROW_TYPES: dict[str, tuple[pa.DataType, Callable[[Any], Any]]] = {
-    "integer": (pa.int64(), _integer),
-    "boolean": (pa.bool_(), _boolean),
-    "date": (pa.date32(), _date),
-    "time": (pa.time64("us"), _time),
-    "binary": (pa.binary(), _binary),
-}
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-
-class ArrowEncoder(RowEncoder):
-    """An Arrow IPC stream: the schema, one record batch per chunk, the end-of-stream marker."""
-
-    media_type = StreamFormat.ARROW
-
-    def __init__(self, columns: Sequence[ColumnInfo], zone: tzinfo) -> None:
-        super().__init__(columns, zone)
-        self._converters = [self._converter(column) for column in columns]
-        self.schema = pa.schema(
-            [pa.field(column.name, self._arrow_type(column)) for column in columns]
-        )
-        self._sink = io.BytesIO()
-        self._writer = pa.ipc.new_stream(self._sink, self.schema)
-
-    @staticmethod
-    def _arrow_type(column: ColumnInfo) -> pa.DataType:
-        if column.data_type == "timestamp":
-            return _TIMESTAMP
-        return _ARROW_TYPES.get(column.data_type, (pa.string(), None))[0]
-
-    def _converter(self, column: ColumnInfo) -> Callable[[Any], Any]:
-        zone = self.zone
-        if column.data_type == "timestamp":
-
-            def timestamp(value: Any) -> datetime:
-                if isinstance(value, datetime):
-                    return aware(value, zone)
-                raise TypeError
-
-            return timestamp
-        if column.data_type in _ARROW_TYPES:
-            return _ARROW_TYPES[column.data_type][1]
-        return lambda value: text_value(value, zone)
-
-    def _drain(self) -> bytes:
-        data = self._sink.getvalue()
-        self._sink.seek(0)
-        self._sink.truncate()
-        return data
-
-    def encode(self, rows: Sequence[Row]) -> bytes:
-        arrays = []
-        for index, (field, convert) in enumerate(zip(self.schema, self._converters, strict=True)):
-            values: list[Any] = []
-            for row in rows:
-                value = row[index]
-                try:
-                    values.append(None if value is None else convert(value))
-                except TypeError:
-                    raise ErpQueryError(
-                        f"column '{field.name}' returned a {type(value).__name__} value, "
-                        f"which does not fit its Arrow type {field.type}: the query's column "
-                        "types may have changed since the API was saved"
-                    ) from None
-            arrays.append(pa.array(values, type=field.type))
-        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema))
-        return self._drain()
-
-    def finish(self) -> bytes:
-        self._writer.close()
-        return self._drain()
-
-
-_ENCODERS: dict[StreamFormat, type[RowEncoder]] = {
-    StreamFormat.NDJSON: NdjsonEncoder,
-    StreamFormat.CSV: CsvEncoder,
-    StreamFormat.ARROW: ArrowEncoder,
-}
-
-
-def row_encoder(media: StreamFormat, columns: Sequence[ColumnInfo], zone: tzinfo) -> RowEncoder:
-    """The encoder of ``media`` for rows of ``columns``."""
-    return _ENCODERS[media](columns, zone)

@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from apismith.auth.dependencies import Reader
 from apismith.runtime import service
 from apismith.runtime.context import Runtime
-from apismith.runtime.encoding import StreamFormat
+from apismith.runtime.encoding import PageFormat, StreamFormat
 from apismith.runtime.schemas import ExecuteRequest, ExecuteResponse, StreamRequest
 
 router = APIRouter(tags=["runtime"])
@@ -20,25 +20,56 @@ _STREAM_CONTENT: dict[str, dict[str, object]] = {
 }
 
 
+_PAGE_HEADERS: dict[str, dict[str, object]] = {
+    service.NEXT_CURSOR_HEADER: {
+        "description": "Arrow only: the next page's cursor; absent on the last page",
+        "schema": {"type": "string"},
+    },
+    service.TOTAL_ROWS_HEADER: {
+        "description": "Arrow only: the filtered rows' count, when include_total",
+        "schema": {"type": "integer"},
+    },
+    service.ROW_COUNT_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
+    service.PAGE_SIZE_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
+    service.EXECUTION_TIME_HEADER: {"description": "Arrow only", "schema": {"type": "number"}},
+}
+
+
 @router.post(
     "/runtime/{slug}/execute",
     response_model=ExecuteResponse,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "content": {
+                PageFormat.JSON: {},
+                PageFormat.ARROW: {"schema": {"type": "string", "format": "binary"}},
+            },
+            "headers": _PAGE_HEADERS,
+        },
+        406: {"description": "unsupported Accept"},
+    },
 )
 async def execute(
     slug: str,
     principal: Reader,
     runtime: Runtime,
     body: Annotated[ExecuteRequest | None, Body()] = None,
+    accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """One page of the API's rows with paging metadata; pass ``next_cursor`` for the next."""
-    content = await service.execute(
+    """One page of the API's rows with paging metadata; pass ``next_cursor`` for the next.
+    JSON by default; an Arrow IPC stream (metadata in ``APISmith-*`` headers) by ``Accept``."""
+    page = await service.execute(
         runtime=runtime,
         principal=principal,
         slug=slug,
         body=body or ExecuteRequest(),
+        accept=accept,
     )
-    return Response(content, media_type="application/json")
+    return Response(
+        page.content,
+        media_type=page.media_type,
+        headers={**page.headers, "Vary": "Accept"},
+    )
 
 
 @router.post(

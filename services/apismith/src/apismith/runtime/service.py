@@ -35,14 +35,19 @@ from apismith.connections.service import get_connection_record
 from apismith.drivers.base import ColumnInfo, Dialect, Driver, ErpQueryError, RowLimitExceeded
 from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
 from apismith.executions.writer import AuditWriter
+from apismith.runtime.arrow import ArrowEncoder, page_body
 from apismith.runtime.context import RuntimeContext
 from apismith.runtime.encoding import (
+    CsvEncoder,
+    NdjsonEncoder,
+    PageFormat,
     Row,
     RowEncoder,
+    StreamFormat,
     encode_json,
     json_rows,
     negotiate,
-    row_encoder,
+    negotiate_page,
 )
 from apismith.runtime.schemas import ExecuteRequest, StreamRequest
 from apismith.settings import Settings
@@ -68,6 +73,19 @@ from bridge_core.errors import BadRequest, BridgeError, GatewayTimeout, NotFound
 
 API_NOT_FOUND = "api not found or inactive"
 
+# an Arrow page's metadata, in response headers (the columns are in the Arrow schema)
+NEXT_CURSOR_HEADER = "APISmith-Next-Cursor"
+TOTAL_ROWS_HEADER = "APISmith-Total-Rows"
+ROW_COUNT_HEADER = "APISmith-Row-Count"
+PAGE_SIZE_HEADER = "APISmith-Page-Size"
+EXECUTION_TIME_HEADER = "APISmith-Execution-Time-Ms"
+
+_ENCODERS: dict[StreamFormat, type[RowEncoder]] = {
+    StreamFormat.NDJSON: NdjsonEncoder,
+    StreamFormat.CSV: CsvEncoder,
+    StreamFormat.ARROW: ArrowEncoder,
+}
+
 
 @dataclass(frozen=True)
 class RuntimeCall:
@@ -81,6 +99,15 @@ class RuntimeCall:
     filters: list[Filter]
     order: TotalOrder
     zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class PageResponse:
+    """An executed page: its media type, body and headers (Arrow's paging metadata)."""
+
+    media_type: str
+    content: bytes
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -256,14 +283,57 @@ def _page_size(requested: int | None, settings: Settings, *, max_rows: int) -> i
     return requested
 
 
+def _page_response(
+    media: PageFormat,
+    *,
+    call: RuntimeCall,
+    rows: Sequence[Row],
+    page_size: int,
+    next_cursor: str | None,
+    total_rows: int | None,
+    execution_time_ms: float,
+) -> PageResponse:
+    """A page in ``media``: JSON ``{data, metadata}``, or Arrow with the metadata in
+    headers and the columns in the schema."""
+    columns_metadata = [column.model_dump() for column in call.api.columns]
+    if media is PageFormat.ARROW:
+        headers = {
+            ROW_COUNT_HEADER: str(len(rows)),
+            PAGE_SIZE_HEADER: str(page_size),
+            EXECUTION_TIME_HEADER: str(execution_time_ms),
+        }
+        if next_cursor is not None:
+            headers[NEXT_CURSOR_HEADER] = next_cursor
+        if total_rows is not None:
+            headers[TOTAL_ROWS_HEADER] = str(total_rows)
+        content = page_body(rows, call.columns, call.zone, columns_metadata=columns_metadata)
+        return PageResponse(media_type=media, content=content, headers=headers)
+    document = {
+        "data": json_rows(rows, call.columns, call.zone),
+        "metadata": {
+            "columns": columns_metadata,
+            "row_count": len(rows),
+            "page_size": page_size,
+            "next_cursor": next_cursor,
+            "total_rows": total_rows,
+            "execution_time_ms": execution_time_ms,
+        },
+    }
+    return PageResponse(media_type=media, content=encode_json(document, zone=call.zone), headers={})
+
+
 async def execute(
     *,
     runtime: RuntimeContext,
     principal: Principal,
     slug: str,
     body: ExecuteRequest,
-) -> bytes:
-    """One page of ``slug``'s rows as the JSON body ``{data, metadata}``; audited."""
+    accept: str | None = None,
+) -> PageResponse:
+    """One page of ``slug``'s rows: the JSON body ``{data, metadata}``, or an Arrow IPC
+    stream with the metadata in headers when ``accept`` asks for it (406 if neither
+    fits); audited."""
+    media = negotiate_page(accept)
     settings = runtime.settings
     audit = _Audit(writer=runtime.writer, principal=principal, slug=slug, kind="execute")
     try:
@@ -319,25 +389,20 @@ async def execute(
             )
             [(count,)] = await call.driver.fetch(count_query)
             total_rows = int(count)
-        content = encode_json(
-            {
-                "data": json_rows(rows, call.columns, call.zone),
-                "metadata": {
-                    "columns": [column.model_dump() for column in call.api.columns],
-                    "row_count": len(rows),
-                    "page_size": page_size,
-                    "next_cursor": next_cursor,
-                    "total_rows": total_rows,
-                    "execution_time_ms": round(audit.elapsed_ms(), 2),
-                },
-            },
-            zone=call.zone,
+        response = _page_response(
+            media,
+            call=call,
+            rows=rows,
+            page_size=page_size,
+            next_cursor=next_cursor,
+            total_rows=total_rows,
+            execution_time_ms=round(audit.elapsed_ms(), 2),
         )
     except BaseException as error:
         audit.failed(error)
         raise
     audit.record("ok", rows=len(rows), error=None)
-    return content
+    return response
 
 
 async def open_stream(
@@ -369,7 +434,7 @@ async def open_stream(
         # an error in the first chunk ends the driver's generator; nothing is left open
         first = await anext(chunks, None)
         _check_shape(first or [], call.columns)
-        encoder = row_encoder(media, call.columns, call.zone)
+        encoder = _ENCODERS[media](call.columns, call.zone)
     except BaseException as error:
         audit.failed(error)
         raise
