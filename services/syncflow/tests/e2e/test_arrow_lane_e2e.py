@@ -24,7 +24,8 @@ CREATE TABLE items (
 )""",
     """
 INSERT INTO items (item_no, name, price, due, changed_at)
-SELECT i, 'item ' || i, i * 1.25, DATE '2025-01-01' + i, TIMESTAMPTZ '2025-06-01 08:00+02' + i * INTERVAL '1 minute'
+SELECT i, 'item ' || i, i * 1.25, DATE '2025-01-01' + i,
+       TIMESTAMPTZ '2025-06-01 08:00+02' + i * INTERVAL '1 minute'
 FROM generate_series(1, 300) i""",
 ]
 
