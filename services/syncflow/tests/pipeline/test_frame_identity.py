@@ -293,6 +293,22 @@ def test_sliced_and_chunked_frames():
         assert_agrees(part, rows[start : start + length], [1, 0])
 
 
+def test_large_frames_keep_row_order():
+    """The hashes are taken by the streaming engine, slice by slice: in row order."""
+    count = 250_000
+    frame = pl.DataFrame(
+        {"n": pl.int_range(count, eager=True), "t": pl.int_range(count, eager=True).cast(pl.String)}
+    ).with_columns(t=pl.when(pl.col("n") % 3 == 0).then(None).otherwise("ü" + pl.col("t")))
+    encodings = [
+        b"D%d:%dN" % (len(str(n)), n)
+        if n % 3 == 0
+        else b"D%d:%dS%d:\xc3\xbc%d" % (len(str(n)), n, len(str(n)) + 2, n)
+        for n in range(count)
+    ]
+    assert key_hashes(frame, ["n", "t"]).to_list() == [xxh3_128_digest(e) for e in encodings]
+    assert data_hashes(frame, ["n", "t"]).to_list() == [blake3(e).digest() for e in encodings]
+
+
 # --- what the kernel refuses ---------------------------------------------------------
 
 

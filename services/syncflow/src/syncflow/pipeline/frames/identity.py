@@ -11,7 +11,8 @@ value Python cannot hold) raises ``ValueError`` naming the column.
 
 The hashes come from polars-hash: XXH3-128 as the 16-byte big-endian canonical digest
 (``xxh3_128_digest``), BLAKE3 as hex, decoded into the 32 digest bytes in one pass over
-the whole Arrow buffer (never row by row).
+the whole Arrow buffer (never row by row). The hashing query runs on polars' streaming
+engine, which spreads the slices of a frame over the cores and keeps row order.
 
 Text is NFC-normalized by polars (its Unicode tables are newer than Python's). By
 Unicode's normalization stability policy the two agree on text made of characters
@@ -38,6 +39,10 @@ _DATE_MIN, _DATE_MAX = date.min, date.max
 _TIMESTAMP_MIN = datetime.min.replace(tzinfo=UTC)
 _TIMESTAMP_MAX = datetime.max.replace(tzinfo=UTC)
 _TIMESTAMP_ITEM = "T27:%Y-%m-%dT%H:%M:%S.%6fZ"
+# the longest number text: 38 digits of a Decimal or 39 of an Int128, sign, point
+_LONGEST_NUMBER = 41
+# text up to this many bytes gets its prefix looked up (see _framed)
+_LOOKED_UP_TEXT = 256
 
 
 def canonical_items(column: str, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
@@ -94,10 +99,17 @@ def _pieces(column: str, dtype: pl.DataType) -> list[pl.Expr]:
     raise TypeError(f"column {column!r}: a {dtype} column has no canonical form")
 
 
-def _framed(tag: str, payload: pl.Expr) -> list[pl.Expr]:
-    """``{tag}{UTF-8 byte length}:`` (``N`` for NULL), then the payload."""
-    length = payload.str.len_bytes().cast(pl.String)
-    return [pl.concat_str(pl.lit(tag), length, pl.lit(":")).fill_null("N"), payload]
+def _framed(tag: str, payload: pl.Expr, longest: int | None = _LONGEST_NUMBER) -> list[pl.Expr]:
+    """``{tag}{UTF-8 byte length}:`` (``N`` for NULL), then the payload. With ``longest``
+    (no payload is longer) the prefix is looked up rather than formatted: faster."""
+    length = payload.str.len_bytes()
+    if longest is None:
+        prefix = pl.concat_str(pl.lit(tag), length.cast(pl.String), pl.lit(":"))
+    else:
+        sizes = range(longest + 1)
+        # strict: a longer payload raises rather than getting no prefix
+        prefix = length.replace_strict(sizes, [f"{tag}{n}:" for n in sizes], return_dtype=pl.String)
+    return [prefix.fill_null("N"), payload]
 
 
 def _utc(value: pl.Expr) -> pl.Expr:
@@ -120,7 +132,7 @@ def key_hashes(frame: pl.DataFrame, names: Sequence[str]) -> pl.Series:
     canonical encoding (the big-endian canonical digest), as 16-byte ``Binary`` values."""
     hashed = NonCryptographicHashingNameSpace(_canonical_encodings(frame, names))
     digests = hashed.xxh3_128(return_binary=True, byte_order="big")
-    return frame.select(digests.alias("key_hash")).to_series()
+    return _collect(frame, digests.alias("key_hash"))
 
 
 def data_hashes(frame: pl.DataFrame, names: Sequence[str]) -> pl.Series:
@@ -128,7 +140,7 @@ def data_hashes(frame: pl.DataFrame, names: Sequence[str]) -> pl.Series:
     canonical encoding, as 32-byte ``Binary`` values."""
     hashed = CryptographicHashingNameSpace(_canonical_encodings(frame, names))
     # polars-hash gives BLAKE3 as hex only: decoded in one pass over the whole buffer
-    hexes = frame.select(hashed.blake3()).to_series()
+    hexes = _collect(frame, hashed.blake3())
     return _unhexlified(hexes, _DATA_BYTES).alias("data_hash")
 
 
@@ -144,6 +156,12 @@ def parent_key_hashes(frame: pl.DataFrame, names: Sequence[str]) -> pl.Series:
         .to_series()
         .alias("parent_key_hash")
     )
+
+
+def _collect(frame: pl.DataFrame, column: pl.Expr) -> pl.Series:
+    """``column`` over ``frame`` by the streaming engine: it works on slices of the frame
+    on every core (about twice as fast as the in-memory engine on two), in row order."""
+    return frame.lazy().select(column).collect(engine="streaming").to_series()
 
 
 def _canonical_encodings(frame: pl.DataFrame, names: Sequence[str]) -> pl.Expr:
@@ -172,9 +190,13 @@ def _canonical_encodings(frame: pl.DataFrame, names: Sequence[str]) -> pl.Expr:
 
 def _text_items(texts: pl.Series) -> pl.Series:
     """``S{UTF-8 byte length}:{text in NFC}`` of each text, ``N`` for NULL."""
-    normalized = _nfc(texts).to_frame("text")
-    items = pl.concat_str(_framed("S", pl.col("text")), ignore_nulls=True)
-    return normalized.select(items.alias(texts.name)).to_series()
+    normalized = _nfc(texts)
+    longest = normalized.str.len_bytes().max()
+    assert longest is None or isinstance(longest, int)
+    short = longest is None or longest <= _LOOKED_UP_TEXT
+    pieces = _framed("S", pl.col(texts.name), _LOOKED_UP_TEXT if short else None)
+    items = pl.concat_str(pieces, ignore_nulls=True)
+    return normalized.to_frame().select(items.alias(texts.name)).to_series()
 
 
 def _nfc(texts: pl.Series) -> pl.Series:
