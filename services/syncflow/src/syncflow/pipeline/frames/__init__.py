@@ -1,0 +1,1 @@
+"""Pipeline stages over columnar pages (polars DataFrames built from Arrow)."""
