@@ -1004,7 +1004,7 @@ def markdown(bench: Bench, started: datetime) -> str:
         f"`uv run --group bench python bench/run.py --scale {args.scale:g} "
         f"--tables {args.tables}"
         + (f" --lineitem-scale {args.lineitem_scale:g}" if args.lineitem_scale else "")
-        + (f" --page-size {args.page_size}" if args.page_size != 5000 else "")
+        + (f" --page-size {args.page_size}" if args.page_size != 10000 else "")
         + (" --quick" if args.quick else "")
         + (" --peers" if args.peers else "")
         + (" --delivery" if args.delivery else "")
@@ -1067,7 +1067,7 @@ def main() -> None:
         action="store_true",
         help="also deliver a full sync of each table to a ScheduleHub stand-in",
     )
-    parser.add_argument("--page-size", type=int, default=5000, help="entities' page_size")
+    parser.add_argument("--page-size", type=int, default=10000, help="entities' page_size")
     parser.add_argument("--log-level", default="WARNING", help="the services' log level")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")

@@ -50,7 +50,7 @@ async def test_unset_keys_default_from_the_api_metadata(post_entity, source):
     assert entity["rowversion_field"] == "rv"
     assert entity["delta_strategy"] == "rowversion"
     assert (entity["target_schema"], entity["target_table"]) == ("erp", name)
-    assert entity["page_size"] == 5000
+    assert entity["page_size"] == 10000
     assert entity["delete_policy"] == {"mode": "soft", "max_ratio": 0.05}
     assert entity["parent_refs"] == []
     assert [

@@ -229,7 +229,7 @@ async def test_a_changed_type_is_409_and_nothing_changes(entities, target):
     assert "credit_limit is numeric, the entity now needs text" in detail
     assert "never rewrites a column" in detail
     entity = (await entities.get(name)).json()
-    assert entity["page_size"] == 5000
+    assert entity["page_size"] == 10000
     assert {f["target_field"]: f["type"] for f in entity["field_mappings"]}["credit_limit"] == (
         "numeric"
     )
@@ -318,7 +318,7 @@ async def test_a_separate_target_database_gets_the_tables(
         )
         assert changed.status_code == 409
         kept = await client.get(f"/api/v1/entities/{name}", headers=operator_headers)
-        assert kept.json()["page_size"] == 5000
+        assert kept.json()["page_size"] == 10000
 
         foreign = _name("foreign")
         await target.fetch(f'CREATE TABLE erp."{foreign}" (id int)')

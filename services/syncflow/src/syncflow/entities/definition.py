@@ -6,7 +6,7 @@ definition or raises one 422 that lists every problem it found.
 
 Defaults: ``business_keys``, ``rowversion_field`` (the API's ``rowversion_column``)
 and ``delta_strategy`` from the API; ``target_schema`` ``"erp"``; ``target_table`` the
-entity name; ``page_size`` 5000; ``delete_policy`` soft with ``max_ratio`` 0.05;
+entity name; ``page_size`` 10000; ``delete_policy`` soft with ``max_ratio`` 0.05;
 without ``field_mappings`` every API column becomes a field of the same name (folded
 to lower case) with the type that ``API_TYPE_TO_FIELD_TYPE`` gives its data type.
 """

@@ -17,7 +17,7 @@ from syncflow.domain import DeleteMode, DeltaStrategy, FieldType
 IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,58}$"
 TRANSFORM_NAMES = ("trim", "upper", "lower")
-DEFAULT_PAGE_SIZE = 5_000
+DEFAULT_PAGE_SIZE = 10_000
 MAX_PAGE_SIZE = 100_000
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
