@@ -93,12 +93,25 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             _, _, lane = pipeline.prepare_table(page(again), {}, as_records=False)
             assert lane is not None
             keys = copy_binary.keys_payload(lane.frame)
-            new, others = await FrameTargetRepository(conn).sort_keys(spec, keys, batch_uid=current)
+            await TargetRepository(conn).ensure_work_tables()
+            new, others = await FrameTargetRepository(conn).sort_keys(
+                spec, keys, batch_uid=current, seen=True
+            )
             assert sorted(new) == [10, 11, 12, 13, 14]
             assert sorted(others) == [0, 1, 2, 3, 4, 7]
             # rows this batch wrote itself are never "plainly unchanged"
-            _, others = await FrameTargetRepository(conn).sort_keys(spec, keys, batch_uid=earlier)
+            _, others = await FrameTargetRepository(conn).sort_keys(
+                spec, keys, batch_uid=earlier, seen=False
+            )
             assert sorted(others) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+            # every key of the chunk is remembered as read by the batch that sorted with seen
+            await FrameTargetRepository(conn).mark_seen(
+                copy_binary.seen_payload(lane.frame.head(3), earlier)
+            )
+            counted = await conn.exec_driver_sql(
+                "SELECT batch_uid, count(*) FROM syncflow_work.seen_keys GROUP BY 1"
+            )
+            assert dict(counted.all()) == {current: 15, earlier: 3}
     finally:
         await engine.dispose()
 

@@ -10,9 +10,10 @@ Inside the chunk's transaction, before the row-wise writes of the same chunk:
   written by this batch in an earlier chunk) become records for the row-wise delta,
   which decides and counts them as it always has.
 
-The rows written or unchanged are settled (their open failures closed, their parked
-copies dropped) and, for delete detection, seen; the parked children of the rows
-just inserted are freed.
+Every row of the lane is recorded as seen (for delete detection) in the same
+transaction, by binary COPY or from the key sort's temporary table; the rows written or
+unchanged are settled (their open failures closed, their parked copies dropped); the
+parked children of the rows just inserted are freed.
 """
 
 import asyncio
@@ -62,13 +63,18 @@ class LaneWriter:
         start = time.perf_counter()
         inserted = frame
         rest: pl.DataFrame | None = None
+        seen = writer.plan.detect_deletes
         if state.checkpoint.get("fresh_target") and await self._copy(rows, lane, frame, now):
             state.seconds[Stage.LOAD] += time.perf_counter() - start
+            if seen:
+                start = time.perf_counter()
+                await rows.mark_seen(copy_binary.seen_payload(frame, state.uid))
+                state.seconds[Stage.TRACK] += time.perf_counter() - start
         else:
             state.checkpoint["fresh_target"] = False
             await KeyIndexRepository(target).ensure(spec)
             payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
-            new, others = await rows.sort_keys(spec, payload, batch_uid=state.uid)
+            new, others = await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
             inserted = frame.filter(
@@ -88,9 +94,8 @@ class LaneWriter:
             else frame.filter(~pl.col(POSITION).is_in(rest.get_column(POSITION).implode()))
         )
         counters.unchanged += settled.height - inserted.height
-        keys = hex_keys(settled)
-        outcome.seen.extend(keys)
-        await TrackingRepository(conn).settle(entity=spec.name, key_hashes=keys)
+        # seen above already (the rows that become records are seen again: harmless)
+        await TrackingRepository(conn).settle(entity=spec.name, key_hashes=hex_keys(settled))
         if not inserted.is_empty() and await writer.children_of(conn, spec.name):
             loaded = hex_keys(inserted)
             counters.resolved += await writer.free_children(conn, target, spec.name, loaded, 0)

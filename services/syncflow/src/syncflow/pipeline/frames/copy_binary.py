@@ -90,6 +90,13 @@ def rows_payload(
     return _encode(pa.table(columns, names=names))
 
 
+def seen_payload(frame: pl.DataFrame, batch_uid: UUID) -> bytes:
+    """``(batch uid, key hash)`` of each row, as binary COPY rows of the seen-keys table."""
+    keys = frame.select(KEY).to_arrow().column(KEY).cast(_UUID)
+    batch = _constant(batch_uid.bytes, _UUID, len(keys))
+    return _encode(pa.table([batch, keys], names=["batch_uid", "key_hash"]))
+
+
 def keys_payload(frame: pl.DataFrame) -> bytes:
     """``(key hash, data hash, position)`` of each row, as binary COPY rows."""
     table = frame.select(KEY, DATA, POSITION).to_arrow()

@@ -13,7 +13,7 @@ import asyncpg
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.load import copy_columns, target_name
+from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, target_name
 
 _KEYS = "_bridge_keys"
 
@@ -38,13 +38,25 @@ class FrameTargetRepository(Repository):
             return False
         return True
 
+    async def mark_seen(self, payload: bytes) -> None:
+        """Remember the keys a batch read (``copy_binary.seen_payload``), for deletes."""
+        driver = await asyncpg_connection(self.conn)
+        await driver.copy_to_table(
+            "seen_keys",
+            schema_name=WORK_SCHEMA,
+            source=memoryview(payload),
+            columns=["batch_uid", "key_hash"],
+            format="binary",
+        )
+
     async def sort_keys(
-        self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID
+        self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID, seen: bool
     ) -> tuple[list[int], list[int]]:
         """``(positions of new keys, positions of keys that are not plainly unchanged)``
         among the rows of ``payload`` (``copy_binary.keys_payload``). Plainly unchanged:
         the target holds the key live, with the same data hash, written by an earlier
-        batch; those rows are not returned at all, only counted by the caller."""
+        batch; those rows are not returned at all, only counted by the caller. With
+        ``seen``, the keys are also remembered as read by the batch (for deletes)."""
         driver = await asyncpg_connection(self.conn)
         await driver.execute(
             f"CREATE TEMP TABLE {_KEYS} (key_hash uuid, data_hash bytea, position bigint) "
@@ -66,6 +78,11 @@ class FrameTargetRepository(Repository):
             f"OR x.deleted_at IS NOT NULL OR x.batch_uid = $1",
             batch_uid,
         )
+        if seen:
+            await driver.execute(
+                f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, key_hash FROM {_KEYS}",
+                batch_uid,
+            )
         await driver.execute(f"DROP TABLE {_KEYS}")
         new = [row[0] for row in rows if row[1]]
         others = [row[0] for row in rows if not row[1]]
