@@ -13,8 +13,8 @@ from uuid import UUID
 import pgpq
 import polars as pl
 import pyarrow as pa
-from uuid_utils import uuid7
 
+from bridge_core.ids import new_id_block
 from syncflow.domain import EntitySpec, FieldType
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, ROWVERSION, LaneResult
 
@@ -39,12 +39,12 @@ def _encode(table: pa.Table) -> bytes:
 
 def new_uids(count: int) -> pa.Array:
     """``count`` new UUID v7 (``_bridge_uid``) as 16-byte values."""
-    data = b"".join([uuid7().bytes for _ in range(count)])
+    data = new_id_block(count)
     return pa.FixedSizeBinaryArray.from_buffers(_UUID, count, [None, pa.py_buffer(data)])
 
 
 def _constant(value: object, kind: pa.DataType, count: int) -> pa.Array:
-    return pa.array([value] * count if count else [], type=kind)
+    return pa.repeat(pa.scalar(value, type=kind), count)
 
 
 def _field(column: pa.ChunkedArray, kind: FieldType) -> pa.ChunkedArray:
