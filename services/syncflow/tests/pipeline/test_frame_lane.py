@@ -117,12 +117,12 @@ def assert_same_as_json(spec, table):
     pipeline = EntityPipeline(spec)
     expected_records, expected_failures = row_wise(spec, json_rows(table))
     # every row as a record
-    records, failures, lane = pipeline.prepare_table(table, {}, as_records=True)
+    records, failures, lane, _ = pipeline.prepare_table(table, {}, as_records=True)
     assert lane is None
     assert described(records) == described(expected_records)
     assert failures_of(failures, pipeline) == failures_of(expected_failures, pipeline)
     # the lane's rows left as columns: the same rows once they are made records
-    decided, failures, lane = pipeline.prepare_table(table, {}, as_records=False)
+    decided, failures, lane, _ = pipeline.prepare_table(table, {}, as_records=False)
     assert lane is not None
     names = pipeline.source_fields
     together = records_of(lane, names, spec.rowversion_field, ()) + decided
@@ -154,7 +154,7 @@ def test_each_messy_value_alone(make_spec):
 
 def test_a_repeated_key_is_decided_by_the_row_wise_delta(make_spec):
     rows = [clean_row(n) for n in range(5)] + [clean_row(2)]
-    decided, _, lane = EntityPipeline(make_spec(SPEC)).prepare_table(
+    decided, _, lane, _ = EntityPipeline(make_spec(SPEC)).prepare_table(
         page(rows), {}, as_records=False
     )
     assert lane is None
@@ -168,7 +168,7 @@ def test_a_column_of_another_type_sends_the_page_row_by_row(make_spec):
         3, "price", pa.array([str(r["price"]) for r in rows], pa.string())
     )
     assert not EntityPipeline(spec)._frames.takes(table.schema)
-    decided, failures, lane = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
+    decided, failures, lane, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
     assert lane is None
     assert not failures
     assert described(decided) == described(row_wise(spec, json_rows(table))[0])

@@ -43,7 +43,7 @@ async def test_binary_copy_writes_what_the_text_copy_writes(create_database, mak
     rows[3]["note"] = None
     rows[4]["price"] = Decimal("-0.000")
     pipeline = EntityPipeline(lane_spec)
-    _, _, lane = pipeline.prepare_table(page(rows), {}, as_records=False)
+    _, _, lane, _ = pipeline.prepare_table(page(rows), {}, as_records=False)
     assert lane is not None
     assert lane.slow == []
     records = records_of(lane, pipeline.source_fields, lane_spec.rowversion_field, ())
@@ -74,7 +74,7 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
     spec = make_spec({**SPEC, "name": "sorted"})
     pipeline = EntityPipeline(spec)
     first = [clean_row(n) for n in range(20)]
-    _, _, lane = pipeline.prepare_table(page(first), {}, as_records=False)
+    _, _, lane, _ = pipeline.prepare_table(page(first), {}, as_records=False)
     assert lane is not None
     earlier, current = new_id(), new_id()
     engine = create_engine(url)
@@ -90,7 +90,7 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             again = [clean_row(n) for n in [*range(10), *range(20, 25)]]
             for row in again[:5]:
                 row["note"] = "changed"
-            _, _, lane = pipeline.prepare_table(page(again), {}, as_records=False)
+            _, _, lane, _ = pipeline.prepare_table(page(again), {}, as_records=False)
             assert lane is not None
             keys = copy_binary.keys_payload(lane.frame)
             await TargetRepository(conn).ensure_work_tables()
@@ -124,7 +124,7 @@ def test_new_uids_are_uuid_v7():
 
 def test_position_column_survives_a_filter(make_spec):
     pipeline = EntityPipeline(make_spec(SPEC))
-    _, _, lane = pipeline.prepare_table(
+    _, _, lane, _ = pipeline.prepare_table(
         page([clean_row(n) for n in range(6)]), {}, as_records=False
     )
     assert lane is not None

@@ -72,7 +72,7 @@ class ChunkWriter:
         target rows, tracking rows, seen keys, cursor and checkpoint in one transaction
         (``retried``: the failed records these rows came from)."""
         state, spec = self.state, self.plan.spec
-        records, failures, lane = prepared
+        records, failures, lane, payloads = prepared
         fetched = raws.num_rows if isinstance(raws, pa.Table) else len(raws)
         outcome = ChunkOutcome(counters=Counters(fetched=fetched))
         # a retried row that fails again carries its retry count on
@@ -85,7 +85,7 @@ class ChunkWriter:
             if retried:
                 await TrackingRepository(conn).close_failures([r["uid"] for r in retried])
             if lane is not None:
-                rest = await LaneWriter(self).write(conn, target, lane, outcome)
+                rest = await LaneWriter(self).write(conn, target, lane, outcome, payloads)
                 records = [*records, *rest]
             await self.write_records(conn, target, spec, records, failures, outcome, retries)
             crash_point("track")

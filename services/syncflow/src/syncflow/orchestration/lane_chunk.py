@@ -51,8 +51,10 @@ class LaneWriter:
         target: AsyncConnection,
         lane: LaneResult,
         outcome: ChunkOutcome,
+        payloads: copy_binary.LanePayloads | None = None,
     ) -> list[Record]:
-        """Write what the lane's rows need; return those the row-wise delta must decide."""
+        """Write what the lane's rows need; return those the row-wise delta must decide
+        (``payloads``: COPY payloads encoded ahead, used where they fit)."""
         frame = lane.frame
         if frame.is_empty():
             return []
@@ -64,16 +66,21 @@ class LaneWriter:
         inserted = frame
         rest: pl.DataFrame | None = None
         seen = writer.plan.detect_deletes
-        if state.checkpoint.get("fresh_target") and await self._copy(rows, lane, frame, now):
+        ahead = payloads or copy_binary.LanePayloads()
+        if state.checkpoint.get("fresh_target") and await self._copy(
+            rows, lane, frame, now, ahead.rows
+        ):
             state.seconds[Stage.LOAD] += time.perf_counter() - start
             if seen:
                 start = time.perf_counter()
-                await rows.mark_seen(copy_binary.seen_payload(frame, state.uid))
+                await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
                 state.seconds[Stage.TRACK] += time.perf_counter() - start
         else:
             state.checkpoint["fresh_target"] = False
             await KeyIndexRepository(target).ensure(spec)
-            payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
+            payload = ahead.keys
+            if payload is None:
+                payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
             new, others = await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
@@ -109,12 +116,19 @@ class LaneWriter:
         )
 
     async def _copy(
-        self, rows: FrameTargetRepository, lane: LaneResult, frame: pl.DataFrame, now: datetime
+        self,
+        rows: FrameTargetRepository,
+        lane: LaneResult,
+        frame: pl.DataFrame,
+        now: datetime,
+        payload: bytes | None = None,
     ) -> bool:
+        """COPY ``frame``'s rows (``payload``: all of them, encoded ahead) into the target."""
         if frame.is_empty():
             return True
         state, spec = self.writer.state, self.writer.plan.spec
-        payload = await asyncio.to_thread(
-            copy_binary.rows_payload, lane, spec, frame, batch_uid=state.uid, now=now
-        )
+        if payload is None:
+            payload = await asyncio.to_thread(
+                copy_binary.rows_payload, lane, spec, frame, batch_uid=state.uid, now=now
+            )
         return await rows.copy_new(spec, payload)

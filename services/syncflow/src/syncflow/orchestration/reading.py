@@ -5,6 +5,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
+from datetime import UTC, datetime
 
 from syncflow.domain import Stage
 from syncflow.faults import crash_point
@@ -12,6 +13,7 @@ from syncflow.orchestration.chunk import ChunkWriter
 from syncflow.orchestration.setup import EntityPlan
 from syncflow.orchestration.state import BatchState
 from syncflow.pipeline import fetch
+from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.prepare import PreparedPage
 
 # ... prepared in a worker thread, with the seconds each stage took there
@@ -100,7 +102,20 @@ class PageReader:
         pipeline = self.plan.pipeline
         if page.table is None:
             return PreparedPage(*pipeline.prepare(page.rows, seconds)), seconds
-        return pipeline.prepare_table(page.table, seconds, as_records=self.as_records), seconds
+        prepared = pipeline.prepare_table(page.table, seconds, as_records=self.as_records)
+        if prepared.lane is None:
+            return prepared, seconds
+        start = time.perf_counter()
+        payloads = copy_binary.encode_ahead(
+            prepared.lane,
+            self.plan.spec,
+            batch_uid=self.state.uid,
+            now=datetime.now(UTC),
+            fresh=bool(self.state.checkpoint.get("fresh_target")),
+            seen=self.plan.detect_deletes,
+        )
+        seconds[Stage.LOAD] = seconds.get(Stage.LOAD, 0.0) + time.perf_counter() - start
+        return prepared._replace(payloads=payloads), seconds
 
     @property
     def as_records(self) -> bool:

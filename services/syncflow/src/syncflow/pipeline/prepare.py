@@ -19,6 +19,7 @@ import pyarrow as pa
 from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
+from syncflow.pipeline.frames.copy_binary import LanePayloads
 from syncflow.pipeline.frames.lane import KEY, POSITION, FrameLane, LaneResult
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.rows import json_rows
@@ -34,6 +35,8 @@ class PreparedPage(NamedTuple):
     records: list[Record]
     failures: list[RowFailure]
     lane: LaneResult | None = None
+    # the lane's COPY payloads, when they were encoded ahead
+    payloads: LanePayloads | None = None
 
 
 class EntityPipeline:

@@ -7,6 +7,7 @@ timestamp in microseconds -> timestamptz, utf8 -> text, bool -> boolean, 16-byte
 binary -> uuid, binary -> bytea). ``pgpq`` writes the header, the rows and the trailer.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -106,3 +107,36 @@ def keys_payload(frame: pl.DataFrame) -> bytes:
         table.column(POSITION).cast(pa.int64()),
     ]
     return _encode(pa.table(columns, names=["key_hash", "data_hash", "position"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LanePayloads:
+    """A lane's COPY payloads, encoded ahead (in the thread that prepared the page) for
+    the write the target's state calls for: every row and its seen keys for a first
+    load, the key sort's rows otherwise. The writer encodes what it lacks itself."""
+
+    rows: bytes | None = None
+    seen: bytes | None = None
+    keys: bytes | None = None
+
+
+def encode_ahead(
+    lane: LaneResult,
+    spec: EntitySpec,
+    *,
+    batch_uid: UUID,
+    now: datetime,
+    fresh: bool,
+    seen: bool,
+) -> LanePayloads:
+    """The payloads the chunk's write will most likely need (``fresh``: the target was
+    empty as the batch started and no key has turned up twice since)."""
+    frame = lane.frame
+    if frame.is_empty():
+        return LanePayloads()
+    if fresh:
+        return LanePayloads(
+            rows=rows_payload(lane, spec, frame, batch_uid=batch_uid, now=now),
+            seen=seen_payload(frame, batch_uid) if seen else None,
+        )
+    return LanePayloads(keys=keys_payload(frame))
