@@ -131,3 +131,27 @@ def test_position_column_survives_a_filter(make_spec):
     kept = replace(lane, frame=lane.frame.filter(pl.col(POSITION) >= 3))
     records = records_of(kept, pipeline.source_fields, "changed_at", ())
     assert [r.raw["item_no"] for r in records] == ["IT-00003", "IT-00004", "IT-00005"]
+
+
+async def test_the_seen_keys_index_of_earlier_versions_is_dropped(create_database):
+    url = await create_database("seen_index")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in (
+                "CREATE SCHEMA syncflow_work",
+                "CREATE UNLOGGED TABLE syncflow_work.seen_keys "
+                "(batch_uid uuid NOT NULL, key_hash uuid NOT NULL)",
+                "CREATE INDEX seen_keys_batch_key ON syncflow_work.seen_keys (batch_uid, key_hash)",
+            ):
+                await conn.exec_driver_sql(statement)
+        async with engine.begin() as conn:
+            await TargetRepository(conn).ensure_work_tables()
+            await TargetRepository(conn).ensure_work_tables()  # and nothing more to do
+            found = await conn.exec_driver_sql(
+                "SELECT to_regclass('syncflow_work.seen_keys_batch_key'), "
+                "to_regclass('syncflow_work.seen_keys')"
+            )
+            assert tuple(found.one()) == (None, "syncflow_work.seen_keys")
+    finally:
+        await engine.dispose()

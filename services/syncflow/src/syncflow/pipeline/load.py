@@ -224,33 +224,37 @@ class TargetRepository(Repository):
         return await _copy_new(await asyncpg_connection(self.conn), spec, payload)
 
     async def ensure_work_tables(self) -> None:
-        """The unlogged table of keys seen per batch (for delete detection)."""
+        """The unlogged table of keys seen per batch (for delete detection).
+
+        It has no index: a batch's keys go in at COPY speed (an index over random key
+        hashes cost 4 µs a key), and the questions asked of it (which live target rows
+        did this batch not see) are anti-joins PostgreSQL answers with one hash join.
+        """
         driver = await asyncpg_connection(self.conn)
-        # DDL only when missing: even IF NOT EXISTS forms lock the table, and every batch
+        # DDL only when needed: even IF NOT EXISTS forms lock the table, and every batch
         # calls this while other workers' chunks write to it
-        key_type = (
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = to_regclass($1) AND attname = 'key_hash'"
+        shape = (
+            "SELECT (SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attname = 'key_hash'), "
+            "to_regclass($2) IS NOT NULL"
         )
-        if await driver.fetchval(key_type, f"{WORK_SCHEMA}.seen_keys") == "uuid":
+        names = (f"{WORK_SCHEMA}.seen_keys", f"{WORK_SCHEMA}.seen_keys_batch_key")
+        if tuple(await driver.fetchrow(shape, *names)) == ("uuid", False):
             return
         await lock_ddl(self.conn)
-        found = await driver.fetchval(key_type, f"{WORK_SCHEMA}.seen_keys")
-        if found == "uuid":
-            return  # another worker created it while this one waited for the lock
-        if found is not None:  # kept as hex text before the key hash became a uuid
+        key_type, indexed = await driver.fetchrow(shape, *names)
+        if key_type is None:
+            await driver.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
+                f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
+                "batch_uid uuid NOT NULL, key_hash uuid NOT NULL)"
+            )
+        elif key_type != "uuid":  # kept as hex text before the key hash became a uuid
             await driver.execute(
                 f"ALTER TABLE {SEEN_TABLE} ALTER COLUMN key_hash TYPE uuid USING key_hash::uuid"
             )
-            return
-        await driver.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
-            f"CREATE UNLOGGED TABLE IF NOT EXISTS {SEEN_TABLE} ("
-            "batch_uid uuid NOT NULL, key_hash uuid NOT NULL);"
-            # a plain index, not a primary key: keys are COPYed in, and a key recorded twice
-            # (a chunk re-read after a resume) is harmless to the NOT EXISTS checks below
-            f"CREATE INDEX IF NOT EXISTS seen_keys_batch_key ON {SEEN_TABLE} (batch_uid, key_hash)"
-        )
+        if indexed:  # made by earlier versions
+            await driver.execute(f'DROP INDEX IF EXISTS "{WORK_SCHEMA}"."seen_keys_batch_key"')
 
     async def mark_seen(self, batch_uid: UUID, key_hashes: Iterable[str]) -> None:
         """Remember that this batch read these keys from the source."""
@@ -265,10 +269,12 @@ class TargetRepository(Repository):
         """``(rows in the target that this batch did not see, live rows in the target)``."""
         driver = await asyncpg_connection(self.conn)
         target = target_name(spec)
+        # NOT EXISTS in WHERE, so the planner makes it one hash anti-join
         row = await driver.fetchrow(
-            f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
-            f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)), count(*) "
-            f"FROM {target} t WHERE t._bridge_deleted_at IS NULL",
+            f"SELECT (SELECT count(*) FROM {target} t WHERE t._bridge_deleted_at IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+            f"WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash)), "
+            f"(SELECT count(*) FROM {target} t WHERE t._bridge_deleted_at IS NULL)",
             batch_uid,
         )
         return int(row[0]), int(row[1])
