@@ -289,7 +289,14 @@ def _canonical(plan: _Plan, table: pa.Table) -> pa.Table:
 class _Session:
     connection: Any  # adbc_driver_manager.dbapi.Connection
     idle_timer: asyncio.TimerHandle | None = None
-    cursor: Any = None  # the cursor while its statement runs, for cancel
+
+
+@dataclass(eq=False)
+class _Lease:
+    """One fetch's hold on a session, shared with its thread: the cursor to cancel."""
+
+    session: _Session | None
+    cursor: Any = None
 
 
 class ArrowPages:
@@ -337,20 +344,20 @@ class ArrowPages:
                 f"within {self._connect_timeout_s:.0f} s"
             ) from None
         loop = asyncio.get_running_loop()
-        session = self._take_idle()
+        lease = _Lease(session=self._take_idle())
         future: Future[tuple[pa.Table | None, _Session | None]] = self._executor.submit(
-            self._run, session, sql, params
+            self._run, lease, sql, params
         )
         try:
             result, reusable = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             # the client went away: stop the statement on the server; the slot is given
             # back once the thread is done with the session, which is then closed
-            running = session.cursor if session is not None else None
+            running = lease.cursor
             if running is not None:
                 running.adbc_cancel()
             future.add_done_callback(
-                lambda done: loop.call_soon_threadsafe(self._after_cancel, done, session)
+                lambda done: loop.call_soon_threadsafe(self._after_cancel, done, lease.session)
             )
             raise
         except BaseException:
@@ -364,7 +371,7 @@ class ArrowPages:
 
     def _after_cancel(self, future: Future[Any], session: _Session | None) -> None:
         if future.cancelled() and session is not None:
-            self._close_later(session)  # it never ran
+            self._close_later(session)  # it never ran (a failed run closed its own)
         elif not future.cancelled() and future.exception() is None:
             _, reusable = future.result()
             if reusable is not None:
@@ -454,15 +461,16 @@ class ArrowPages:
         return plan
 
     def _run(
-        self, session: _Session | None, sql: str, params: Sequence[Any]
+        self, lease: _Lease, sql: str, params: Sequence[Any]
     ) -> tuple[pa.Table | None, _Session | None]:
         """The Arrow rows (None: not exactly through ADBC) and the session, when reusable;
         a session that failed is closed."""
+        session = lease.session
         try:
             if session is None:
-                session = self._connect()
+                session = lease.session = self._connect()
             with session.connection.cursor() as cursor:
-                session.cursor = cursor
+                lease.cursor = cursor
                 try:
                     plan = self._plan(cursor, sql)
                     if not set(plan.columns) <= _RESULT_TYPES:
@@ -470,7 +478,7 @@ class ArrowPages:
                     cursor.execute(sql, _bind(plan, params))
                     table = cursor.fetch_arrow_table()
                 finally:
-                    session.cursor = None
+                    lease.cursor = None
                 # settings a query changed go back to the session's (startup) defaults
                 cursor.execute("RESET ALL")
             return _canonical(plan, table), session
