@@ -1,6 +1,6 @@
 """One 100,000-row Arrow page from PostgreSQL: APISmith's path against ADBC's.
 
-    uv run --with adbc-driver-postgresql python bench/arrow_page.py [--rows 100000]
+    uv run python bench/arrow_page.py [--rows 100000]
 
 A fresh database (on ``BENCH_DATABASE_URL``, default the local server) gets an
 ``orders`` table shaped like TPC-H's (bigint key, numeric(15,2), date, text,
@@ -8,9 +8,12 @@ timestamptz). Timed, median of 6 after 2 warm-ups, for one keyset page of ``--ro
 
 - ``asyncpg``: APISmith's ``PostgresDriver.fetch`` (asyncpg pool, read-only session,
   statement timeout) and ``page_body`` (the Arrow IPC body of ``execute``);
-- ``adbc``: ``adbc_driver_postgresql`` ``fetch_arrow_table`` with the same startup
+- ``apismith``: APISmith's Arrow page as ``execute`` builds it now:
+  ``PostgresDriver.fetch_arrow`` (a pooled ADBC session, parameters bound with the
+  types PostgreSQL infers) and ``native_page_body``;
+- ``adbc``: bare ``adbc_driver_postgresql`` ``fetch_arrow_table`` with the same startup
   parameters, numeric cast from PostgreSQL's text to decimal128 (vectorised), and the
-  IPC stream written (skipped when the package is not installed).
+  IPC stream written.
 
 The database is dropped at the end.
 """
@@ -32,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from apismith.drivers.base import BoundQuery, ColumnInfo, ConnectionOptions
 from apismith.drivers.postgresql import PostgresDriver
-from apismith.runtime.arrow import page_body
+from apismith.runtime.arrow import native_page_body, page_body
 
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PAGE_SQL = (
@@ -90,6 +93,24 @@ async def bench_asyncpg(url: str, rows: int) -> None:
     _report("asyncpg", timings, body)
 
 
+async def bench_apismith(url: str, rows: int) -> None:
+    driver = PostgresDriver(url, ConnectionOptions())
+    query = BoundQuery(PAGE_SQL, (0, rows + 1))
+    timings, body = [], b""
+    try:
+        for run in range(8):
+            started = time.perf_counter()
+            table = await driver.fetch_arrow(query)
+            fetched = time.perf_counter()
+            assert table is not None, "the page did not go through ADBC"
+            body = native_page_body(table.slice(0, rows), COLUMNS, UTC, columns_metadata=METADATA)
+            if run >= 2:
+                timings.append((fetched - started, time.perf_counter() - fetched))
+    finally:
+        await driver.close()
+    _report("apismith", timings, body)
+
+
 def _decimals(column: pa.ChunkedArray) -> pa.Array:
     """PostgreSQL numeric text (ADBC's opaque extension type) as decimal128(38, scale)."""
     text = column.combine_chunks()
@@ -144,6 +165,7 @@ async def main() -> None:
         await loader.execute(LOAD_SQL.format(rows=rows + 1))
         await loader.close()
         await bench_asyncpg(url, rows)
+        await bench_apismith(url, rows)
         bench_adbc(url, rows)
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

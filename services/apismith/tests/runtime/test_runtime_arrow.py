@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from apismith.drivers.base import ColumnInfo, ErpQueryError
+from apismith.drivers.postgresql_arrow import ArrowPages
 from apismith.runtime.arrow import COLUMNS_KEY, decimal_scale, page_body, page_column
 from apismith.runtime.encoding import aware
 from services.apismith.tests.erp_fixtures import ORDER_COLUMNS, add_api, add_connection
@@ -40,6 +41,21 @@ FROM (VALUES
    -99999999999999999.99999999999999999999::numeric(38, 20), 0.1::float8, 10::numeric)
 ) AS t(id, flag, day, local_at, instant, clock, raw, label, doc, amount, ratio, loose)
 """
+
+
+@pytest.fixture
+def adbc_pages(monkeypatch):
+    """Every PostgreSQL page read through ADBC: True when it came back as native Arrow."""
+    read: list[bool] = []
+    fetch = ArrowPages.fetch
+
+    async def recording(self, sql, params):
+        table = await fetch(self, sql, params)
+        read.append(table is not None)
+        return table
+
+    monkeypatch.setattr(ArrowPages, "fetch", recording)
+    return read
 
 
 async def _execute(client, headers, slug, accept=ARROW, **body):
@@ -86,7 +102,7 @@ def _assert_same_rows(table, json_rows, columns):
 
 
 async def test_arrow_page_round_trips_every_postgresql_type_exactly(
-    apismith_client, admin_headers, erp_postgres
+    apismith_client, admin_headers, erp_postgres, adbc_pages
 ):
     connection = await add_connection(
         apismith_client, admin_headers, erp_postgres, timezone="Europe/Berlin"
@@ -141,10 +157,11 @@ async def test_arrow_page_round_trips_every_postgresql_type_exactly(
     assert rows[3] == dict.fromkeys(rows[3]) | {"id": 3, "loose": Decimal("0.000")}
     assert rows[2]["day"] == date(1, 1, 1)
     _assert_same_rows(table, as_json.json()["data"], api["columns"])
+    assert adbc_pages == [True]  # the page came through ADBC, as native Arrow
 
 
 async def test_arrow_pages_visit_every_row_once_and_match_the_json_pages(
-    apismith_client, admin_headers, erp_source
+    apismith_client, admin_headers, erp_source, adbc_pages
 ):
     connection = await add_connection(apismith_client, admin_headers, erp_source)
     api = await add_api(apismith_client, admin_headers, connection, ORDERS_SQL, **ORDERS_KEYS)
@@ -174,9 +191,14 @@ async def test_arrow_pages_visit_every_row_once_and_match_the_json_pages(
             break
     assert pages == -(-420 // 37)
     assert len(seen) == len(set(seen)) == 420
+    if erp_source.dialect == "postgresql":  # every page (and NULL tail) through ADBC
+        assert len(adbc_pages) >= pages
+        assert all(adbc_pages)
 
 
-async def test_total_rows_header_and_a_zero_row_page(apismith_client, admin_headers, erp_postgres):
+async def test_total_rows_header_and_a_zero_row_page(
+    apismith_client, admin_headers, erp_postgres, adbc_pages
+):
     connection = await add_connection(apismith_client, admin_headers, erp_postgres)
     api = await add_api(apismith_client, admin_headers, connection, ORDERS_SQL, **ORDERS_KEYS)
     released = [{"field": "status", "operator": "eq", "value": "Released"}]
@@ -205,10 +227,11 @@ async def test_total_rows_header_and_a_zero_row_page(apismith_client, admin_head
     assert reader.schema.names == list(ORDER_COLUMNS)
     assert reader.schema.field("qty").type == pa.decimal128(38, 0)  # no value: scale 0
     assert orjson.loads(reader.schema.metadata[COLUMNS_KEY]) == api["columns"]
+    assert adbc_pages == [True, True]
 
 
 async def test_numbers_no_decimal128_holds_fall_back_to_their_json_digits(
-    apismith_client, admin_headers, erp_postgres
+    apismith_client, admin_headers, erp_postgres, adbc_pages
 ):
     connection = await add_connection(apismith_client, admin_headers, erp_postgres)
     api = await add_api(
@@ -240,6 +263,7 @@ async def test_numbers_no_decimal128_holds_fall_back_to_their_json_digits(
         filters=[{"field": "id", "operator": "in", "value": [3, 4]}],
     )
     assert _table(fits).column("n").to_pylist() == [Decimal("1.50"), None]
+    assert adbc_pages == [True] * 5
 
 
 async def test_mariadb_arrow_page_is_exact(apismith_client, admin_headers, erp_mysql):

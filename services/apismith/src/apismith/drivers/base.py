@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import pyarrow as pa
+
 from bridge_core.errors import BadGateway, GatewayTimeout
 from bridge_core.secrets import MASK, mask_secrets
 
@@ -50,6 +52,11 @@ DATA_TYPES = (
     "binary",
     "json",
 )
+
+
+# field metadata of a native Arrow page (Driver.fetch_arrow) on utf8 columns that hold
+# another type's text: b"decimal" (exact digits, "NaN", "Infinity") or b"json" (a document)
+ARROW_TEXT_KIND = b"apismith.text_kind"
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,17 @@ class Driver(ABC):
         async for chunk in self.stream(query, chunk_rows=10_000, timeout_ms=timeout_ms):
             rows.extend(chunk)
         return rows
+
+    async def fetch_arrow(self, query: BoundQuery) -> pa.Table | None:
+        """The rows of a small query (a page) as native Arrow columns, or None when this
+        driver (or this query's types and values) cannot build them exactly as
+        :meth:`fetch` reads them; the caller then uses :meth:`fetch`.
+
+        Columns: int64, float64, bool, date32, time64[us], binary, utf8, timestamp[us]
+        (naive, as fetch's naive datetimes), timestamp[us, UTC]; utf8 marked with
+        ``ARROW_TEXT_KIND`` for exact decimals' digits and JSON documents' text.
+        """
+        return None
 
     @abstractmethod
     async def close(self) -> None:

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import asyncpg
+import pyarrow as pa
 
 from apismith.drivers.base import (
     BoundQuery,
@@ -42,6 +43,7 @@ from apismith.drivers.base import (
     check_row_limit,
     error_text,
 )
+from apismith.drivers.postgresql_arrow import ArrowPages
 from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
 
@@ -121,6 +123,7 @@ class PostgresDriver(Driver):
         self._target = postgres_target(parse_connection_url(Dialect.POSTGRESQL, url))
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
+        self._arrow: ArrowPages | None = None  # opened on the first Arrow page
 
     @property
     def _where(self) -> str:
@@ -230,6 +233,21 @@ class PostgresDriver(Driver):
         check_row_limit(len(records), self.options.max_rows)
         return [tuple(record) for record in records]
 
+    async def fetch_arrow(self, query: BoundQuery) -> pa.Table | None:
+        """A page as Arrow through ADBC, or None where ADBC cannot read it exactly as
+        asyncpg does (``apismith.drivers.postgresql_arrow``)."""
+        if self._arrow is None:
+            self._arrow = ArrowPages(
+                self._target,
+                pool_size=self.options.pool_size,
+                statement_timeout_ms=self.options.statement_timeout_ms,
+                max_rows=self.options.max_rows,
+                idle_s=IDLE_CONNECTION_S,
+                connect_timeout_s=CONNECT_TIMEOUT_S,
+                where=self._where,
+            )
+        return await self._arrow.fetch(query.sql, self.positional(query))
+
     async def stream(
         self, query: BoundQuery, *, chunk_rows: int, timeout_ms: int | None = None
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
@@ -244,6 +262,9 @@ class PostgresDriver(Driver):
 
     async def close(self) -> None:
         async with self._pool_lock:
+            if self._arrow is not None:
+                await self._arrow.close()
+                self._arrow = None
             if self._pool is not None:
                 await self._pool.close()
                 self._pool = None

@@ -26,16 +26,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import pyarrow as pa
 
 from apismith.apis.schemas import ApiOut
 from apismith.apis.service import find_api_by_slug, param_specs
 from apismith.auth.principal import Principal
 from apismith.catalog import CatalogEntry, RuntimeCatalog
 from apismith.connections.service import get_connection_record
-from apismith.drivers.base import ColumnInfo, Dialect, Driver, ErpQueryError, RowLimitExceeded
+from apismith.drivers.base import (
+    BoundQuery,
+    ColumnInfo,
+    Dialect,
+    Driver,
+    ErpQueryError,
+    RowLimitExceeded,
+)
 from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
 from apismith.executions.writer import AuditWriter
-from apismith.runtime.arrow import ArrowEncoder, page_body
+from apismith.runtime.arrow import ArrowEncoder, native_page_body, native_row, page_body
 from apismith.runtime.context import RuntimeContext
 from apismith.runtime.encoding import (
     CsvEncoder,
@@ -261,9 +269,14 @@ def _erp_time(value: Any, zone: ZoneInfo) -> Any:
 
 def _check_shape(rows: Sequence[Row], columns: Sequence[ColumnInfo]) -> None:
     """502 when the ERP's query no longer returns the columns the API was saved with."""
-    if rows and len(rows[0]) != len(columns):
+    if rows:
+        _check_width(len(rows[0]), columns)
+
+
+def _check_width(width: int, columns: Sequence[ColumnInfo]) -> None:
+    if width != len(columns):
         raise ErpQueryError(
-            f"the query now returns {len(rows[0])} columns but the API was saved with "
+            f"the query now returns {width} columns but the API was saved with "
             f"{len(columns)}: save the API again to discover its columns"
         )
 
@@ -288,6 +301,7 @@ def _page_response(
     *,
     call: RuntimeCall,
     rows: Sequence[Row],
+    native: pa.Table | None = None,
     page_size: int,
     next_cursor: str | None,
     total_rows: int | None,
@@ -297,8 +311,9 @@ def _page_response(
     headers and the columns in the schema."""
     columns_metadata = [column.model_dump() for column in call.api.columns]
     if media is PageFormat.ARROW:
+        row_count = native.num_rows if native is not None else len(rows)
         headers = {
-            ROW_COUNT_HEADER: str(len(rows)),
+            ROW_COUNT_HEADER: str(row_count),
             PAGE_SIZE_HEADER: str(page_size),
             EXECUTION_TIME_HEADER: str(execution_time_ms),
         }
@@ -306,7 +321,12 @@ def _page_response(
             headers[NEXT_CURSOR_HEADER] = next_cursor
         if total_rows is not None:
             headers[TOTAL_ROWS_HEADER] = str(total_rows)
-        content = page_body(rows, call.columns, call.zone, columns_metadata=columns_metadata)
+        if native is not None:
+            content = native_page_body(
+                native, call.columns, call.zone, columns_metadata=columns_metadata
+            )
+        else:
+            content = page_body(rows, call.columns, call.zone, columns_metadata=columns_metadata)
         return PageResponse(media_type=media, content=content, headers=headers)
     document = {
         "data": json_rows(rows, call.columns, call.zone),
@@ -361,27 +381,41 @@ async def execute(
             page_size=page_size,
             after=after,
         )
-        rows = await call.driver.fetch(page_query)
-        if after is not None and len(rows) <= page_size and null_tail_follows(call.order, after):
-            rows += await call.driver.fetch(
-                build_null_tail_query(
-                    call.query,
-                    columns=call.columns,
-                    params=call.params,
-                    filters=call.filters,
-                    order=call.order,
-                    limit=page_size + 1 - len(rows),
-                )
-            )
-        _check_shape(rows, call.columns)
+        native = None
+        if media is PageFormat.ARROW:
+            native = await _native_page(call, page_query, after=after, page_size=page_size)
         next_cursor = None
-        if len(rows) > page_size:  # the one extra row says a next page exists
-            rows = rows[:page_size]
-            next_cursor = encode_cursor(
-                call.order.row_values(rows[-1], call.columns),
-                secret=secret,
-                fingerprint=fingerprint,
-            )
+        rows: list[Row] = []
+        if native is not None:
+            if native.num_rows:
+                _check_width(native.num_columns, call.columns)
+            if native.num_rows > page_size:  # the one extra row says a next page exists
+                native = native.slice(0, page_size)
+                next_cursor = encode_cursor(
+                    call.order.row_values(native_row(native, page_size - 1), call.columns),
+                    secret=secret,
+                    fingerprint=fingerprint,
+                )
+            row_count = native.num_rows
+        else:
+            rows = await call.driver.fetch(page_query)
+            if (
+                after is not None
+                and len(rows) <= page_size
+                and null_tail_follows(call.order, after)
+            ):
+                rows += await call.driver.fetch(
+                    _null_tail_query(call, limit=page_size + 1 - len(rows))
+                )
+            _check_shape(rows, call.columns)
+            if len(rows) > page_size:  # the one extra row says a next page exists
+                rows = rows[:page_size]
+                next_cursor = encode_cursor(
+                    call.order.row_values(rows[-1], call.columns),
+                    secret=secret,
+                    fingerprint=fingerprint,
+                )
+            row_count = len(rows)
         total_rows = None
         if body.include_total:
             count_query = build_count_query(
@@ -393,6 +427,7 @@ async def execute(
             media,
             call=call,
             rows=rows,
+            native=native,
             page_size=page_size,
             next_cursor=next_cursor,
             total_rows=total_rows,
@@ -401,8 +436,38 @@ async def execute(
     except BaseException as error:
         audit.failed(error)
         raise
-    audit.record("ok", rows=len(rows), error=None)
+    audit.record("ok", rows=row_count, error=None)
     return response
+
+
+def _null_tail_query(call: RuntimeCall, *, limit: int) -> BoundQuery:
+    """The rows after a cursor whose first sort key is NULL (see build_null_tail_query)."""
+    return build_null_tail_query(
+        call.query,
+        columns=call.columns,
+        params=call.params,
+        filters=call.filters,
+        order=call.order,
+        limit=limit,
+    )
+
+
+async def _native_page(
+    call: RuntimeCall, page_query: BoundQuery, *, after: Sequence[Any] | None, page_size: int
+) -> pa.Table | None:
+    """The page's rows (and its NULL tail) as the driver's native Arrow; None when the
+    driver has none for this query, and the page then goes the rows' way."""
+    native = await call.driver.fetch_arrow(page_query)
+    if native is None:
+        return None
+    if after is not None and native.num_rows <= page_size and null_tail_follows(call.order, after):
+        tail = await call.driver.fetch_arrow(
+            _null_tail_query(call, limit=page_size + 1 - native.num_rows)
+        )
+        if tail is None or tail.schema != native.schema:
+            return None
+        native = pa.concat_tables([native, tail])
+    return native
 
 
 async def open_stream(
