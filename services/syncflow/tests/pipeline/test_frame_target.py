@@ -94,16 +94,36 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             assert lane is not None
             keys = copy_binary.keys_payload(lane.frame)
             await TargetRepository(conn).ensure_work_tables()
-            new, others = await FrameTargetRepository(conn).sort_keys(
+            found = await FrameTargetRepository(conn).sort_keys(
                 spec, keys, batch_uid=current, seen=True
             )
-            assert sorted(new) == [10, 11, 12, 13, 14]
-            assert sorted(others) == [0, 1, 2, 3, 4, 7]
-            # rows this batch wrote itself are never "plainly unchanged"
-            _, others = await FrameTargetRepository(conn).sort_keys(
+            assert sorted(found.new) == [10, 11, 12, 13, 14]
+            assert sorted(found.changed) == [0, 1, 2, 3, 4, 7]
+            assert found.ours == []
+            uids = dict(
+                (await conn.exec_driver_sql("SELECT item_no, _bridge_uid FROM erp.sorted")).all()
+            )
+            changed = lane.frame.filter(pl.col(POSITION).is_in(found.changed))
+            await FrameTargetRepository(conn).merge(
+                spec,
+                copy_binary.rows_payload(lane, spec, changed, batch_uid=current, now=NOW),
+            )
+            after = (
+                await conn.exec_driver_sql(
+                    "SELECT item_no, note, _bridge_uid, _bridge_batch_uid, _bridge_deleted_at "
+                    f"FROM erp.sorted WHERE _bridge_batch_uid = '{current}' ORDER BY item_no"
+                )
+            ).all()
+            assert [row[0] for row in after] == [f"IT-0000{n}" for n in (0, 1, 2, 3, 4, 7)]
+            assert [row[1] for row in after] == ["changed"] * 5 + ["ok"]
+            assert all(row[2] == uids[row[0]] and row[4] is None for row in after)
+            # rows a batch wrote itself are never "plainly unchanged" for it
+            found = await FrameTargetRepository(conn).sort_keys(
                 spec, keys, batch_uid=earlier, seen=False
             )
-            assert sorted(others) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+            # (rows 0-4 and 7 were just merged by ``current``: plainly unchanged for it)
+            assert sorted(found.ours) == [5, 6, 8, 9]
+            assert found.changed == []
             # every key of the chunk is remembered as read by the batch that sorted with seen
             await FrameTargetRepository(conn).mark_seen(
                 copy_binary.seen_payload(lane.frame.head(3), earlier)

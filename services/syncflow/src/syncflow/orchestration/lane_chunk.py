@@ -6,9 +6,11 @@ Inside the chunk's transaction, before the row-wise writes of the same chunk:
   COPYed straight in; a key that is there after all undoes the COPY, and the chunk is
   sorted as every later one is;
 - otherwise one query sorts the keys against the target: new keys are COPYed in,
-  plainly unchanged rows are only counted, and the rest (changed, soft-deleted, or
-  written by this batch in an earlier chunk) become records for the row-wise delta,
-  which decides and counts them as it always has.
+  rows changed since an earlier batch wrote them (or soft-deleted) are staged by binary
+  COPY and merged with the row-wise load's own ``INSERT ... ON CONFLICT DO UPDATE``,
+  plainly unchanged rows are only counted, and keys this batch already wrote in an
+  earlier chunk become records for the row-wise delta, which decides and counts them
+  (``duplicate``) as it always has.
 
 Every row of the lane is recorded as seen (for delete detection) in the same
 transaction, by binary COPY or from the key sort's temporary table; the rows written or
@@ -63,7 +65,7 @@ class LaneWriter:
         rows = FrameTargetRepository(target)
         now = datetime.now(UTC)
         start = time.perf_counter()
-        inserted = frame
+        inserted, updated = frame, frame.clear()
         rest: pl.DataFrame | None = None
         seen = writer.plan.detect_deletes
         ahead = payloads or copy_binary.LanePayloads()
@@ -81,30 +83,29 @@ class LaneWriter:
             payload = ahead.keys
             if payload is None:
                 payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
-            new, others = await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
+            found = await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
-            inserted = frame.filter(
-                pl.col(POSITION).is_in(pl.Series(new, dtype=pl.Int64).implode())
-            )
+            inserted, updated = _at(frame, found.new), _at(frame, found.changed)
             if not await self._copy(rows, lane, inserted, now):
-                others = [*others, *new]  # a concurrent writer added one: merge them all
+                # a concurrent writer added one of the keys: the row-wise delta decides
+                found.ours.extend(found.new)
                 inserted = frame.clear()
-            rest = frame.filter(pl.col(POSITION).is_in(pl.Series(others, dtype=pl.Int64).implode()))
+            if not updated.is_empty():
+                await rows.merge(spec, await self._payload(lane, updated, now))
+            rest = _at(frame, found.ours)
             state.seconds[Stage.LOAD] += time.perf_counter() - start
         crash_point("load")
         counters = outcome.counters
         counters.inserted += inserted.height
-        settled = (
-            frame
-            if rest is None
-            else frame.filter(~pl.col(POSITION).is_in(rest.get_column(POSITION).implode()))
-        )
-        counters.unchanged += settled.height - inserted.height
+        counters.updated += updated.height
+        settled = frame if rest is None else frame.join(rest, on=POSITION, how="anti")
+        counters.unchanged += settled.height - inserted.height - updated.height
         # seen above already (the rows that become records are seen again: harmless)
         await TrackingRepository(conn).settle(entity=spec.name, key_hashes=hex_keys(settled))
-        if not inserted.is_empty() and await writer.children_of(conn, spec.name):
-            loaded = hex_keys(inserted)
+        written = pl.concat([inserted, updated])
+        if not written.is_empty() and await writer.children_of(conn, spec.name):
+            loaded = hex_keys(written)
             counters.resolved += await writer.free_children(conn, target, spec.name, loaded, 0)
         if rest is None or rest.is_empty():
             return []
@@ -113,6 +114,12 @@ class LaneWriter:
             writer.plan.pipeline.source_fields,
             spec.rowversion_field,
             (),
+        )
+
+    async def _payload(self, lane: LaneResult, frame: pl.DataFrame, now: datetime) -> bytes:
+        state, spec = self.writer.state, self.writer.plan.spec
+        return await asyncio.to_thread(
+            copy_binary.rows_payload, lane, spec, frame, batch_uid=state.uid, now=now
         )
 
     async def _copy(
@@ -126,9 +133,11 @@ class LaneWriter:
         """COPY ``frame``'s rows (``payload``: all of them, encoded ahead) into the target."""
         if frame.is_empty():
             return True
-        state, spec = self.writer.state, self.writer.plan.spec
         if payload is None:
-            payload = await asyncio.to_thread(
-                copy_binary.rows_payload, lane, spec, frame, batch_uid=state.uid, now=now
-            )
-        return await rows.copy_new(spec, payload)
+            payload = await self._payload(lane, frame, now)
+        return await rows.copy_new(self.writer.plan.spec, payload)
+
+
+def _at(frame: pl.DataFrame, positions: list[int]) -> pl.DataFrame:
+    """The rows of ``frame`` at these input positions."""
+    return frame.filter(pl.col(POSITION).is_in(pl.Series(positions, dtype=pl.Int64).implode()))

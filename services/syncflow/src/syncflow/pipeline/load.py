@@ -113,15 +113,17 @@ async def _copy_new(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes
     return True
 
 
-async def _merge(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> None:
-    """Stage the rows and merge them: new keys inserted, changed or soft-deleted rows
-    updated, the rest left alone."""
+async def merge(
+    driver: asyncpg.Connection, spec: EntitySpec, payload: bytes, *, binary: bool = False
+) -> None:
+    """Stage the rows (COPY rows of :func:`copy_columns`, text or ``binary``) and merge
+    them: new keys inserted, changed or soft-deleted rows updated, the rest left alone."""
     target = target_name(spec)
     all_columns = copy_columns(spec)
     await driver.execute(
         f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    await _copy(driver, "_bridge_stage", payload, all_columns)
+    await _copy(driver, "_bridge_stage", payload, all_columns, binary=binary)
     column_list = ", ".join(quote(c) for c in all_columns)
     updated = [
         *data_columns(spec),
@@ -146,10 +148,17 @@ async def _copy(
     payload: bytes,
     columns: Sequence[str],
     schema: str | None = None,
+    *,
+    binary: bool = False,
 ) -> None:
-    """COPY text rows into ``table`` (a memoryview: asyncpg reads ``bytes`` as a path)."""
+    """COPY rows, text or ``binary``, into ``table`` (a memoryview: asyncpg reads
+    ``bytes`` as a path)."""
     await driver.copy_to_table(
-        table, schema_name=schema, source=memoryview(payload), columns=columns, format="text"
+        table,
+        schema_name=schema,
+        source=memoryview(payload),
+        columns=columns,
+        format="binary" if binary else "text",
     )
 
 
@@ -206,7 +215,7 @@ class TargetRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         if all_new and await _copy_new(driver, spec, payload):
             return
-        await _merge(driver, spec, payload)
+        await merge(driver, spec, payload)
 
     async def insert_new_rows(
         self,

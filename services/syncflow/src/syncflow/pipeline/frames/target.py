@@ -6,6 +6,7 @@ connection it is given, inside the chunk's transaction.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import asyncpg
@@ -13,9 +14,20 @@ import asyncpg
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, target_name
+from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, merge, target_name
 
 _KEYS = "_bridge_keys"
+
+
+@dataclass(slots=True)
+class SortedKeys:
+    """A chunk's rows by what the target holds for their keys (positions): ``new`` keys,
+    keys ``changed`` since an earlier batch wrote them (or soft-deleted), and keys this
+    batch wrote itself in an earlier chunk (``ours``: the row-wise delta decides)."""
+
+    new: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    ours: list[int] = field(default_factory=list)
 
 
 class FrameTargetRepository(Repository):
@@ -49,14 +61,19 @@ class FrameTargetRepository(Repository):
             format="binary",
         )
 
+    async def merge(self, spec: EntitySpec, payload: bytes) -> None:
+        """Update the target rows of ``payload``'s keys (binary COPY rows of every
+        column, ``copy_binary.rows_payload``): data, hashes, rowversion, batch and
+        update time; soft-deleted rows come back. Their uid and creation time stay."""
+        await merge(await asyncpg_connection(self.conn), spec, payload, binary=True)
+
     async def sort_keys(
         self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID, seen: bool
-    ) -> tuple[list[int], list[int]]:
-        """``(positions of new keys, positions of keys that are not plainly unchanged)``
-        among the rows of ``payload`` (``copy_binary.keys_payload``). Plainly unchanged:
-        the target holds the key live, with the same data hash, written by an earlier
-        batch; those rows are not returned at all, only counted by the caller. With
-        ``seen``, the keys are also remembered as read by the batch (for deletes)."""
+    ) -> SortedKeys:
+        """The positions of ``payload``'s rows (``copy_binary.keys_payload``) by what the
+        target holds for their keys. Plainly unchanged rows (the key live, with the same
+        data hash, written by an earlier batch) are not returned, only counted by the
+        caller. With ``seen``, the keys are also remembered as read by the batch."""
         driver = await asyncpg_connection(self.conn)
         await driver.execute(
             f"CREATE TEMP TABLE {_KEYS} (key_hash uuid, data_hash bytea, position bigint) "
@@ -70,7 +87,9 @@ class FrameTargetRepository(Repository):
         )
         # a LATERAL probe per key: the planner cannot pick a scan of the whole target
         rows: Sequence[asyncpg.Record] = await driver.fetch(
-            f"SELECT k.position, x.key_hash IS NULL FROM {_KEYS} k LEFT JOIN LATERAL "
+            f"SELECT k.position, CASE WHEN x.key_hash IS NULL THEN 'new' "
+            f"WHEN x.batch_uid = $1 THEN 'ours' ELSE 'changed' END FROM {_KEYS} k "
+            "LEFT JOIN LATERAL "
             f"(SELECT t._bridge_key_hash AS key_hash, t._bridge_data_hash AS data_hash, "
             f"t._bridge_batch_uid AS batch_uid, t._bridge_deleted_at AS deleted_at "
             f"FROM {target_name(spec)} t WHERE t._bridge_key_hash = k.key_hash) x ON TRUE "
@@ -84,6 +103,7 @@ class FrameTargetRepository(Repository):
                 batch_uid,
             )
         await driver.execute(f"DROP TABLE {_KEYS}")
-        new = [row[0] for row in rows if row[1]]
-        others = [row[0] for row in rows if not row[1]]
-        return new, others
+        found = SortedKeys()
+        for position, kind in rows:
+            getattr(found, kind).append(position)
+        return found
