@@ -10,17 +10,20 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pyarrow as pa
 import pytest
+from sqlglot import parse_one
 
 from apismith.drivers import postgresql
 from apismith.drivers.base import (
     BoundQuery,
     ColumnInfo,
     ConnectionOptions,
+    Dialect,
     ErpQueryError,
     ErpTimeout,
 )
 from apismith.drivers.postgresql import PostgresDriver, data_type
 from apismith.runtime.arrow import native_page_body, native_row, page_body
+from apismith.sql.render import render_sql
 from bridge_core.db.engine import asyncpg_dsn
 
 # every type the Arrow tests cover, with NULLs, edge values and both DST changes
@@ -171,6 +174,31 @@ async def test_what_adbc_cannot_read_exactly_goes_the_asyncpg_way(erp_url, sql, 
         assert driver._arrow.open_sessions == 1
     finally:
         await driver.close()
+
+
+async def test_a_compared_decimal_keeps_the_page_native_whatever_its_scale(erp_url):
+    """A keyset or filter value is only compared: 1.50 sent as 1.5 finds the same rows,
+    so the page stays on ADBC (a saved query's own 1.50 could be shown: asyncpg)."""
+    driver = PostgresDriver(erp_url, ConnectionOptions(pool_size=1))
+    sql = "SELECT id FROM parts WHERE price >= $1 ORDER BY id"
+    try:
+        compared = await driver.fetch_arrow(BoundQuery(sql, (Decimal("0.50"),), frozenset({0})))
+        rows = await driver.fetch(BoundQuery(sql, (Decimal("0.50"),)))
+        shown = await driver.fetch_arrow(BoundQuery(sql, (Decimal("0.50"),)))
+    finally:
+        await driver.close()
+    assert compared is not None
+    assert compared.column("id").to_pylist() == [row[0] for row in rows]
+    assert shown is None
+
+
+def test_generated_values_are_the_compared_ones():
+    rendered = render_sql(
+        parse_one("SELECT a FROM t WHERE b = :p AND c > :_v1", dialect="postgres"),
+        Dialect.POSTGRESQL,
+        {"p", "_v1"},
+    )
+    assert rendered.bind({"p": 1, "_v1": 2}).compared == frozenset({1})
 
 
 async def test_parameters_are_bound_with_the_types_postgresql_infers(erp_url):

@@ -61,10 +61,16 @@ ARROW_TEXT_KIND = b"apismith.text_kind"
 
 @dataclass(frozen=True)
 class BoundQuery:
-    """SQL text in the driver's parameter style and its values (a dict only for NAMED)."""
+    """SQL text in the driver's parameter style and its values (a dict only for NAMED).
+
+    ``compared``: the positions of values APISmith generated (filter and keyset values),
+    which the query only compares and never shows; a saved query's own parameters may
+    be shown as they are (``SELECT :p AS x``).
+    """
 
     sql: str
     params: tuple[Any, ...] | dict[str, Any] = ()
+    compared: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ class PostgresDriver(Driver):
                 connect_timeout_s=CONNECT_TIMEOUT_S,
                 where=self._where,
             )
-        return await self._arrow.fetch(query.sql, self.positional(query))
+        return await self._arrow.fetch(query.sql, self.positional(query), query.compared)
 
     async def stream(
         self, query: BoundQuery, *, chunk_rows: int, timeout_ms: int | None = None

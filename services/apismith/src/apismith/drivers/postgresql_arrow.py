@@ -137,7 +137,9 @@ def _integer(arrow_type: pa.DataType) -> Callable[[Any], pa.Array]:
     return convert
 
 
-def _numeric(value: Any) -> pa.Array:
+def _numeric(value: Any, *, compared: bool = False) -> pa.Array:
+    """A numeric parameter; ADBC sends 1.50 as 1.5 and 0.00 as 0, which only a value
+    the query merely ``compared`` may lose (numeric comparison ignores the scale)."""
     if value is None:
         return pa.array([None], type=pa.decimal128(1, 0))
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
@@ -146,10 +148,8 @@ def _numeric(value: Any) -> pa.Array:
     _, digits, exponent = decimal.as_tuple()
     if not isinstance(exponent, int) or len(digits) > 38:
         raise _Unsupported
-    if exponent < 0 and digits[-1] == 0 and any(digits):
-        raise _Unsupported  # ADBC would send 1.50 as 1.5
-    if exponent < 0 and not any(digits):
-        raise _Unsupported  # 0.00 would become 0
+    if not compared and exponent < 0 and digits[-1] == 0:
+        raise _Unsupported  # 1.50 would be sent as 1.5, 0.00 as 0
     scale = max(0, -exponent)
     return pa.array([decimal], type=pa.decimal128(38, scale))
 
@@ -216,19 +216,25 @@ class _Plan:
     columns: tuple[str, ...]
 
 
-def _bind(plan: _Plan, values: Sequence[Any]) -> pa.RecordBatch | None:
-    """The parameters as one Arrow row of the types PostgreSQL inferred."""
+def _bind(
+    plan: _Plan, values: Sequence[Any], compared: frozenset[int] = frozenset()
+) -> pa.RecordBatch | None:
+    """The parameters as one Arrow row of the types PostgreSQL inferred (``compared``:
+    positions of values the query only compares, see ``BoundQuery.compared``)."""
     if len(values) != len(plan.parameters):
         raise _Unsupported  # asyncpg names the wrong count
     if not values:
         return None
     arrays = []
-    for type_name, value in zip(plan.parameters, values, strict=True):
+    for position, (type_name, value) in enumerate(zip(plan.parameters, values, strict=True)):
         convert = _PARAMETERS.get(type_name)
         if convert is None:
             raise _Unsupported
         try:
-            arrays.append(convert(value))
+            if type_name == "numeric":
+                arrays.append(_numeric(value, compared=position in compared))
+            else:
+                arrays.append(convert(value))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             raise _Unsupported from None
     return pa.record_batch(arrays, names=[f"${n}" for n in range(1, len(arrays) + 1)])
@@ -334,7 +340,9 @@ class ArrowPages:
         """ADBC sessions open now (idle or working)."""
         return self._open
 
-    async def fetch(self, sql: str, params: Sequence[Any]) -> pa.Table | None:
+    async def fetch(
+        self, sql: str, params: Sequence[Any], compared: frozenset[int] = frozenset()
+    ) -> pa.Table | None:
         """The rows of ``sql`` as Arrow, or None when ADBC cannot read them exactly."""
         try:
             await asyncio.wait_for(self._slots.acquire(), self._connect_timeout_s)
@@ -346,7 +354,7 @@ class ArrowPages:
         loop = asyncio.get_running_loop()
         lease = _Lease(session=self._take_idle())
         future: Future[tuple[pa.Table | None, _Session | None]] = self._executor.submit(
-            self._run, lease, sql, params
+            self._run, lease, sql, params, compared
         )
         try:
             result, reusable = await asyncio.wrap_future(future)
@@ -461,7 +469,7 @@ class ArrowPages:
         return plan
 
     def _run(
-        self, lease: _Lease, sql: str, params: Sequence[Any]
+        self, lease: _Lease, sql: str, params: Sequence[Any], compared: frozenset[int]
     ) -> tuple[pa.Table | None, _Session | None]:
         """The Arrow rows (None: not exactly through ADBC) and the session, when reusable;
         a session that failed is closed."""
@@ -475,7 +483,7 @@ class ArrowPages:
                     plan = self._plan(cursor, sql)
                     if not set(plan.columns) <= _RESULT_TYPES:
                         raise _Unsupported
-                    cursor.execute(sql, _bind(plan, params))
+                    cursor.execute(sql, _bind(plan, params, compared))
                     table = cursor.fetch_arrow_table()
                 finally:
                     lease.cursor = None

@@ -57,7 +57,13 @@ class RenderedSql:
             return BoundQuery(
                 sql=self.sql, params={f"p{n}": values[name] for n, name in enumerate(self.slots, 1)}
             )
-        return BoundQuery(sql=self.sql, params=tuple(values[name] for name in self.slots))
+        return BoundQuery(
+            sql=self.sql,
+            params=tuple(values[name] for name in self.slots),
+            compared=frozenset(
+                position for position, name in enumerate(self.slots) if name.startswith("_")
+            ),
+        )
 
 
 def render(expression: exp.Expr, dialect: Dialect, values: Mapping[str, Any]) -> BoundQuery:

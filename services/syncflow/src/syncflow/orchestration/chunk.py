@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import (
     Counters,
-    DeltaStrategy,
     EntitySpec,
     Record,
     RowFailure,
@@ -38,8 +37,7 @@ from syncflow.orchestration.state import (
     RunContext,
     StopRequested,
 )
-from syncflow.pipeline import delta, resolve
-from syncflow.pipeline.frames.rows import last_json_value
+from syncflow.pipeline import delta, fetch, resolve
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline, PreparedPage
@@ -94,7 +92,7 @@ class ChunkWriter:
                 await TargetRepository(target).mark_seen(state.uid, outcome.seen)
                 unkeyed = state.checkpoint.get("unkeyed", 0) + outcome.unkeyed_failures
                 state.checkpoint["unkeyed"] = unkeyed
-            cursor = None if retried else last_rowversion(spec, raws)
+            cursor = None if retried else fetch.last_rowversion(spec, raws)
             if cursor is not None and not state.dry_run:
                 state.checkpoint["cursor"] = cursor
                 await TrackingRepository(conn).advance_cursor(
@@ -293,18 +291,3 @@ class ChunkWriter:
             counted = child.counters
             resolved += counted.inserted + counted.updated + counted.unchanged + counted.resolved
         return resolved
-
-
-def last_rowversion(spec: EntitySpec, raws: Sequence[dict[str, Any]] | pa.Table) -> Any:
-    """The cursor after a page: its last non-NULL rowversion, as APISmith sent it (in
-    JSON's form, from an Arrow page).
-
-    Pages come in rowversion order, so this is the page's highest; failed rows count
-    too (they wait in failed_records), so a bad row is not re-read by every run.
-    """
-    if spec.delta_strategy is not DeltaStrategy.ROWVERSION or spec.rowversion_field is None:
-        return None
-    name = spec.rowversion_field
-    if isinstance(raws, pa.Table):
-        return last_json_value(raws, name)
-    return next((raw[name] for raw in reversed(raws) if raw.get(name) is not None), None)

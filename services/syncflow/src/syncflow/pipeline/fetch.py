@@ -9,15 +9,18 @@ before, so APISmith reads and encodes while SyncFlow transforms and loads.
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from syncflow.apismith_client import ApiSmithClient, ExecutedPage
-from syncflow.domain import EntitySpec
+import pyarrow as pa
 
-__all__ = ["ExecutedPage", "fetch_page", "read_filters", "read_pages"]
+from syncflow.apismith_client import ApiSmithClient, ExecutedPage
+from syncflow.domain import DeltaStrategy, EntitySpec
+from syncflow.pipeline.frames.rows import last_json_value
+
+__all__ = ["ExecutedPage", "fetch_page", "last_rowversion", "read_filters", "read_pages"]
 
 
 def below_cursor(cursor: Any, lookback: float) -> Any:
@@ -110,3 +113,18 @@ async def read_pages(
         # a read-ahead page that failed after the caller stopped is of no interest
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await pending
+
+
+def last_rowversion(spec: EntitySpec, raws: Sequence[dict[str, Any]] | pa.Table) -> Any:
+    """The cursor after a page: its last non-NULL rowversion, as APISmith sent it (in
+    JSON's form, from an Arrow page).
+
+    Pages come in rowversion order, so this is the page's highest; failed rows count
+    too (they wait in failed_records), so a bad row is not re-read by every run.
+    """
+    if spec.delta_strategy is not DeltaStrategy.ROWVERSION or spec.rowversion_field is None:
+        return None
+    name = spec.rowversion_field
+    if isinstance(raws, pa.Table):
+        return last_json_value(raws, name)
+    return next((raw[name] for raw in reversed(raws) if raw.get(name) is not None), None)
