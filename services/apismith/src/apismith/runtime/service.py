@@ -43,7 +43,8 @@ from apismith.drivers.base import (
 )
 from apismith.executions.schemas import ExecutionKind, ExecutionRecord, ExecutionStatus
 from apismith.executions.writer import AuditWriter
-from apismith.runtime.arrow import ArrowEncoder, native_page_body, native_row, page_body
+from apismith.runtime.arrow import ArrowEncoder, native_page_body, page_body
+from apismith.runtime.arrow_native import native_row
 from apismith.runtime.context import RuntimeContext
 from apismith.runtime.encoding import (
     CsvEncoder,
