@@ -235,7 +235,7 @@ class PostgresDriver(Driver):
 
     async def fetch_arrow(self, query: BoundQuery) -> pa.Table | None:
         """A page as Arrow through ADBC, or None where ADBC cannot read it exactly as
-        asyncpg does (``apismith.drivers.postgresql_arrow``)."""
+        asyncpg does (``apismith.drivers.postgresql_arrow_types`` says when)."""
         if self._arrow is None:
             self._arrow = ArrowPages(
                 self._target,
