@@ -3,7 +3,8 @@ its errors as APISmith's.
 
 A session starts with the same startup parameters as an asyncpg session
 (``default_transaction_read_only=on`` and the connection's ``statement_timeout``, in
-libpq's ``options``) and is refused when they did not take (:func:`check_guards`).
+libpq's ``options``) and is refused when they did not take (:func:`check_guards`, over
+``apismith.drivers.postgresql_guards``).
 """
 
 import re
@@ -12,11 +13,9 @@ from typing import Any
 import adbc_driver_manager
 
 from apismith.drivers.base import ErpQueryError, ErpTimeout, ErpUnreachable, error_text
+from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded
 from apismith.drivers.urls import PostgresTarget
 
-_SESSION_CHECK = (
-    "SELECT current_setting('default_transaction_read_only'), current_setting('statement_timeout')"
-)
 # the primary message of a libpq error inside ADBC's text ("... ERROR:  <message>\n...")
 _PRIMARY = re.compile(r"ERROR:\s+(.*?)\s*(?:\n|$)")
 _UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
@@ -51,15 +50,9 @@ def check_guards(connection: Any) -> None:
     """ErpQueryError unless the new session (an ADBC connection) is read-only with a
     statement timeout."""
     with connection.cursor() as cursor:
-        cursor.execute(_SESSION_CHECK)
+        cursor.execute(GUARDS_QUERY)
         read_only, timeout = cursor.fetchone()
-    if read_only != "on" or timeout == "0":
-        raise ErpQueryError(
-            "the PostgreSQL session did not start read-only with a statement timeout "
-            f"(default_transaction_read_only={read_only}, statement_timeout={timeout}); "
-            "a connection pooler between APISmith and the database must pass both "
-            "startup parameters on"
-        )
+    refuse_unguarded(read_only, timeout)
 
 
 def erp_error(
