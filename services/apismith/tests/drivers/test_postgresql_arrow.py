@@ -22,7 +22,8 @@ from apismith.drivers.base import (
     ErpTimeout,
 )
 from apismith.drivers.postgresql import PostgresDriver, data_type
-from apismith.runtime.arrow import native_page_body, native_row, page_body
+from apismith.runtime.arrow import native_page_body, page_body
+from apismith.runtime.arrow_native import native_row
 from apismith.sql.render import render_sql
 from bridge_core.db.engine import asyncpg_dsn
 

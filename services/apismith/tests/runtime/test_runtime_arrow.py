@@ -13,7 +13,8 @@ import pytest
 
 from apismith.drivers.base import ColumnInfo, ErpQueryError
 from apismith.drivers.postgresql_arrow import ArrowPages
-from apismith.runtime.arrow import COLUMNS_KEY, decimal_scale, page_body, page_column
+from apismith.runtime.arrow import COLUMNS_KEY, page_body
+from apismith.runtime.arrow_columns import decimal_scale, page_column
 from apismith.runtime.encoding import aware
 from services.apismith.tests.erp_fixtures import ORDER_COLUMNS, add_api, add_connection
 
@@ -49,8 +50,8 @@ def adbc_pages(monkeypatch):
     read: list[bool] = []
     fetch = ArrowPages.fetch
 
-    async def recording(self, sql, params):
-        table = await fetch(self, sql, params)
+    async def recording(self, sql, params, compared=frozenset()):
+        table = await fetch(self, sql, params, compared)
         read.append(table is not None)
         return table
 

@@ -44,6 +44,7 @@ from apismith.drivers.base import (
     error_text,
 )
 from apismith.drivers.postgresql_arrow import ArrowPages
+from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded
 from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
 
@@ -87,19 +88,8 @@ def data_type(type_name: str, kind: str) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # a pooler that drops startup parameters (PgBouncer's ignore_startup_parameters)
-    # would leave pages writable and unbounded: refuse such a session
-    read_only, timeout = await conn.fetchrow(
-        "SELECT current_setting('default_transaction_read_only'),"
-        " current_setting('statement_timeout')"
-    )
-    if read_only != "on" or timeout == "0":
-        raise ErpQueryError(
-            "the PostgreSQL session did not start read-only with a statement timeout "
-            f"(default_transaction_read_only={read_only}, statement_timeout={timeout}); "
-            "a connection pooler between APISmith and the database must pass both "
-            "startup parameters on"
-        )
+    read_only, timeout = await conn.fetchrow(GUARDS_QUERY)
+    refuse_unguarded(read_only, timeout)
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name,
@@ -235,7 +225,7 @@ class PostgresDriver(Driver):
 
     async def fetch_arrow(self, query: BoundQuery) -> pa.Table | None:
         """A page as Arrow through ADBC, or None where ADBC cannot read it exactly as
-        asyncpg does (``apismith.drivers.postgresql_arrow``)."""
+        asyncpg does (``apismith.drivers.postgresql_arrow_types`` says when)."""
         if self._arrow is None:
             self._arrow = ArrowPages(
                 self._target,

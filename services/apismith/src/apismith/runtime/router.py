@@ -9,6 +9,13 @@ from apismith.auth.dependencies import Reader
 from apismith.runtime import service
 from apismith.runtime.context import Runtime
 from apismith.runtime.encoding import PageFormat, StreamFormat
+from apismith.runtime.page import (
+    EXECUTION_TIME_HEADER,
+    NEXT_CURSOR_HEADER,
+    PAGE_SIZE_HEADER,
+    ROW_COUNT_HEADER,
+    TOTAL_ROWS_HEADER,
+)
 from apismith.runtime.schemas import ExecuteRequest, ExecuteResponse, StreamRequest
 
 router = APIRouter(tags=["runtime"])
@@ -21,17 +28,17 @@ _STREAM_CONTENT: dict[str, dict[str, object]] = {
 
 
 _PAGE_HEADERS: dict[str, dict[str, object]] = {
-    service.NEXT_CURSOR_HEADER: {
+    NEXT_CURSOR_HEADER: {
         "description": "Arrow only: the next page's cursor; absent on the last page",
         "schema": {"type": "string"},
     },
-    service.TOTAL_ROWS_HEADER: {
+    TOTAL_ROWS_HEADER: {
         "description": "Arrow only: the filtered rows' count, when include_total",
         "schema": {"type": "integer"},
     },
-    service.ROW_COUNT_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
-    service.PAGE_SIZE_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
-    service.EXECUTION_TIME_HEADER: {"description": "Arrow only", "schema": {"type": "number"}},
+    ROW_COUNT_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
+    PAGE_SIZE_HEADER: {"description": "Arrow only", "schema": {"type": "integer"}},
+    EXECUTION_TIME_HEADER: {"description": "Arrow only", "schema": {"type": "number"}},
 }
 
 
