@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     DateTime,
     Text,
     any_,
@@ -252,24 +253,20 @@ class RecordRepository(Repository):
 
     async def lock_by_uids(self, entity: str, uids: Collection[uuid.UUID]) -> list[HeldRecord]:
         """The records (live or deleted) with these uids, locked until the transaction ends."""
-        rows = await self.conn.execute(
-            select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
-            .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
-            .order_by(records.c.uid)
-            .with_for_update()
-        )
-        return [
-            HeldRecord(row.uid, row.erp_key_hash, row.erp_data_hash, row.deleted) for row in rows
-        ]
+        return await self._lock(entity, records.c.uid, _uids(uids))
 
     async def lock_by_keys(self, entity: str, keys: Collection[str]) -> list[HeldRecord]:
         """The records (live or deleted) with these keys, locked until the transaction ends."""
+        return await self._lock(entity, records.c.erp_key_hash, _keys(keys))
+
+    async def _lock(self, entity: str, by: ColumnElement[Any], values: Any) -> list[HeldRecord]:
+        """The records whose column ``by`` is one of ``values``, locked in ``by`` order (racing
+        calls take their row locks in one order: no deadlock)."""
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
-            .order_by(records.c.erp_key_hash)
+            .where(records.c.entity == entity, by == any_(values))
+            .order_by(by)
             .with_for_update()
         )
         return [
