@@ -32,19 +32,6 @@ from bridge_core.ids import new_id_texts
 from schedulehub_standin import exact_json
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
 
-# the columns of an apply log entry that come from the change
-_APPLIED = ("erp_key_hash", "uid", "op", "erp_data_hash", "erp_rowversion")
-# the columns an insert takes from the records sent
-_STORED = (
-    "erp_key_hash",
-    "uid",
-    "erp_data_hash",
-    "erp_rowversion",
-    "erp_ref_str",
-    "parent_refs",
-    "data",
-)
-
 
 def _value(value: str | datetime) -> Any:
     """A bound value as a selected column."""
@@ -60,6 +47,7 @@ def _uids(uids: Collection[uuid.UUID]) -> Any:
     return literal(list(uids), ARRAY(Uuid))
 
 
+# the columns an insert takes from the records sent, as they travel in the JSON array
 _STORED_COLUMNS = (
     column("erp_key_hash", Text),
     column("uid", Uuid),
@@ -69,6 +57,7 @@ _STORED_COLUMNS = (
     column("parent_refs", JSONB),
     column("data", JSONB),
 )
+# the columns of an apply log entry that come from the change
 _APPLIED_COLUMNS = (
     column("erp_key_hash", Text),
     column("uid", Uuid),
@@ -76,6 +65,8 @@ _APPLIED_COLUMNS = (
     column("erp_data_hash", Text),
     column("erp_rowversion", Text),
 )
+_STORED = tuple(c.name for c in _STORED_COLUMNS)
+_APPLIED = tuple(c.name for c in _APPLIED_COLUMNS)
 
 
 def _incoming(columns: Sequence[Any]) -> Any:
