@@ -9,7 +9,7 @@ it can hold a row without a part number. Rows come from :mod:`bridge_demo.erp_ro
 import asyncpg
 from sqlalchemy.engine import URL
 
-from bridge_core.db.engine import asyncpg_dsn, ensure_database
+from bridge_core.db.engine import asyncpg_dsn, recreate_database
 from bridge_demo.erp_rows import (
     INVENTORY_PART_COLUMNS,
     OPERATION_COLUMNS,
@@ -89,19 +89,6 @@ _TABLES = (
     ("shop_ord_tab", SHOP_ORDER_COLUMNS, "shop_orders"),
     ("shop_order_operation_tab", OPERATION_COLUMNS, "operations"),
 )
-
-
-async def recreate_database(url: URL) -> None:
-    """Drop the database ``url`` names (closing its sessions) and create it empty."""
-    name = url.database
-    if not name:
-        raise ValueError("the ERP URL names no database")
-    conn = await asyncpg.connect(**asyncpg_dsn(url.set(database="postgres")))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-    await ensure_database(url)
 
 
 async def create_erp(url: URL, erp: SampleErp) -> dict[str, int]:

@@ -25,9 +25,8 @@ from sqlalchemy.engine import URL
 
 from apismith.settings import Settings as ApiSmithSettings
 from bridge_core.db.embedded import embedded_server_url, release_embedded_server
-from bridge_core.db.engine import to_async_url
+from bridge_core.db.engine import recreate_database, to_async_url
 from bridge_demo.catalog import ADMIN_USERNAME
-from bridge_demo.erp import recreate_database
 from schedulehub_standin.settings import Settings as ScheduleHubSettings
 from syncflow.settings import Settings as SyncFlowSettings
 

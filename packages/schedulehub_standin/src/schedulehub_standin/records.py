@@ -234,13 +234,19 @@ async def update_records(
 def _update_error(
     held: HeldRecord | None, record: NewRecord, runtime: Runtime, entity: str
 ) -> tuple[str | None, str]:
-    if held is None:
-        return "no record with this uid", "unknown_uid"
-    if held.deleted:
-        return "the record with this uid is deleted", "deleted"
+    if held is None or held.deleted:
+        return _unchangeable(held)
     if record.erp_key_hash and record.erp_key_hash != held.erp_key_hash:
         return f"erp_key_hash cannot change (held: {held.erp_key_hash})", "key_changed"
     return _rule_error(runtime, entity, record), "rule"
+
+
+def _unchangeable(held: HeldRecord | None) -> tuple[str, str]:
+    """Why an update or delete cannot change the record a uid names (error, reason): it is
+    not held, or it is deleted (before this call, or earlier in it)."""
+    if held is None:
+        return "no record with this uid", "unknown_uid"
+    return "the record with this uid is deleted", "deleted"
 
 
 async def delete_records(
@@ -261,10 +267,9 @@ async def delete_records(
     applied = []
     for sent, uid in parsed:
         record = held.get(uid)
-        if record is None:
-            outcome.fail({"uid": sent}, "no record with this uid", reason="unknown_uid")
-        elif record.deleted or uid in deleted:
-            outcome.fail({"uid": sent}, "the record with this uid is deleted", reason="deleted")
+        if record is None or record.deleted or uid in deleted:
+            error, reason = _unchangeable(record)
+            outcome.fail({"uid": sent}, error, reason=reason)
         else:
             outcome.successes += 1
             deleted.add(uid)

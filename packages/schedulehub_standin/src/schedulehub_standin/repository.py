@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     DateTime,
     Text,
     any_,
@@ -31,19 +32,6 @@ from bridge_core.ids import new_id_texts
 from schedulehub_standin import exact_json
 from schedulehub_standin.tables import apply_log, records, webhook_receipts
 
-# the columns of an apply log entry that come from the change
-_APPLIED = ("erp_key_hash", "uid", "op", "erp_data_hash", "erp_rowversion")
-# the columns an insert takes from the records sent
-_STORED = (
-    "erp_key_hash",
-    "uid",
-    "erp_data_hash",
-    "erp_rowversion",
-    "erp_ref_str",
-    "parent_refs",
-    "data",
-)
-
 
 def _value(value: str | datetime) -> Any:
     """A bound value as a selected column."""
@@ -59,6 +47,7 @@ def _uids(uids: Collection[uuid.UUID]) -> Any:
     return literal(list(uids), ARRAY(Uuid))
 
 
+# the columns an insert takes from the records sent, as they travel in the JSON array
 _STORED_COLUMNS = (
     column("erp_key_hash", Text),
     column("uid", Uuid),
@@ -68,6 +57,7 @@ _STORED_COLUMNS = (
     column("parent_refs", JSONB),
     column("data", JSONB),
 )
+# the columns of an apply log entry that come from the change
 _APPLIED_COLUMNS = (
     column("erp_key_hash", Text),
     column("uid", Uuid),
@@ -75,6 +65,8 @@ _APPLIED_COLUMNS = (
     column("erp_data_hash", Text),
     column("erp_rowversion", Text),
 )
+_STORED = tuple(c.name for c in _STORED_COLUMNS)
+_APPLIED = tuple(c.name for c in _APPLIED_COLUMNS)
 
 
 def _incoming(columns: Sequence[Any]) -> Any:
@@ -252,24 +244,20 @@ class RecordRepository(Repository):
 
     async def lock_by_uids(self, entity: str, uids: Collection[uuid.UUID]) -> list[HeldRecord]:
         """The records (live or deleted) with these uids, locked until the transaction ends."""
-        rows = await self.conn.execute(
-            select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
-            .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.uid == any_(_uids(uids)))
-            .order_by(records.c.uid)
-            .with_for_update()
-        )
-        return [
-            HeldRecord(row.uid, row.erp_key_hash, row.erp_data_hash, row.deleted) for row in rows
-        ]
+        return await self._lock(entity, records.c.uid, _uids(uids))
 
     async def lock_by_keys(self, entity: str, keys: Collection[str]) -> list[HeldRecord]:
         """The records (live or deleted) with these keys, locked until the transaction ends."""
+        return await self._lock(entity, records.c.erp_key_hash, _keys(keys))
+
+    async def _lock(self, entity: str, by: ColumnElement[Any], values: Any) -> list[HeldRecord]:
+        """The records whose column ``by`` is one of ``values``, locked in ``by`` order (racing
+        calls take their row locks in one order: no deadlock)."""
         rows = await self.conn.execute(
             select(records.c.uid, records.c.erp_key_hash, records.c.erp_data_hash)
             .add_columns(records.c.deleted_at.is_not(None).label("deleted"))
-            .where(records.c.entity == entity, records.c.erp_key_hash == any_(_keys(keys)))
-            .order_by(records.c.erp_key_hash)
+            .where(records.c.entity == entity, by == any_(values))
+            .order_by(by)
             .with_for_update()
         )
         return [

@@ -1,6 +1,7 @@
 """The one place engines are built: URL resolution, database creation, engine options."""
 
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -39,21 +40,36 @@ def asyncpg_dsn(url: URL) -> dict[str, object]:
     }
 
 
-async def ensure_database(url: URL) -> None:
-    """Create the database that ``url`` names when it does not exist yet."""
+@contextlib.asynccontextmanager
+async def _on_server(url: URL) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A connection to the ``postgres`` database of ``url``'s server, and the database
+    ``url`` names (to create or drop it from there)."""
     name = url.database
     if not name:
         raise ValueError("the database URL names no database")
     conn = await asyncpg.connect(**asyncpg_dsn(url.set(database="postgres")))
     try:
+        yield conn, name
+    finally:
+        await conn.close()
+
+
+async def ensure_database(url: URL) -> None:
+    """Create the database that ``url`` names when it does not exist yet."""
+    async with _on_server(url) as (conn, name):
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             logger.info("creating database {}", name)
             # another process may create it between our check and our CREATE
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+
+
+async def recreate_database(url: URL) -> None:
+    """Drop the database ``url`` names (closing its sessions) and create it empty."""
+    async with _on_server(url) as (conn, name):
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await ensure_database(url)
 
 
 async def resolve_database_url(configured: str | None, *, data_dir: Path, database: str) -> URL:
