@@ -24,7 +24,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
@@ -76,39 +76,46 @@ def _report(name: str, timings: list[tuple[float, float]], body: bytes) -> None:
     )
 
 
-async def bench_asyncpg(url: str, rows: int) -> None:
+async def _timed_pages(
+    name: str,
+    url: str,
+    rows: int,
+    read: Callable[[PostgresDriver, BoundQuery], Awaitable[tuple[float, bytes]]],
+) -> None:
+    """Eight reads of the same page (the first two warm up): ``read`` fetches and encodes
+    it, returning the moment the fetch ended and the body."""
     driver = PostgresDriver(url, ConnectionOptions())
     query = BoundQuery(PAGE_SQL, (0, rows + 1))
     timings, body = [], b""
     try:
         for run in range(8):
             started = time.perf_counter()
-            records = await driver.fetch(query)
-            fetched = time.perf_counter()
-            body = page_body(records[:rows], COLUMNS, UTC, columns_metadata=METADATA)
+            fetched, body = await read(driver, query)
             if run >= 2:
                 timings.append((fetched - started, time.perf_counter() - fetched))
     finally:
         await driver.close()
-    _report("asyncpg", timings, body)
+    _report(name, timings, body)
+
+
+async def bench_asyncpg(url: str, rows: int) -> None:
+    async def read(driver: PostgresDriver, query: BoundQuery) -> tuple[float, bytes]:
+        records = await driver.fetch(query)
+        fetched = time.perf_counter()
+        return fetched, page_body(records[:rows], COLUMNS, UTC, columns_metadata=METADATA)
+
+    await _timed_pages("asyncpg", url, rows, read)
 
 
 async def bench_apismith(url: str, rows: int) -> None:
-    driver = PostgresDriver(url, ConnectionOptions())
-    query = BoundQuery(PAGE_SQL, (0, rows + 1))
-    timings, body = [], b""
-    try:
-        for run in range(8):
-            started = time.perf_counter()
-            table = await driver.fetch_arrow(query)
-            fetched = time.perf_counter()
-            assert table is not None, "the page did not go through ADBC"
-            body = native_page_body(table.slice(0, rows), COLUMNS, UTC, columns_metadata=METADATA)
-            if run >= 2:
-                timings.append((fetched - started, time.perf_counter() - fetched))
-    finally:
-        await driver.close()
-    _report("apismith", timings, body)
+    async def read(driver: PostgresDriver, query: BoundQuery) -> tuple[float, bytes]:
+        table = await driver.fetch_arrow(query)
+        fetched = time.perf_counter()
+        assert table is not None, "the page did not go through ADBC"
+        body = native_page_body(table.slice(0, rows), COLUMNS, UTC, columns_metadata=METADATA)
+        return fetched, body
+
+    await _timed_pages("apismith", url, rows, read)
 
 
 def _decimals(column: pa.ChunkedArray) -> pa.Array:
