@@ -15,7 +15,7 @@ Inside the chunk's transaction, before the row-wise writes of the same chunk:
 Every row of the lane is recorded as seen (for delete detection) in the same
 transaction, by binary COPY or from the key sort's temporary table; the rows written or
 unchanged are settled (their open failures closed, their parked copies dropped); the
-parked children of the rows just inserted are freed.
+parked children of the rows just inserted or updated are freed.
 """
 
 import asyncio
