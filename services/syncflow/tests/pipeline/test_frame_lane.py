@@ -115,8 +115,7 @@ def assert_same_as_json(spec, table):
     # the lane's rows left as columns: the same rows once they are made records
     decided, failures, lane, _ = pipeline.prepare_table(table, {}, as_records=False)
     assert lane is not None
-    names = pipeline.source_fields
-    together = records_of(lane, names, spec.rowversion_field, ()) + decided
+    together = records_of(lane) + decided
     assert sorted(described(together), key=str) == sorted(described(expected_records), key=str)
     assert failures_of(failures, pipeline) == failures_of(expected_failures, pipeline)
     return lane

@@ -46,7 +46,7 @@ async def test_binary_copy_writes_what_the_text_copy_writes(create_database, mak
     _, _, lane, _ = pipeline.prepare_table(page(rows), {}, as_records=False)
     assert lane is not None
     assert lane.slow == []
-    records = records_of(lane, pipeline.source_fields, lane_spec.rowversion_field, ())
+    records = records_of(lane)
     batch = new_id()
     engine = create_engine(url)
     try:
@@ -149,7 +149,7 @@ def test_position_column_survives_a_filter(make_spec):
     )
     assert lane is not None
     kept = replace(lane, frame=lane.frame.filter(pl.col(POSITION) >= 3))
-    records = records_of(kept, pipeline.source_fields, "changed_at", ())
+    records = records_of(kept)
     assert [r.raw["item_no"] for r in records] == ["IT-00003", "IT-00004", "IT-00005"]
 
 

@@ -109,12 +109,7 @@ class LaneWriter:
             counters.resolved += await writer.free_children(conn, target, spec.name, loaded, 0)
         if rest is None or rest.is_empty():
             return []
-        return records_of(
-            dataclasses.replace(lane, frame=rest),
-            writer.plan.pipeline.source_fields,
-            spec.rowversion_field,
-            (),
-        )
+        return records_of(dataclasses.replace(lane, frame=rest))
 
     async def _payload(self, lane: LaneResult, frame: pl.DataFrame, now: datetime) -> bytes:
         state, spec = self.writer.state, self.writer.plan.spec

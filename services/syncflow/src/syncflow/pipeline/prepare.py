@@ -53,8 +53,6 @@ class EntityPipeline:
         )
         self._columnar = ColumnarLane(spec, normalizer, validator, mapper)
         self._frames = FrameLane(spec, normalizer, validator, mapper)
-        # the source fields the entity reads, in the normalizer's order
-        self.source_fields = tuple(name for name, _ in normalizer.plan)
         # reads only the business keys, to name the row of a failure that stopped earlier
         self._keys = Normalizer(replace(spec, fields=(), parent_refs=(), rowversion_field=None))
 
@@ -96,9 +94,7 @@ class EntityPipeline:
         if not as_records and not self._tangled(lane, decided):
             return PreparedPage(decided, failures, lane)
         start = time.perf_counter()
-        spec = self.spec
-        parents = tuple(ref.parent_entity for ref in spec.parent_refs)
-        records = records_of(lane, self.source_fields, spec.rowversion_field, parents)
+        records = records_of(lane)
         if decided:
             positions = dict(zip(map(id, again), lane.slow, strict=True))
             placed = [*zip(lane.frame.get_column(POSITION).to_list(), records, strict=True)]

@@ -63,15 +63,18 @@ def _fits(kind: pa.DataType, field_type: FieldType) -> bool:
 class LaneResult:
     """The rows the lane finished and the positions it handed back, in input order.
 
-    ``frame`` holds the normalized source values (by source field), the hashes, the
-    rowversion as text, the parent key hashes and each row's input position;
-    ``targets`` names the target field each source field is copied to.
-    ``values`` are the source field names.
+    ``frame`` holds the normalized source values (by source field, ``sources``), the
+    hashes, the rowversion as text, the parent key hashes (of ``parents``) and each
+    row's input position; ``targets`` names the target field each source field is
+    copied to; ``rowversion`` is the rowversion's source field.
     """
 
     frame: pl.DataFrame
     slow: list[int]
+    sources: tuple[str, ...]
     targets: tuple[tuple[str, str], ...]
+    rowversion: str | None
+    parents: tuple[str, ...]
     # the page the rows came from (rows that must become records are read from it)
     source: pa.Table
 
@@ -157,7 +160,15 @@ class FrameLane:
         )
         result = frame.with_columns(added)
         seconds[Stage.IDENTITY] = seconds.get(Stage.IDENTITY, 0.0) + clock() - start
-        return LaneResult(frame=result, slow=slow, targets=self._targets, source=table)
+        return LaneResult(
+            frame=result,
+            slow=slow,
+            sources=self._names,
+            targets=self._targets,
+            rowversion=self._rowversion,
+            parents=tuple(entity for entity, _ in self._refs),
+            source=table,
+        )
 
 
 def _rowversion_texts(column: pl.Series) -> pl.Series:

@@ -7,8 +7,6 @@ load, which work on records; this builds them, with the same values, hashes and 
 row the row-wise stages would have given.
 """
 
-from typing import Any
-
 import polars as pl
 
 from syncflow.domain import Record
@@ -21,19 +19,17 @@ def hex_keys(frame: pl.DataFrame, column: str = KEY) -> list[str]:
     return frame.get_column(column).bin.encode("hex").to_list()
 
 
-def records_of(
-    lane: LaneResult, names: tuple[str, ...], rowversion: str | None, parents: tuple[str, ...]
-) -> list[Record]:
-    """The lane's rows as records, in input order (``names``: the source fields)."""
+def records_of(lane: LaneResult) -> list[Record]:
+    """The lane's rows as records, in input order."""
     frame = lane.frame
     if frame.is_empty():
         return []
     raws = json_rows(lane.source, frame.get_column(POSITION).to_list())
-    values = frame.select(names).to_dicts()
+    values = frame.select(lane.sources).to_dicts()
     targets = frame.select(lane.target_columns()).to_dicts()
     keys, datas = hex_keys(frame), hex_keys(frame, DATA)
     refs: list[dict[str, str]] = [{} for _ in range(frame.height)]
-    for entity in parents:
+    for entity in lane.parents:
         for ref, hashed in zip(refs, hex_keys(frame, parent_key(entity)), strict=True):
             if hashed is not None:
                 ref[entity] = hashed
@@ -42,7 +38,7 @@ def records_of(
             raw=raw,
             values=value,
             target=target,
-            rowversion=_rowversion(value, rowversion),
+            rowversion=None if lane.rowversion is None else value.get(lane.rowversion),
             key_hash=key,
             data_hash=data,
             parent_key_hashes=ref,
@@ -51,7 +47,3 @@ def records_of(
             raws, values, targets, keys, datas, refs, strict=True
         )
     ]
-
-
-def _rowversion(values: dict[str, Any], name: str | None) -> Any:
-    return None if name is None else values.get(name)

@@ -10,16 +10,11 @@ stages, the failed records and the parked children see the same values either wa
 import base64
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
 Convert = Callable[[Any], Any]
-
-
-def _decimal(value: Decimal) -> str:
-    return str(value)
 
 
 def _iso(value: date | datetime | time) -> str:
@@ -33,12 +28,11 @@ def _base64(value: bytes) -> str:
 def _converter(kind: pa.DataType) -> Convert | None:
     """How a value of an Arrow type becomes its JSON form (``None``: it already is)."""
     if pa.types.is_decimal(kind):
-        return _decimal
+        return str  # every digit, as APISmith's JSON writes a Decimal
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_time(kind):
         return _iso
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        return _base64
-    if pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind):
+    binary = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)
+    if any(is_kind(kind) for is_kind in (*binary, pa.types.is_binary_view)):
         return _base64
     return None
 
