@@ -214,6 +214,28 @@ class World:
             worker.terminate()
             worker.wait(timeout=30)
 
+    async def add_api(self, name: str, sql: str, *, strategy: str = "rowversion") -> None:
+        """One more APISmith API ``<prefix>-<name>`` over the world's ERP connection
+        (business key ``item_no``, rowversion column ``rowversion``)."""
+        async with httpx.AsyncClient(
+            base_url=self.apismith_url, headers=self.apismith_headers
+        ) as client:
+            connections = (await client.get("/api/v1/connections")).json()
+            connection = next(c for c in connections if c["name"] == f"erp-{self.prefix}")
+            api = await client.post(
+                "/api/v1/apis",
+                json={
+                    "slug": f"{self.prefix}-{name}",
+                    "name": name,
+                    "connection_uid": connection["uid"],
+                    "sql": sql,
+                    "business_keys": ["item_no"],
+                    "rowversion_column": "rowversion",
+                    "delta_strategy": strategy,
+                },
+            )
+            assert api.status_code == 201, api.text
+
     async def set_parts_page_size(self, page_size: int, rowversion_lookback: float = 0) -> None:
         response = await self.client.put(
             "/api/v1/entities/parts",

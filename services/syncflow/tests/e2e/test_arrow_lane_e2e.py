@@ -4,7 +4,6 @@ lane hands to the row-wise stages counted as ever, and a worker killed mid-load
 losing and duplicating nothing (real APISmith, real PostgreSQL, real worker processes).
 """
 
-import httpx
 import pytest
 
 from services.syncflow.tests.e2e.test_kill_matrix_e2e import kill_three_times_then_finish
@@ -34,24 +33,11 @@ async def add_items(world, *, page_size: int = 40, strategy: str = "hash") -> No
     """The ``items`` API on APISmith and entity on SyncFlow (every column copied as is)."""
     for statement in ITEMS:
         await world.erp(statement)
-    async with httpx.AsyncClient(
-        base_url=world.apismith_url, headers=world.apismith_headers
-    ) as client:
-        connections = (await client.get("/api/v1/connections")).json()
-        connection = next(c for c in connections if c["name"] == f"erp-{world.prefix}")
-        response = await client.post(
-            "/api/v1/apis",
-            json={
-                "slug": f"{world.prefix}-items",
-                "name": "items",
-                "connection_uid": connection["uid"],
-                "sql": "SELECT item_no, name, price, due, changed_at, rowversion FROM items",
-                "business_keys": ["item_no"],
-                "rowversion_column": "rowversion",
-                "delta_strategy": strategy,
-            },
-        )
-        assert response.status_code == 201, response.text
+    await world.add_api(
+        "items",
+        "SELECT item_no, name, price, due, changed_at, rowversion FROM items",
+        strategy=strategy,
+    )
     response = await world.client.post(
         "/api/v1/entities",
         json={

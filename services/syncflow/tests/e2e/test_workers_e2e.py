@@ -9,7 +9,6 @@ import subprocess
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 
 ITEMS = ("alpha", "beta", "gamma", "delta")
@@ -36,24 +35,7 @@ async def add_items_entity(world, name: str) -> None:
         "FROM generate_series(1, $1) i",
         ROWS,
     )
-    async with httpx.AsyncClient(
-        base_url=world.apismith_url, headers=world.apismith_headers
-    ) as client:
-        connections = (await client.get("/api/v1/connections")).json()
-        connection = next(c for c in connections if c["name"] == f"erp-{world.prefix}")
-        api = await client.post(
-            "/api/v1/apis",
-            json={
-                "slug": f"{world.prefix}-{name}",
-                "name": name,
-                "connection_uid": connection["uid"],
-                "sql": f"SELECT item_no, label, amount, rowversion FROM {name}",
-                "business_keys": ["item_no"],
-                "rowversion_column": "rowversion",
-                "delta_strategy": "rowversion",
-            },
-        )
-        assert api.status_code == 201, api.text
+    await world.add_api(name, f"SELECT item_no, label, amount, rowversion FROM {name}")
     entity = await world.client.post(
         "/api/v1/entities",
         json={
