@@ -37,14 +37,13 @@ from apismith.drivers.base import (
     Dialect,
     Driver,
     ErpQueryError,
-    ErpTimeout,
     ErpUnreachable,
     ServerInfo,
     check_row_limit,
     error_text,
 )
 from apismith.drivers.postgresql_arrow import ArrowPages
-from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded
+from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded, server_error
 from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
 
@@ -74,10 +73,6 @@ _DATA_TYPES = {
 
 # decoded by asyncpg into objects the runtime does not format; read them as PostgreSQL's text
 _TEXT_TYPES = ("uuid", "interval", "inet", "cidr", "macaddr")
-
-# SQLSTATEs that mean "no working session" (connection, auth, database, resources,
-# shutdown), not "bad query"
-_UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
 
 
 def data_type(type_name: str, kind: str) -> str:
@@ -149,12 +144,10 @@ class PostgresDriver(Driver):
         if isinstance(exc, BridgeError):
             return exc
         text = error_text(exc, secret=self._target.password)
-        if isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in text:
-            return ErpTimeout(f"the statement ran past {timeout_ms} ms and was cancelled")
         if isinstance(exc, asyncpg.PostgresError):
-            if exc.sqlstate.startswith(_UNREACHABLE_SQLSTATES):
-                return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
-            return ErpQueryError(f"PostgreSQL rejected the query: {text}")
+            return server_error(
+                exc.sqlstate, text, where=self._where, statement_timeout_ms=timeout_ms
+            )
         if isinstance(exc, (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError)):
             return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
         # client-side refusals: wrong parameter count or type, unsupported feature
