@@ -1,4 +1,5 @@
-"""PostgreSQL sources through an asyncpg pool.
+"""PostgreSQL sources through an asyncpg pool (an Arrow page goes through ADBC instead,
+where it can: :meth:`PostgresDriver.fetch_arrow`, ``apismith.drivers.postgresql_arrow``).
 
 Every pooled session starts read-only (``default_transaction_read_only``) with the
 connection's ``statement_timeout``, both sent in the startup packet, so the pool's
