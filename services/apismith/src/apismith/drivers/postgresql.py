@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pyarrow as pa
@@ -43,10 +43,12 @@ from apismith.drivers.base import (
     check_row_limit,
     error_text,
 )
-from apismith.drivers.postgresql_arrow import ArrowPages
 from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded, server_error
 from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
+
+if TYPE_CHECKING:
+    from apismith.drivers.postgresql_arrow import ArrowPages
 
 CONNECT_TIMEOUT_S = 10.0
 # an ERP's connections are the ERP's: one left idle this long is closed (asyncpg's default
@@ -221,6 +223,10 @@ class PostgresDriver(Driver):
         """A page as Arrow through ADBC, or None where ADBC cannot read it exactly as
         asyncpg does (``apismith.drivers.postgresql_arrow_types`` says when)."""
         if self._arrow is None:
+            # imported here: ADBC's DB-API loads polars when it is installed (~0.6 s), which
+            # a process that never serves an Arrow page should not pay at start-up
+            from apismith.drivers.postgresql_arrow import ArrowPages
+
             self._arrow = ArrowPages(
                 self._target,
                 pool_size=self.options.pool_size,
