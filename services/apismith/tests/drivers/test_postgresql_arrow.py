@@ -15,13 +15,12 @@ from sqlglot import parse_one
 from apismith.drivers import postgresql
 from apismith.drivers.base import (
     BoundQuery,
-    ColumnInfo,
     ConnectionOptions,
     Dialect,
     ErpQueryError,
     ErpTimeout,
 )
-from apismith.drivers.postgresql import PostgresDriver, data_type
+from apismith.drivers.postgresql import PostgresDriver
 from apismith.runtime.arrow import native_page_body, page_body
 from apismith.runtime.arrow_native import native_row
 from apismith.sql.render import render_sql
@@ -73,18 +72,6 @@ async def erp_url(create_database):
     )
 
 
-async def _columns(url: str, sql: str) -> list[ColumnInfo]:
-    conn = await asyncpg.connect(url)
-    try:
-        statement = await conn.prepare(sql)
-        return [
-            ColumnInfo(a.name, data_type(a.type.name, a.type.kind), True)
-            for a in statement.get_attributes()
-        ]
-    finally:
-        await conn.close()
-
-
 async def _backends(url: str, like: str) -> int:
     """Sessions of the test database whose current query contains ``like``."""
     conn = await asyncpg.connect(url)
@@ -101,16 +88,16 @@ async def _backends(url: str, like: str) -> int:
 @pytest.mark.parametrize("zone", [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")])
 async def test_the_native_page_is_the_asyncpg_page_value_for_value(erp_url, zone):
     driver = PostgresDriver(erp_url, ConnectionOptions())
-    columns = await _columns(erp_url, TYPES_SQL)
-    metadata = [{"name": c.name} for c in columns]
     query = BoundQuery(TYPES_SQL, (99,))
     try:
+        columns = await driver.describe(query)
         rows = await driver.fetch(query)
         native = await driver.fetch_arrow(query)
     finally:
         await driver.close()
 
     assert native is not None  # every one of these types goes through ADBC
+    metadata = [{"name": c.name} for c in columns]
     via_rows = page_body(rows, columns, zone, columns_metadata=metadata)
     via_adbc = native_page_body(native, columns, zone, columns_metadata=metadata)
     assert via_adbc == via_rows  # the same IPC bytes: schema, types, every value
@@ -138,8 +125,8 @@ async def test_the_native_page_is_the_asyncpg_page_value_for_value(erp_url, zone
 )
 async def test_numbers_follow_the_same_rule(erp_url, sql):
     driver = PostgresDriver(erp_url, ConnectionOptions())
-    columns = await _columns(erp_url, sql)
     try:
+        columns = await driver.describe(BoundQuery(sql))
         rows = await driver.fetch(BoundQuery(sql))
         native = await driver.fetch_arrow(BoundQuery(sql))
     finally:

@@ -14,7 +14,7 @@ import pytest
 from apismith.drivers.base import ColumnInfo, ErpQueryError
 from apismith.drivers.postgresql_arrow import ArrowPages
 from apismith.runtime.arrow import COLUMNS_KEY, page_body
-from apismith.runtime.arrow_columns import decimal_scale, page_column
+from apismith.runtime.arrow_columns import decimal_scale, local_instants, page_column
 from apismith.runtime.encoding import aware
 from services.apismith.tests.erp_fixtures import ORDER_COLUMNS, add_api, add_connection
 
@@ -399,9 +399,16 @@ def test_decimal_scale_counts_trailing_zeros_and_refuses_nan():
 @pytest.mark.parametrize("zone", [BERLIN, ZoneInfo("America/New_York"), UTC])
 def test_naive_timestamps_in_a_zone_agree_with_python_one_by_one(zone):
     """The vector path (pyarrow's assume_timezone) against Python's reading of each value,
-    over two years of hours in both directions of both DST changes, repeated hours too."""
+    over two years of hours in both directions of both DST changes, repeated hours too.
+    Skipped hours send the whole column down the Python path (the test below), so they
+    are left out here: with them, this would compare Python with Python."""
     start = datetime(2023, 1, 1)
-    naive = [start + timedelta(minutes=30 * n) for n in range(2 * 365 * 48)]
+    naive: list[datetime | None] = [
+        moment
+        for moment in (start + timedelta(minutes=30 * n) for n in range(2 * 365 * 48))
+        if aware(moment, zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == moment
+    ]
+    assert local_instants(pa.array(naive, pa.timestamp("us")), zone) is not None
     naive.append(None)
 
     array = page_column(naive, ColumnInfo("t", "timestamp", True), zone, exact_numbers=True)

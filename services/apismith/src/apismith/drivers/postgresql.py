@@ -1,4 +1,5 @@
-"""PostgreSQL sources through an asyncpg pool.
+"""PostgreSQL sources through an asyncpg pool (an Arrow page goes through ADBC instead,
+where it can: :meth:`PostgresDriver.fetch_arrow`, ``apismith.drivers.postgresql_arrow``).
 
 Every pooled session starts read-only (``default_transaction_read_only``) with the
 connection's ``statement_timeout``, both sent in the startup packet, so the pool's
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pyarrow as pa
@@ -37,16 +38,17 @@ from apismith.drivers.base import (
     Dialect,
     Driver,
     ErpQueryError,
-    ErpTimeout,
     ErpUnreachable,
     ServerInfo,
     check_row_limit,
     error_text,
 )
-from apismith.drivers.postgresql_arrow import ArrowPages
-from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded
+from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded, server_error
 from apismith.drivers.urls import parse_connection_url, postgres_target
 from bridge_core.errors import BridgeError
+
+if TYPE_CHECKING:
+    from apismith.drivers.postgresql_arrow import ArrowPages
 
 CONNECT_TIMEOUT_S = 10.0
 # an ERP's connections are the ERP's: one left idle this long is closed (asyncpg's default
@@ -74,10 +76,6 @@ _DATA_TYPES = {
 
 # decoded by asyncpg into objects the runtime does not format; read them as PostgreSQL's text
 _TEXT_TYPES = ("uuid", "interval", "inet", "cidr", "macaddr")
-
-# SQLSTATEs that mean "no working session" (connection, auth, database, resources,
-# shutdown), not "bad query"
-_UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
 
 
 def data_type(type_name: str, kind: str) -> str:
@@ -149,12 +147,10 @@ class PostgresDriver(Driver):
         if isinstance(exc, BridgeError):
             return exc
         text = error_text(exc, secret=self._target.password)
-        if isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in text:
-            return ErpTimeout(f"the statement ran past {timeout_ms} ms and was cancelled")
         if isinstance(exc, asyncpg.PostgresError):
-            if exc.sqlstate.startswith(_UNREACHABLE_SQLSTATES):
-                return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
-            return ErpQueryError(f"PostgreSQL rejected the query: {text}")
+            return server_error(
+                exc.sqlstate, text, where=self._where, statement_timeout_ms=timeout_ms
+            )
         if isinstance(exc, (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError)):
             return ErpUnreachable(f"cannot reach PostgreSQL at {self._where}: {text}")
         # client-side refusals: wrong parameter count or type, unsupported feature
@@ -227,6 +223,10 @@ class PostgresDriver(Driver):
         """A page as Arrow through ADBC, or None where ADBC cannot read it exactly as
         asyncpg does (``apismith.drivers.postgresql_arrow_types`` says when)."""
         if self._arrow is None:
+            # imported here: ADBC's DB-API loads polars when it is installed (~0.6 s), which
+            # a process that never serves an Arrow page should not pay at start-up
+            from apismith.drivers.postgresql_arrow import ArrowPages
+
             self._arrow = ArrowPages(
                 self._target,
                 pool_size=self.options.pool_size,

@@ -43,6 +43,11 @@ from apismith.drivers.urls import PostgresTarget
 _PLANS_KEPT = 1024
 
 
+def _readable(plan: Plan) -> bool:
+    """Whether every result column of ``plan`` reads through ADBC as through asyncpg."""
+    return set(plan.columns) <= RESULT_TYPES
+
+
 @dataclass(eq=False)
 class _Session:
     connection: Any  # adbc_driver_manager.dbapi.Connection
@@ -96,6 +101,10 @@ class ArrowPages:
         self, sql: str, params: Sequence[Any], compared: frozenset[int] = frozenset()
     ) -> pa.Table | None:
         """The rows of ``sql`` as Arrow, or None when ADBC cannot read them exactly."""
+        with self._plans_lock:
+            known = self._plans.get(sql)
+        if known is not None and not _readable(known):
+            return None  # its columns are known: no session or thread is needed to say so
         try:
             await asyncio.wait_for(self._slots.acquire(), self._connect_timeout_s)
         except TimeoutError:
@@ -220,7 +229,7 @@ class ArrowPages:
                 lease.cursor = cursor
                 try:
                     plan = self._plan(cursor, sql)
-                    if not set(plan.columns) <= RESULT_TYPES:
+                    if not _readable(plan):
                         raise Unsupported
                     cursor.execute(sql, bind(plan, params, compared))
                     table = cursor.fetch_arrow_table()
@@ -230,7 +239,9 @@ class ArrowPages:
                 cursor.execute("RESET ALL")
             return canonical(plan, table), session
         except Unsupported:
-            return None, self._reset(session)
+            # raised before the statement ran (plan, bind) or after RESET ALL (canonical):
+            # the session is as clean as after a page
+            return None, session
         except Exception as exc:
             if session is not None:
                 self._close_session(session)
@@ -240,17 +251,6 @@ class ArrowPages:
                 where=self._where,
                 statement_timeout_ms=self._statement_timeout_ms,
             ) from exc
-
-    def _reset(self, session: _Session | None) -> _Session | None:
-        if session is None:
-            return None
-        try:
-            with session.connection.cursor() as cursor:
-                cursor.execute("RESET ALL")
-        except Exception:
-            self._close_session(session)
-            return None
-        return session
 
     async def close(self) -> None:
         """Close the idle sessions; a busy one closes when its fetch ends."""

@@ -12,13 +12,12 @@ from typing import Any
 
 import adbc_driver_manager
 
-from apismith.drivers.base import ErpQueryError, ErpTimeout, ErpUnreachable, error_text
-from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded
+from apismith.drivers.base import ErpUnreachable, error_text
+from apismith.drivers.postgresql_guards import GUARDS_QUERY, refuse_unguarded, server_error
 from apismith.drivers.urls import PostgresTarget
 
 # the primary message of a libpq error inside ADBC's text ("... ERROR:  <message>\n...")
 _PRIMARY = re.compile(r"ERROR:\s+(.*?)\s*(?:\n|$)")
-_UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
 
 
 def conninfo(target: PostgresTarget, statement_timeout_ms: int, connect_timeout_s: float) -> str:
@@ -65,8 +64,6 @@ def erp_error(
     primary = _PRIMARY.search(raw)
     text = error_text(primary.group(1) if primary else raw, secret=secret)
     sqlstate = getattr(exc, "sqlstate", None) or ""
-    if sqlstate == "57014" and "statement timeout" in text:
-        return ErpTimeout(f"the statement ran past {statement_timeout_ms} ms and was cancelled")
-    if not sqlstate or sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+    if not sqlstate:  # libpq's own failure (connect, socket): no server said anything
         return ErpUnreachable(f"cannot reach PostgreSQL at {where}: {text}")
-    return ErpQueryError(f"PostgreSQL rejected the query: {text}")
+    return server_error(sqlstate, text, where=where, statement_timeout_ms=statement_timeout_ms)

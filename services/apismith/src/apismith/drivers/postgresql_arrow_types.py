@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as clock
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -167,6 +168,10 @@ _PARAMETERS: dict[str, Callable[[Any], pa.Array]] = {
     "float4": _float(pa.float32()),
     "float8": _float(pa.float64()),
 }
+# a value the query only compares (BoundQuery.compared) may cross where a shown one cannot
+_COMPARED_PARAMETERS: dict[str, Callable[[Any], pa.Array]] = {
+    "numeric": partial(_numeric, compared=True),
+}
 
 
 def bind(
@@ -183,11 +188,10 @@ def bind(
         convert = _PARAMETERS.get(type_name)
         if convert is None:
             raise Unsupported
+        if position in compared:
+            convert = _COMPARED_PARAMETERS.get(type_name, convert)
         try:
-            if type_name == "numeric":
-                arrays.append(_numeric(value, compared=position in compared))
-            else:
-                arrays.append(convert(value))
+            arrays.append(convert(value))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             raise Unsupported from None
     return pa.record_batch(arrays, names=[f"${n}" for n in range(1, len(arrays) + 1)])

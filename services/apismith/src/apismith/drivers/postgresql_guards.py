@@ -5,9 +5,16 @@ of Arrow pages (``postgresql_arrow_session``).
 
 A pooler that drops startup parameters (PgBouncer's ``ignore_startup_parameters``)
 would leave pages writable and unbounded, so both refuse such a session.
+
+Both paths also read a server error the same way: :func:`server_error`.
 """
 
-from apismith.drivers.base import ErpQueryError
+from apismith.drivers.base import ErpQueryError, ErpTimeout, ErpUnreachable
+from bridge_core.errors import BridgeError
+
+# SQLSTATEs that mean "no working session" (connection, auth, database, resources,
+# shutdown), not "bad query"
+UNREACHABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
 
 # what a new session reads back: its read-only default and its statement timeout
 GUARDS_QUERY = (
@@ -25,3 +32,14 @@ def refuse_unguarded(read_only: str, timeout: str) -> None:
             "a connection pooler between APISmith and the database must pass both "
             "startup parameters on"
         )
+
+
+def server_error(sqlstate: str, text: str, *, where: str, statement_timeout_ms: int) -> BridgeError:
+    """APISmith's error for a PostgreSQL error of ``sqlstate`` (``text``: its message,
+    secrets masked): the statement timeout (504), no working session, or a refused query
+    (502)."""
+    if sqlstate == "57014" and "statement timeout" in text:  # query_canceled
+        return ErpTimeout(f"the statement ran past {statement_timeout_ms} ms and was cancelled")
+    if sqlstate.startswith(UNREACHABLE_SQLSTATES):
+        return ErpUnreachable(f"cannot reach PostgreSQL at {where}: {text}")
+    return ErpQueryError(f"PostgreSQL rejected the query: {text}")

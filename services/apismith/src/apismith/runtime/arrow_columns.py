@@ -142,6 +142,24 @@ def is_utc(zone: tzinfo) -> bool:
     return zone is UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
 
 
+def local_instants(local: pa.Array, zone: tzinfo) -> pa.Array | None:
+    """Naive wall-clock times (timestamp[us]) read in ``zone`` as instants, in C; None
+    where only Python's rule applies: a zone with no IANA key, or a skipped hour (where
+    Python's rule and pyarrow's differ). "earliest" is Python's fold=0 for a repeated
+    hour."""
+    if is_utc(zone):
+        return local.cast(TIMESTAMP)
+    key = getattr(zone, "key", None)
+    if not isinstance(key, str):
+        return None
+    try:
+        return pc.assume_timezone(
+            local, timezone=key, ambiguous="earliest", nonexistent="raise"
+        ).cast(TIMESTAMP)
+    except ARROW_ERRORS:
+        return None
+
+
 def timestamp_column(values: Sequence[Any], column: ColumnInfo, zone: tzinfo) -> pa.Array:
     """timestamp[us, UTC] of datetimes; a naive one is read in ``zone``."""
     kinds = _kinds(values)
@@ -153,17 +171,16 @@ def timestamp_column(values: Sequence[Any], column: ColumnInfo, zone: tzinfo) ->
                 return pa.array(values, type=TIMESTAMP)
             except ARROW_ERRORS:
                 pass
-        elif zones == {None} and isinstance(key := getattr(zone, "key", None), str):
-            # all naive, in a named zone: wall-clock times made instants by pyarrow;
-            # "earliest" is Python's fold=0 for a repeated hour, and a skipped hour
-            # (where Python's rule and pyarrow's differ) takes the path below
+        elif zones == {None}:
+            # all naive: wall-clock times made instants by pyarrow where it can
             try:
                 local = pa.array(values, type=pa.timestamp("us"))
-                return pc.assume_timezone(
-                    local, timezone=key, ambiguous="earliest", nonexistent="raise"
-                ).cast(TIMESTAMP)
             except ARROW_ERRORS:
                 pass
+            else:
+                instants = local_instants(local, zone)
+                if instants is not None:
+                    return instants
 
     def timestamp(value: Any) -> datetime:
         if isinstance(value, datetime):

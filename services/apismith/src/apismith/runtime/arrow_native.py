@@ -16,7 +16,7 @@ from apismith.runtime.arrow_columns import (
     ARROW_ERRORS,
     DECIMAL_PRECISION,
     TIMESTAMP,
-    is_utc,
+    local_instants,
     page_column,
     timestamp_column,
 )
@@ -71,16 +71,9 @@ def _native_decimals(text: pa.Array, column: ColumnInfo, zone: tzinfo) -> pa.Arr
 
 def _native_timestamps(local: pa.Array, column: ColumnInfo, zone: tzinfo) -> pa.Array:
     """Naive timestamps read in ``zone``, as timestamp_column reads the same naive datetimes."""
-    if is_utc(zone):
-        return local.cast(TIMESTAMP)
-    key = getattr(zone, "key", None)
-    if isinstance(key, str):
-        try:
-            return pc.assume_timezone(
-                local, timezone=key, ambiguous="earliest", nonexistent="raise"
-            ).cast(TIMESTAMP)
-        except ARROW_ERRORS:
-            pass
+    instants = local_instants(local, zone)
+    if instants is not None:
+        return instants
     return timestamp_column(local.to_pylist(), column, zone)
 
 

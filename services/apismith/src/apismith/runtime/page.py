@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from apismith.drivers.base import BoundQuery
 from apismith.runtime.arrow import native_page_body, page_body
-from apismith.runtime.call import RuntimeCall
+from apismith.runtime.call import RuntimeCall, check_shape, check_width
 from apismith.runtime.encoding import PageFormat, Row, encode_json, json_rows
 from apismith.settings import Settings
 from apismith.sql import build_null_tail_query, null_tail_follows
@@ -115,11 +115,31 @@ async def native_page(
     native = await call.driver.fetch_arrow(page_query)
     if native is None:
         return None
-    if after is not None and native.num_rows <= page_size and null_tail_follows(call.order, after):
+    if _tail_follows(call, after, native.num_rows, page_size):
         tail = await call.driver.fetch_arrow(
             null_tail_query(call, limit=page_size + 1 - native.num_rows)
         )
         if tail is None or tail.schema != native.schema:
             return None
         native = pa.concat_tables([native, tail])
+    if native.num_rows:
+        check_width(native.num_columns, call.columns)
     return native
+
+
+async def rows_page(
+    call: RuntimeCall, page_query: BoundQuery, *, after: Sequence[Any] | None, page_size: int
+) -> list[Row]:
+    """The page's rows (and its NULL tail) as the driver's ``fetch`` reads them."""
+    rows = await call.driver.fetch(page_query)
+    if _tail_follows(call, after, len(rows), page_size):
+        rows += await call.driver.fetch(null_tail_query(call, limit=page_size + 1 - len(rows)))
+    check_shape(rows, call.columns)
+    return rows
+
+
+def _tail_follows(
+    call: RuntimeCall, after: Sequence[Any] | None, read: int, page_size: int
+) -> bool:
+    """Whether a page that read ``read`` rows after ``after`` goes on into the NULL tail."""
+    return after is not None and read <= page_size and null_tail_follows(call.order, after)

@@ -12,15 +12,15 @@ in ``apismith.runtime.stream``.
 from apismith.auth.principal import Principal
 from apismith.runtime.arrow_native import native_row
 from apismith.runtime.audit import CallAudit
-from apismith.runtime.call import check_shape, check_width, prepare_call
+from apismith.runtime.call import check_shape, prepare_call
 from apismith.runtime.context import RuntimeContext
 from apismith.runtime.encoding import PageFormat, Row, negotiate, negotiate_page
 from apismith.runtime.page import (
     PageResponse,
     native_page,
-    null_tail_query,
     page_response,
     page_size_of,
+    rows_page,
 )
 from apismith.runtime.schemas import ExecuteRequest, StreamRequest
 from apismith.runtime.stream import ENCODERS, RowStream, stream_body
@@ -31,7 +31,6 @@ from apismith.sql import (
     cursor_fingerprint,
     decode_cursor,
     encode_cursor,
-    null_tail_follows,
 )
 
 
@@ -77,38 +76,22 @@ async def execute(
         native = None
         if media is PageFormat.ARROW:
             native = await native_page(call, page_query, after=after, page_size=page_size)
-        next_cursor = None
         rows: list[Row] = []
-        if native is not None:
-            if native.num_rows:
-                check_width(native.num_columns, call.columns)
-            if native.num_rows > page_size:  # the one extra row says a next page exists
+        if native is None:
+            rows = await rows_page(call, page_query, after=after, page_size=page_size)
+        row_count = len(rows) if native is None else native.num_rows
+        next_cursor = None
+        if row_count > page_size:  # the one extra row says a next page exists
+            if native is not None:
                 native = native.slice(0, page_size)
-                next_cursor = encode_cursor(
-                    call.order.row_values(native_row(native, page_size - 1), call.columns),
-                    secret=secret,
-                    fingerprint=fingerprint,
-                )
-            row_count = native.num_rows
-        else:
-            rows = await call.driver.fetch(page_query)
-            if (
-                after is not None
-                and len(rows) <= page_size
-                and null_tail_follows(call.order, after)
-            ):
-                rows += await call.driver.fetch(
-                    null_tail_query(call, limit=page_size + 1 - len(rows))
-                )
-            check_shape(rows, call.columns)
-            if len(rows) > page_size:  # the one extra row says a next page exists
+                last = native_row(native, page_size - 1)
+            else:
                 rows = rows[:page_size]
-                next_cursor = encode_cursor(
-                    call.order.row_values(rows[-1], call.columns),
-                    secret=secret,
-                    fingerprint=fingerprint,
-                )
-            row_count = len(rows)
+                last = rows[-1]
+            row_count = page_size
+            next_cursor = encode_cursor(
+                call.order.row_values(last, call.columns), secret=secret, fingerprint=fingerprint
+            )
         total_rows = None
         if body.include_total:
             count_query = build_count_query(
