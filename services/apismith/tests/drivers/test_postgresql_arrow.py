@@ -14,6 +14,7 @@ from sqlglot import parse_one
 
 from apismith.drivers import postgresql
 from apismith.drivers.base import (
+    ARROW_TEXT_KIND,
     BoundQuery,
     ConnectionOptions,
     Dialect,
@@ -162,6 +163,39 @@ async def test_what_adbc_cannot_read_exactly_goes_the_asyncpg_way(erp_url, sql, 
         assert driver._arrow.open_sessions == 1
     finally:
         await driver.close()
+
+
+async def test_a_column_whose_type_changed_is_read_with_its_new_type(erp_url):
+    """An ``ALTER TABLE ... TYPE`` after a page was planned: the next page is not cast
+    with the old types (it goes the asyncpg way), and the one after is planned again."""
+    conn = await asyncpg.connect(erp_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE altered AS SELECT n AS id, n / 8.0 AS price FROM generate_series(1, 3) n"
+        )
+        driver = PostgresDriver(erp_url, ConnectionOptions(pool_size=1))
+        query = BoundQuery("SELECT id, price FROM altered ORDER BY id")
+        try:
+            before = await driver.fetch_arrow(query)
+            await conn.execute("ALTER TABLE altered ALTER COLUMN price TYPE text")
+            changed = await driver.fetch_arrow(query)
+            rows = await driver.fetch(query)
+            after = await driver.fetch_arrow(query)
+        finally:
+            await driver.close()
+    finally:
+        await conn.close()
+    assert before is not None
+    assert before.schema.field("price").metadata == {ARROW_TEXT_KIND: b"decimal"}
+    assert changed is None
+    assert [row[1] for row in rows] == [
+        "0.12500000000000000000",
+        "0.25000000000000000000",
+        "0.37500000000000000000",
+    ]
+    assert after is not None
+    assert after.column("price").to_pylist() == [row[1] for row in rows]
+    assert after.schema.field("price").metadata is None
 
 
 async def test_a_compared_decimal_keeps_the_page_native_whatever_its_scale(erp_url):

@@ -36,6 +36,7 @@ from apismith.drivers.postgresql_arrow_types import (
     Unsupported,
     bind,
     canonical,
+    column_types,
     plan_of,
 )
 from apismith.drivers.urls import PostgresTarget
@@ -237,7 +238,13 @@ class ArrowPages:
                     lease.cursor = None
                 # settings a query changed go back to the session's (startup) defaults
                 cursor.execute("RESET ALL")
-            return canonical(plan, table), session
+            if column_types(table) != plan.columns:
+                # the table changed since the plan was made (ALTER TABLE ... TYPE): plan
+                # again next time; this page goes the asyncpg way, bound as it should be
+                with self._plans_lock:
+                    self._plans.pop(sql, None)
+                raise Unsupported
+            return canonical(table), session
         except Unsupported:
             # raised before the statement ran (plan, bind) or after RESET ALL (canonical):
             # the session is as clean as after a page

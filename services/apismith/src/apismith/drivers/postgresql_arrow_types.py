@@ -236,12 +236,17 @@ def _column(type_name: str, array: pa.Array) -> tuple[pa.Array, dict[bytes, byte
             return array, None
 
 
-def canonical(plan: Plan, table: pa.Table) -> pa.Table:
+def column_types(table: pa.Table) -> tuple[str, ...]:
+    """The PostgreSQL type of each column of a table ADBC fetched, as its fields say."""
+    return tuple(_type_name(item) for item in table.schema)
+
+
+def canonical(table: pa.Table) -> pa.Table:
     """ADBC's table in the vocabulary above (Unsupported: a value past Python's range)."""
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for type_name, name, chunked in zip(
-        plan.columns, table.column_names, table.columns, strict=True
+        column_types(table), table.column_names, table.columns, strict=True
     ):
         array, metadata = _column(type_name, chunked.combine_chunks())
         arrays.append(array)
