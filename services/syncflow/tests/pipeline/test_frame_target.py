@@ -53,8 +53,9 @@ async def test_binary_copy_writes_what_the_text_copy_writes(create_database, mak
         async with engine.begin() as conn:
             await ensure_table(conn, spec=lane_spec)
             await ensure_table(conn, spec=row_spec)
+            uids = copy_binary.new_uids(lane.frame.height)
             payload = copy_binary.rows_payload(
-                lane, lane_spec, lane.frame, batch_uid=batch, now=NOW
+                lane, lane_spec, lane.frame, uids=uids, batch_uid=batch, now=NOW
             )
             assert await FrameTargetRepository(conn).copy_new(lane_spec, payload)
             assert await TargetRepository(conn).insert_new_rows(
@@ -81,7 +82,10 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
     try:
         async with engine.begin() as conn:
             await ensure_table(conn, spec=spec)
-            payload = copy_binary.rows_payload(lane, spec, lane.frame, batch_uid=earlier, now=NOW)
+            uids = copy_binary.new_uids(lane.frame.height)
+            payload = copy_binary.rows_payload(
+                lane, spec, lane.frame, uids=uids, batch_uid=earlier, now=NOW
+            )
             assert await FrameTargetRepository(conn).copy_new(spec, payload)
             # rows 0-9 again (5 changed), rows 20-24 new; row 7 soft-deleted meanwhile
             await conn.exec_driver_sql(
@@ -106,7 +110,14 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             changed = lane.frame.filter(pl.col(POSITION).is_in(found.changed))
             await FrameTargetRepository(conn).merge(
                 spec,
-                copy_binary.rows_payload(lane, spec, changed, batch_uid=current, now=NOW),
+                copy_binary.rows_payload(
+                    lane,
+                    spec,
+                    changed,
+                    uids=copy_binary.new_uids(changed.height),
+                    batch_uid=current,
+                    now=NOW,
+                ),
             )
             after = (
                 await conn.exec_driver_sql(

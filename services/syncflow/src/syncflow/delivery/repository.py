@@ -16,7 +16,8 @@ keeps a key's events in order.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,7 @@ from bridge_core.db.ddl import lock_ddl
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, Record, parent_column
+from syncflow.pipeline.frames.events import EVENT_COLUMNS
 from syncflow.pipeline.load import SEEN_TABLE, quote, target_name
 
 OUTBOX_SCHEMA = "syncflow_delivery"
@@ -37,6 +39,19 @@ FEED_COLUMNS = (
     "id, entity, bridge_uid, key_hash, operation, data_hash, rowversion, batch_uid, data, "
     "parent_key_hashes, created_at"
 )
+
+
+@asynccontextmanager
+async def _instants_in_utc(driver: asyncpg.Connection) -> AsyncIterator[None]:
+    """Render instants in UTC for the statements inside (``to_jsonb`` writes them in the
+    session's time zone): an event's data reads the same whoever wrote it, the SQL or the
+    column lane. The session's zone is back afterwards, for the rest of the transaction."""
+    previous = await driver.fetchval("SELECT current_setting('TimeZone')")
+    await driver.execute("SELECT set_config('TimeZone', 'UTC', true)")
+    try:
+        yield
+    finally:
+        await driver.execute("SELECT set_config('TimeZone', $1, true)", previous)
 
 
 async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
@@ -90,33 +105,66 @@ class OutboxRepository(Repository):
     ) -> int:
         """One event per row just inserted or updated in ``spec``'s target; how many."""
         records = [*inserted, *updated]
-        if not records:
+        return await self.record_keys(
+            spec,
+            key_hashes=[r.key_hash for r in records],
+            operations=["insert"] * len(inserted) + ["update"] * len(updated),
+            parents=[json.dumps(r.parent_key_hashes, sort_keys=True) for r in records],
+            batch_uid=batch_uid,
+        )
+
+    async def record_keys(
+        self,
+        spec: EntitySpec,
+        *,
+        key_hashes: Sequence[str],
+        operations: Sequence[str],
+        parents: Sequence[str] | None = None,
+        batch_uid: UUID,
+    ) -> int:
+        """One event per key (hex) just written to ``spec``'s target, read back from the
+        stored row, in the order given; ``parents``: each row's parent key hashes as a
+        JSON object (none: ``{}``). How many."""
+        if not key_hashes:
             return 0
-        operations = ["insert"] * len(inserted) + ["update"] * len(updated)
-        parents = [json.dumps(r.parent_key_hashes, sort_keys=True) for r in records]
         driver = await asyncpg_connection(self.conn)
         await _lock_entity(driver, spec.name)
-        status = await driver.execute(
-            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
-            "rowversion, batch_uid, data, parent_key_hashes) "
-            "SELECT $4, t._bridge_uid, k.key_hash, k.operation, "
-            "encode(t._bridge_data_hash, 'hex'), "
-            "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
-            "FROM unnest($1::text[], $2::text[], $3::text[]) "
-            "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
-            # LATERAL: one index probe per key, also while a freshly loaded table has no
-            # statistics (a join would scan the whole table for every chunk; see load._by_key)
-            f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
-            "WHERE r._bridge_key_hash = k.key_hash::uuid) AS t "
-            "ORDER BY k.position",
-            [r.key_hash for r in records],
-            operations,
-            parents,
-            spec.name,
-            batch_uid,
-            _hidden_columns(spec),
-        )
+        async with _instants_in_utc(driver):
+            status = await driver.execute(
+                f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
+                "data_hash, rowversion, batch_uid, data, parent_key_hashes) "
+                "SELECT $4, t._bridge_uid, k.key_hash, k.operation, "
+                "encode(t._bridge_data_hash, 'hex'), "
+                "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
+                "FROM unnest($1::text[], $2::text[], $3::text[]) "
+                "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
+                # LATERAL: one index probe per key, also while a freshly loaded table has
+                # no statistics (a join would scan the whole table for every chunk; see
+                # load._by_key)
+                f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
+                "WHERE r._bridge_key_hash = k.key_hash::uuid) AS t "
+                "ORDER BY k.position",
+                list(key_hashes),
+                list(operations),
+                list(parents) if parents is not None else ["{}"] * len(key_hashes),
+                spec.name,
+                batch_uid,
+                _hidden_columns(spec),
+            )
         return int(status.rsplit(" ", 1)[-1])
+
+    async def copy_events(self, entity: str, payload: bytes) -> None:
+        """Append events given as binary COPY rows of ``events.EVENT_COLUMNS`` (the column
+        lane's, :mod:`syncflow.pipeline.frames.events`)."""
+        driver = await asyncpg_connection(self.conn)
+        await _lock_entity(driver, entity)
+        await driver.copy_to_table(
+            "outbox_events",
+            schema_name=OUTBOX_SCHEMA,
+            source=memoryview(payload),
+            columns=list(EVENT_COLUMNS),
+            format="binary",
+        )
 
     async def record_deletes(self, spec: EntitySpec, *, batch_uid: UUID) -> int:
         """One ``delete`` event per live row this batch did not see (call it just before the
@@ -125,20 +173,21 @@ class OutboxRepository(Repository):
         hidden = _hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
         await _lock_entity(driver, spec.name)
-        status = await driver.execute(
-            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
-            "rowversion, batch_uid, data, parent_key_hashes) "
-            "SELECT $2, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), 'delete', "
-            "encode(t._bridge_data_hash, 'hex'), "
-            "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
-            f"FROM {target_name(spec)} t WHERE t._bridge_deleted_at IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
-            "WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash) "
-            "ORDER BY t._bridge_key_hash",
-            batch_uid,
-            spec.name,
-            hidden,
-        )
+        async with _instants_in_utc(driver):
+            status = await driver.execute(
+                f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
+                "rowversion, batch_uid, data, parent_key_hashes) "
+                "SELECT $2, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), 'delete', "
+                "encode(t._bridge_data_hash, 'hex'), "
+                "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
+                f"FROM {target_name(spec)} t WHERE t._bridge_deleted_at IS NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
+                "WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash) "
+                "ORDER BY t._bridge_key_hash",
+                batch_uid,
+                spec.name,
+                hidden,
+            )
         return int(status.rsplit(" ", 1)[-1])
 
     async def events_after(self, *, entity: str, after: int, limit: int) -> list[dict[str, Any]]:

@@ -25,12 +25,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import Record, Stage
 from syncflow.faults import crash_point
 from syncflow.orchestration.state import ChunkOutcome
-from syncflow.pipeline.frames import copy_binary
+from syncflow.pipeline.frames import copy_binary, events
+from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.lane import POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository
@@ -53,7 +56,7 @@ class LaneWriter:
         target: AsyncConnection,
         lane: LaneResult,
         outcome: ChunkOutcome,
-        payloads: copy_binary.LanePayloads | None = None,
+        payloads: LanePayloads | None = None,
     ) -> list[Record]:
         """Write what the lane's rows need; return those the row-wise delta must decide
         (``payloads``: COPY payloads encoded ahead, used where they fit)."""
@@ -68,9 +71,9 @@ class LaneWriter:
         inserted, updated = frame, frame.clear()
         rest: pl.DataFrame | None = None
         seen = writer.plan.detect_deletes
-        ahead = payloads or copy_binary.LanePayloads()
+        ahead = payloads or LanePayloads()
         if state.checkpoint.get("fresh_target") and await self._copy(
-            rows, lane, frame, now, ahead.rows
+            target, lane, frame, now, ahead
         ):
             state.seconds[Stage.LOAD] += time.perf_counter() - start
             if seen:
@@ -87,12 +90,20 @@ class LaneWriter:
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
             inserted, updated = _at(frame, found.new), _at(frame, found.changed)
-            if not await self._copy(rows, lane, inserted, now):
+            if not await self._copy(target, lane, inserted, now):
                 # a concurrent writer added one of the keys: the row-wise delta decides
                 found.ours.extend(found.new)
                 inserted = frame.clear()
             if not updated.is_empty():
-                await rows.merge(spec, await self._payload(lane, updated, now))
+                uids = copy_binary.new_uids(updated.height)  # the rows keep their own
+                await rows.merge(spec, await self._payload(lane, updated, uids, now))
+                if self._outbox:
+                    await OutboxRepository(target).record_keys(
+                        spec,
+                        key_hashes=hex_keys(updated),
+                        operations=["update"] * updated.height,
+                        batch_uid=state.uid,
+                    )
             rest = _at(frame, found.ours)
             state.seconds[Stage.LOAD] += time.perf_counter() - start
         crash_point("load")
@@ -111,26 +122,65 @@ class LaneWriter:
             return []
         return records_of(dataclasses.replace(lane, frame=rest))
 
-    async def _payload(self, lane: LaneResult, frame: pl.DataFrame, now: datetime) -> bytes:
+    @property
+    def _outbox(self) -> bool:
+        """Whether the entity's changes go to the outbox."""
+        plan = self.writer.plan
+        return plan.records_changes_of(plan.spec.name)
+
+    async def _payload(
+        self, lane: LaneResult, frame: pl.DataFrame, uids: pa.Array, now: datetime
+    ) -> bytes:
         state, spec = self.writer.state, self.writer.plan.spec
         return await asyncio.to_thread(
-            copy_binary.rows_payload, lane, spec, frame, batch_uid=state.uid, now=now
+            copy_binary.rows_payload, lane, spec, frame, uids=uids, batch_uid=state.uid, now=now
         )
 
     async def _copy(
         self,
-        rows: FrameTargetRepository,
+        target: AsyncConnection,
         lane: LaneResult,
         frame: pl.DataFrame,
         now: datetime,
-        payload: bytes | None = None,
+        ahead: LanePayloads | None = None,
     ) -> bool:
-        """COPY ``frame``'s rows (``payload``: all of them, encoded ahead) into the target."""
+        """COPY ``frame``'s rows into the target, and their ``insert`` events into the
+        outbox when it has them (``ahead``: every row of the lane, encoded ahead);
+        ``False`` (nothing written) when one of the keys is there after all."""
         if frame.is_empty():
             return True
-        if payload is None:
-            payload = await self._payload(lane, frame, now)
-        return await rows.copy_new(self.writer.plan.spec, payload)
+        state, spec = self.writer.state, self.writer.plan.spec
+        uids = ahead.uids if ahead is not None and ahead.uids is not None else None
+        payload = ahead.rows if ahead is not None else None
+        if uids is None or payload is None:
+            uids = copy_binary.new_uids(frame.height)
+            payload = await self._payload(lane, frame, uids, now)
+        if not await FrameTargetRepository(target).copy_new(spec, payload):
+            return False
+        if not self._outbox:
+            return True
+        outbox = OutboxRepository(target)
+        events_payload = ahead.events if ahead is not None else None
+        if events_payload is None:
+            events_payload = await asyncio.to_thread(
+                events.events_payload,
+                lane,
+                spec,
+                frame,
+                uids,
+                operation="insert",
+                batch_uid=state.uid,
+            )
+        if events_payload is not None:
+            await outbox.copy_events(spec.name, events_payload)
+        else:  # a value the lane does not render: the rows' events as SQL writes them
+            await outbox.record_keys(
+                spec,
+                key_hashes=hex_keys(frame),
+                operations=["insert"] * frame.height,
+                batch_uid=state.uid,
+            )
+        return True
 
 
 def _at(frame: pl.DataFrame, positions: list[int]) -> pl.DataFrame:

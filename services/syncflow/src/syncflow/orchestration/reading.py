@@ -13,7 +13,7 @@ from syncflow.orchestration.chunk import ChunkWriter
 from syncflow.orchestration.setup import EntityPlan
 from syncflow.orchestration.state import BatchState
 from syncflow.pipeline import fetch
-from syncflow.pipeline.frames import copy_binary
+from syncflow.pipeline.frames import ahead
 from syncflow.pipeline.prepare import PreparedPage
 
 # ... prepared in a worker thread, with the seconds each stage took there
@@ -106,25 +106,23 @@ class PageReader:
         if prepared.lane is None:
             return prepared, seconds
         start = time.perf_counter()
-        payloads = copy_binary.encode_ahead(
+        payloads = ahead.encode_ahead(
             prepared.lane,
             self.plan.spec,
             batch_uid=self.state.uid,
             now=datetime.now(UTC),
             fresh=bool(self.state.checkpoint.get("fresh_target")),
             seen=self.plan.detect_deletes,
+            outbox=self.plan.records_changes_of(self.plan.spec.name),
         )
         seconds[Stage.LOAD] = seconds.get(Stage.LOAD, 0.0) + time.perf_counter() - start
         return prepared._replace(payloads=payloads), seconds
 
     @property
     def as_records(self) -> bool:
-        """Whether the writes need every row as a record: a dry run, an entity with
-        parent refs (resolve), or one whose changes go to the outbox."""
-        spec = self.plan.spec
-        return (
-            self.state.dry_run or bool(spec.parent_refs) or self.plan.records_changes_of(spec.name)
-        )
+        """Whether the writes need every row as a record: a dry run, or an entity with
+        parent refs (resolve)."""
+        return self.state.dry_run or bool(self.plan.spec.parent_refs)
 
     async def prepared(self, future: "asyncio.Future[Timed]") -> PreparedPage:
         prepared, seconds = await future

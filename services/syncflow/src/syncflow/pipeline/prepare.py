@@ -19,7 +19,7 @@ import pyarrow as pa
 from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
 from syncflow.pipeline.columnar import ColumnarLane
-from syncflow.pipeline.frames.copy_binary import LanePayloads
+from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.lane import KEY, POSITION, FrameLane, LaneResult
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.rows import json_rows

@@ -7,7 +7,6 @@ timestamp in microseconds -> timestamptz, utf8 -> text, bool -> boolean, 16-byte
 binary -> uuid, binary -> bytea). ``pgpq`` writes the header, the rows and the trailer.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -19,7 +18,7 @@ from bridge_core.ids import new_id_block
 from syncflow.domain import EntitySpec, FieldType
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, ROWVERSION, LaneResult
 
-_UUID = pa.binary(16)
+UUID_TYPE = pa.binary(16)
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _ARROW: dict[FieldType, pa.DataType] = {
     FieldType.TEXT: pa.string(),
@@ -30,7 +29,7 @@ _ARROW: dict[FieldType, pa.DataType] = {
 }
 
 
-def _encode(table: pa.Table) -> bytes:
+def encode(table: pa.Table) -> bytes:
     encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
     parts = [encoder.write_header()]
     parts.extend(encoder.write_batch(batch) for batch in table.to_batches())
@@ -41,10 +40,10 @@ def _encode(table: pa.Table) -> bytes:
 def new_uids(count: int) -> pa.Array:
     """``count`` new UUID v7 (``_bridge_uid``) as 16-byte values."""
     data = new_id_block(count)
-    return pa.FixedSizeBinaryArray.from_buffers(_UUID, count, [None, pa.py_buffer(data)])
+    return pa.FixedSizeBinaryArray.from_buffers(UUID_TYPE, count, [None, pa.py_buffer(data)])
 
 
-def _constant(value: object, kind: pa.DataType, count: int) -> pa.Array:
+def constant(value: object, kind: pa.DataType, count: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, type=kind), count)
 
 
@@ -55,88 +54,61 @@ def _field(column: pa.ChunkedArray, kind: FieldType) -> pa.ChunkedArray:
     return column.cast(wanted) if column.type != wanted else column
 
 
+def rowversion_text(frame: pl.DataFrame) -> pa.Array | pa.ChunkedArray:
+    """Each row's rowversion as the text the target keeps (NULL without one)."""
+    if ROWVERSION not in frame.columns:
+        return pa.nulls(frame.height, pa.string())
+    return frame.select(ROWVERSION).to_arrow().column(0).cast(pa.string())
+
+
 def rows_payload(
-    lane: LaneResult, spec: EntitySpec, frame: pl.DataFrame, *, batch_uid: UUID, now: datetime
+    lane: LaneResult,
+    spec: EntitySpec,
+    frame: pl.DataFrame,
+    *,
+    uids: pa.Array,
+    batch_uid: UUID,
+    now: datetime,
 ) -> bytes:
     """``frame`` (rows of ``lane``) as binary COPY rows of ``load.copy_columns(spec)``
-    (an entity without parent refs), with new ``_bridge_uid``s."""
+    (an entity without parent refs), with these ``_bridge_uid``s (:func:`new_uids`)."""
     count = frame.height
     targets = frame.select(lane.target_columns()).to_arrow()
-    extra = frame.select(
-        KEY, DATA, *([ROWVERSION] if ROWVERSION in frame.columns else [])
-    ).to_arrow()
+    extra = frame.select(KEY, DATA).to_arrow()
     columns: list[pa.ChunkedArray | pa.Array] = [
         _field(targets.column(f.target_field), f.type) for f in spec.fields
     ]
-    rowversion = (
-        extra.column(ROWVERSION).cast(pa.string())
-        if ROWVERSION in extra.column_names
-        else pa.nulls(count, pa.string())
-    )
-    stamp = _constant(now, _TIMESTAMP, count)
+    stamp = constant(now, _TIMESTAMP, count)
     columns.extend(
         [
-            new_uids(count),
-            extra.column(KEY).cast(_UUID),
+            uids,
+            extra.column(KEY).cast(UUID_TYPE),
             extra.column(DATA).cast(pa.binary()),
-            rowversion,
+            rowversion_text(frame),
             pa.nulls(count, pa.string()),  # _bridge_ref
-            _constant(batch_uid.bytes, _UUID, count),
+            constant(batch_uid.bytes, UUID_TYPE, count),
             stamp,  # _bridge_created_at
             stamp,  # _bridge_updated_at
             pa.nulls(count, _TIMESTAMP),  # _bridge_deleted_at
         ]
     )
     names = [f"c{index}" for index in range(len(columns))]
-    return _encode(pa.table(columns, names=names))
+    return encode(pa.table(columns, names=names))
 
 
 def seen_payload(frame: pl.DataFrame, batch_uid: UUID) -> bytes:
     """``(batch uid, key hash)`` of each row, as binary COPY rows of the seen-keys table."""
-    keys = frame.select(KEY).to_arrow().column(KEY).cast(_UUID)
-    batch = _constant(batch_uid.bytes, _UUID, len(keys))
-    return _encode(pa.table([batch, keys], names=["batch_uid", "key_hash"]))
+    keys = frame.select(KEY).to_arrow().column(KEY).cast(UUID_TYPE)
+    batch = constant(batch_uid.bytes, UUID_TYPE, len(keys))
+    return encode(pa.table([batch, keys], names=["batch_uid", "key_hash"]))
 
 
 def keys_payload(frame: pl.DataFrame) -> bytes:
     """``(key hash, data hash, position)`` of each row, as binary COPY rows."""
     table = frame.select(KEY, DATA, POSITION).to_arrow()
     columns = [
-        table.column(KEY).cast(_UUID),
+        table.column(KEY).cast(UUID_TYPE),
         table.column(DATA).cast(pa.binary()),
         table.column(POSITION).cast(pa.int64()),
     ]
-    return _encode(pa.table(columns, names=["key_hash", "data_hash", "position"]))
-
-
-@dataclass(frozen=True, slots=True)
-class LanePayloads:
-    """A lane's COPY payloads, encoded ahead (in the thread that prepared the page) for
-    the write the target's state calls for: every row and its seen keys for a first
-    load, the key sort's rows otherwise. The writer encodes what it lacks itself."""
-
-    rows: bytes | None = None
-    seen: bytes | None = None
-    keys: bytes | None = None
-
-
-def encode_ahead(
-    lane: LaneResult,
-    spec: EntitySpec,
-    *,
-    batch_uid: UUID,
-    now: datetime,
-    fresh: bool,
-    seen: bool,
-) -> LanePayloads:
-    """The payloads the chunk's write will most likely need (``fresh``: the target was
-    empty as the batch started and no key has turned up twice since)."""
-    frame = lane.frame
-    if frame.is_empty():
-        return LanePayloads()
-    if fresh:
-        return LanePayloads(
-            rows=rows_payload(lane, spec, frame, batch_uid=batch_uid, now=now),
-            seen=seen_payload(frame, batch_uid) if seen else None,
-        )
-    return LanePayloads(keys=keys_payload(frame))
+    return encode(pa.table(columns, names=["key_hash", "data_hash", "position"]))
