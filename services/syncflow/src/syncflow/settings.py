@@ -56,6 +56,13 @@ class Settings(ServiceSettings):
         le=32,
         description="batches of one delivery stream out at once (their keys never overlap)",
     )
+    delivery_straight: bool = Field(
+        default=True,
+        description=(
+            "send ScheduleHub streams' new events straight from the outbox, tracking in the "
+            "ledger only what fails (off: every event is copied into the ledger first)"
+        ),
+    )
     delivery_during_sync: bool = Field(
         default=False,
         description="deliver an entity's events while a sync of it runs (default: after it)",

@@ -83,15 +83,34 @@ class DeliveryLedger(Repository):
         (one transaction: a crash copies them again, and the unique event id keeps one)."""
         if not events:
             return
+        await self.insert_events(destination_uid, entity, events=events, now=now)
+        await self.move_cursor(destination_uid, entity, to=events[-1]["id"], now=now)
+
+    async def insert_events(
+        self,
+        destination_uid: UUID,
+        entity: str,
+        *,
+        events: list[dict[str, Any]],
+        now: datetime,
+        batch_uid: UUID | None = None,
+    ) -> None:
+        """Outbox events as deliveries: pending, or (``batch_uid``) delivering in that
+        batch, first attempted ``now`` (a batch sent straight from the outbox whose
+        outcome must be tracked); an event the ledger holds already is left as it is."""
+        if not events:
+            return
         # one set-based statement (per-row parameters through SQLAlchemy's executemany
         # were a quarter of the delivery worker's CPU)
         driver = await asyncpg_connection(self.conn)
         await driver.execute(
             "INSERT INTO deliveries (uid, destination_uid, entity_name, event_id, key_hash, "
             "bridge_uid, operation, data_hash, parent_key_hashes, state, attempts, "
-            "next_attempt_at, event_created_at, updated_at) "
+            "next_attempt_at, event_created_at, updated_at, batch_uid, first_attempt_at) "
             "SELECT t.uid, $1, $2, t.event_id, t.key_hash, t.bridge_uid, t.operation, "
-            "t.data_hash, t.parents::jsonb, 'pending', 0, $3, t.created_at, $3 "
+            "t.data_hash, t.parents::jsonb, "
+            "CASE WHEN $12::uuid IS NULL THEN 'pending' ELSE 'delivering' END, 0, $3, "
+            "t.created_at, $3, $12, CASE WHEN $12::uuid IS NULL THEN NULL ELSE $3 END "
             "FROM unnest($4::uuid[], $5::bigint[], $6::text[], $7::uuid[], $8::text[], "
             "$9::text[], $10::text[], $11::timestamptz[]) "
             "AS t(uid, event_id, key_hash, bridge_uid, operation, data_hash, parents, created_at) "
@@ -107,20 +126,39 @@ class DeliveryLedger(Repository):
             [event["data_hash"] for event in events],
             [_json_text(event["parent_key_hashes"]) for event in events],
             [event["created_at"] for event in events],
+            batch_uid,
         )
         if len(events) >= ANALYZE_AFTER and await self._statistics_stale(added=len(events)):
             # a backlog grows by thousands of events a second, faster than autovacuum
             # looks: plans made on the statistics of a small table probe every pending
             # event per key (minutes per batch); fresh statistics keep them on the key index
             await self.conn.execute(text("ANALYZE deliveries"))
+
+    async def move_cursor(
+        self, destination_uid: UUID, entity: str, *, to: int, now: datetime
+    ) -> None:
+        """The stream has read the outbox up to event ``to``."""
         await self.conn.execute(
             update(delivery_streams)
             .where(
                 delivery_streams.c.destination_uid == destination_uid,
                 delivery_streams.c.entity_name == entity,
             )
-            .values(cursor=events[-1]["id"], updated_at=now)
+            .values(cursor=to, updated_at=now)
         )
+
+    async def open_keys(self, destination_uid: UUID, entity: str, *, limit: int) -> set[str] | None:
+        """The keys with an undelivered event (pending, in flight or dead), through the
+        open-key index; ``None`` when there are more than ``limit``."""
+        rows = await self.conn.execute(
+            text(
+                "SELECT DISTINCT key_hash FROM deliveries WHERE destination_uid = :d "
+                "AND entity_name = :e AND state <> 'delivered' LIMIT :limit"
+            ),
+            {"d": destination_uid, "e": entity, "limit": limit + 1},
+        )
+        keys = set(rows.scalars())
+        return None if len(keys) > limit else keys
 
     async def _statistics_stale(self, *, added: int) -> bool:
         """Whether the ledger changed by more rows since its last ANALYZE than the planner

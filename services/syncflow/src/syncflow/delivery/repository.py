@@ -54,6 +54,27 @@ async def _instants_in_utc(driver: asyncpg.Connection) -> AsyncIterator[None]:
         await driver.execute("SELECT set_config('TimeZone', $1, true)", previous)
 
 
+# an event as it is sent: its ScheduleHub ``record`` as JSON text made by PostgreSQL
+# ($2: the entity paths at the destination, as a JSON object)
+_RECORD = (
+    "id, key_hash, operation, data_hash, bridge_uid, parent_key_hashes, created_at, "
+    "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
+    "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
+    "'parent_refs', COALESCE((SELECT jsonb_object_agg(COALESCE($2::jsonb ->> p.key, "
+    "p.key), p.value) FROM jsonb_each(parent_key_hashes) p), '{}'::jsonb)))::text "
+    "AS record"
+)
+# ... and its webhook and change feed ``item``
+_TO_SEND = (
+    f"{_RECORD}, jsonb_build_object('id', id, "
+    "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
+    "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
+    "'data_hash', data_hash, 'rowversion', rowversion, 'ref_str', bridge_uid::text, "
+    "'batch_uid', batch_uid, 'data', data, 'parent_key_hashes', parent_key_hashes, "
+    "'created_at', created_at)::text AS item"
+)
+
+
 async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
     """Hold the entity's outbox writer lock until the transaction ends (see module doc)."""
     await driver.execute(
@@ -238,23 +259,30 @@ class OutboxRepository(Repository):
         (``paths``, default the entity's name), as ScheduleHub knows it."""
         driver = await asyncpg_connection(self.conn)
         rows = await driver.fetch(
-            "SELECT id, key_hash, operation, data_hash, "
-            "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
-            "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
-            "'parent_refs', COALESCE((SELECT jsonb_object_agg(COALESCE($2::jsonb ->> p.key, "
-            "p.key), p.value) FROM jsonb_each(parent_key_hashes) p), '{}'::jsonb)))::text "
-            "AS record, "
-            "jsonb_build_object('id', id, "
-            "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
-            "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
-            "'data_hash', data_hash, 'rowversion', rowversion, 'ref_str', bridge_uid::text, "
-            "'batch_uid', batch_uid, 'data', data, 'parent_key_hashes', parent_key_hashes, "
-            "'created_at', created_at)::text AS item "
-            f"FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
+            f"SELECT {_TO_SEND} FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
             list(ids),
             json.dumps(paths),
         )
         return {row["id"]: dict(row) for row in rows}
+
+    async def window_to_send(
+        self, *, entity: str, after: int, limit: int, paths: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` of an entity's events after ``after``, oldest first, each with
+        its ScheduleHub ``record`` as :meth:`events_to_send` makes it (none while the
+        outbox does not exist)."""
+        driver = await asyncpg_connection(self.conn)
+        if not await self._exists(driver):
+            return []
+        rows = await driver.fetch(
+            f"SELECT {_RECORD} FROM {OUTBOX_TABLE} WHERE entity = $3 AND id > $4 "
+            "ORDER BY id LIMIT $1",
+            limit,
+            json.dumps(paths),
+            entity,
+            after,
+        )
+        return [dict(row) for row in rows]
 
     async def heads(self, entities: Sequence[str]) -> dict[str, int]:
         """The newest event id of each of ``entities`` (0 for none)."""

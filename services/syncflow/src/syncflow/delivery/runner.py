@@ -35,6 +35,7 @@ from bridge_core.errors import NotFound
 from bridge_core.ids import new_id
 from syncflow.clock import utc_now
 from syncflow.delivery import outcome as outcome_records
+from syncflow.delivery import straight
 from syncflow.delivery.apply import Outcome, apply_to_schedulehub, apply_to_webhook
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.outcome import SentBatch
@@ -179,21 +180,27 @@ class DeliveryRunner:
                 return
 
     async def _step(self, stream: dict[str, Any]) -> bool:
-        """Copy new events, then send up to ``delivery_batches_in_flight`` batches at once;
-        whether there may be more to do now."""
+        """Send up to ``delivery_batches_in_flight`` batches of the ledger at once (new
+        events copied into it first, unless the stream goes straight from the outbox and
+        then goes on with that, :mod:`.straight`); whether there may be more to do now."""
         destination = stream["destination"]
         entity = stream["entity_name"]
         uid = destination["uid"]
-        async with self.target_database.transaction() as target:
-            events = await OutboxRepository(target).events_for_delivery(
-                entity=entity, after=stream["cursor"], limit=COPY_LIMIT
-            )
+        events: list[dict[str, Any]] = []
+        straight = await self._goes_straight(destination, entity)
+        if not straight:
+            async with self.target_database.transaction() as target:
+                events = await OutboxRepository(target).events_for_delivery(
+                    entity=entity, after=stream["cursor"], limit=COPY_LIMIT
+                )
         async with self.database.transaction() as conn:
             ledger = DeliveryLedger(conn)
             await ledger.resume_interrupted(uid, entity, now=self.now())
             await ledger.add_events(uid, entity, events=events, now=self.now())
             batches = await self._start_batches(conn, ledger, destination, entity)
         if not batches:
+            if straight:
+                return await self._straight_step(stream)
             return len(events) == COPY_LIMIT
         client = await self._client(destination, entity)  # once: the batches share it
         # a batch that fails here is abandoned with the others (cancelled): their events
@@ -202,6 +209,90 @@ class DeliveryRunner:
             for batch_uid, rows in batches.items():
                 group.create_task(self._send(client, destination, entity, batch_uid, rows))
         return True
+
+    async def _goes_straight(self, destination: Any, entity: str) -> bool:
+        """Whether the stream's new events go straight from the outbox: a ScheduleHub
+        destination (applied by state) and an entity without parents (a child's events
+        wait on its parents' in the ledger)."""
+        if destination["kind"] != "schedulehub" or not self.settings.delivery_straight:
+            return False
+        async with self.database.transaction() as conn:
+            try:
+                spec = await entities_service.load_spec(conn, entity)
+            except NotFound:
+                return False
+        return not spec.parent_refs
+
+    async def _straight_step(self, stream: dict[str, Any]) -> bool:
+        """Send the next window of the outbox straight (:mod:`.straight`); whether there
+        may be more to do now."""
+        destination = stream["destination"]
+        entity = stream["entity_name"]
+        uid = destination["uid"]
+        limit = int(destination["batch_size"]) * self.settings.delivery_batches_in_flight
+        async with self.target_database.transaction() as target:
+            events = await OutboxRepository(target).window_to_send(
+                entity=entity,
+                after=stream["cursor"],
+                limit=limit,
+                paths=destination["entity_paths"],
+            )
+        if not events:
+            return False
+        async with self.database.transaction() as conn:
+            open_keys = await DeliveryLedger(conn).open_keys(
+                uid, entity, limit=straight.OPEN_KEYS_LIMIT
+            )
+            if open_keys is None:  # many keys wait in the ledger: the window joins them
+                await DeliveryLedger(conn).add_events(uid, entity, events=events, now=self.now())
+                return True
+        window = straight.split(
+            events, open_keys=open_keys, keys_per_batch=destination["batch_size"]
+        )
+        client = await self._client(destination, entity)
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(self._send_straight(client, destination, entity, batch))
+                for batch in window.batches
+            ]
+        sent = [task.result() for task in tasks]
+        async with self.database.transaction() as conn:
+            if not await StreamRepository(conn).renew_lease(
+                uid, entity, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
+            ):
+                logger.warning("lease lost while sending a window; not recording it")
+                return False
+            await straight.record(
+                DeliveryLedger(conn),
+                window,
+                sent,
+                destination_uid=uid,
+                entity=entity,
+                settings=self.settings,
+                now=self.now(),
+            )
+        for batch in sent:
+            outcome_records.count(batch)
+        return len(events) == limit
+
+    async def _send_straight(
+        self, client: Client, destination: Any, entity: str, events: list[dict[str, Any]]
+    ) -> SentBatch:
+        batch_uid = new_id()
+        rows = straight.ledger_rows(events, self.now())
+        with recording() as attempts:
+            outcome, failure = await self._apply(
+                client, destination, entity, batch_uid, rows, {e["id"]: e for e in events}
+            )
+        return SentBatch(
+            destination=destination,
+            entity=entity,
+            batch_uid=batch_uid,
+            rows=rows,
+            attempts=attempts,
+            outcome=outcome,
+            failure=failure,
+        )
 
     async def _start_batches(
         self, conn: Any, ledger: DeliveryLedger, destination: Any, entity: str
