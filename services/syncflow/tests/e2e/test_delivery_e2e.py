@@ -14,6 +14,7 @@ import signal
 import sys
 from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,14 +27,17 @@ from schedulehub_standin.testing import (
     schedulehub_standin_server,  # noqa: F401 - fixture
 )
 from services.syncflow.tests.commands_env import command_env
+from services.syncflow.tests.e2e.test_arrow_lane_e2e import ROWS, add_items
 from syncflow.cli import app
-from syncflow.delivery.repository import OutboxRepository
+from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.runner import DeliveryRunner
+from syncflow.entities.service import load_spec
 from syncflow.orchestration.state import RunContext
 from syncflow.sync.repository import BatchRepository
 from syncflow.worker import scheduled
 
 ENTITIES = {"parts": "erp.parts", "shop_orders": "erp.shop_orders", "operations": "erp.operations"}
+TABLES = {**ENTITIES, "items": "erp.items"}
 WRONG_SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
 OUTBOX = "syncflow_delivery.outbox_events"
 
@@ -67,20 +71,27 @@ async def deliveries(world, **params) -> dict[str, Any]:
     return response.json()
 
 
+async def streams(world) -> list[dict[str, Any]]:
+    response = await world.client.get("/api/v1/deliveries/streams")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 async def settled(world, entities=tuple(ENTITIES), timeout: float = 60) -> None:
-    """Wait until every outbox event of ``entities`` has a delivery (one destination) and
-    none is pending or in flight."""
+    """Wait until every stream of ``entities`` has read all of the outbox (one
+    destination) and nothing is pending or in flight."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        events = await world.target(
-            f"SELECT count(*) FROM {OUTBOX} WHERE entity = ANY($1::text[])", list(entities)
+        mine = [s for s in await streams(world) if s["entity"] in entities]
+        heads = await world.target(
+            f"SELECT entity, max(id) FROM {OUTBOX} WHERE entity = ANY($1::text[]) GROUP BY 1",
+            list(entities),
         )
-        known = await deliveries(world, page_size=1)
-        pending = await deliveries(world, state="pending", page_size=1)
-        flying = await deliveries(world, state="delivering", page_size=1)
-        if known["total"] == events[0][0] and pending["total"] == flying["total"] == 0:
+        done = {s["entity"] for s in mine if s["pending"] == s["delivering"] == 0}
+        read = {s["entity"]: s["read_through"] for s in mine}
+        if all(entity in done and read[entity] >= head for entity, head in heads):
             return
-        assert asyncio.get_running_loop().time() < deadline, (events, pending, flying)
+        assert asyncio.get_running_loop().time() < deadline, mine
         await asyncio.sleep(0.1)
 
 
@@ -88,7 +99,7 @@ async def target_state(world, entity: str) -> dict[str, str]:
     """Live target rows as hex key hash -> hex data hash (the form ScheduleHub gets)."""
     rows = await world.target(
         "SELECT replace(_bridge_key_hash::text, '-', '') AS key_hash, "
-        f"encode(_bridge_data_hash, 'hex') AS data_hash FROM {ENTITIES[entity]} "
+        f"encode(_bridge_data_hash, 'hex') AS data_hash FROM {TABLES[entity]} "
         "WHERE _bridge_deleted_at IS NULL"
     )
     return {r["key_hash"]: r["data_hash"] for r in rows}
@@ -354,9 +365,11 @@ def delivery_runner(world, worker_id: str) -> DeliveryRunner:
 
 
 @pytest.mark.no_worker
+@pytest.mark.parametrize("straight", [True, False], ids=["straight", "through-the-ledger"])
 async def test_a_worker_killed_mid_batch_loses_nothing_and_inserts_nothing_twice(
-    world, standin, spawn_worker, tmp_path
+    world, standin, spawn_worker, tmp_path, straight
 ):
+    world.settings.delivery_straight = straight
     hub = await add_schedulehub(world, standin, entities=["parts"])
     first = delivery_runner(world, "first")
     running = asyncio.create_task(first.run_forever())
@@ -374,11 +387,17 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_inserts_nothing_twice
     )
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
     batch_uid = await world.start("parts")
-    victim = spawn_worker(tmp_path / "victim.log", crash_at="deliver")
+    victim = spawn_worker(
+        tmp_path / "victim.log", crash_at="deliver", delivery_straight=str(straight).lower()
+    )
     assert (await world.wait(batch_uid))["status"] == "completed"
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
     await wait_killed(victim)
-    assert (await deliveries(world, state="delivering"))["total"] == 2
+    (parts,) = [s for s in await streams(world) if s["entity"] == "parts"]
+    if straight:  # nothing recorded: the stream has not read past the two events
+        assert (parts["unread"], parts["delivering"]) == (2, 0)
+    else:  # the ledger holds them in flight
+        assert (parts["unread"], parts["delivering"]) == (0, 2)
     held_now = await held(standin, "parts")
     target_now = await target_state(world, "parts")
     assert len(held_now) == len(target_now) == 6  # the insert landed
@@ -442,7 +461,9 @@ async def test_delivery_shows_in_stats_metrics_and_the_detailed_health(world, st
     assert [
         (d["destination"], d["entity"], d["pending"], d["dead"]) for d in stats["deliveries"]
     ] == [("hub", "parts", 0, 1)]
-    await scheduled.refresh_metrics(database=world.app.state.database)
+    await scheduled.refresh_metrics(
+        database=world.app.state.database, target_database=world.app.state.target_database
+    )
     metrics = (await world.client.get("/metrics")).text
     assert 'syncflow_delivery_dead{destination="hub",entity="parts"} 1.0' in metrics
     assert 'syncflow_delivery_pending{destination="hub",entity="parts"} 0.0' in metrics
@@ -525,10 +546,13 @@ async def test_records_and_webhook_events_carry_numerics_digit_for_digit(world, 
     )
     await world.sync("parts")
     [event] = await world.target(
-        f"SELECT id FROM {OUTBOX} WHERE entity = 'parts' AND data->>'part_no' = 'P-001'"
+        f"SELECT e.id FROM {OUTBOX} e JOIN erp.parts t ON t._bridge_uid = e.bridge_uid "
+        "WHERE e.entity = 'parts' AND t.part_no = 'P-001'"
     )
+    async with world.app.state.database.transaction() as conn:
+        spec = await load_spec(conn, "parts")
     async with world.app.state.target_database.transaction() as target:
-        sent = (await OutboxRepository(target).events_to_send([event["id"]], paths={}))[event["id"]]
+        sent = (await OutboxReads(target).to_send(spec, [event["id"]], paths={}))[event["id"]]
     assert '"qty": 123456789012.345678' in sent["record"]
     assert '"qty": 123456789012.345678' in sent["item"]
     record = json.loads(sent["record"])
@@ -549,3 +573,27 @@ async def test_entity_paths_name_the_records_and_their_parent_refs(world, standi
         assert await held(standin, path) == await target_state(world, entity)
     [order] = [r for r in await standin.control.records("work-orders") if r["order_no"] == "SO-1"]
     assert list(order["parent_refs"]) == ["inventory-parts"]
+
+
+async def test_an_entity_on_the_column_lane_arrives_exactly(world, standin):
+    # typed ERP columns: the column lane writes the rows and their events by COPY, and
+    # the events go straight from the outbox, each record read from its row
+    await add_items(world)
+    await add_schedulehub(world, standin, entities=["items"], batch_size=70)
+    assert (await world.sync("items", "full"))["counters"]["inserted"] == ROWS
+    await world.erp("UPDATE items SET price = price + 1 WHERE item_no <= 10")
+    await world.erp("DELETE FROM items WHERE item_no BETWEEN 101 AND 105")
+    changed = await world.sync("items")
+    assert (changed["counters"]["updated"], changed["counters"]["deleted"]) == (10, 5)
+    await assert_delivered_exactly(world, standin, entities=["items"])
+    held_rows = {r["erp_key_hash"]: r for r in await standin.control.records("items")}
+    stored = await world.target(
+        "SELECT replace(_bridge_key_hash::text, '-', '') AS key, price::text, "
+        "to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') AS changed_at "
+        "FROM erp.items WHERE _bridge_deleted_at IS NULL"
+    )
+    assert len(stored) == len(held_rows) == ROWS - 5
+    for row in stored:
+        record = held_rows[row["key"]]
+        assert Decimal(str(record["price"])) == Decimal(row["price"])
+        assert record["changed_at"] == row["changed_at"] + "+00:00"  # instants in UTC

@@ -30,7 +30,9 @@ async def test_metrics_count_rows_batches_and_stages_by_entity(world):
     before = await scrape(world)
     await world.sync("parts")
     await world.sync("shop_orders")
-    await scheduled.refresh_metrics(database=world.app.state.database)
+    await scheduled.refresh_metrics(
+        database=world.app.state.database, target_database=world.app.state.target_database
+    )
     after = await scrape(world)
 
     def added(name: str, **labels: str) -> float:

@@ -3,6 +3,7 @@ committed with the row; none for a dry run or an unchanged row, and none for an 
 no destination delivers."""
 
 import base64
+from uuid import UUID
 
 import pytest
 
@@ -36,13 +37,13 @@ KEY_HEX = "replace(_bridge_key_hash::text, '-', '')"
 
 
 async def events(world, entity: str) -> list[dict]:
-    rows = await world.target(
-        f"SELECT e.id, e.operation, e.key_hash, e.bridge_uid, e.data_hash, e.rowversion, "
-        f"e.batch_uid, e.data, e.parent_key_hashes FROM {OUTBOX} e "
-        "WHERE e.entity = $1 ORDER BY e.id",
-        entity,
-    )
-    return [dict(r) for r in rows]
+    """The entity's events as the change feed shows them (every one in the outbox)."""
+    response = await world.client.get(f"/api/v1/entities/{entity}/changes?limit=1000")
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    stored = await world.target(f"SELECT count(*) FROM {OUTBOX} WHERE entity = $1", entity)
+    assert len(items) == stored[0][0]
+    return [{**item, "bridge_uid": UUID(item["uid"])} for item in items]
 
 
 async def test_inserts_updates_and_a_dry_run(delivered):
@@ -82,6 +83,10 @@ async def test_inserts_updates_and_a_dry_run(delivered):
     assert update["operation"] == "update"
     assert update["id"] > inserted[-1]["id"]
     assert update["data"]["qty"] == 99
+    # the insert of that row is superseded: the feed shows no data for it any more
+    superseded = [e for e in after if e["key_hash"] == update["key_hash"]]
+    assert [e["data"] for e in superseded][0] is None
+    assert [e["data"] is None for e in after].count(True) == 1
 
 
 async def test_deletes_and_parent_key_hashes(delivered):

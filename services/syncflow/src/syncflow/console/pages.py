@@ -39,6 +39,7 @@ from syncflow.sync import service as sync_service
 from syncflow.sync.router import wake_executor
 from syncflow.sync.schemas import BatchFilter
 from syncflow.tables import users
+from syncflow.targets.dependencies import TargetConnection
 
 HERE = Path(__file__).parent
 ACTIVE = ("pending", "running")
@@ -94,8 +95,10 @@ def _pages(kit: ConsoleKit) -> APIRouter:
     Changer = Annotated[ConsoleUser, Depends(kit.changer)]
 
     @router.get("")
-    async def overview(request: Request, user: Viewer, conn: Connection) -> HTMLResponse:
-        stats = await monitoring_service.stats(conn)
+    async def overview(
+        request: Request, user: Viewer, conn: Connection, target: TargetConnection
+    ) -> HTMLResponse:
+        stats = await monitoring_service.stats(conn, target)
         by_name = {e.entity: e for e in stats.entities}
         deliveries = delivery_by_entity(stats.deliveries)
         rows = []

@@ -8,9 +8,11 @@ a timeout or a crash therefore inserts nothing twice: the query shows what lande
 Per-record failures dead-letter that key's events with ScheduleHub's error; the rest of
 the batch is delivered.
 
-Records and events are JSON text made by PostgreSQL from the outbox (see
-``OutboxRepository.events_to_send``) and embedded as they are, so numerics keep every
-digit. A record is the mapped row plus ``erp_key_hash``, ``erp_data_hash``,
+Records and events are JSON text made by PostgreSQL from the outbox and the target
+rows (see :mod:`syncflow.delivery.outbox_reads`) and embedded as they are, so numerics
+keep every digit. A superseded change (its row rewritten by a newer one since) is not
+sent: it counts as delivered, and the key's newer event carries its state.
+A record is the mapped row plus ``erp_key_hash``, ``erp_data_hash``,
 ``erp_rowversion``, ``erp_ref_str`` (the row's ``_bridge_uid``) and ``parent_refs``
 (``{parent's entity path at the destination: parent key hash}``).
 
@@ -62,6 +64,11 @@ def _failed_keys(
     return failed
 
 
+def _current(event: dict[str, Any]) -> bool:
+    """Whether the event still has its row's state to send (a delete always has)."""
+    return event["operation"] == "delete" or event["record"] is not None
+
+
 async def apply_to_schedulehub(
     client: ScheduleHubClient,
     *,
@@ -73,7 +80,12 @@ async def apply_to_schedulehub(
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:  # oldest first: the last one per key wins
         latest[row["key_hash"]] = events[row["event_id"]]
+    # a superseded change (its row rewritten since) sends nothing: a newer event carries
+    # the key's state (outbox_reads)
+    latest = {key: event for key, event in latest.items() if _current(event)}
     keys = list(latest)
+    if not keys:
+        return Outcome(delivered=[row["event_id"] for row in rows])
     held = await client.call(f"{path}/batch/query", {"erp_key_hashes": keys})
     existing = {
         record["erp_key_hash"]: record
@@ -131,15 +143,24 @@ async def apply_to_webhook(
     rows: list[dict[str, Any]],
     events: dict[int, dict[str, Any]],
 ) -> Outcome:
-    """Send the batch as one signed message; ``DeliveryFailed`` fails all of it."""
+    """Send the batch as one signed message, superseded changes left out;
+    ``DeliveryFailed`` fails all of it."""
+    items = [
+        orjson.Fragment(events[row["event_id"]]["item"])
+        for row in rows
+        if _current(events[row["event_id"]])
+    ]
+    delivered = Outcome(delivered=[row["event_id"] for row in rows])
+    if not items:
+        return delivered
     payload = {
         "type": "syncflow.changes",
         "timestamp": datetime.now(UTC).isoformat(),
         "data": {
             "destination": destination,
             "entity": entity,
-            "events": [orjson.Fragment(events[row["event_id"]]["item"]) for row in rows],
+            "events": items,
         },
     }
     await client.send(message_id=batch_uid, payload=payload)
-    return Outcome(delivered=[row["event_id"] for row in rows])
+    return delivered

@@ -3,9 +3,17 @@
 The outbox lives in the TARGET database (schema ``syncflow_delivery``), beside the target
 tables, because an event must commit in the same transaction as its row and SyncFlow's
 own database may be another server (``SYNCFLOW_TARGET_DATABASE_URL``). Events are written
-set-based, one ``INSERT ... SELECT`` per chunk that reads the rows as they were just
-stored (their ``_bridge_uid``, hashes, rowversion and mapped values), so an event can
-never disagree with its row. A dry run writes no rows and so no events.
+set-based, by binary COPY from the column lane (:mod:`syncflow.pipeline.frames.events`)
+or one ``INSERT ... SELECT`` per chunk that reads the rows as they were just stored
+(their ``_bridge_uid``, data hash and rowversion), so an event can never disagree with
+its row. A dry run writes no rows and so no events.
+
+An insert or update event names the row version it wrote (uid and data hash) and keeps
+no copy of the mapped row: the row is read when the event is sent or read from the feed
+(:mod:`syncflow.delivery.outbox_reads`). Copying every row into the outbox as JSON
+cost more than the target's own COPY (2.1 s against 1.3 s per 300,000 rows of
+``orders``, bench/RESULTS.md). A delete event keeps the row's last mapped values, since a
+hard delete leaves nothing to read.
 
 Event ids come from an identity column. A writer takes a per-entity transaction lock
 before it adds events (:func:`_lock_entity`), so within an entity ids are handed out in
@@ -35,44 +43,19 @@ OUTBOX_SCHEMA = "syncflow_delivery"
 OUTBOX_TABLE = f"{quote(OUTBOX_SCHEMA)}.outbox_events"
 # the seed of the per-entity writer lock's key (hashtextextended of the entity name)
 _ENTITY_LOCK_SEED = 0x0B0C
-FEED_COLUMNS = (
-    "id, entity, bridge_uid, key_hash, operation, data_hash, rowversion, batch_uid, data, "
-    "parent_key_hashes, created_at"
-)
 
 
 @asynccontextmanager
-async def _instants_in_utc(driver: asyncpg.Connection) -> AsyncIterator[None]:
+async def instants_in_utc(driver: asyncpg.Connection) -> AsyncIterator[None]:
     """Render instants in UTC for the statements inside (``to_jsonb`` writes them in the
-    session's time zone): an event's data reads the same whoever wrote it, the SQL or the
-    column lane. The session's zone is back afterwards, for the rest of the transaction."""
+    session's time zone): an event's data reads the same whoever reads it. The session's
+    zone is back afterwards, for the rest of the transaction."""
     previous = await driver.fetchval("SELECT current_setting('TimeZone')")
     await driver.execute("SELECT set_config('TimeZone', 'UTC', true)")
     try:
         yield
     finally:
         await driver.execute("SELECT set_config('TimeZone', $1, true)", previous)
-
-
-# an event as it is sent: its ScheduleHub ``record`` as JSON text made by PostgreSQL
-# ($2: the entity paths at the destination, as a JSON object)
-_RECORD = (
-    "id, key_hash, operation, data_hash, bridge_uid, parent_key_hashes, created_at, "
-    "(data || jsonb_build_object('erp_key_hash', key_hash, 'erp_data_hash', data_hash, "
-    "'erp_rowversion', rowversion, 'erp_ref_str', bridge_uid::text, "
-    "'parent_refs', COALESCE((SELECT jsonb_object_agg(COALESCE($2::jsonb ->> p.key, "
-    "p.key), p.value) FROM jsonb_each(parent_key_hashes) p), '{}'::jsonb)))::text "
-    "AS record"
-)
-# ... and its webhook and change feed ``item``
-_TO_SEND = (
-    f"{_RECORD}, jsonb_build_object('id', id, "
-    "'op', CASE WHEN operation = 'delete' THEN 'delete' ELSE 'upsert' END, "
-    "'operation', operation, 'key_hash', key_hash, 'uid', bridge_uid, "
-    "'data_hash', data_hash, 'rowversion', rowversion, 'ref_str', bridge_uid::text, "
-    "'batch_uid', batch_uid, 'data', data, 'parent_key_hashes', parent_key_hashes, "
-    "'created_at', created_at)::text AS item"
-)
 
 
 async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
@@ -82,7 +65,7 @@ async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
     )
 
 
-def _hidden_columns(spec: EntitySpec) -> list[str]:
+def hidden_columns(spec: EntitySpec) -> list[str]:
     """Columns of the target row that are SyncFlow's, not the mapped row's."""
     return [*BRIDGE_COLUMN_NAMES, *(parent_column(ref.parent_entity) for ref in spec.parent_refs)]
 
@@ -93,12 +76,20 @@ class OutboxRepository(Repository):
     async def ensure_table(self) -> None:
         """Create the outbox in the target database when it is missing."""
         driver = await asyncpg_connection(self.conn)
-        exists = "SELECT to_regclass($1) IS NOT NULL"
-        if await driver.fetchval(exists, f"{OUTBOX_SCHEMA}.outbox_events"):
+        # NULL: no outbox; true: an outbox from before events named their rows, whose
+        # data column must take NULLs (a catalog change, no rewrite)
+        shape = (
+            "SELECT NOT a.attnotnull FROM pg_attribute a WHERE a.attname = 'data' "
+            "AND a.attrelid = to_regclass($1)"
+        )
+        if await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events"):
             return
         await lock_ddl(self.conn)
-        if await driver.fetchval(exists, f"{OUTBOX_SCHEMA}.outbox_events"):
-            return  # another worker created it while this one waited for the lock
+        current = await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events")
+        if current is not None:
+            if not current:
+                await driver.execute(f"ALTER TABLE {OUTBOX_TABLE} ALTER COLUMN data DROP NOT NULL")
+            return  # the outbox exists (another worker may have just created it)
         await driver.execute(
             f"CREATE SCHEMA IF NOT EXISTS {quote(OUTBOX_SCHEMA)};"
             f"CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} ("
@@ -110,7 +101,7 @@ class OutboxRepository(Repository):
             "data_hash char(64) NOT NULL,"
             "rowversion text,"
             "batch_uid uuid NOT NULL,"
-            "data jsonb NOT NULL,"
+            "data jsonb,"
             "parent_key_hashes jsonb NOT NULL,"
             "created_at timestamptz NOT NULL DEFAULT now());"
             f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
@@ -143,35 +134,33 @@ class OutboxRepository(Repository):
         parents: Sequence[str] | None = None,
         batch_uid: UUID,
     ) -> int:
-        """One event per key (hex) just written to ``spec``'s target, read back from the
-        stored row, in the order given; ``parents``: each row's parent key hashes as a
-        JSON object (none: ``{}``). How many."""
+        """One event per key (hex) just written to ``spec``'s target, naming the stored
+        row (uid, data hash, rowversion), in the order given; ``parents``: each row's
+        parent key hashes as a JSON object (none: ``{}``). How many."""
         if not key_hashes:
             return 0
         driver = await asyncpg_connection(self.conn)
         await _lock_entity(driver, spec.name)
-        async with _instants_in_utc(driver):
-            status = await driver.execute(
-                f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
-                "data_hash, rowversion, batch_uid, data, parent_key_hashes) "
-                "SELECT $4, t._bridge_uid, k.key_hash, k.operation, "
-                "encode(t._bridge_data_hash, 'hex'), "
-                "t._bridge_rowversion, $5, to_jsonb(t) - $6::text[], k.parents::jsonb "
-                "FROM unnest($1::text[], $2::text[], $3::text[]) "
-                "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
-                # LATERAL: one index probe per key, also while a freshly loaded table has
-                # no statistics (a join would scan the whole table for every chunk; see
-                # load._by_key)
-                f"CROSS JOIN LATERAL (SELECT * FROM {target_name(spec)} r "
-                "WHERE r._bridge_key_hash = k.key_hash::uuid) AS t "
-                "ORDER BY k.position",
-                list(key_hashes),
-                list(operations),
-                list(parents) if parents is not None else ["{}"] * len(key_hashes),
-                spec.name,
-                batch_uid,
-                _hidden_columns(spec),
-            )
+        status = await driver.execute(
+            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
+            "data_hash, rowversion, batch_uid, parent_key_hashes) "
+            "SELECT $4, t._bridge_uid, k.key_hash, k.operation, "
+            "encode(t._bridge_data_hash, 'hex'), t._bridge_rowversion, $5, k.parents::jsonb "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) "
+            "WITH ORDINALITY AS k(key_hash, operation, parents, position) "
+            # LATERAL: one index probe per key, also while a freshly loaded table has
+            # no statistics (a join would scan the whole table for every chunk; see
+            # load._by_key)
+            "CROSS JOIN LATERAL (SELECT r._bridge_uid, r._bridge_data_hash, "
+            f"r._bridge_rowversion FROM {target_name(spec)} r "
+            "WHERE r._bridge_key_hash = k.key_hash::uuid) AS t "
+            "ORDER BY k.position",
+            list(key_hashes),
+            list(operations),
+            list(parents) if parents is not None else ["{}"] * len(key_hashes),
+            spec.name,
+            batch_uid,
+        )
         return int(status.rsplit(" ", 1)[-1])
 
     async def copy_events(self, entity: str, payload: bytes) -> None:
@@ -191,10 +180,10 @@ class OutboxRepository(Repository):
         """One ``delete`` event per live row this batch did not see (call it just before the
         deletes are applied, in the same transaction); how many."""
         driver = await asyncpg_connection(self.conn)
-        hidden = _hidden_columns(spec)
+        hidden = hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
         await _lock_entity(driver, spec.name)
-        async with _instants_in_utc(driver):
+        async with instants_in_utc(driver):
             status = await driver.execute(
                 f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
                 "rowversion, batch_uid, data, parent_key_hashes) "
@@ -210,21 +199,6 @@ class OutboxRepository(Repository):
                 hidden,
             )
         return int(status.rsplit(" ", 1)[-1])
-
-    async def events_after(self, *, entity: str, after: int, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` of an entity's events with ids above ``after``, oldest first
-        (none while no batch has created the outbox yet)."""
-        driver = await asyncpg_connection(self.conn)
-        if not await self._exists(driver):
-            return []
-        rows = await driver.fetch(
-            f"SELECT {FEED_COLUMNS} FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 "
-            "ORDER BY id LIMIT $3",
-            entity,
-            after,
-            limit,
-        )
-        return [dict(row) for row in rows]
 
     async def _exists(self, driver: asyncpg.Connection) -> bool:
         return bool(
@@ -250,39 +224,23 @@ class OutboxRepository(Repository):
         )
         return [dict(row) for row in rows]
 
-    async def events_to_send(
-        self, ids: Sequence[int], *, paths: dict[str, str]
-    ) -> dict[int, dict[str, Any]]:
-        """Events by id, each with its ScheduleHub ``record`` and its webhook/feed ``item``
-        as JSON text made by PostgreSQL, so numerics keep every digit (no float between).
-        A record's ``parent_refs`` name each parent by its path at the destination
-        (``paths``, default the entity's name), as ScheduleHub knows it."""
+    async def unread(
+        self, positions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int, datetime | None]]:
+        """For each (entity, cursor): how many of the entity's events come after the
+        cursor, and when the oldest of them was written."""
         driver = await asyncpg_connection(self.conn)
+        if not positions or not await self._exists(driver):
+            return {}
         rows = await driver.fetch(
-            f"SELECT {_TO_SEND} FROM {OUTBOX_TABLE} WHERE id = ANY($1::bigint[])",
-            list(ids),
-            json.dumps(paths),
+            "SELECT p.entity, p.after, count(e.id) AS unread, min(e.created_at) AS oldest "
+            "FROM unnest($1::text[], $2::bigint[]) AS p(entity, after) "
+            f"LEFT JOIN {OUTBOX_TABLE} e ON e.entity = p.entity AND e.id > p.after "
+            "GROUP BY p.entity, p.after",
+            [entity for entity, _ in positions],
+            [after for _, after in positions],
         )
-        return {row["id"]: dict(row) for row in rows}
-
-    async def window_to_send(
-        self, *, entity: str, after: int, limit: int, paths: dict[str, str]
-    ) -> list[dict[str, Any]]:
-        """Up to ``limit`` of an entity's events after ``after``, oldest first, each with
-        its ScheduleHub ``record`` as :meth:`events_to_send` makes it (none while the
-        outbox does not exist)."""
-        driver = await asyncpg_connection(self.conn)
-        if not await self._exists(driver):
-            return []
-        rows = await driver.fetch(
-            f"SELECT {_RECORD} FROM {OUTBOX_TABLE} WHERE entity = $3 AND id > $4 "
-            "ORDER BY id LIMIT $1",
-            limit,
-            json.dumps(paths),
-            entity,
-            after,
-        )
-        return [dict(row) for row in rows]
+        return {(r["entity"], r["after"]): (int(r["unread"]), r["oldest"]) for r in rows}
 
     async def heads(self, entities: Sequence[str]) -> dict[str, int]:
         """The newest event id of each of ``entities`` (0 for none)."""

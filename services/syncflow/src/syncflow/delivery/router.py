@@ -13,6 +13,7 @@ from syncflow.delivery.schemas import (
     ChangePage,
     DeliveryPage,
     DeliveryState,
+    DeliveryStream,
     ReplayRequest,
     ReplayResult,
 )
@@ -48,6 +49,15 @@ async def list_deliveries(
     return await service.list_deliveries(
         conn, destination=destination, entity=entity, state=state, page=page, page_size=page_size
     )
+
+
+@router.get("/deliveries/streams")
+async def delivery_streams(
+    _: Operator, conn: Connection, target_conn: TargetConnection
+) -> list[DeliveryStream]:
+    """Per destination and entity: how far delivery has read the outbox, what waits
+    (unread, pending, in flight, dead) and the lag."""
+    return await service.streams(conn, target_conn)
 
 
 @router.post("/deliveries/replay", responses={404: {"description": "unknown destination"}})

@@ -38,6 +38,7 @@ from syncflow.delivery import outcome as outcome_records
 from syncflow.delivery import straight
 from syncflow.delivery.apply import Outcome, apply_to_schedulehub, apply_to_webhook
 from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schedulehub import ScheduleHubClient
@@ -45,6 +46,7 @@ from syncflow.delivery.streams import StreamRepository
 from syncflow.delivery.transport import Attempt, DeliveryFailed, recording
 from syncflow.delivery.webhook import WebhookClient
 from syncflow.destinations import service as destinations_service
+from syncflow.domain import EntitySpec
 from syncflow.entities import service as entities_service
 from syncflow.settings import Settings
 
@@ -187,7 +189,8 @@ class DeliveryRunner:
         entity = stream["entity_name"]
         uid = destination["uid"]
         events: list[dict[str, Any]] = []
-        straight = await self._goes_straight(destination, entity)
+        spec = await self._spec(entity)
+        straight = spec is not None and self._goes_straight(destination, spec)
         if not straight:
             async with self.target_database.transaction() as target:
                 events = await OutboxRepository(target).events_for_delivery(
@@ -199,31 +202,33 @@ class DeliveryRunner:
             await ledger.add_events(uid, entity, events=events, now=self.now())
             batches = await self._start_batches(conn, ledger, destination, entity)
         if not batches:
-            if straight:
-                return await self._straight_step(stream)
+            if straight and spec is not None:
+                return await self._straight_step(stream, spec)
             return len(events) == COPY_LIMIT
         client = await self._client(destination, entity)  # once: the batches share it
         # a batch that fails here is abandoned with the others (cancelled): their events
         # stay delivering and the next step sends them again by state
         async with asyncio.TaskGroup() as group:
             for batch_uid, rows in batches.items():
-                group.create_task(self._send(client, destination, entity, batch_uid, rows))
+                group.create_task(self._send(client, destination, spec, entity, batch_uid, rows))
         return True
 
-    async def _goes_straight(self, destination: Any, entity: str) -> bool:
+    async def _spec(self, entity: str) -> EntitySpec | None:
+        """The entity's spec; ``None`` once it is gone (its events cannot be read)."""
+        async with self.database.transaction() as conn:
+            try:
+                return await entities_service.load_spec(conn, entity)
+            except NotFound:
+                return None
+
+    def _goes_straight(self, destination: Any, spec: EntitySpec) -> bool:
         """Whether the stream's new events go straight from the outbox: a ScheduleHub
         destination (applied by state) and an entity without parents (a child's events
         wait on its parents' in the ledger)."""
-        if destination["kind"] != "schedulehub" or not self.settings.delivery_straight:
-            return False
-        async with self.database.transaction() as conn:
-            try:
-                spec = await entities_service.load_spec(conn, entity)
-            except NotFound:
-                return False
-        return not spec.parent_refs
+        straight = destination["kind"] == "schedulehub" and self.settings.delivery_straight
+        return straight and not spec.parent_refs
 
-    async def _straight_step(self, stream: dict[str, Any]) -> bool:
+    async def _straight_step(self, stream: dict[str, Any], spec: EntitySpec) -> bool:
         """Send the next window of the outbox straight (:mod:`.straight`); whether there
         may be more to do now."""
         destination = stream["destination"]
@@ -231,11 +236,8 @@ class DeliveryRunner:
         uid = destination["uid"]
         limit = int(destination["batch_size"]) * self.settings.delivery_batches_in_flight
         async with self.target_database.transaction() as target:
-            events = await OutboxRepository(target).window_to_send(
-                entity=entity,
-                after=stream["cursor"],
-                limit=limit,
-                paths=destination["entity_paths"],
+            events = await OutboxReads(target).window(
+                spec, after=stream["cursor"], limit=limit, paths=destination["entity_paths"]
             )
         if not events:
             return False
@@ -373,20 +375,23 @@ class DeliveryRunner:
         self,
         client: Client,
         destination: Any,
+        spec: EntitySpec | None,
         entity: str,
         batch_uid: UUID,
         rows: list[dict[str, Any]],
     ) -> None:
-        async with self.target_database.transaction() as target:
-            events = await OutboxRepository(target).events_to_send(
-                [r["event_id"] for r in rows], paths=destination["entity_paths"]
-            )
+        events: dict[int, dict[str, Any]] = {}
+        if spec is not None:
+            async with self.target_database.transaction() as target:
+                events = await OutboxReads(target).to_send(
+                    spec, [r["event_id"] for r in rows], paths=destination["entity_paths"]
+                )
         outcome: Outcome | None
         failure: DeliveryFailed | None
         attempts: list[Attempt]
         if any(row["event_id"] not in events for row in rows):
-            # replayed after retention removed its outbox row: nothing left to send
-            gone = "the outbox event was pruned (retention)"
+            # replayed after retention removed its outbox row, or its entity is gone
+            gone = "the outbox event was pruned (retention) or its entity deleted"
             outcome, failure = Outcome(dead={row["event_id"]: gone for row in rows}), None
             attempts = []
         else:

@@ -22,7 +22,12 @@ class ChangeEvent(BaseModel):
     data_hash: str
     rowversion: str | None
     batch_uid: UUID
-    data: dict[str, Any] = Field(description="the mapped row as stored")
+    data: dict[str, Any] | None = Field(
+        description=(
+            "the mapped row as this change stored it; null once a newer change of the key "
+            "superseded it (read on: that change carries the key's state)"
+        )
+    )
     parent_key_hashes: dict[str, str] = Field(description="parent entity -> its key hash")
     created_at: datetime
 
@@ -71,6 +76,25 @@ class DeliveryPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class DeliveryStream(BaseModel):
+    """One destination's delivery of one entity: how far it has come."""
+
+    destination: str
+    entity: str
+    read_through: int | None = Field(
+        description=(
+            "the newest outbox event the stream has read: delivered, or taken into the "
+            "ledger to be tracked there (events delivered straight from the outbox are not "
+            "listed one by one under /deliveries)"
+        )
+    )
+    unread: int = Field(description="events in the outbox after `read_through`")
+    pending: int = Field(description="unread, waiting in the ledger, or waiting for a retry")
+    delivering: int = Field(description="in flight")
+    dead: int = Field(description="dead-lettered (replay them once the cause is fixed)")
+    lag_seconds: float = Field(description="age of the oldest event not delivered yet")
 
 
 class ReplayRequest(BaseModel):

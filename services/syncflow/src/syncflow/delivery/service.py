@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schemas import (
     ChangeEvent,
@@ -15,6 +16,7 @@ from syncflow.delivery.schemas import (
     Delivery,
     DeliveryAttempt,
     DeliveryPage,
+    DeliveryStream,
     ReplayResult,
 )
 from syncflow.delivery.streams import StreamRepository
@@ -26,8 +28,8 @@ async def changes_after(
     conn: AsyncConnection, target: AsyncConnection, *, entity: str, after: int, limit: int
 ) -> ChangePage:
     """The entity's change events after ``after``, oldest first; 404 for an unknown entity."""
-    await entities_service.get_entity(conn, name=entity)
-    rows = await OutboxRepository(target).events_after(entity=entity, after=after, limit=limit)
+    spec = await entities_service.load_spec(conn, entity)
+    rows = await OutboxReads(target).feed(spec, after=after, limit=limit)
     items = [
         ChangeEvent(
             id=row["id"],
@@ -129,9 +131,42 @@ async def replay(
     return ReplayResult(replayed=replayed)
 
 
-async def summary(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Per destination and entity: pending, in flight, dead, oldest undelivered event."""
-    return await DeliveryLedger(conn).summary()
+async def summary(
+    conn: AsyncConnection, target: AsyncConnection | None = None
+) -> list[dict[str, Any]]:
+    """Per destination and entity: ``pending``, ``delivering``, ``dead``, the oldest
+    undelivered event's creation (``oldest_pending_at``) and how far the stream has read
+    the outbox (``read_through``). With the ``target`` connection, pending also counts
+    the events in the outbox the stream has not read yet (``unread``: a stream that
+    delivers straight from the outbox keeps its backlog there, not in the ledger)."""
+    ledger = {(r["destination"], r["entity"]): r for r in await DeliveryLedger(conn).summary()}
+    streams = {(r["destination"], r["entity"]): r for r in await StreamRepository(conn).positions()}
+    unread = (
+        await OutboxRepository(target).unread(
+            sorted({(r["entity"], r["cursor"]) for r in streams.values()})
+        )
+        if target is not None
+        else {}
+    )
+    rows = []
+    for key in sorted(ledger.keys() | streams.keys()):
+        held = ledger.get(key, {})
+        stream = streams.get(key)
+        waiting, since = unread.get((key[1], stream["cursor"]), (0, None)) if stream else (0, None)
+        oldest = [moment for moment in (held.get("oldest_pending_at"), since) if moment]
+        rows.append(
+            {
+                "destination": key[0],
+                "entity": key[1],
+                "pending": held.get("pending", 0) + waiting,
+                "delivering": held.get("delivering", 0),
+                "dead": held.get("dead", 0),
+                "unread": waiting,
+                "read_through": stream["cursor"] if stream else None,
+                "oldest_pending_at": min(oldest) if oldest else None,
+            }
+        )
+    return rows
 
 
 async def prune_deliveries(conn: AsyncConnection, *, older_than: datetime) -> dict[str, int | None]:
@@ -152,3 +187,26 @@ async def prune_outbox(
     for entity, up_to in safe_ids.items():
         pruned += await outbox.prune(entity=entity, up_to=up_to, older_than=older_than)
     return pruned
+
+
+async def streams(conn: AsyncConnection, target: AsyncConnection) -> list[DeliveryStream]:
+    """Every delivery stream (and any other destination and entity with undelivered
+    events): how far it has read the outbox, what waits, and the lag."""
+    now = datetime.now(UTC)
+    return [
+        DeliveryStream(
+            destination=row["destination"],
+            entity=row["entity"],
+            read_through=row["read_through"],
+            unread=row["unread"],
+            pending=row["pending"],
+            delivering=row["delivering"],
+            dead=row["dead"],
+            lag_seconds=(
+                max((now - row["oldest_pending_at"]).total_seconds(), 0.0)
+                if row["oldest_pending_at"]
+                else 0.0
+            ),
+        )
+        for row in await summary(conn, target)
+    ]

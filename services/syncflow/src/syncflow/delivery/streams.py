@@ -192,3 +192,17 @@ class StreamRepository(Repository):
             )
         )
         return {row.entity_name: int(row.cursor) for row in rows}
+
+    async def positions(self) -> list[dict[str, Any]]:
+        """Every stream of a destination that still delivers its entity: the destination's
+        name, the entity and how far the stream has read the outbox (``cursor``)."""
+        rows = await self.conn.execute(
+            select(
+                destinations.c.name.label("destination"),
+                delivery_streams.c.entity_name.label("entity"),
+                delivery_streams.c.cursor,
+            )
+            .join(destinations, destinations.c.uid == delivery_streams.c.destination_uid)
+            .where(text(DELIVERS_ENTITY))
+        )
+        return [dict(row) for row in rows.mappings()]

@@ -19,6 +19,7 @@ from syncflow.monitoring.schemas import (
     PendingChildPage,
     Stats,
 )
+from syncflow.targets.dependencies import TargetConnection
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -67,8 +68,8 @@ async def pending_children(
 
 
 @router.get("/stats")
-async def stats(_: Operator, conn: Connection) -> Stats:
-    return await service.stats(conn)
+async def stats(_: Operator, conn: Connection, target_conn: TargetConnection) -> Stats:
+    return await service.stats(conn, target_conn)
 
 
 @router.get(

@@ -78,8 +78,9 @@ async def list_pending_children(
     return PendingChildPage(items=items, total=total, page=page, page_size=page_size)
 
 
-async def stats(conn: AsyncConnection) -> Stats:
-    """Batches by status, and per entity: last batch, last success, open failures, parked rows."""
+async def stats(conn: AsyncConnection, target: AsyncConnection) -> Stats:
+    """Batches by status; per entity: last batch, last success, open failures, parked rows;
+    per destination and entity with undelivered events: how many, and the lag."""
     repo = MonitoringRepository(conn)
     latest = {b["entity_name"]: b for b in await repo.latest_batches()}
     states = {s["entity_name"]: s for s in await repo.entity_states()}
@@ -119,9 +120,8 @@ async def stats(conn: AsyncConnection) -> Stats:
                 else 0.0
             ),
         )
-        for row in sorted(
-            await delivery_service.summary(conn), key=lambda r: (r["destination"], r["entity"])
-        )
+        for row in await delivery_service.summary(conn, target)
+        if row["pending"] + row["delivering"] + row["dead"]
     ]
     return Stats(batches=await repo.batches_by_status(), entities=entities, deliveries=deliveries)
 

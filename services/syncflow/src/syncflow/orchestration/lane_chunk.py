@@ -159,27 +159,17 @@ class LaneWriter:
             return False
         if not self._outbox:
             return True
-        outbox = OutboxRepository(target)
-        events_payload = ahead.events if ahead is not None else None
-        if events_payload is None:
-            events_payload = await asyncio.to_thread(
+        payload = ahead.events if ahead is not None else None
+        if payload is None:
+            payload = await asyncio.to_thread(
                 events.events_payload,
-                lane,
-                spec,
+                spec.name,
                 frame,
                 uids,
                 operation="insert",
                 batch_uid=state.uid,
             )
-        if events_payload is not None:
-            await outbox.copy_events(spec.name, events_payload)
-        else:  # a value the lane does not render: the rows' events as SQL writes them
-            await outbox.record_keys(
-                spec,
-                key_hashes=hex_keys(frame),
-                operations=["insert"] * frame.height,
-                batch_uid=state.uid,
-            )
+        await OutboxRepository(target).copy_events(spec.name, payload)
         return True
 
 

@@ -111,8 +111,8 @@ async def prune_deliveries(*, ctx: RunContext) -> int:
     return pruned
 
 
-async def refresh_metrics(*, database: Database) -> None:
+async def refresh_metrics(*, database: Database, target_database: Database) -> None:
     """Take a new snapshot for the database-backed gauges."""
-    async with database.transaction() as conn:
+    async with database.transaction() as conn, target_database.transaction() as target:
         DATABASE_GAUGES.snapshot = await monitoring_service.metrics_snapshot(conn)
-        DELIVERY_GAUGES.summary = await delivery_service.summary(conn)
+        DELIVERY_GAUGES.summary = await delivery_service.summary(conn, target)

@@ -40,7 +40,9 @@ class WorkerScheduler:
         settings = ctx.settings
         self._add(
             "refresh-metrics",
-            lambda: scheduled.refresh_metrics(database=ctx.database),
+            lambda: scheduled.refresh_metrics(
+                database=ctx.database, target_database=ctx.target_database
+            ),
             seconds=settings.metrics_refresh_seconds,
         )
         if executor is None:

@@ -49,7 +49,7 @@ def encode_ahead(
         uids=uids,
         seen=seen_payload(frame, batch_uid) if seen else None,
         events=(
-            events.events_payload(lane, spec, frame, uids, operation="insert", batch_uid=batch_uid)
+            events.events_payload(spec.name, frame, uids, operation="insert", batch_uid=batch_uid)
             if outbox
             else None
         ),
