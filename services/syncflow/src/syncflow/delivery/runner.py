@@ -36,7 +36,7 @@ from bridge_core.ids import new_id
 from syncflow.clock import utc_now
 from syncflow.delivery import outcome as outcome_records
 from syncflow.delivery import straight
-from syncflow.delivery.apply import Outcome, apply_to_schedulehub, apply_to_webhook
+from syncflow.delivery.apply import Outcome, send_batch
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
@@ -190,8 +190,8 @@ class DeliveryRunner:
         uid = destination["uid"]
         events: list[dict[str, Any]] = []
         spec = await self._spec(entity)
-        straight = spec is not None and self._goes_straight(destination, spec)
-        if not straight:
+        goes_straight = spec is not None and self._goes_straight(destination, spec)
+        if not goes_straight:
             async with self.target_database.transaction() as target:
                 events = await OutboxRepository(target).events_for_delivery(
                     entity=entity, after=stream["cursor"], limit=COPY_LIMIT
@@ -202,10 +202,10 @@ class DeliveryRunner:
             await ledger.add_events(uid, entity, events=events, now=self.now())
             batches = await self._start_batches(conn, ledger, destination, entity)
         if not batches:
-            if straight and spec is not None:
-                return await self._straight_step(stream, spec)
+            if goes_straight and spec is not None:
+                return await straight.step(self, stream, spec)
             return len(events) == COPY_LIMIT
-        client = await self._client(destination, entity)  # once: the batches share it
+        client = await self.client(destination, entity)  # once: the batches share it
         # a batch that fails here is abandoned with the others (cancelled): their events
         # stay delivering and the next step sends them again by state
         async with asyncio.TaskGroup() as group:
@@ -227,74 +227,6 @@ class DeliveryRunner:
         wait on its parents' in the ledger)."""
         straight = destination["kind"] == "schedulehub" and self.settings.delivery_straight
         return straight and not spec.parent_refs
-
-    async def _straight_step(self, stream: dict[str, Any], spec: EntitySpec) -> bool:
-        """Send the next window of the outbox straight (:mod:`.straight`); whether there
-        may be more to do now."""
-        destination = stream["destination"]
-        entity = stream["entity_name"]
-        uid = destination["uid"]
-        limit = int(destination["batch_size"]) * self.settings.delivery_batches_in_flight
-        async with self.target_database.transaction() as target:
-            events = await OutboxReads(target).window(
-                spec, after=stream["cursor"], limit=limit, paths=destination["entity_paths"]
-            )
-        if not events:
-            return False
-        async with self.database.transaction() as conn:
-            open_keys = await DeliveryLedger(conn).open_keys(
-                uid, entity, limit=straight.OPEN_KEYS_LIMIT
-            )
-            if open_keys is None:  # many keys wait in the ledger: the window joins them
-                await DeliveryLedger(conn).add_events(uid, entity, events=events, now=self.now())
-                return True
-        window = straight.split(
-            events, open_keys=open_keys, keys_per_batch=destination["batch_size"]
-        )
-        client = await self._client(destination, entity)
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self._send_straight(client, destination, entity, batch))
-                for batch in window.batches
-            ]
-        sent = [task.result() for task in tasks]
-        async with self.database.transaction() as conn:
-            if not await StreamRepository(conn).renew_lease(
-                uid, entity, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds
-            ):
-                logger.warning("lease lost while sending a window; not recording it")
-                return False
-            await straight.record(
-                DeliveryLedger(conn),
-                window,
-                sent,
-                destination_uid=uid,
-                entity=entity,
-                settings=self.settings,
-                now=self.now(),
-            )
-        for batch in sent:
-            outcome_records.count(batch)
-        return len(events) == limit
-
-    async def _send_straight(
-        self, client: Client, destination: Any, entity: str, events: list[dict[str, Any]]
-    ) -> SentBatch:
-        batch_uid = new_id()
-        rows = straight.ledger_rows(events, self.now())
-        with recording() as attempts:
-            outcome, failure = await self._apply(
-                client, destination, entity, batch_uid, rows, {e["id"]: e for e in events}
-            )
-        return SentBatch(
-            destination=destination,
-            entity=entity,
-            batch_uid=batch_uid,
-            rows=rows,
-            attempts=attempts,
-            outcome=outcome,
-            failure=failure,
-        )
 
     async def _start_batches(
         self, conn: Any, ledger: DeliveryLedger, destination: Any, entity: str
@@ -346,7 +278,7 @@ class DeliveryRunner:
             heads = await OutboxRepository(target).heads(sorted(cursors))
         return all(cursors[name] >= heads[name] for name in cursors)
 
-    async def _client(self, destination: Any, entity: str) -> Client:
+    async def client(self, destination: Any, entity: str) -> Client:
         """The stream's client, kept between batches (a ScheduleHub login lasts)."""
         cached = self._clients.get((destination["uid"], entity))
         if cached is not None and cached[0] == destination["updated_at"]:
@@ -396,7 +328,7 @@ class DeliveryRunner:
             attempts = []
         else:
             with recording() as attempts:
-                outcome, failure = await self._apply(
+                outcome, failure = await send_batch(
                     client, destination, entity, batch_uid, rows, events
                 )
         await self._record(
@@ -410,36 +342,6 @@ class DeliveryRunner:
                 failure=failure,
             )
         )
-
-    async def _apply(
-        self,
-        client: Client,
-        destination: Any,
-        entity: str,
-        batch_uid: UUID,
-        rows: list[dict[str, Any]],
-        events: dict[int, dict[str, Any]],
-    ) -> tuple[Outcome | None, DeliveryFailed | None]:
-        """Send the batch: what the destination made of it, or why it failed as a whole."""
-        try:
-            if isinstance(client, ScheduleHubClient):
-                path = destination["entity_paths"].get(entity, entity)
-                return await apply_to_schedulehub(client, path=path, rows=rows, events=events), None
-            return await apply_to_webhook(
-                client,
-                destination=destination["name"],
-                entity=entity,
-                batch_uid=str(batch_uid),
-                rows=rows,
-                events=events,
-            ), None
-        except DeliveryFailed as exc:
-            return None, exc
-        except (KeyError, TypeError, ValueError) as exc:
-            # an answer of an unexpected shape: retried on the schedule like an outage, so
-            # it never spins and ends as a dead letter that says what went wrong
-            logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
-            return None, DeliveryFailed("retry", f"unexpected answer: {type(exc).__name__}: {exc}")
 
     async def _record(self, batch: SentBatch) -> None:
         """Store what became of the batch, if the stream's lease is still this worker's."""

@@ -22,14 +22,26 @@ nothing inserted twice). Webhooks keep the ledger's path: a message sent again a
 crash must carry the same ``webhook-id``, which a ledger batch keeps.
 """
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from loguru import logger
+
+from bridge_core.ids import new_id
 from syncflow.delivery import outcome as outcome_records
+from syncflow.delivery.apply import send_batch
 from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
+from syncflow.delivery.streams import StreamRepository
+from syncflow.delivery.transport import recording
+from syncflow.domain import EntitySpec
+
+if TYPE_CHECKING:
+    from syncflow.delivery.runner import DeliveryRunner
 
 # keys with undelivered events in the ledger beyond which a window is copied into the
 # ledger instead (the ledger's order rules are then the cheaper check)
@@ -104,3 +116,73 @@ async def record(
         )
         await outcome_records.record(ledger.conn, batch, settings=settings, now=now)
     await ledger.move_cursor(destination_uid, entity, to=window.end, now=now)
+
+
+async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpec) -> bool:
+    """Send the next window of the outbox straight (:mod:`.straight`); whether there
+    may be more to do now."""
+    destination = stream["destination"]
+    entity = stream["entity_name"]
+    uid = destination["uid"]
+    limit = int(destination["batch_size"]) * runner.settings.delivery_batches_in_flight
+    async with runner.target_database.transaction() as target:
+        events = await OutboxReads(target).window(
+            spec, after=stream["cursor"], limit=limit, paths=destination["entity_paths"]
+        )
+    if not events:
+        return False
+    async with runner.database.transaction() as conn:
+        open_keys = await DeliveryLedger(conn).open_keys(uid, entity, limit=OPEN_KEYS_LIMIT)
+        if open_keys is None:  # many keys wait in the ledger: the window joins them
+            await DeliveryLedger(conn).add_events(uid, entity, events=events, now=runner.now())
+            return True
+    window = split(events, open_keys=open_keys, keys_per_batch=destination["batch_size"])
+    client = await runner.client(destination, entity)
+    async with asyncio.TaskGroup() as group:
+        tasks = [
+            group.create_task(_send(runner, client, destination, entity, batch))
+            for batch in window.batches
+        ]
+    sent = [task.result() for task in tasks]
+    async with runner.database.transaction() as conn:
+        if not await StreamRepository(conn).renew_lease(
+            uid, entity, worker_id=runner.worker_id, lease_seconds=runner.settings.lease_seconds
+        ):
+            logger.warning("lease lost while sending a window; not recording it")
+            return False
+        await record(
+            DeliveryLedger(conn),
+            window,
+            sent,
+            destination_uid=uid,
+            entity=entity,
+            settings=runner.settings,
+            now=runner.now(),
+        )
+    for batch in sent:
+        outcome_records.count(batch)
+    return len(events) == limit
+
+
+async def _send(
+    runner: "DeliveryRunner",
+    client: Any,
+    destination: Any,
+    entity: str,
+    events: list[dict[str, Any]],
+) -> SentBatch:
+    batch_uid = new_id()
+    rows = ledger_rows(events, runner.now())
+    with recording() as attempts:
+        outcome, failure = await send_batch(
+            client, destination, entity, batch_uid, rows, {e["id"]: e for e in events}
+        )
+    return SentBatch(
+        destination=destination,
+        entity=entity,
+        batch_uid=batch_uid,
+        rows=rows,
+        attempts=attempts,
+        outcome=outcome,
+        failure=failure,
+    )
