@@ -9,6 +9,7 @@ import pytest
 
 from syncflow.databases import open_databases
 from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.ledger_admin import LedgerAdmin
 from syncflow.destinations import service as destinations_service
 from syncflow.destinations.schemas import DestinationCreate
 
@@ -102,7 +103,7 @@ async def test_a_dead_event_holds_its_key_until_replayed(ledger_world):
     assert await take(database, uid, "parts") == []
 
     async with database.transaction() as conn:
-        replayed = await DeliveryLedger(conn).replay(
+        replayed = await LedgerAdmin(conn).replay(
             destination_uid=uid, entity="parts", state="dead", uids=None, now=NOW
         )
         assert replayed == 1
@@ -116,7 +117,7 @@ async def test_a_dead_event_holds_its_key_until_replayed(ledger_world):
 
     # a delivered event with a newer delivered one is not replayed (it would go backwards)
     async with database.transaction() as conn:
-        replayed = await DeliveryLedger(conn).replay(
+        replayed = await LedgerAdmin(conn).replay(
             destination_uid=uid, entity="parts", state="delivered", uids=None, now=NOW
         )
     assert replayed == 2  # 11 ("b") and 12 ("a"), not 10
@@ -140,7 +141,7 @@ async def test_retention_prunes_delivered_events_never_undelivered_ones(ledger_w
     await settle(database, uid, [30, 32], "delivered")
     await settle(database, uid, [31], "dead", error="rejected")
     async with database.transaction() as conn:
-        ledger = DeliveryLedger(conn)
+        ledger = LedgerAdmin(conn)
         assert await ledger.prune_delivered(older_than=NOW - timedelta(days=1)) == 0
         assert await ledger.prune_delivered(older_than=NOW + timedelta(days=1)) == 2
         page, total = await ledger.page(

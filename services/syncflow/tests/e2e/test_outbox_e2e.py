@@ -84,8 +84,9 @@ async def test_inserts_updates_and_a_dry_run(delivered):
     assert update["id"] > inserted[-1]["id"]
     assert update["data"]["qty"] == 99
     # the insert of that row is superseded: the feed shows no data for it any more
-    superseded = [e for e in after if e["key_hash"] == update["key_hash"]]
-    assert [e["data"] for e in superseded][0] is None
+    insert, _ = [e for e in after if e["key_hash"] == update["key_hash"]]
+    assert insert["operation"] == "insert"
+    assert insert["data"] is None
     assert [e["data"] is None for e in after].count(True) == 1
 
 

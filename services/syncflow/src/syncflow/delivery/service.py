@@ -7,7 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.ledger_admin import LedgerAdmin
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schemas import (
@@ -79,7 +79,7 @@ async def list_deliveries(
     if destination is not None:
         found = await destinations_service.find_destination(conn, name_or_uid=destination)
         destination_uid = found["uid"]
-    ledger = DeliveryLedger(conn)
+    ledger = LedgerAdmin(conn)
     rows, total = await ledger.page(
         destination_uid=destination_uid,
         entity=entity,
@@ -123,7 +123,7 @@ async def replay(
     cancelled); 404 for an unknown destination."""
     found = await destinations_service.find_destination(conn, name_or_uid=destination)
     now = datetime.now(UTC)
-    ledger = DeliveryLedger(conn)
+    ledger = LedgerAdmin(conn)
     replayed = await ledger.replay(
         destination_uid=found["uid"], entity=entity, state=state, uids=uids, now=now
     )
@@ -139,7 +139,7 @@ async def summary(
     the outbox (``read_through``). With the ``target`` connection, pending also counts
     the events in the outbox the stream has not read yet (``unread``: a stream that
     delivers straight from the outbox keeps its backlog there, not in the ledger)."""
-    ledger = {(r["destination"], r["entity"]): r for r in await DeliveryLedger(conn).summary()}
+    ledger = {(r["destination"], r["entity"]): r for r in await LedgerAdmin(conn).summary()}
     streams = {(r["destination"], r["entity"]): r for r in await StreamRepository(conn).positions()}
     unread = (
         await OutboxRepository(target).unread(
@@ -172,7 +172,7 @@ async def summary(
 async def prune_deliveries(conn: AsyncConnection, *, older_than: datetime) -> dict[str, int | None]:
     """Delete deliveries delivered before ``older_than``; per entity, the highest outbox id
     every destination is done with (what :func:`prune_outbox` may delete)."""
-    ledger = DeliveryLedger(conn)
+    ledger = LedgerAdmin(conn)
     await StreamRepository(conn).ensure_streams(now=datetime.now(UTC))
     await ledger.prune_delivered(older_than=older_than)
     return await ledger.outbox_safe_ids()
