@@ -108,20 +108,9 @@ async def stats(conn: AsyncConnection, target: AsyncConnection) -> Stats:
             )
         )
     deliveries = [
-        DeliveryStats(
-            destination=row["destination"],
-            entity=row["entity"],
-            pending=row["pending"],
-            delivering=row["delivering"],
-            dead=row["dead"],
-            lag_seconds=(
-                max((now - row["oldest_pending_at"]).total_seconds(), 0.0)
-                if row["oldest_pending_at"]
-                else 0.0
-            ),
-        )
-        for row in await delivery_service.summary(conn, target)
-        if row["pending"] + row["delivering"] + row["dead"]
+        DeliveryStats.model_validate(stream.model_dump())
+        for stream in await delivery_service.streams(conn, target)
+        if stream.pending + stream.delivering + stream.dead
     ]
     return Stats(batches=await repo.batches_by_status(), entities=entities, deliveries=deliveries)
 
