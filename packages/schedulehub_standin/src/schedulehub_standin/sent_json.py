@@ -68,8 +68,9 @@ async def insert_records(
         entity,
         body,
         limit=limit,
-        # the count is known once PostgreSQL has split the body: ids for as many as fit
-        uids=new_id_block(limit),
+        # the count is known once PostgreSQL has split the body, but each record is an
+        # object: there are no more records than "{" in the body
+        uids=new_id_block(min(limit, body.count(b"{"))),
         rule_errors=_rule_errors(body, runtime, entity),
         require_parents=runtime.rules.require_parents,
         now=datetime.now(UTC),
