@@ -4,7 +4,8 @@ SyncFlow sends numerics digit for digit (``123456789012.345678``); a float would
 significant digits of them. So request bodies are parsed with decimals, records are
 stored as JSON text written by orjson (a decimal as its own digits), and records are
 answered from the JSON text PostgreSQL keeps (``jsonb`` numbers are exact), never
-through a float.
+through a float. (Batch inserts skip Python altogether: PostgreSQL reads their body as
+``jsonb``, see ``batch_insert``.)
 """
 
 import json

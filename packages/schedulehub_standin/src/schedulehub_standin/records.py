@@ -1,5 +1,6 @@
 """What ScheduleHub does with a batch call or a webhook: check each record, apply it by
-key, log what was applied.
+key, log what was applied. (Query and insert, which carry thousands of records, are
+served from the JSON text by ``sent_json``, with the same checks.)
 
 ScheduleHub is strict, so that a sloppy client shows: inserting a key it holds live,
 updating or deleting a uid it does not hold or has deleted, and changing a record's key
@@ -15,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.errors import Unprocessable
@@ -66,7 +66,7 @@ def _hex(value: Any, name: str, *, required: bool) -> str | None:
     return value
 
 
-def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
+def parse_record(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
     """A record as sent, checked; ``ValueError`` saying what is wrong."""
     rowversion = raw.get("erp_rowversion")
     if rowversion is not None and not isinstance(rowversion, (str, int, float, Decimal)):
@@ -89,7 +89,7 @@ def _parse(raw: dict[str, Any], *, key_required: bool = True) -> NewRecord:
     )
 
 
-def _rule_error(runtime: Runtime, entity: str, record: NewRecord) -> str | None:
+def rule_error(runtime: Runtime, entity: str, record: NewRecord) -> str | None:
     """The error of the first rule ``record`` breaks, or None."""
     for rule in runtime.rules.rules:
         if rule.entity not in (None, entity):
@@ -129,7 +129,7 @@ async def _missing_parents(
     return missing
 
 
-def _check_size(count: int, runtime: Runtime, name: str) -> None:
+def check_size(count: int, runtime: Runtime, name: str) -> None:
     """Count the call (``calls_query``, ...); refuse it whole when it carries too much."""
     runtime.counters[f"calls_{_CALLS[name]}"] += 1
     limit = runtime.settings.max_batch_records
@@ -137,60 +137,11 @@ def _check_size(count: int, runtime: Runtime, name: str) -> None:
         raise Unprocessable(f"at most {limit} {name} per call, got {count}", loc=("body", name))
 
 
-async def query_records(
-    conn: AsyncConnection, *, entity: str, keys: list[str], runtime: Runtime
-) -> list[orjson.Fragment]:
-    """The live records held for ``keys`` (JSON text)."""
-    _check_size(len(keys), runtime, "erp_key_hashes")
-    return await RecordRepository(conn).live_records(entity, keys)
-
-
-async def insert_records(
-    conn: AsyncConnection, *, entity: str, raw: list[dict[str, Any]], runtime: Runtime
-) -> BatchResult:
-    """Insert records whose key ScheduleHub does not hold live; the others fail."""
-    _check_size(len(raw), runtime, "records")
-    repo = RecordRepository(conn)
-    outcome = _Outcome(runtime)
-    accepted: list[tuple[dict[str, Any], NewRecord]] = []
-    seen: set[str] = set()
-    for sent in raw:
-        try:
-            record = _parse(sent)
-        except ValueError as exc:
-            outcome.fail(sent, str(exc), reason="invalid")
-            continue
-        if (error := _rule_error(runtime, entity, record)) is not None:
-            outcome.fail(sent, error, reason="rule")
-        elif record.erp_key_hash in seen:
-            outcome.fail(sent, "erp_key_hash appears twice in this call", reason="duplicate")
-        else:
-            seen.add(record.erp_key_hash)
-            accepted.append((sent, record))
-    missing = await _missing_parents(repo, runtime, [record for _, record in accepted])
-    for sent, record in accepted:
-        if record.erp_key_hash in missing:
-            outcome.fail(sent, missing[record.erp_key_hash], reason="parent")
-    accepted = [(s, r) for s, r in accepted if r.erp_key_hash not in missing]
-    now = datetime.now(UTC)
-    stored = await repo.insert(entity, [record for _, record in accepted], via="batch", now=now)
-    for sent, record in accepted:
-        if record.erp_key_hash in stored:
-            outcome.successes += 1
-        else:
-            outcome.fail(
-                sent,
-                f"a record with erp_key_hash {record.erp_key_hash} exists already",
-                reason="duplicate",
-            )
-    return outcome.result()
-
-
 async def update_records(
     conn: AsyncConnection, *, entity: str, updates: list[UpdateItem], runtime: Runtime
 ) -> BatchResult:
     """Replace what live records hold; unknown and deleted uids fail."""
-    _check_size(len(updates), runtime, "updates")
+    check_size(len(updates), runtime, "updates")
     repo = RecordRepository(conn)
     outcome = _Outcome(runtime)
     parsed: list[tuple[dict[str, Any], uuid.UUID, NewRecord]] = []
@@ -198,7 +149,7 @@ async def update_records(
         sent = item.model_dump()
         try:
             uid = _uid(item.uid)
-            record = _parse(item.data, key_required=False)
+            record = parse_record(item.data, key_required=False)
         except ValueError as exc:
             outcome.fail(sent, str(exc), reason="invalid")
             continue
@@ -238,7 +189,7 @@ def _update_error(
         return _unchangeable(held)
     if record.erp_key_hash and record.erp_key_hash != held.erp_key_hash:
         return f"erp_key_hash cannot change (held: {held.erp_key_hash})", "key_changed"
-    return _rule_error(runtime, entity, record), "rule"
+    return rule_error(runtime, entity, record), "rule"
 
 
 def _unchangeable(held: HeldRecord | None) -> tuple[str, str]:
@@ -253,7 +204,7 @@ async def delete_records(
     conn: AsyncConnection, *, entity: str, uids: list[str], runtime: Runtime
 ) -> BatchResult:
     """Soft-delete live records; unknown and deleted uids fail."""
-    _check_size(len(uids), runtime, "uids")
+    check_size(len(uids), runtime, "uids")
     repo = RecordRepository(conn)
     outcome = _Outcome(runtime)
     parsed: list[tuple[str, uuid.UUID]] = []
@@ -303,7 +254,7 @@ async def apply_webhook(
         except ValueError as exc:
             problems.append(f"events[{position}]: {exc}")
             continue
-        if event.op == "upsert" and (error := _rule_error(runtime, entity, record)) is not None:
+        if event.op == "upsert" and (error := rule_error(runtime, entity, record)) is not None:
             problems.append(f"events[{position}] ({record.erp_key_hash}): {error}")
         changes.append((event.op, record))
     upserts = [record for op, record in changes if op == "upsert"]
@@ -328,7 +279,7 @@ def _event_record(event: WebhookEvent) -> NewRecord:
             parent_refs={},
             data={},
         )
-    return _parse(
+    return parse_record(
         {
             **event.data,
             "erp_key_hash": event.key_hash,

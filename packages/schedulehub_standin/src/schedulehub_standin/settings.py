@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from bridge_core.ids import BLOCK_LIMIT
 from bridge_core.settings import DEFAULT_SECRET, ServiceSettings
 from schedulehub_standin.signatures import secret_key
 
@@ -25,7 +26,11 @@ class Settings(ServiceSettings):
     )
     refresh_token_seconds: float = Field(default=86_400.0, gt=0)
     max_batch_records: int = Field(
-        default=1000, ge=1, description="most records (uids, keys) one batch call may carry"
+        default=1000,
+        ge=1,
+        # an insert takes the uids of its records from one block of ids (new_id_block)
+        le=BLOCK_LIMIT,
+        description="most records (uids, keys) one batch call may carry",
     )
     webhook_secrets: list[str] = Field(
         default_factory=list,
