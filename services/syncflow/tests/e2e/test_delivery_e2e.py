@@ -10,6 +10,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import signal
 import sys
 from collections import defaultdict
@@ -553,8 +554,8 @@ async def test_records_and_webhook_events_carry_numerics_digit_for_digit(world, 
         spec = await load_spec(conn, "parts")
     async with world.app.state.target_database.transaction() as target:
         sent = (await OutboxReads(target).to_send(spec, [event["id"]], paths={}))[event["id"]]
-    assert '"qty": 123456789012.345678' in sent["record"]
-    assert '"qty": 123456789012.345678' in sent["item"]
+    assert re.search(r'"qty": ?123456789012\.345678\b', sent["record"])
+    assert re.search(r'"qty": ?123456789012\.345678\b', sent["item"])
     record = json.loads(sent["record"])
     assert record["erp_key_hash"] == sent["key_hash"]
     assert set(record) >= {"erp_data_hash", "erp_rowversion", "erp_ref_str", "parent_refs"}

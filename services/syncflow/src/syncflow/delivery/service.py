@@ -1,6 +1,7 @@
 """Delivery's service functions: the pull feed over the outbox, deliveries by state with
 their attempts, replay, and what monitoring shows of delivery."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -40,7 +41,7 @@ async def changes_after(
             data_hash=row["data_hash"],
             rowversion=row["rowversion"],
             batch_uid=row["batch_uid"],
-            data=row["data"],
+            data=None if row["data"] is None else json.loads(row["data"]),
             parent_key_hashes=row["parent_key_hashes"],
             created_at=row["created_at"],
         )
