@@ -9,10 +9,11 @@ from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, messy_rows, page
-from syncflow.delivery.repository import OUTBOX_TABLE, OutboxRepository
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.pipeline.frames import copy_binary, events
 from syncflow.pipeline.frames.records import hex_keys
 from syncflow.pipeline.frames.target import FrameTargetRepository
+from syncflow.pipeline.load import OUTBOX_TABLE
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 

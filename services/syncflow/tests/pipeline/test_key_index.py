@@ -1,6 +1,7 @@
 """The key hash index a first load defers: dropped only while the table is empty, built
 again with keys read twice merged (first read's uid and creation time, last read's data)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -8,7 +9,10 @@ import pytest
 
 from bridge_core.db.engine import asyncpg_dsn, create_engine
 from bridge_core.ids import new_id
+from syncflow.delivery.outbox_reads import OutboxReads
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.pipeline.key_index import KeyIndexRepository
+from syncflow.pipeline.load import OUTBOX_TABLE
 from syncflow.targets.service import ensure_table
 
 
@@ -86,3 +90,29 @@ async def test_keys_stored_twice_are_merged_when_the_index_is_built(target):
     finally:
         await conn.close()
     assert [tuple(r) for r in rows] == [("P-1", 3, first, first_at), ("P-2", 5, other, first_at)]
+
+
+async def test_merged_keys_leave_one_current_outbox_event(target):
+    # a delivered entity's first load: each read got an insert event naming its row
+    engine, spec, url = target
+    async with engine.begin() as conn:
+        assert await KeyIndexRepository(conn).drop_if_empty(spec)
+        await OutboxRepository(conn).ensure_table()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    reads = [(new_id(), 1, "1" * 64), (new_id(), 2, "2" * 64), (new_id(), 3, "3" * 64)]
+    await insert(url, [("P-1", qty, uid, "a" * 32, hash_, at) for uid, qty, hash_ in reads])
+    conn = await asyncpg.connect(**asyncpg_dsn(url))
+    try:
+        await conn.executemany(
+            f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
+            "batch_uid, parent_key_hashes) VALUES ('parts', $1, $2, 'insert', $3, $4, '{}')",
+            [(uid, "a" * 32, hash_, reads[0][0]) for uid, _, hash_ in reads],
+        )
+    finally:
+        await conn.close()
+    async with engine.begin() as conn:
+        assert await KeyIndexRepository(conn).ensure(spec) == 2
+        feed = await OutboxReads(conn).feed(spec, after=0, limit=10)
+    # the last read's event names the row that stayed (under the first read's uid)
+    assert [e["bridge_uid"] for e in feed] == [reads[0][0], reads[1][0], reads[0][0]]
+    assert [e["data"] and json.loads(e["data"])["qty"] for e in feed] == [None, None, 3]

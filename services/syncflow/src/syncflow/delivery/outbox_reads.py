@@ -25,9 +25,9 @@ import orjson
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
-from syncflow.delivery.repository import OUTBOX_SCHEMA, OUTBOX_TABLE, instants_in_utc
+from syncflow.delivery.repository import instants_in_utc
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.load import quote, target_name
+from syncflow.pipeline.load import OUTBOX_SCHEMA, OUTBOX_TABLE, quote, target_name
 
 _EVENT = (
     "e.id, e.entity, e.bridge_uid, e.key_hash, e.operation, e.data_hash, e.rowversion, "

@@ -37,10 +37,8 @@ from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, Record, parent_column
 from syncflow.pipeline.frames.events import EVENT_COLUMNS
-from syncflow.pipeline.load import SEEN_TABLE, quote, target_name
+from syncflow.pipeline.load import OUTBOX_SCHEMA, OUTBOX_TABLE, SEEN_TABLE, quote, target_name
 
-OUTBOX_SCHEMA = "syncflow_delivery"
-OUTBOX_TABLE = f"{quote(OUTBOX_SCHEMA)}.outbox_events"
 # the seed of the per-entity writer lock's key (hashtextextended of the entity name)
 _ENTITY_LOCK_SEED = 0x0B0C
 

@@ -176,6 +176,9 @@ class ChunkWriter:
             return
 
         if self.plan.records_changes_of(spec.name):
+            # the events find their rows by key: a first load that deferred the key
+            # index builds it now (the column lane's events need none)
+            await KeyIndexRepository(target).ensure(spec)
             await OutboxRepository(target).record_changes(
                 spec,
                 inserted=[r for r in changes.inserts if id(r) in ready],

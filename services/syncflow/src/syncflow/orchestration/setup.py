@@ -68,13 +68,10 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
                 fresh = state.mode in tuple(SyncMode) and await TargetRepository(
                     target
                 ).target_is_empty(spec)
-                # a first load builds the key index at its end (pipeline/key_index.py);
-                # not for an entity whose changes go to the outbox, whose events name
-                # each row's uid as it is written
+                # a first load builds the key index at its end (pipeline/key_index.py)
                 deferred = (
                     fresh
                     and not state.dry_run
-                    and not (outbox_all or spec.name in outbox_entities)
                     and await KeyIndexRepository(target).drop_if_empty(spec)
                 )
             state.checkpoint = {

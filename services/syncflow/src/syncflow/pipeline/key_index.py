@@ -22,7 +22,7 @@ import asyncpg
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.load import target_name
+from syncflow.pipeline.load import OUTBOX_TABLE, target_name
 
 KEY_COLUMN = "_bridge_key_hash"
 
@@ -94,5 +94,12 @@ class KeyIndexRepository(Repository):
             f"UPDATE {table} t SET _bridge_uid = r.first_uid, _bridge_created_at = r.created_at "
             "FROM _bridge_repeated r WHERE t._bridge_uid = r.last_uid"
         )
+        if await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", OUTBOX_TABLE):
+            # the outbox event of the last read names the row that stays, now under the
+            # first read's uid (the earlier reads' events are superseded: their rows went)
+            await driver.execute(
+                f"UPDATE {OUTBOX_TABLE} e SET bridge_uid = r.first_uid "
+                "FROM _bridge_repeated r WHERE e.bridge_uid = r.last_uid"
+            )
         await driver.execute("DROP TABLE _bridge_repeated")
         return int(status.rsplit(" ", 1)[-1])

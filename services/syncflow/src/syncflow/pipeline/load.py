@@ -32,6 +32,9 @@ from syncflow.pipeline import copy_text
 
 WORK_SCHEMA = "syncflow_work"
 SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
+# the transactional outbox, beside the target tables (syncflow.delivery.repository)
+OUTBOX_SCHEMA = "syncflow_delivery"
+OUTBOX_TABLE = f'"{OUTBOX_SCHEMA}"."outbox_events"'
 
 
 def quote(identifier: str) -> str:
