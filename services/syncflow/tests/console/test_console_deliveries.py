@@ -299,3 +299,28 @@ def test_a_replay_returns_to_the_deliveries_page_only():
         "/console/deliveries?replayed=1"
     )
     assert back_with("/console/failed", 0) == "/console/deliveries?replayed=0"
+
+
+async def test_the_progress_of_a_stream_shows_what_it_has_not_read_yet(
+    syncflow_client, sign_in, admin_headers, parts
+):
+    hub = await add_destination(
+        syncflow_client, admin_headers, parts, f"http://127.0.0.1:{free_port()}"
+    )
+    paused = await syncflow_client.post(
+        f"/api/v1/destinations/{hub['uid']}/pause", json={}, headers=admin_headers
+    )
+    assert paused.status_code == 200
+    await sync(syncflow_client, admin_headers, parts)
+    await sign_in("viewer")
+    row = None
+    for _ in range(100):  # until a worker has opened the stream
+        page = await syncflow_client.get(f"/console/deliveries?destination={hub['name']}")
+        row = re.search(rf'<tr class="stream" data-entity="{parts}">.*?</tr>', page.text, re.S)
+        if row:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None
+    assert 'class="num unread">5<' in row.group(0)
+    assert POLLS not in page.text  # paused: nothing moves until it is resumed
+    assert ticks(page.text) == []  # nothing in the ledger: the events wait in the outbox

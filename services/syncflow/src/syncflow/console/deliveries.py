@@ -30,6 +30,7 @@ from syncflow.destinations import service as destinations_service
 from syncflow.destinations.schemas import DestinationOut
 from syncflow.entities import service as entities_service
 from syncflow.settings import Settings
+from syncflow.targets.dependencies import TargetConnection
 
 STATES: tuple[str, ...] = get_args(DeliveryState)
 PAGE_SIZE = 50
@@ -69,8 +70,9 @@ def watching(
     destination: DestinationOut | None,
     entity: str | None,
 ) -> bool:
-    """Whether events in the filter's scope are pending or in flight at a destination
-    that is delivering (enabled, not paused): only then can the list change by itself."""
+    """Whether events in the filter's scope are pending (in the ledger, or in the outbox
+    not read yet) or in flight at a destination that is delivering (enabled, not paused):
+    only then can the page change by itself."""
     delivering = {d.name for d in destinations if d.enabled and not d.paused}
     return any(
         row["pending"] + row["delivering"] > 0
@@ -101,7 +103,9 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         )
         return listing.items
 
-    async def listing_context(conn: AsyncConnection, query: Listing) -> dict[str, object]:
+    async def listing_context(
+        conn: AsyncConnection, target: AsyncConnection, query: Listing
+    ) -> dict[str, object]:
         destination, entity, state = query.destination, query.entity, query.state
         listing = await delivery_service.list_deliveries(
             conn,
@@ -113,8 +117,17 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         )
         destinations = await all_destinations(conn)
         chosen = chosen_destination(destinations, destination)
+        streams = [
+            stream
+            for stream in await delivery_service.streams(conn, target)
+            if (chosen is None or stream.destination == chosen.name)
+            and (entity is None or stream.entity == entity)
+        ]
         live = watching(
-            await delivery_service.summary(conn), destinations, destination=chosen, entity=entity
+            [stream.model_dump() for stream in streams],
+            destinations,
+            destination=chosen,
+            entity=entity,
         )
         filters = {
             name: value
@@ -123,6 +136,7 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         }
         return {
             "page": listing,
+            "streams": streams,
             "live": live,
             "filters": filters,
             "query": urlencode(filters),
@@ -136,10 +150,11 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         request: Request,
         user: Viewer,
         conn: Connection,
+        target: TargetConnection,
         query: Annotated[Listing, Depends()],
         replayed: int | None = None,
     ) -> HTMLResponse:
-        context = await listing_context(conn, query)
+        context = await listing_context(conn, target, query)
         names = [e.name for e in await entities_service.list_entities(conn)]
         context |= {"names": names, "states": STATES, "replayed": replayed}
         return kit.render(request, "syncflow/deliveries.html", context, user=user)
@@ -149,10 +164,11 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
         request: Request,
         user: Viewer,
         conn: Connection,
+        target: TargetConnection,
         query: Annotated[Listing, Depends()],
     ) -> HTMLResponse:
         """The list alone; rendered without a poll trigger once nothing is left to watch."""
-        context = await listing_context(conn, query)
+        context = await listing_context(conn, target, query)
         return kit.render(request, "syncflow/deliveries_live.html", context, user=user)
 
     async def replay(
