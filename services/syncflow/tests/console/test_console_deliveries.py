@@ -305,7 +305,12 @@ async def test_the_progress_of_a_stream_shows_what_it_has_not_read_yet(
     syncflow_client, sign_in, admin_headers, parts
 ):
     hub = await add_destination(
-        syncflow_client, admin_headers, parts, f"http://127.0.0.1:{free_port()}"
+        syncflow_client,
+        admin_headers,
+        parts,
+        f"http://127.0.0.1:{free_port()}",
+        username="nobody",
+        password="nothing",
     )
     paused = await syncflow_client.post(
         f"/api/v1/destinations/{hub['uid']}/pause", json={}, headers=admin_headers
