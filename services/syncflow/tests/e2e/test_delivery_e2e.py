@@ -529,6 +529,12 @@ async def test_the_cli_lists_dead_letters_and_replays_them(world, standin, cli_l
     assert "rejected by ScheduleHub" in shown
     assert (await run("list", "--state", "lost")).exit_code == 2
 
+    progress = await run("streams")
+    assert progress.exit_code == 0, progress.output
+    [line] = [line for line in progress.output.splitlines() if line.startswith("hub  parts  ")]
+    assert "unread=0" in line
+    assert "dead=1" in line
+
     await standin.control.set_rules([])
     replayed = await run("replay", "hub", "--state", "dead")
     assert replayed.exit_code == 0, replayed.output

@@ -1,4 +1,5 @@
-"""``syncflow deliveries list|replay``: events on their way to destinations, and replay."""
+"""``syncflow deliveries list|streams|replay``: events on their way to destinations, each
+stream's progress, and replay."""
 
 from typing import Annotated
 from uuid import UUID
@@ -7,9 +8,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncflow.commands.running import cli_settings, in_transaction
+from bridge_core.db.transaction import Database
+from syncflow.commands.running import cli_settings, in_transaction, with_databases
 from syncflow.delivery import service
-from syncflow.delivery.schemas import DeliveryPage, ReplayResult
+from syncflow.delivery.schemas import DeliveryPage, DeliveryStream, ReplayResult
 
 app = typer.Typer(
     help="Events on their way to destinations: list them by state, replay them.",
@@ -51,6 +53,23 @@ def list_deliveries(
             f"{item.state}  attempts={len(item.attempts)}{error}"
         )
     typer.echo(f"{len(page.items)} of {page.total}")
+
+
+@app.command("streams")
+def streams() -> None:
+    """Each destination's delivery of each entity: how far it has read the outbox, what
+    waits (not read yet, pending, in flight, dead) and the lag."""
+
+    async def work(database: Database, target: Database) -> list[DeliveryStream]:
+        async with database.transaction() as conn, target.transaction() as target_conn:
+            return await service.streams(conn, target_conn)
+
+    for stream in with_databases(cli_settings(), work):
+        typer.echo(
+            f"{stream.destination}  {stream.entity}  read_through={stream.read_through}  "
+            f"unread={stream.unread}  pending={stream.pending}  delivering={stream.delivering}  "
+            f"dead={stream.dead}  lag={stream.lag_seconds:.0f}s"
+        )
 
 
 @app.command("replay")
