@@ -175,15 +175,14 @@ class ChunkWriter:
         if state.dry_run:
             return
 
-        if self.plan.records_changes_of(spec.name):
+        inserted = [r for r in changes.inserts if id(r) in ready]
+        updated = [r for r in (*changes.updates, *changes.replaced) if id(r) in ready]
+        if self.plan.records_changes_of(spec.name) and (inserted or updated):
             # the events find their rows by key: a first load that deferred the key
             # index builds it now (the column lane's events need none)
             await KeyIndexRepository(target).ensure(spec)
             await OutboxRepository(target).record_changes(
-                spec,
-                inserted=[r for r in changes.inserts if id(r) in ready],
-                updated=[r for r in (*changes.updates, *changes.replaced) if id(r) in ready],
-                batch_uid=state.uid,
+                spec, inserted=inserted, updated=updated, batch_uid=state.uid
             )
         tracking = TrackingRepository(conn)
         settled = [r.key_hash for r in resolution.ready] + [r.key_hash for r in changes.unchanged]
