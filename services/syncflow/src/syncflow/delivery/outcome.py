@@ -17,10 +17,12 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.ids import new_id
-from syncflow.delivery.apply import Outcome
+from syncflow.delivery.apply import Outcome, send_batch
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.metrics import DEAD_LETTERED, DELIVERED
-from syncflow.delivery.transport import Attempt, DeliveryFailed
+from syncflow.delivery.schedulehub import ScheduleHubClient
+from syncflow.delivery.transport import Attempt, DeliveryFailed, recording
+from syncflow.delivery.webhook import WebhookClient
 from syncflow.destinations import service as destinations_service
 from syncflow.settings import Settings
 
@@ -65,6 +67,29 @@ class SentBatch:
             }
             for attempt in self.attempts
         ]
+
+
+async def send(
+    client: ScheduleHubClient | WebhookClient,
+    destination: Any,
+    entity: str,
+    batch_uid: UUID,
+    rows: list[dict[str, Any]],
+    events: dict[int, dict[str, Any]],
+) -> SentBatch:
+    """Send a batch (``rows``: its events as the ledger has them, ``events``: as they are
+    sent) and collect what became of it with the requests it took."""
+    with recording() as attempts:
+        outcome, failure = await send_batch(client, destination, entity, batch_uid, rows, events)
+    return SentBatch(
+        destination=destination,
+        entity=entity,
+        batch_uid=batch_uid,
+        rows=rows,
+        attempts=attempts,
+        outcome=outcome,
+        failure=failure,
+    )
 
 
 async def record(

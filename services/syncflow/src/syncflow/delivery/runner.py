@@ -36,14 +36,13 @@ from bridge_core.ids import new_id
 from syncflow.clock import utc_now
 from syncflow.delivery import outcome as outcome_records
 from syncflow.delivery import straight
-from syncflow.delivery.apply import Outcome, send_batch
+from syncflow.delivery.apply import Outcome
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schedulehub import ScheduleHubClient
 from syncflow.delivery.streams import StreamRepository
-from syncflow.delivery.transport import Attempt, DeliveryFailed, recording
 from syncflow.delivery.webhook import WebhookClient
 from syncflow.destinations import service as destinations_service
 from syncflow.domain import EntitySpec
@@ -200,7 +199,7 @@ class DeliveryRunner:
             ledger = DeliveryLedger(conn)
             await ledger.resume_interrupted(uid, entity, now=self.now())
             await ledger.add_events(uid, entity, events=events, now=self.now())
-            batches = await self._start_batches(conn, ledger, destination, entity)
+            batches = await self._start_batches(conn, ledger, destination, spec, entity)
         if not batches:
             if goes_straight and spec is not None:
                 return await straight.step(self, stream, spec)
@@ -229,7 +228,12 @@ class DeliveryRunner:
         return straight and not spec.parent_refs
 
     async def _start_batches(
-        self, conn: Any, ledger: DeliveryLedger, destination: Any, entity: str
+        self,
+        conn: Any,
+        ledger: DeliveryLedger,
+        destination: Any,
+        spec: EntitySpec | None,
+        entity: str,
     ) -> dict[UUID, list[dict[str, Any]]]:
         """Due retries first, then new batches, up to ``delivery_batches_in_flight``,
         started: their events by batch. Keys of two batches never overlap (a key in a
@@ -242,7 +246,7 @@ class DeliveryRunner:
             if due is None:
                 break
             batches[due] = await ledger.start_batch(due, now=self.now())
-        if len(batches) == limit or not await self._parents_copied(conn, destination, entity):
+        if len(batches) == limit or not await self._parents_copied(conn, destination, spec):
             return batches
         while len(batches) < limit:
             batch_uid = new_id()
@@ -254,12 +258,11 @@ class DeliveryRunner:
             batches[batch_uid] = formed
         return batches
 
-    async def _parents_copied(self, conn: Any, destination: Any, entity: str) -> bool:
+    async def _parents_copied(self, conn: Any, destination: Any, spec: EntitySpec | None) -> bool:
         """Whether the destination's streams of the entity's parents have copied every
-        outbox event there is (else a child could go out before its parent)."""
-        try:
-            spec = await entities_service.load_spec(conn, entity)
-        except NotFound:
+        outbox event there is (else a child could go out before its parent); ``False``
+        once the entity is gone."""
+        if spec is None:
             return False
         delivered = destination["entities"]
         parents = sorted(
@@ -318,30 +321,20 @@ class DeliveryRunner:
                 events = await OutboxReads(target).to_send(
                     spec, [r["event_id"] for r in rows], paths=destination["entity_paths"]
                 )
-        outcome: Outcome | None
-        failure: DeliveryFailed | None
-        attempts: list[Attempt]
         if any(row["event_id"] not in events for row in rows):
             # replayed after retention removed its outbox row, or its entity is gone
             gone = "the outbox event was pruned (retention) or its entity deleted"
-            outcome, failure = Outcome(dead={row["event_id"]: gone for row in rows}), None
-            attempts = []
-        else:
-            with recording() as attempts:
-                outcome, failure = await send_batch(
-                    client, destination, entity, batch_uid, rows, events
-                )
-        await self._record(
-            SentBatch(
+            batch = SentBatch(
                 destination=destination,
                 entity=entity,
                 batch_uid=batch_uid,
                 rows=rows,
-                attempts=attempts,
-                outcome=outcome,
-                failure=failure,
+                attempts=[],
+                outcome=Outcome(dead={row["event_id"]: gone for row in rows}),
             )
-        )
+        else:
+            batch = await outcome_records.send(client, destination, entity, batch_uid, rows, events)
+        await self._record(batch)
 
     async def _record(self, batch: SentBatch) -> None:
         """Store what became of the batch, if the stream's lease is still this worker's."""

@@ -32,12 +32,10 @@ from loguru import logger
 
 from bridge_core.ids import new_id
 from syncflow.delivery import outcome as outcome_records
-from syncflow.delivery.apply import send_batch
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
 from syncflow.delivery.streams import StreamRepository
-from syncflow.delivery.transport import recording
 from syncflow.domain import EntitySpec
 
 if TYPE_CHECKING:
@@ -140,7 +138,16 @@ async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpe
     client = await runner.client(destination, entity)
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(_send(runner, client, destination, entity, batch))
+            group.create_task(
+                outcome_records.send(
+                    client,
+                    destination,
+                    entity,
+                    new_id(),
+                    ledger_rows(batch, runner.now()),
+                    {event["id"]: event for event in batch},
+                )
+            )
             for batch in window.batches
         ]
     sent = [task.result() for task in tasks]
@@ -162,27 +169,3 @@ async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpe
     for batch in sent:
         outcome_records.count(batch)
     return len(events) == limit
-
-
-async def _send(
-    runner: "DeliveryRunner",
-    client: Any,
-    destination: Any,
-    entity: str,
-    events: list[dict[str, Any]],
-) -> SentBatch:
-    batch_uid = new_id()
-    rows = ledger_rows(events, runner.now())
-    with recording() as attempts:
-        outcome, failure = await send_batch(
-            client, destination, entity, batch_uid, rows, {e["id"]: e for e in events}
-        )
-    return SentBatch(
-        destination=destination,
-        entity=entity,
-        batch_uid=batch_uid,
-        rows=rows,
-        attempts=attempts,
-        outcome=outcome,
-        failure=failure,
-    )
