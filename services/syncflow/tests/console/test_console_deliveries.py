@@ -50,6 +50,18 @@ async def add_destination(client, headers, entity: str, url: str, **extra: Any) 
     return created.json()
 
 
+async def add_unreachable_destination(client, headers, entity: str) -> dict[str, Any]:
+    """A ScheduleHub destination of ``entity`` on a port nobody listens on."""
+    return await add_destination(
+        client,
+        headers,
+        entity,
+        f"http://127.0.0.1:{free_port()}",
+        username="nobody",
+        password="nothing",
+    )
+
+
 async def sync(client, headers, entity: str) -> None:
     batch = await client.post(
         "/api/v1/sync/start", json={"entity": entity, "mode": "full"}, headers=headers
@@ -205,14 +217,7 @@ async def test_the_list_polls_while_events_wait_and_a_viewer_cannot_replay(
     syncflow_client, sign_in, admin_headers, parts
 ):
     # nobody listens there: every attempt is refused, so the events wait for retries
-    hub = await add_destination(
-        syncflow_client,
-        admin_headers,
-        parts,
-        f"http://127.0.0.1:{free_port()}",
-        username="nobody",
-        password="nothing",
-    )
+    hub = await add_unreachable_destination(syncflow_client, admin_headers, parts)
     name = hub["name"]
     await sync(syncflow_client, admin_headers, parts)
     await until(syncflow_client, admin_headers, name, pending=5)
@@ -304,14 +309,7 @@ def test_a_replay_returns_to_the_deliveries_page_only():
 async def test_the_progress_of_a_stream_shows_what_it_has_not_read_yet(
     syncflow_client, sign_in, admin_headers, parts
 ):
-    hub = await add_destination(
-        syncflow_client,
-        admin_headers,
-        parts,
-        f"http://127.0.0.1:{free_port()}",
-        username="nobody",
-        password="nothing",
-    )
+    hub = await add_unreachable_destination(syncflow_client, admin_headers, parts)
     paused = await syncflow_client.post(
         f"/api/v1/destinations/{hub['uid']}/pause", json={}, headers=admin_headers
     )

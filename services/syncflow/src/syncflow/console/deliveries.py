@@ -11,7 +11,7 @@ at a destination that is delivering (a paused destination's events wait for a re
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from bridge_core.db.transaction import Connection
 from bridge_core.errors import BadRequest
 from bridge_core.http.paging import MAX_PAGE_SIZE, PageNumber
 from syncflow.delivery import service as delivery_service
-from syncflow.delivery.schemas import DeliveryState
+from syncflow.delivery.schemas import DeliveryState, DeliveryStream
 from syncflow.destinations import service as destinations_service
 from syncflow.destinations.schemas import DestinationOut
 from syncflow.entities import service as entities_service
@@ -63,24 +63,12 @@ def chosen_destination(
     return next((d for d in destinations if name_or_uid in (d.name, str(d.uid))), None)
 
 
-def watching(
-    summary: Sequence[dict[str, Any]],
-    destinations: Sequence[DestinationOut],
-    *,
-    destination: DestinationOut | None,
-    entity: str | None,
-) -> bool:
-    """Whether events in the filter's scope are pending (in the ledger, or in the outbox
-    not read yet) or in flight at a destination that is delivering (enabled, not paused):
-    only then can the page change by itself."""
+def watching(streams: Sequence[DeliveryStream], destinations: Sequence[DestinationOut]) -> bool:
+    """Whether events of ``streams`` (the filter's scope) are pending (in the ledger, or in
+    the outbox not read yet) or in flight at a destination that is delivering (enabled,
+    not paused): only then can the page change by itself."""
     delivering = {d.name for d in destinations if d.enabled and not d.paused}
-    return any(
-        row["pending"] + row["delivering"] > 0
-        and row["destination"] in delivering
-        and (destination is None or row["destination"] == destination.name)
-        and (entity is None or row["entity"] == entity)
-        for row in summary
-    )
+    return any(s.pending + s.delivering > 0 and s.destination in delivering for s in streams)
 
 
 def back_with(back: str, replayed: int) -> str:
@@ -123,12 +111,7 @@ def delivery_pages(kit: ConsoleKit, settings: Settings) -> APIRouter:
             if (chosen is None or stream.destination == chosen.name)
             and (entity is None or stream.entity == entity)
         ]
-        live = watching(
-            [stream.model_dump() for stream in streams],
-            destinations,
-            destination=chosen,
-            entity=entity,
-        )
+        live = watching(streams, destinations)
         filters = {
             name: value
             for name, value in (("destination", destination), ("entity", entity), ("state", state))
