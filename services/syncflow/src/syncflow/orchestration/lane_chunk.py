@@ -150,8 +150,7 @@ class LaneWriter:
         if frame.is_empty():
             return True
         state, spec = self.writer.state, self.writer.plan.spec
-        uids = ahead.uids if ahead is not None and ahead.uids is not None else None
-        payload = ahead.rows if ahead is not None else None
+        uids, payload = (ahead.uids, ahead.rows) if ahead is not None else (None, None)
         if uids is None or payload is None:
             uids = copy_binary.new_uids(frame.height)
             payload = await self._payload(lane, frame, uids, now)
