@@ -4,6 +4,8 @@ lane hands to the row-wise stages counted as ever, and a worker killed mid-load
 losing and duplicating nothing (real APISmith, real PostgreSQL, real worker processes).
 """
 
+from decimal import Decimal
+
 import pytest
 
 from services.syncflow.tests.e2e.test_kill_matrix_e2e import kill_three_times_then_finish
@@ -124,3 +126,38 @@ async def test_killed_mid_load_the_batch_ends_exact(world, spawn_worker, tmp_pat
     assert counters["inserted"] == ROWS, counters
     await assert_target_equals_erp(world)
     assert await world.key_index_is_built("erp.items")
+
+
+async def test_a_key_read_twice_in_a_whole_re_read_ends_with_its_last_read(world):
+    """A whole re-read calls most rows unchanged from what the target held as it began
+    (pipeline/frames/known.py). A key read twice must still end with its last read, also
+    when its first read changed the row and the second brings back exactly what the
+    target held: item 200 through the column lane, item 210 (non-ASCII text) through
+    the row-wise stages, both read first on the first page."""
+    await add_items(world)
+    first = await world.sync("items")
+    assert first["counters"]["inserted"] == ROWS, first["counters"]
+    await world.erp("ALTER TABLE items DROP CONSTRAINT items_pkey")
+    await world.erp("UPDATE items SET price = 99, rowversion = -1 WHERE item_no = 200")
+    await world.erp("UPDATE items SET name = 'Größe', rowversion = -2 WHERE item_no = 210")
+    # the second reads: the rows as the first sync read them, rowversions included
+    await world.erp(
+        "INSERT INTO items (item_no, name, price, due, changed_at, rowversion) "
+        "SELECT i, 'item ' || i, i * 1.25, DATE '2025-01-01' + i, "
+        "TIMESTAMPTZ '2025-06-01 08:00+02' + i * INTERVAL '1 minute', i "
+        "FROM unnest(ARRAY[200, 210]) i"
+    )
+
+    again = await world.sync("items", mode="full")
+    assert again["status"] == "completed", again
+    counters = again["counters"]
+    assert counters["fetched"] == ROWS + 2, counters
+    assert (counters["updated"], counters["duplicate"]) == (2, 2), counters
+    assert counters["unchanged"] == ROWS - 2, counters
+    rows = await world.target(
+        "SELECT item_no, name, price FROM erp.items WHERE item_no IN (200, 210) ORDER BY 1"
+    )
+    assert [tuple(r) for r in rows] == [
+        (200, "item 200", Decimal("250.00")),
+        (210, "item 210", Decimal("262.50")),
+    ]

@@ -38,6 +38,7 @@ from syncflow.orchestration.state import (
     StopRequested,
 )
 from syncflow.pipeline import delta, fetch, resolve
+from syncflow.pipeline.frames.known import KnownRows
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline, PreparedPage
@@ -57,6 +58,10 @@ class ChunkWriter:
         self.ctx = ctx
         self.session = session
         self.plan = plan
+        # a whole-source read's target rows as it began (pipeline/frames/known.py),
+        # read by the first chunk that sorts keys against the target
+        self.known: KnownRows | None = None
+        self.known_read = False
 
     async def write_chunk(
         self,
@@ -85,6 +90,8 @@ class ChunkWriter:
             if lane is not None:
                 rest = await LaneWriter(self).write(conn, target, lane, outcome, payloads)
                 records = [*records, *rest]
+            if self.known is not None:
+                self.known.claim(r.key_hash for r in records)
             await self.write_records(conn, target, spec, records, failures, outcome, retries)
             crash_point("track")
             start = time.perf_counter()

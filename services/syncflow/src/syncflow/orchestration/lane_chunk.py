@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.repository import OutboxRepository
@@ -34,9 +35,10 @@ from syncflow.faults import crash_point
 from syncflow.orchestration.state import ChunkOutcome
 from syncflow.pipeline.frames import copy_binary, events
 from syncflow.pipeline.frames.ahead import LanePayloads
-from syncflow.pipeline.frames.lane import POSITION, LaneResult
+from syncflow.pipeline.frames.known import KnownRows
+from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
-from syncflow.pipeline.frames.target import FrameTargetRepository
+from syncflow.pipeline.frames.target import FrameTargetRepository, SortedKeys
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.track import TrackingRepository
 
@@ -83,10 +85,7 @@ class LaneWriter:
         else:
             state.checkpoint["fresh_target"] = False
             await KeyIndexRepository(target).ensure(spec)
-            payload = ahead.keys
-            if payload is None:
-                payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
-            found = await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
+            found = await self._sort(rows, frame, ahead)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
             inserted, updated = _at(frame, found.new), _at(frame, found.changed)
@@ -121,6 +120,48 @@ class LaneWriter:
         if rest is None or rest.is_empty():
             return []
         return records_of(dataclasses.replace(lane, frame=rest))
+
+    async def _sort(
+        self, rows: FrameTargetRepository, frame: pl.DataFrame, ahead: LanePayloads
+    ) -> SortedKeys:
+        """The frame's rows by what the target holds for their keys: those a whole-source
+        read's known rows vouch for are unchanged, the rest are sorted by the target."""
+        writer = self.writer
+        state, spec, seen = writer.state, writer.plan.spec, writer.plan.detect_deletes
+        known = await self._known(rows)
+        if known is None:
+            payload = ahead.keys
+            if payload is None:
+                payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
+            return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
+        vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
+        await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+        rest = frame.filter(pl.Series(~vouched))
+        if rest.is_empty():
+            return SortedKeys()
+        payload = await asyncio.to_thread(copy_binary.keys_payload, rest)
+        return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=False)
+
+    async def _known(self, rows: FrameTargetRepository) -> KnownRows | None:
+        """The batch's known rows, read by its first chunk that sorts keys; ``None``
+        unless the batch reads the whole source and the target is small enough."""
+        writer = self.writer
+        if not writer.known_read:
+            writer.known_read = True
+            if writer.plan.detect_deletes:
+                start = time.perf_counter()
+                writer.known = await rows.known_rows(
+                    writer.plan.spec,
+                    batch_uid=writer.state.uid,
+                    limit=writer.ctx.settings.known_rows_limit,
+                )
+                logger.debug(
+                    "{}: {} known target rows read in {:.2f} s",
+                    writer.state.entity,
+                    "no" if writer.known is None else len(writer.known),
+                    time.perf_counter() - start,
+                )
+        return writer.known
 
     @property
     def _outbox(self) -> bool:

@@ -34,14 +34,18 @@ def encode_ahead(
     fresh: bool,
     seen: bool,
     outbox: bool,
+    known: bool = False,
 ) -> LanePayloads:
     """The payloads the chunk's write will most likely need (``fresh``: the target was
     empty as the batch started and no key has turned up twice since; ``outbox``: the
-    entity's changes go to the outbox)."""
+    entity's changes go to the outbox; ``known``: the batch's known rows decide most
+    keys, ``known.py``, and the rest are sorted by the target)."""
     frame = lane.frame
     if frame.is_empty():
         return LanePayloads()
     if not fresh:
+        if known:
+            return LanePayloads(seen=seen_payload(frame, batch_uid) if seen else None)
         return LanePayloads(keys=keys_payload(frame))
     uids = new_uids(frame.height)
     return LanePayloads(

@@ -14,6 +14,7 @@ import asyncpg
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
+from syncflow.pipeline.frames.known import KnownRows, KnownRowsParser
 from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, merge, target_name
 
 _KEYS = "_bridge_keys"
@@ -49,6 +50,32 @@ class FrameTargetRepository(Repository):
         except asyncpg.UniqueViolationError:
             return False
         return True
+
+    async def known_rows(
+        self, spec: EntitySpec, *, batch_uid: UUID, limit: int
+    ) -> KnownRows | None:
+        """The live rows earlier batches wrote, by key and data hash prefixes
+        (:mod:`.known`); ``None`` when the target holds more than ``limit`` rows."""
+        driver = await asyncpg_connection(self.conn)
+        table = target_name(spec)
+        estimate = await driver.fetchval(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", table
+        )
+        if estimate is None or estimate < 0:  # never counted: count
+            estimate = await driver.fetchval(f"SELECT count(*) FROM {table}")
+        if estimate > limit:
+            return None
+        parser = KnownRowsParser()
+        await driver.copy_from_query(
+            "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) "
+            f"FROM {table} WHERE _bridge_deleted_at IS NULL "
+            "AND octet_length(_bridge_data_hash) = 32 "
+            "AND _bridge_batch_uid IS DISTINCT FROM $1",
+            batch_uid,
+            output=parser.feed,
+            format="binary",
+        )
+        return parser.rows()
 
     async def mark_seen(self, payload: bytes) -> None:
         """Remember the keys a batch read (``copy_binary.seen_payload``), for deletes."""

@@ -1,0 +1,115 @@
+"""A whole re-read's known rows (pipeline/frames/known.py) call unchanged exactly the rows
+the target's key sort would leave out, each key once, and read their COPY whatever its
+pieces (real PostgreSQL)."""
+
+import polars as pl
+import pytest
+
+from bridge_core.db.driver import asyncpg_connection
+from bridge_core.db.engine import create_engine
+from bridge_core.ids import new_id
+from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
+from services.syncflow.tests.pipeline.test_frame_target import NOW
+from syncflow.pipeline.frames import copy_binary
+from syncflow.pipeline.frames.known import KnownRowsParser
+from syncflow.pipeline.frames.lane import DATA, KEY, POSITION
+from syncflow.pipeline.frames.records import hex_keys
+from syncflow.pipeline.frames.target import FrameTargetRepository
+from syncflow.pipeline.load import TargetRepository
+from syncflow.pipeline.prepare import EntityPipeline
+from syncflow.targets.service import ensure_table
+
+
+async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database, make_spec):
+    url = await create_database("known_rows")
+    spec = make_spec({**SPEC, "name": "known"})
+    pipeline = EntityPipeline(spec)
+    _, _, lane, _ = pipeline.prepare_table(
+        page([clean_row(n) for n in range(30)]), {}, as_records=False
+    )
+    assert lane is not None
+    earlier, current = new_id(), new_id()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            await TargetRepository(conn).ensure_work_tables()
+            rows = FrameTargetRepository(conn)
+            # rows 0-24 by an earlier batch, 25-29 by the current one (after a restart)
+            for frame, batch in ((lane.frame.head(25), earlier), (lane.frame.tail(5), current)):
+                payload = copy_binary.rows_payload(
+                    lane,
+                    spec,
+                    frame,
+                    uids=copy_binary.new_uids(frame.height),
+                    batch_uid=batch,
+                    now=NOW,
+                )
+                assert await rows.copy_new(spec, payload)
+            await conn.exec_driver_sql(
+                "UPDATE erp.known SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"
+            )
+            known = await rows.known_rows(spec, batch_uid=current, limit=1000)
+            assert known is not None
+            assert len(known) == 24  # neither the soft-deleted row nor the current batch's
+
+            # the whole source again: 0-4 changed, 30-34 new
+            again = [clean_row(n) for n in range(35)]
+            for row in again[:5]:
+                row["note"] = "changed"
+            _, _, lane, _ = pipeline.prepare_table(page(again), {}, as_records=False)
+            assert lane is not None
+            frame = lane.frame
+            vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
+            by_known = set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list())
+            found = await rows.sort_keys(
+                spec, copy_binary.keys_payload(frame), batch_uid=current, seen=False
+            )
+            decided = {*found.new, *found.changed, *found.ours}
+            assert by_known == set(range(35)) - decided
+            assert by_known == set(range(5, 25)) - {7}
+            # each key vouches once: read again, it is the target's to decide
+            assert not known.vouch(frame.get_column(KEY), frame.get_column(DATA)).any()
+
+            # keys the row-wise stages decided are claimed too
+            fresh = await rows.known_rows(spec, batch_uid=current, limit=1000)
+            assert fresh is not None
+            fresh.claim(hex_keys(frame.head(10)))
+            vouched = fresh.vouch(frame.get_column(KEY), frame.get_column(DATA))
+            assert set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list()) == (
+                set(range(10, 25))
+            )
+            # a target beyond the limit is probed key by key instead
+            assert await rows.known_rows(spec, batch_uid=current, limit=10) is None
+
+            # the COPY parsed the same in pieces of any size
+            pieces: list[bytes] = []
+
+            async def collect(piece: bytes) -> None:
+                pieces.append(piece)
+
+            driver = await asyncpg_connection(conn)
+            await driver.copy_from_query(
+                "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) FROM erp.known",
+                output=collect,
+                format="binary",
+            )
+            stream = b"".join(pieces)
+            whole, split = KnownRowsParser(), KnownRowsParser()
+            await whole.feed(stream)
+            for start in range(0, len(stream), 7):
+                await split.feed(stream[start : start + 7])
+            one, other = whole.rows(), split.rows()
+            assert len(one) == len(other) == 30
+            assert one.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist() == (
+                other.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_cut_short_copy_is_refused():
+    parser = KnownRowsParser()
+    await parser.feed(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + bytes(20))
+    with pytest.raises(ValueError, match="ended early"):
+        parser.rows()
