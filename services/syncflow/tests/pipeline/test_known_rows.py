@@ -90,12 +90,14 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
 
             driver = await asyncpg_connection(conn)
             await driver.copy_from_query(
-                "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) FROM erp.known",
+                "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) FROM erp.known "
+                "ORDER BY 1",
                 output=collect,
                 format="binary",
             )
             stream = b"".join(pieces)
-            whole, split = KnownRowsParser(), KnownRowsParser()
+            # made for 1 row: the arrays grow as rows come
+            whole, split = KnownRowsParser(30), KnownRowsParser(1)
             await whole.feed(stream)
             for start in range(0, len(stream), 7):
                 await split.feed(stream[start : start + 7])
@@ -109,7 +111,20 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
 
 
 async def test_a_cut_short_copy_is_refused():
-    parser = KnownRowsParser()
+    parser = KnownRowsParser(10)
     await parser.feed(b"PGCOPY\n\xff\r\n\x00" + bytes(8) + bytes(20))
     with pytest.raises(ValueError, match="ended early"):
+        parser.rows()
+
+
+async def test_a_copy_out_of_key_order_is_refused():
+    parser = KnownRowsParser(2)
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+
+    def row(first: int) -> bytes:
+        key = bytes([first]) + bytes(15)
+        return b"\x00\x02" + (16).to_bytes(4, "big") + key + (8).to_bytes(4, "big") + bytes(8)
+
+    await parser.feed(header + row(2) + row(1) + b"\xff\xff")
+    with pytest.raises(ValueError, match="not sorted"):
         parser.rows()

@@ -65,12 +65,12 @@ class FrameTargetRepository(Repository):
             estimate = await driver.fetchval(f"SELECT count(*) FROM {table}")
         if estimate > limit:
             return None
-        parser = KnownRowsParser()
+        parser = KnownRowsParser(int(estimate * 1.05) + 1000)
         await driver.copy_from_query(
             "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) "
             f"FROM {table} WHERE _bridge_deleted_at IS NULL "
             "AND octet_length(_bridge_data_hash) = 32 "
-            "AND _bridge_batch_uid IS DISTINCT FROM $1",
+            "AND _bridge_batch_uid IS DISTINCT FROM $1 ORDER BY _bridge_key_hash",
             batch_uid,
             output=parser.feed,
             format="binary",
