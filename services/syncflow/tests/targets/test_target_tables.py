@@ -247,6 +247,30 @@ async def test_a_hand_set_precision_is_kept(entities, target):
     assert (await target.columns("erp", name))["credit_limit"] == ("numeric", "YES")
 
 
+async def _fillfactor(target, name: str) -> list[str] | None:
+    rows = await target.fetch(
+        "SELECT reloptions FROM pg_class WHERE oid = to_regclass($1)", f'erp."{name}"'
+    )
+    return rows[0]["reloptions"]
+
+
+async def test_targets_leave_room_for_updates_and_a_hand_set_fillfactor_is_kept(entities, target):
+    name = _name("customers")
+    await entities.post(name=name, api_slug="customers")
+    assert await _fillfactor(target, name) == ["fillfactor=90"]
+    # a table from before (no fillfactor) gets it with the entity's next change
+    await target.fetch(f'ALTER TABLE erp."{name}" RESET (fillfactor)')
+    assert await _fillfactor(target, name) is None
+    response = await entities.put(name, api_slug="customers", page_size=10)
+    assert response.status_code == 200, response.text
+    assert await _fillfactor(target, name) == ["fillfactor=90"]
+    # an operator's own choice stays
+    await target.fetch(f'ALTER TABLE erp."{name}" SET (fillfactor = 70)')
+    response = await entities.put(name, api_slug="customers", page_size=20)
+    assert response.status_code == 200, response.text
+    assert await _fillfactor(target, name) == ["fillfactor=70"]
+
+
 async def test_deleting_an_entity_keeps_its_table_and_rows(entities, target):
     name = _name("customers")
     await entities.post(name=name, api_slug="customers")

@@ -23,7 +23,8 @@ _LOCK_NOT_AVAILABLE = "55P03"
 _DESCRIBE = text(
     """
     SELECT c.relkind::text AS kind, a.attname::text AS name,
-           format_type(a.atttypid, a.atttypmod) AS type
+           format_type(a.atttypid, a.atttypmod) AS type,
+           coalesce(c.reloptions, '{}')::text[] AS options
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_attribute a
@@ -41,6 +42,8 @@ class ExistingRelation:
 
     kind: str
     columns: dict[str, str]
+    # storage parameters as ``name=value`` (``fillfactor=90``)
+    options: tuple[str, ...] = ()
 
     @property
     def is_table(self) -> bool:
@@ -74,6 +77,7 @@ class TargetTableRepository(Repository):
         return ExistingRelation(
             kind=str(rows[0].kind),
             columns={row.name: row.type for row in rows if row.name is not None},
+            options=tuple(rows[0].options),
         )
 
     async def create_schema(self, schema: str) -> None:
@@ -82,6 +86,15 @@ class TargetTableRepository(Repository):
     async def create_table(self, table: Table) -> None:
         with _lock_wait_as_conflict(table.fullname):
             await self.conn.execute(CreateTable(table, if_not_exists=True))
+
+    async def set_fillfactor(self, table: Table, fillfactor: int) -> None:
+        """``ALTER TABLE ... SET (fillfactor = ...)``: pages written from now on keep room
+        (a catalog change; the rows already stored stay where they are)."""
+        qualified = self.conn.dialect.identifier_preparer.format_table(table)
+        with _lock_wait_as_conflict(table.fullname):
+            await self.conn.execute(
+                text(f"ALTER TABLE {qualified} SET (fillfactor = {int(fillfactor)})")
+            )
 
     async def add_column(self, table: Table, column: Column[Any]) -> None:
         """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` (a new column is always nullable)."""

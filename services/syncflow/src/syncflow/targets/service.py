@@ -15,7 +15,13 @@ from bridge_core.errors import Conflict
 from syncflow.domain import EntitySpec
 from syncflow.targets.repository import TargetTableRepository
 from syncflow.targets.schemas import TargetTableChange
-from syncflow.targets.shape import BRIDGE_COLUMNS, same_type, target_columns, target_table
+from syncflow.targets.shape import (
+    BRIDGE_COLUMNS,
+    FILLFACTOR,
+    same_type,
+    target_columns,
+    target_table,
+)
 
 # DDL needs an exclusive lock; waiting longer than this behind a running sync is refused
 LOCK_TIMEOUT_MS = 5_000
@@ -104,6 +110,10 @@ async def ensure_table(target_conn: AsyncConnection, *, spec: EntitySpec) -> Tar
             "SyncFlow never rewrites a column: change its type by hand (ALTER TABLE ... "
             "ALTER COLUMN ... TYPE ...) or map the field to a new target_field"
         )
+    if not any(option.startswith("fillfactor=") for option in existing.options):
+        # a table made before targets left room for updates (shape.FILLFACTOR)
+        await repository.set_fillfactor(table, FILLFACTOR)
+        logger.info("target table {}: fillfactor set to {}", qualified, FILLFACTOR)
     added = [c for c in wanted if c.name not in existing.columns]
     for column in added:
         await repository.add_column(table, table.c[column.name])

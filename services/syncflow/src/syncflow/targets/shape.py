@@ -94,6 +94,13 @@ def target_columns(spec: EntitySpec) -> list[TargetColumn]:
     return [*fields, *parents, *BRIDGE_COLUMNS]
 
 
+# a tenth of every heap page left free: a changed row's new version fits in its own page,
+# so PostgreSQL updates it without touching either index (a HOT update). Measured on a
+# 1.5M-row `orders` target, 15,000 changed rows merged in 230 ms instead of 550 ms; a
+# full load into the table took no measurably longer (bench/RESULTS.md)
+FILLFACTOR = 90
+
+
 def target_table(spec: EntitySpec) -> Table:
     """The SQLAlchemy table for ``spec`` (every identifier quoted)."""
     return Table(
@@ -101,6 +108,7 @@ def target_table(spec: EntitySpec) -> Table:
         MetaData(),
         *(column.to_column() for column in target_columns(spec)),
         schema=quoted_name(spec.target_schema, quote=True),
+        postgresql_with={"fillfactor": FILLFACTOR},
     )
 
 
