@@ -1,5 +1,5 @@
 """A whole re-read's known rows (pipeline/frames/known.py) call unchanged exactly the rows
-the target's key sort would leave out, each key once, and read their COPY whatever its
+the target's merge would leave alone, each key once, and read their COPY whatever its
 pieces (real PostgreSQL)."""
 
 import polars as pl
@@ -20,7 +20,7 @@ from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
 
-async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database, make_spec):
+async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database, make_spec):
     url = await create_database("known_rows")
     spec = make_spec({**SPEC, "name": "known"})
     pipeline = EntityPipeline(spec)
@@ -62,11 +62,22 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
             frame = lane.frame
             vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
             by_known = set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list())
-            found = await rows.sort_keys(
-                spec, copy_binary.keys_payload(frame), batch_uid=current, seen=False
+            # what the target decides when it is asked about every row
+            payload = copy_binary.rows_payload(
+                lane,
+                spec,
+                frame,
+                uids=copy_binary.new_uids(frame.height),
+                batch_uid=current,
+                now=NOW,
             )
-            decided = {*found.new, *found.changed, *found.ours}
-            assert by_known == set(range(35)) - decided
+            merged = await rows.upsert(spec, payload, batch_uid=current)
+            decided = frame.filter(
+                pl.col(KEY).is_in(
+                    pl.Series([*merged.inserted, *merged.updated, *merged.ours]).implode()
+                )
+            )
+            assert by_known == set(range(35)) - set(decided.get_column(POSITION).to_list())
             assert by_known == set(range(5, 25)) - {7}
             # each key vouches once: read again, it is the target's to decide
             assert not known.vouch(frame.get_column(KEY), frame.get_column(DATA)).any()
@@ -102,7 +113,7 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
             for start in range(0, len(stream), 7):
                 await split.feed(stream[start : start + 7])
             one, other = whole.rows(), split.rows()
-            assert len(one) == len(other) == 30
+            assert len(one) == len(other) == 35
             assert one.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist() == (
                 other.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist()
             )
