@@ -57,12 +57,13 @@ class Settings(ServiceSettings):
         description="batches of one delivery stream out at once (their keys never overlap)",
     )
     known_rows_limit: int = Field(
-        default=10_000_000,
+        default=3_000_000,
         ge=0,
         description=(
             "a read of the whole source keeps up to this many target rows' key and data "
             "hash prefixes in memory (12 bytes a row) to call rows unchanged without a "
-            "probe of the target per key; larger targets are probed (0: always probe)"
+            "probe of the target per key; a larger target's other keys are probed "
+            "(0: always probe)"
         ),
     )
     delivery_straight: bool = Field(

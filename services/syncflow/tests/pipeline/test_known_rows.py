@@ -90,8 +90,17 @@ async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database,
             assert set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list()) == (
                 set(range(10, 25))
             )
-            # a target beyond the limit is probed key by key instead
-            assert await rows.known_rows(spec, batch_uid=current, limit=10) is None
+            # with a limit, the first keys in key order are known, the others are probed
+            held = set(range(5, 25)) - {7}  # an earlier batch's, live
+            partial = await rows.known_rows(spec, batch_uid=current, limit=10)
+            assert partial is not None
+            assert len(partial) == 10
+            first = frame.filter(pl.col(POSITION).is_in(list(held))).sort(KEY).head(10)
+            vouched = partial.vouch(frame.get_column(KEY), frame.get_column(DATA))
+            assert set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list()) == set(
+                first.get_column(POSITION).to_list()
+            )
+            assert await rows.known_rows(spec, batch_uid=current, limit=0) is None
 
             # the COPY parsed the same in pieces of any size
             pieces: list[bytes] = []

@@ -5,10 +5,11 @@ A read of the whole source (every ``hash`` run, ``mode: full``) looks at every k
 target holds, and almost all of them are unchanged. Asking the target about each key
 costs PostgreSQL an index probe and a heap read (about 5 µs a key, most of such a
 re-sync). Instead, the batch reads once, in one scan sorted by the server, the first 4
-bytes of the key hash and the first 8 of the data hash of every live row an earlier
-batch wrote, into two arrays (12 bytes a row, allocated once: 72 MB for 6M rows). A
-lane row whose key and data hash prefixes match an entry is unchanged; every other row
-is sorted against the target as before.
+bytes of the key hash and the first 8 of the data hash of the live rows an earlier
+batch wrote (up to a limit: the first keys in key order), into two arrays allocated
+once (12 bytes a row). A lane row whose key and data hash prefixes match an entry is
+unchanged; every other row, a key beyond the limit among them, is left to the target's
+merge as before.
 
 An entry vouches once: the first row of the batch that looks at a key prefix claims
 it, vouched or not, and so does every key the row-wise stages decide. A key read twice

@@ -60,23 +60,25 @@ class FrameTargetRepository(Repository):
         self, spec: EntitySpec, *, batch_uid: UUID, limit: int
     ) -> KnownRows | None:
         """The live rows earlier batches wrote, by key and data hash prefixes
-        (:mod:`.known`); ``None`` when the target holds more than ``limit`` rows."""
+        (:mod:`.known`): at most ``limit`` of them, the first in key order (the keys
+        beyond are left to the target); ``None`` with a ``limit`` of 0."""
+        if limit <= 0:
+            return None
         driver = await asyncpg_connection(self.conn)
         table = target_name(spec)
         estimate = await driver.fetchval(
             "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", table
         )
-        if estimate is None or estimate < 0:  # never counted: count
-            estimate = await driver.fetchval(f"SELECT count(*) FROM {table}")
-        if estimate > limit:
-            return None
-        parser = KnownRowsParser(int(estimate * 1.05) + 1000)
+        if estimate is None or estimate < 0:  # never counted: the arrays grow as rows come
+            estimate = 0
+        parser = KnownRowsParser(min(int(estimate * 1.05) + 1000, limit))
         await driver.copy_from_query(
             "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) "
             f"FROM {table} WHERE _bridge_deleted_at IS NULL "
             "AND octet_length(_bridge_data_hash) = 32 "
-            "AND _bridge_batch_uid IS DISTINCT FROM $1 ORDER BY _bridge_key_hash",
+            "AND _bridge_batch_uid IS DISTINCT FROM $1 ORDER BY _bridge_key_hash LIMIT $2",
             batch_uid,
+            limit,
             output=parser.feed,
             format="binary",
         )
