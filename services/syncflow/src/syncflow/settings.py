@@ -57,7 +57,7 @@ class Settings(ServiceSettings):
         description="batches of one delivery stream out at once (their keys never overlap)",
     )
     known_rows_limit: int = Field(
-        default=3_000_000,
+        default=1_500_000,
         ge=0,
         description=(
             "a read of the whole source keeps up to this many target rows' key and data "

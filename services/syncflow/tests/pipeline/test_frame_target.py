@@ -12,7 +12,7 @@ from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
 from syncflow.pipeline.frames import copy_binary
-from syncflow.pipeline.frames.lane import KEY, POSITION
+from syncflow.pipeline.frames.lane import POSITION
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository
 from syncflow.pipeline.load import TargetRepository
@@ -70,9 +70,9 @@ async def test_binary_copy_writes_what_the_text_copy_writes(create_database, mak
     assert by_lane == by_rows
 
 
-async def test_upsert_inserts_updates_and_names_the_batchs_own_keys(create_database, make_spec):
-    url = await create_database("frame_upsert")
-    spec = make_spec({**SPEC, "name": "merged"})
+async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, make_spec):
+    url = await create_database("frame_sort")
+    spec = make_spec({**SPEC, "name": "sorted"})
     pipeline = EntityPipeline(spec)
     first = [clean_row(n) for n in range(20)]
     _, _, lane, _ = pipeline.prepare_table(page(first), {}, as_records=False)
@@ -86,71 +86,63 @@ async def test_upsert_inserts_updates_and_names_the_batchs_own_keys(create_datab
             payload = copy_binary.rows_payload(
                 lane, spec, lane.frame, uids=uids, batch_uid=earlier, now=NOW
             )
-            rows = FrameTargetRepository(conn)
-            assert await rows.copy_new(spec, payload)
-            before = dict(
-                (await conn.exec_driver_sql("SELECT item_no, _bridge_uid FROM erp.merged")).all()
-            )
+            assert await FrameTargetRepository(conn).copy_new(spec, payload)
             # rows 0-9 again (5 changed), rows 20-24 new; row 7 soft-deleted meanwhile
             await conn.exec_driver_sql(
-                "UPDATE erp.merged SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"
+                "UPDATE erp.sorted SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"
             )
             again = [clean_row(n) for n in [*range(10), *range(20, 25)]]
             for row in again[:5]:
                 row["note"] = "changed"
             _, _, lane, _ = pipeline.prepare_table(page(again), {}, as_records=False)
             assert lane is not None
-
-            def items(keys: list[bytes]) -> list[str]:
-                frame = lane.frame.filter(pl.col(KEY).is_in(pl.Series(keys).implode()))
-                return sorted(frame.get_column("item_no").to_list())
-
-            def payload_of(batch):
-                return copy_binary.rows_payload(
+            keys = copy_binary.keys_payload(lane.frame)
+            await TargetRepository(conn).ensure_work_tables()
+            found = await FrameTargetRepository(conn).sort_keys(
+                spec, keys, batch_uid=current, seen=True
+            )
+            assert sorted(found.new) == [10, 11, 12, 13, 14]
+            assert sorted(found.changed) == [0, 1, 2, 3, 4, 7]
+            assert found.ours == []
+            uids = dict(
+                (await conn.exec_driver_sql("SELECT item_no, _bridge_uid FROM erp.sorted")).all()
+            )
+            changed = lane.frame.filter(pl.col(POSITION).is_in(found.changed))
+            await FrameTargetRepository(conn).merge(
+                spec,
+                copy_binary.rows_payload(
                     lane,
                     spec,
-                    lane.frame,
-                    uids=copy_binary.new_uids(lane.frame.height),
-                    batch_uid=batch,
+                    changed,
+                    uids=copy_binary.new_uids(changed.height),
+                    batch_uid=current,
                     now=NOW,
-                )
-
-            merged = await rows.upsert(spec, payload_of(current), batch_uid=current)
-            assert items(merged.inserted) == [f"IT-000{n}" for n in range(20, 25)]
-            assert items(merged.updated) == [f"IT-0000{n}" for n in (0, 1, 2, 3, 4, 7)]
-            assert merged.ours == []
+                ),
+            )
             after = (
                 await conn.exec_driver_sql(
-                    "SELECT item_no, note, _bridge_uid, _bridge_deleted_at FROM erp.merged "
-                    f"WHERE _bridge_batch_uid = '{current}' ORDER BY item_no"
+                    "SELECT item_no, note, _bridge_uid, _bridge_batch_uid, _bridge_deleted_at "
+                    f"FROM erp.sorted WHERE _bridge_batch_uid = '{current}' ORDER BY item_no"
                 )
             ).all()
-            assert [row[0] for row in after] == [
-                *(f"IT-0000{n}" for n in (0, 1, 2, 3, 4, 7)),
-                *(f"IT-000{n}" for n in range(20, 25)),
-            ]
-            assert [row[1] for row in after[:6]] == ["changed"] * 5 + ["ok"]
-            # updated rows keep their uid and come back from the soft delete
-            assert all(row[2] == before[row[0]] and row[3] is None for row in after[:6])
-            # the same rows again for the same batch: what it wrote is named, not touched
-            merged = await rows.upsert(spec, payload_of(current), batch_uid=current)
-            assert merged.inserted == merged.updated == []
-            assert items(merged.ours) == [
-                *(f"IT-0000{n}" for n in (0, 1, 2, 3, 4, 7)),
-                *(f"IT-000{n}" for n in range(20, 25)),
-            ]
-            # and for another batch: rows 5, 6, 8, 9 are still ``earlier``'s and plainly
-            # unchanged; the rest differ from nothing: all unchanged, nothing named
-            merged = await rows.upsert(spec, payload_of(new_id()), batch_uid=earlier)
-            assert items(merged.ours) == [f"IT-0000{n}" for n in (5, 6, 8, 9)]
-            assert merged.inserted == merged.updated == []
-            # every key of the chunk is remembered as read by the batch that marks them
-            await TargetRepository(conn).ensure_work_tables()
-            await rows.mark_seen(copy_binary.seen_payload(lane.frame.head(3), earlier))
+            assert [row[0] for row in after] == [f"IT-0000{n}" for n in (0, 1, 2, 3, 4, 7)]
+            assert [row[1] for row in after] == ["changed"] * 5 + ["ok"]
+            assert all(row[2] == uids[row[0]] and row[4] is None for row in after)
+            # rows a batch wrote itself are never "plainly unchanged" for it
+            found = await FrameTargetRepository(conn).sort_keys(
+                spec, keys, batch_uid=earlier, seen=False
+            )
+            # (rows 0-4 and 7 were just merged by ``current``: plainly unchanged for it)
+            assert sorted(found.ours) == [5, 6, 8, 9]
+            assert found.changed == []
+            # every key of the chunk is remembered as read by the batch that sorted with seen
+            await FrameTargetRepository(conn).mark_seen(
+                copy_binary.seen_payload(lane.frame.head(3), earlier)
+            )
             counted = await conn.exec_driver_sql(
                 "SELECT batch_uid, count(*) FROM syncflow_work.seen_keys GROUP BY 1"
             )
-            assert dict(counted.all()) == {earlier: 3}
+            assert dict(counted.all()) == {current: 15, earlier: 3}
     finally:
         await engine.dispose()
 

@@ -1,5 +1,5 @@
 """A whole re-read's known rows (pipeline/frames/known.py) call unchanged exactly the rows
-the target's merge would leave alone, each key once, and read their COPY whatever its
+the target's key sort would leave out, each key once, and read their COPY whatever its
 pieces (real PostgreSQL)."""
 
 import polars as pl
@@ -20,7 +20,7 @@ from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
 
-async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database, make_spec):
+async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database, make_spec):
     url = await create_database("known_rows")
     spec = make_spec({**SPEC, "name": "known"})
     pipeline = EntityPipeline(spec)
@@ -62,22 +62,11 @@ async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database,
             frame = lane.frame
             vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
             by_known = set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list())
-            # what the target decides when it is asked about every row
-            payload = copy_binary.rows_payload(
-                lane,
-                spec,
-                frame,
-                uids=copy_binary.new_uids(frame.height),
-                batch_uid=current,
-                now=NOW,
+            found = await rows.sort_keys(
+                spec, copy_binary.keys_payload(frame), batch_uid=current, seen=False
             )
-            merged = await rows.upsert(spec, payload, batch_uid=current)
-            decided = frame.filter(
-                pl.col(KEY).is_in(
-                    pl.Series([*merged.inserted, *merged.updated, *merged.ours]).implode()
-                )
-            )
-            assert by_known == set(range(35)) - set(decided.get_column(POSITION).to_list())
+            decided = {*found.new, *found.changed, *found.ours}
+            assert by_known == set(range(35)) - decided
             assert by_known == set(range(5, 25)) - {7}
             # each key vouches once: read again, it is the target's to decide
             assert not known.vouch(frame.get_column(KEY), frame.get_column(DATA)).any()
@@ -91,14 +80,15 @@ async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database,
                 set(range(10, 25))
             )
             # with a limit, the first keys in key order are known, the others are probed
-            held = set(range(5, 25)) - {7}  # an earlier batch's, live
+            held = set(range(25)) - {7}  # an earlier batch's, live
             partial = await rows.known_rows(spec, batch_uid=current, limit=10)
             assert partial is not None
             assert len(partial) == 10
             first = frame.filter(pl.col(POSITION).is_in(list(held))).sort(KEY).head(10)
             vouched = partial.vouch(frame.get_column(KEY), frame.get_column(DATA))
-            assert set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list()) == set(
-                first.get_column(POSITION).to_list()
+            # (rows 0-4 changed: known, not vouched for)
+            assert set(frame.filter(pl.Series(vouched)).get_column(POSITION).to_list()) == (
+                set(first.get_column(POSITION).to_list()) - set(range(5))
             )
             assert await rows.known_rows(spec, batch_uid=current, limit=0) is None
 
@@ -122,7 +112,7 @@ async def test_known_rows_vouch_for_what_the_merge_leaves_alone(create_database,
             for start in range(0, len(stream), 7):
                 await split.feed(stream[start : start + 7])
             one, other = whole.rows(), split.rows()
-            assert len(one) == len(other) == 35
+            assert len(one) == len(other) == 30
             assert one.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist() == (
                 other.vouch(frame.get_column(KEY), frame.get_column(DATA)).tolist()
             )

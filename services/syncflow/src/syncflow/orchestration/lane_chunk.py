@@ -4,19 +4,18 @@ Inside the chunk's transaction, before the row-wise writes of the same chunk:
 
 - while the batch's target was empty when it started (a first load), the rows are
   COPYed straight in; a key that is there after all undoes the COPY, and the chunk is
-  written as every later one is;
-- otherwise the rows are staged by binary COPY and merged in one statement
-  (``FrameTargetRepository.upsert``): new keys inserted, rows changed since an earlier
-  batch wrote them (or soft-deleted) updated, plainly unchanged rows left alone and
-  only counted, and keys this batch already wrote in an earlier chunk handed back as
-  records for the row-wise delta, which decides and counts them (``duplicate``) as it
-  always has. In a read of the whole source, the rows the batch's known rows vouch
-  for (``pipeline/frames/known.py``) are counted unchanged without being staged.
+  sorted as every later one is;
+- otherwise one query sorts the keys against the target: new keys are COPYed in,
+  rows changed since an earlier batch wrote them (or soft-deleted) are staged by binary
+  COPY and merged with the row-wise load's own ``INSERT ... ON CONFLICT DO UPDATE``,
+  plainly unchanged rows are only counted, and keys this batch already wrote in an
+  earlier chunk become records for the row-wise delta, which decides and counts them
+  (``duplicate``) as it always has.
 
 Every row of the lane is recorded as seen (for delete detection) in the same
-transaction, by binary COPY; the rows written or unchanged are settled (their open
-failures closed, their parked copies dropped); the parked children of the rows just
-inserted or updated are freed.
+transaction, by binary COPY or from the key sort's temporary table; the rows written or
+unchanged are settled (their open failures closed, their parked copies dropped); the
+parked children of the rows just inserted or updated are freed.
 """
 
 import asyncio
@@ -39,7 +38,7 @@ from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.known import KnownRows
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
-from syncflow.pipeline.frames.target import FrameTargetRepository
+from syncflow.pipeline.frames.target import FrameTargetRepository, SortedKeys
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.track import TrackingRepository
 
@@ -86,27 +85,25 @@ class LaneWriter:
         else:
             state.checkpoint["fresh_target"] = False
             await KeyIndexRepository(target).ensure(spec)
-            candidates = await self._unvouched(rows, frame, ahead)
+            found = await self._sort(rows, frame, ahead)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
-            inserted = updated = rest = frame.clear()
-            if not candidates.is_empty():
-                whole = candidates.height == frame.height
-                payload = ahead.rows if whole and ahead.rows is not None else None
-                if payload is None:
-                    uids = copy_binary.new_uids(candidates.height)
-                    payload = await self._payload(lane, candidates, uids, now)
-                merged = await rows.upsert(spec, payload, batch_uid=state.uid)
-                inserted = _keyed(candidates, merged.inserted)
-                updated = _keyed(candidates, merged.updated)
-                rest = _keyed(candidates, merged.ours)
-                if self._outbox and (merged.inserted or merged.updated):
+            inserted, updated = _at(frame, found.new), _at(frame, found.changed)
+            if not await self._copy(target, lane, inserted, now):
+                # a concurrent writer added one of the keys: the row-wise delta decides
+                found.ours.extend(found.new)
+                inserted = frame.clear()
+            if not updated.is_empty():
+                uids = copy_binary.new_uids(updated.height)  # the rows keep their own
+                await rows.merge(spec, await self._payload(lane, updated, uids, now))
+                if self._outbox:
                     await OutboxRepository(target).record_keys(
                         spec,
-                        key_hashes=[*hex_keys(inserted), *hex_keys(updated)],
-                        operations=["insert"] * inserted.height + ["update"] * updated.height,
+                        key_hashes=hex_keys(updated),
+                        operations=["update"] * updated.height,
                         batch_uid=state.uid,
                     )
+            rest = _at(frame, found.ours)
             state.seconds[Stage.LOAD] += time.perf_counter() - start
         crash_point("load")
         counters = outcome.counters
@@ -124,24 +121,29 @@ class LaneWriter:
             return []
         return records_of(dataclasses.replace(lane, frame=rest))
 
-    async def _unvouched(
+    async def _sort(
         self, rows: FrameTargetRepository, frame: pl.DataFrame, ahead: LanePayloads
-    ) -> pl.DataFrame:
-        """The frame's rows the target must decide: all of them, or, in a whole-source
-        read, those its known rows do not vouch for as unchanged. Every row is remembered
-        as seen (delete detection) when the batch detects deletes."""
+    ) -> SortedKeys:
+        """The frame's rows by what the target holds for their keys: those a whole-source
+        read's known rows vouch for are unchanged, the rest are sorted by the target."""
         writer = self.writer
-        state, seen = writer.state, writer.plan.detect_deletes
-        if seen:
-            await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+        state, spec, seen = writer.state, writer.plan.spec, writer.plan.detect_deletes
         known = await self._known(rows)
         if known is None:
-            return frame
+            payload = ahead.keys
+            if payload is None:
+                payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
+            return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
         vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
-        return frame.filter(pl.Series(~vouched))
+        await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+        rest = frame.filter(pl.Series(~vouched))
+        if rest.is_empty():
+            return SortedKeys()
+        payload = await asyncio.to_thread(copy_binary.keys_payload, rest)
+        return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=False)
 
     async def _known(self, rows: FrameTargetRepository) -> KnownRows | None:
-        """The batch's known rows, read by its first chunk that merges; ``None``
+        """The batch's known rows, read by its first chunk that sorts keys; ``None``
         unless the batch reads the whole source and the target is small enough."""
         writer = self.writer
         if not writer.known_read:
@@ -211,8 +213,6 @@ class LaneWriter:
         return True
 
 
-def _keyed(frame: pl.DataFrame, keys: list[bytes]) -> pl.DataFrame:
-    """The rows of ``frame`` with these key hashes."""
-    if not keys:
-        return frame.clear()
-    return frame.filter(pl.col(KEY).is_in(pl.Series(keys, dtype=pl.Binary).implode()))
+def _at(frame: pl.DataFrame, positions: list[int]) -> pl.DataFrame:
+    """The rows of ``frame`` at these input positions."""
+    return frame.filter(pl.col(POSITION).is_in(pl.Series(positions, dtype=pl.Int64).implode()))

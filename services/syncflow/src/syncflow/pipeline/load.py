@@ -116,26 +116,18 @@ async def _copy_new(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes
     return True
 
 
-STAGE = "_bridge_stage"
-
-
-async def stage(
+async def merge(
     driver: asyncpg.Connection, spec: EntitySpec, payload: bytes, *, binary: bool = False
 ) -> None:
-    """COPY rows (of :func:`copy_columns`, text or ``binary``) into a staging table that
-    lives until the transaction ends (dropped by :func:`merge_statement`'s callers)."""
+    """Stage the rows (COPY rows of :func:`copy_columns`, text or ``binary``) and merge
+    them: new keys inserted, changed or soft-deleted rows updated, the rest left alone."""
+    target = target_name(spec)
+    all_columns = copy_columns(spec)
     await driver.execute(
-        f"CREATE TEMP TABLE {STAGE} (LIKE {target_name(spec)} INCLUDING DEFAULTS) ON COMMIT DROP"
+        f"CREATE TEMP TABLE _bridge_stage (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    await _copy(driver, STAGE, payload, copy_columns(spec), binary=binary)
-
-
-def merge_statement(spec: EntitySpec, *, but_batch: str | None = None) -> str:
-    """``INSERT ... ON CONFLICT DO UPDATE`` of the staged rows: new keys inserted, changed
-    or soft-deleted rows updated (their uid and creation time kept), the rest left
-    alone; with ``but_batch`` (a parameter such as ``$1``), rows that batch wrote are
-    left alone too."""
-    column_list = ", ".join(quote(c) for c in copy_columns(spec))
+    await _copy(driver, "_bridge_stage", payload, all_columns, binary=binary)
+    column_list = ", ".join(quote(c) for c in all_columns)
     updated = [
         *data_columns(spec),
         "_bridge_data_hash",
@@ -144,26 +136,13 @@ def merge_statement(spec: EntitySpec, *, but_batch: str | None = None) -> str:
         "_bridge_updated_at",
     ]
     assignments = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in updated)
-    condition = (
-        "(t._bridge_data_hash IS DISTINCT FROM EXCLUDED._bridge_data_hash "
-        "OR t._bridge_deleted_at IS NOT NULL)"
+    await driver.execute(
+        f"INSERT INTO {target} AS t ({column_list}) SELECT {column_list} FROM _bridge_stage "
+        f"ON CONFLICT (_bridge_key_hash) DO UPDATE SET {assignments}, _bridge_deleted_at = NULL "
+        f"WHERE t._bridge_data_hash IS DISTINCT FROM EXCLUDED._bridge_data_hash "
+        f"OR t._bridge_deleted_at IS NOT NULL"
     )
-    if but_batch is not None:
-        condition += f" AND t._bridge_batch_uid IS DISTINCT FROM {but_batch}"
-    return (
-        f"INSERT INTO {target_name(spec)} AS t ({column_list}) "
-        f"SELECT {column_list} FROM {STAGE} "
-        f"ON CONFLICT (_bridge_key_hash) DO UPDATE SET {assignments}, "
-        f"_bridge_deleted_at = NULL WHERE {condition}"
-    )
-
-
-async def merge(driver: asyncpg.Connection, spec: EntitySpec, payload: bytes) -> None:
-    """Stage the rows (COPY text rows of :func:`copy_columns`) and merge them
-    (:func:`merge_statement`)."""
-    await stage(driver, spec, payload)
-    await driver.execute(merge_statement(spec))
-    await driver.execute(f"DROP TABLE {STAGE}")
+    await driver.execute("DROP TABLE _bridge_stage")
 
 
 async def _copy(

@@ -8,20 +8,21 @@ import pyarrow as pa
 
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.frames import events
-from syncflow.pipeline.frames.copy_binary import new_uids, rows_payload, seen_payload
+from syncflow.pipeline.frames.copy_binary import keys_payload, new_uids, rows_payload, seen_payload
 from syncflow.pipeline.frames.lane import LaneResult
 
 
 @dataclass(frozen=True, slots=True)
 class LanePayloads:
     """A lane's COPY payloads, encoded ahead for the write the target's state calls for:
-    every row (with the ``uids`` it gives them), its seen keys and, for a first load,
-    its ``insert`` events. The writer encodes what it lacks."""
+    every row (with the ``uids`` it gives them), its seen keys and its ``insert`` events
+    for a first load, the key sort's rows otherwise. The writer encodes what it lacks."""
 
     rows: bytes | None = None
     uids: pa.Array | None = None
     seen: bytes | None = None
     events: bytes | None = None
+    keys: bytes | None = None
 
 
 def encode_ahead(
@@ -37,22 +38,20 @@ def encode_ahead(
 ) -> LanePayloads:
     """The payloads the chunk's write will most likely need (``fresh``: the target was
     empty as the batch started and no key has turned up twice since; ``outbox``: the
-    entity's changes go to the outbox; ``known``: the batch's known rows will call
-    most rows unchanged, ``known.py``, so the rows are not encoded ahead)."""
+    entity's changes go to the outbox; ``known``: the batch's known rows decide most
+    keys, ``known.py``, and the rest are sorted by the target)."""
     frame = lane.frame
     if frame.is_empty():
         return LanePayloads()
-    seen_keys = seen_payload(frame, batch_uid) if seen else None
-    if known:
-        return LanePayloads(seen=seen_keys)
-    uids = new_uids(frame.height)
-    rows = rows_payload(lane, spec, frame, uids=uids, batch_uid=batch_uid, now=now)
     if not fresh:
-        return LanePayloads(rows=rows, uids=uids, seen=seen_keys)
+        if known:
+            return LanePayloads(seen=seen_payload(frame, batch_uid) if seen else None)
+        return LanePayloads(keys=keys_payload(frame))
+    uids = new_uids(frame.height)
     return LanePayloads(
-        rows=rows,
+        rows=rows_payload(lane, spec, frame, uids=uids, batch_uid=batch_uid, now=now),
         uids=uids,
-        seen=seen_keys,
+        seen=seen_payload(frame, batch_uid) if seen else None,
         events=(
             events.events_payload(spec.name, frame, uids, operation="insert", batch_uid=batch_uid)
             if outbox

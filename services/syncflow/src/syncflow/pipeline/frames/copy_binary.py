@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from bridge_core.ids import new_id_block
 from syncflow.domain import EntitySpec, FieldType
-from syncflow.pipeline.frames.lane import DATA, KEY, ROWVERSION, LaneResult
+from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, ROWVERSION, LaneResult
 
 UUID_TYPE = pa.binary(16)
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -101,3 +101,14 @@ def seen_payload(frame: pl.DataFrame, batch_uid: UUID) -> bytes:
     keys = frame.select(KEY).to_arrow().column(KEY).cast(UUID_TYPE)
     batch = constant(batch_uid.bytes, UUID_TYPE, len(keys))
     return encode(pa.table([batch, keys], names=["batch_uid", "key_hash"]))
+
+
+def keys_payload(frame: pl.DataFrame) -> bytes:
+    """``(key hash, data hash, position)`` of each row, as binary COPY rows."""
+    table = frame.select(KEY, DATA, POSITION).to_arrow()
+    columns = [
+        table.column(KEY).cast(UUID_TYPE),
+        table.column(DATA).cast(pa.binary()),
+        table.column(POSITION).cast(pa.int64()),
+    ]
+    return encode(pa.table(columns, names=["key_hash", "data_hash", "position"]))

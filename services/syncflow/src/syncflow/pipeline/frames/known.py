@@ -8,8 +8,8 @@ re-sync). Instead, the batch reads once, in one scan sorted by the server, the f
 bytes of the key hash and the first 8 of the data hash of the live rows an earlier
 batch wrote (up to a limit: the first keys in key order), into two arrays allocated
 once (12 bytes a row). A lane row whose key and data hash prefixes match an entry is
-unchanged; every other row, a key beyond the limit among them, is left to the target's
-merge as before.
+unchanged; every other row, a key beyond the limit among them, is sorted against the
+target as before.
 
 An entry vouches once: the first row of the batch that looks at a key prefix claims
 it, vouched or not, and so does every key the row-wise stages decide. A key read twice

@@ -1,10 +1,11 @@
-"""The target writes and reads of the column lane's rows: binary COPY into the target, and
-one statement that merges a chunk's rows and says what it did with each.
+"""The target writes and reads of the column lane's rows: binary COPY, and one query that
+sorts a chunk's keys into new, unchanged and the rest.
 
 Like :class:`~syncflow.pipeline.load.TargetRepository`, everything runs on the
 connection it is given, inside the chunk's transaction.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -14,26 +15,20 @@ from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.frames.known import KnownRows, KnownRowsParser
-from syncflow.pipeline.load import (
-    STAGE,
-    WORK_SCHEMA,
-    copy_columns,
-    merge_statement,
-    stage,
-    target_name,
-)
+from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, merge, target_name
+
+_KEYS = "_bridge_keys"
 
 
 @dataclass(slots=True)
-class Upserted:
-    """The keys (16-byte key hashes) of a merge's rows by what it did: ``inserted`` new
-    keys, ``updated`` rows changed since an earlier batch wrote them (or soft-deleted),
-    and ``ours``, keys this batch wrote in an earlier chunk, left for the row-wise delta.
-    The other rows were unchanged."""
+class SortedKeys:
+    """A chunk's rows by what the target holds for their keys (positions): ``new`` keys,
+    keys ``changed`` since an earlier batch wrote them (or soft-deleted), and keys this
+    batch wrote itself in an earlier chunk (``ours``: the row-wise delta decides)."""
 
-    inserted: list[bytes] = field(default_factory=list)
-    updated: list[bytes] = field(default_factory=list)
-    ours: list[bytes] = field(default_factory=list)
+    new: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    ours: list[int] = field(default_factory=list)
 
 
 class FrameTargetRepository(Repository):
@@ -95,30 +90,49 @@ class FrameTargetRepository(Repository):
             format="binary",
         )
 
-    async def upsert(self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID) -> Upserted:
-        """Merge ``payload``'s rows (binary COPY rows of every column,
-        ``copy_binary.rows_payload``, keys distinct) in one statement: new keys are
-        inserted, rows changed since an earlier batch wrote them (or soft-deleted) are
-        updated, keeping their uid and creation time; unchanged rows and keys this
-        batch wrote itself are left alone, and the latter are named. Each key costs
-        PostgreSQL one index probe, that of ``ON CONFLICT``."""
+    async def merge(self, spec: EntitySpec, payload: bytes) -> None:
+        """Update the target rows of ``payload``'s keys (binary COPY rows of every
+        column, ``copy_binary.rows_payload``): data, hashes, rowversion, batch and
+        update time; soft-deleted rows come back. Their uid and creation time stay."""
+        await merge(await asyncpg_connection(self.conn), spec, payload, binary=True)
+
+    async def sort_keys(
+        self, spec: EntitySpec, payload: bytes, *, batch_uid: UUID, seen: bool
+    ) -> SortedKeys:
+        """The positions of ``payload``'s rows (``copy_binary.keys_payload``) by what the
+        target holds for their keys. Plainly unchanged rows (the key live, with the same
+        data hash, written by an earlier batch) are not returned, only counted by the
+        caller. With ``seen``, the keys are also remembered as read by the batch."""
         driver = await asyncpg_connection(self.conn)
-        await stage(driver, spec, payload, binary=True)
-        # the second part reads the target as it was before the merge (one snapshot)
-        rows = await driver.fetch(
-            f"WITH written AS ({merge_statement(spec, but_batch='$1')} "
-            "RETURNING t._bridge_key_hash AS key, t.xmax = 0 AS inserted) "
-            "SELECT uuid_send(key) AS key, inserted FROM written UNION ALL "
-            f"SELECT uuid_send(s._bridge_key_hash), NULL FROM {STAGE} s "
-            "WHERE NOT EXISTS (SELECT 1 FROM written w WHERE w.key = s._bridge_key_hash) "
-            f"AND EXISTS (SELECT 1 FROM {target_name(spec)} t "
-            "WHERE t._bridge_key_hash = s._bridge_key_hash AND t._bridge_batch_uid = $1)",
+        await driver.execute(
+            f"CREATE TEMP TABLE {_KEYS} (key_hash uuid, data_hash bytea, position bigint) "
+            "ON COMMIT DROP"
+        )
+        await driver.copy_to_table(
+            _KEYS,
+            source=memoryview(payload),
+            columns=["key_hash", "data_hash", "position"],
+            format="binary",
+        )
+        # a LATERAL probe per key: the planner cannot pick a scan of the whole target
+        rows: Sequence[asyncpg.Record] = await driver.fetch(
+            f"SELECT k.position, CASE WHEN x.key_hash IS NULL THEN 'new' "
+            f"WHEN x.batch_uid = $1 THEN 'ours' ELSE 'changed' END FROM {_KEYS} k "
+            "LEFT JOIN LATERAL "
+            f"(SELECT t._bridge_key_hash AS key_hash, t._bridge_data_hash AS data_hash, "
+            f"t._bridge_batch_uid AS batch_uid, t._bridge_deleted_at AS deleted_at "
+            f"FROM {target_name(spec)} t WHERE t._bridge_key_hash = k.key_hash) x ON TRUE "
+            f"WHERE x.key_hash IS NULL OR x.data_hash IS DISTINCT FROM k.data_hash "
+            f"OR x.deleted_at IS NOT NULL OR x.batch_uid = $1",
             batch_uid,
         )
-        await driver.execute(f"DROP TABLE {STAGE}")
-        found = Upserted()
-        for key, inserted in rows:
-            (
-                found.ours if inserted is None else found.inserted if inserted else found.updated
-            ).append(key)
+        if seen:
+            await driver.execute(
+                f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, key_hash FROM {_KEYS}",
+                batch_uid,
+            )
+        await driver.execute(f"DROP TABLE {_KEYS}")
+        found = SortedKeys()
+        for position, kind in rows:
+            getattr(found, kind).append(position)
         return found
