@@ -10,7 +10,9 @@ Inside the chunk's transaction, before the row-wise writes of the same chunk:
   COPY and merged with the row-wise load's own ``INSERT ... ON CONFLICT DO UPDATE``,
   plainly unchanged rows are only counted, and keys this batch already wrote in an
   earlier chunk become records for the row-wise delta, which decides and counts them
-  (``duplicate``) as it always has.
+  (``duplicate``) as it always has. A batch that reads the whole source first lets its
+  known rows (``pipeline/frames/known.py``) count the rows they vouch for as unchanged,
+  and sorts only the others.
 
 Every row of the lane is recorded as seen (for delete detection) in the same
 transaction, by binary COPY or from the key sort's temporary table; the rows written or
@@ -144,7 +146,7 @@ class LaneWriter:
 
     async def _known(self, rows: FrameTargetRepository) -> KnownRows | None:
         """The batch's known rows, read by its first chunk that sorts keys; ``None``
-        unless the batch reads the whole source and the target is small enough."""
+        unless the batch reads the whole source (or with a known-rows limit of 0)."""
         writer = self.writer
         if not writer.known_read:
             writer.known_read = True
