@@ -12,7 +12,7 @@ from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
 from syncflow.pipeline.frames import copy_binary
-from syncflow.pipeline.frames.lane import POSITION
+from syncflow.pipeline.frames.lane import POSITION, LaneResult
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository
 from syncflow.pipeline.load import TargetRepository
@@ -20,6 +20,14 @@ from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+async def copy_rows(conn, spec, lane: LaneResult, frame: pl.DataFrame, batch: UUID) -> None:
+    """COPY ``frame`` (rows of ``lane``) into ``spec``'s target as ``batch`` writes them."""
+    payload = copy_binary.rows_payload(
+        lane, spec, frame, uids=copy_binary.new_uids(frame.height), batch_uid=batch, now=NOW
+    )
+    assert await FrameTargetRepository(conn).copy_new(spec, payload)
 
 
 async def _rows(url, table):
@@ -82,11 +90,7 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
     try:
         async with engine.begin() as conn:
             await ensure_table(conn, spec=spec)
-            uids = copy_binary.new_uids(lane.frame.height)
-            payload = copy_binary.rows_payload(
-                lane, spec, lane.frame, uids=uids, batch_uid=earlier, now=NOW
-            )
-            assert await FrameTargetRepository(conn).copy_new(spec, payload)
+            await copy_rows(conn, spec, lane, lane.frame, earlier)
             # rows 0-9 again (5 changed), rows 20-24 new; row 7 soft-deleted meanwhile
             await conn.exec_driver_sql(
                 "UPDATE erp.sorted SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"

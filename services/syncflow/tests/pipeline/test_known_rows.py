@@ -9,7 +9,7 @@ from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
-from services.syncflow.tests.pipeline.test_frame_target import NOW
+from services.syncflow.tests.pipeline.test_frame_target import copy_rows
 from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.frames.known import KnownRowsParser
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION
@@ -36,16 +36,8 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
             await TargetRepository(conn).ensure_work_tables()
             rows = FrameTargetRepository(conn)
             # rows 0-24 by an earlier batch, 25-29 by the current one (after a restart)
-            for frame, batch in ((lane.frame.head(25), earlier), (lane.frame.tail(5), current)):
-                payload = copy_binary.rows_payload(
-                    lane,
-                    spec,
-                    frame,
-                    uids=copy_binary.new_uids(frame.height),
-                    batch_uid=batch,
-                    now=NOW,
-                )
-                assert await rows.copy_new(spec, payload)
+            await copy_rows(conn, spec, lane, lane.frame.head(25), earlier)
+            await copy_rows(conn, spec, lane, lane.frame.tail(5), current)
             await conn.exec_driver_sql(
                 "UPDATE erp.known SET _bridge_deleted_at = now() WHERE item_no = 'IT-00007'"
             )

@@ -24,13 +24,10 @@ entity, events: [change feed items]}}``.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
-from loguru import logger
 
 from syncflow.delivery.schedulehub import ScheduleHubClient
-from syncflow.delivery.transport import DeliveryFailed
 from syncflow.delivery.webhook import WebhookClient
 from syncflow.faults import crash_point
 
@@ -167,33 +164,3 @@ async def apply_to_webhook(
     }
     await client.send(message_id=batch_uid, payload=payload)
     return delivered
-
-
-async def send_batch(
-    client: ScheduleHubClient | WebhookClient,
-    destination: Any,
-    entity: str,
-    batch_uid: UUID,
-    rows: list[dict[str, Any]],
-    events: dict[int, dict[str, Any]],
-) -> tuple[Outcome | None, DeliveryFailed | None]:
-    """Send the batch: what the destination made of it, or why it failed as a whole."""
-    try:
-        if isinstance(client, ScheduleHubClient):
-            path = destination["entity_paths"].get(entity, entity)
-            return await apply_to_schedulehub(client, path=path, rows=rows, events=events), None
-        return await apply_to_webhook(
-            client,
-            destination=destination["name"],
-            entity=entity,
-            batch_uid=str(batch_uid),
-            rows=rows,
-            events=events,
-        ), None
-    except DeliveryFailed as exc:
-        return None, exc
-    except (KeyError, TypeError, ValueError) as exc:
-        # an answer of an unexpected shape: retried on the schedule like an outage, so
-        # it never spins and ends as a dead letter that says what went wrong
-        logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
-        return None, DeliveryFailed("retry", f"unexpected answer: {type(exc).__name__}: {exc}")

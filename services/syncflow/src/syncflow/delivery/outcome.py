@@ -17,7 +17,7 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.ids import new_id
-from syncflow.delivery.apply import Outcome, send_batch
+from syncflow.delivery.apply import Outcome, apply_to_schedulehub, apply_to_webhook
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.metrics import DEAD_LETTERED, DELIVERED
 from syncflow.delivery.schedulehub import ScheduleHubClient
@@ -78,18 +78,38 @@ async def send(
     events: dict[int, dict[str, Any]],
 ) -> SentBatch:
     """Send a batch (``rows``: its events as the ledger has them, ``events``: as they are
-    sent) and collect what became of it with the requests it took."""
-    with recording() as attempts:
-        outcome, failure = await send_batch(client, destination, entity, batch_uid, rows, events)
-    return SentBatch(
-        destination=destination,
-        entity=entity,
-        batch_uid=batch_uid,
-        rows=rows,
-        attempts=attempts,
-        outcome=outcome,
-        failure=failure,
+    sent) and collect what the destination made of it, or why it failed as a whole,
+    with the requests it took."""
+    sent = SentBatch(
+        destination=destination, entity=entity, batch_uid=batch_uid, rows=rows, attempts=[]
     )
+    with recording() as attempts:
+        try:
+            if isinstance(client, ScheduleHubClient):
+                path = destination["entity_paths"].get(entity, entity)
+                sent.outcome = await apply_to_schedulehub(
+                    client, path=path, rows=rows, events=events
+                )
+            else:
+                sent.outcome = await apply_to_webhook(
+                    client,
+                    destination=destination["name"],
+                    entity=entity,
+                    batch_uid=str(batch_uid),
+                    rows=rows,
+                    events=events,
+                )
+        except DeliveryFailed as exc:
+            sent.failure = exc
+        except (KeyError, TypeError, ValueError) as exc:
+            # an answer of an unexpected shape: retried on the schedule like an outage,
+            # so it never spins and ends as a dead letter that says what went wrong
+            logger.opt(exception=exc).error("unexpected answer while delivering: {}", exc)
+            sent.failure = DeliveryFailed(
+                "retry", f"unexpected answer: {type(exc).__name__}: {exc}"
+            )
+    sent.attempts = attempts
+    return sent
 
 
 async def record(

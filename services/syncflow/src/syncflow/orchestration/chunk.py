@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.repository import OutboxRepository
@@ -39,6 +40,7 @@ from syncflow.orchestration.state import (
 )
 from syncflow.pipeline import delta, fetch, resolve
 from syncflow.pipeline.frames.known import KnownRows
+from syncflow.pipeline.frames.target import FrameTargetRepository
 from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline, PreparedPage
@@ -59,9 +61,9 @@ class ChunkWriter:
         self.session = session
         self.plan = plan
         # a whole-source read's target rows as it began (pipeline/frames/known.py),
-        # read by the first chunk that sorts keys against the target
+        # read by the first chunk that sorts keys against the target (``known_rows``)
         self.known: KnownRows | None = None
-        self.known_read = False
+        self._known_read = False
 
     async def write_chunk(
         self,
@@ -87,11 +89,16 @@ class ChunkWriter:
         async with self.session.transactions() as (conn, target):
             if retried:
                 await TrackingRepository(conn).close_failures([r["uid"] for r in retried])
-            if lane is not None:
-                rest = await LaneWriter(self).write(conn, target, lane, outcome, payloads)
-                records = [*records, *rest]
+            rest = (
+                []
+                if lane is None
+                else await LaneWriter(self).write(conn, target, lane, outcome, payloads)
+            )
+            # after the lane (its first chunk may read the known rows), whose own rows
+            # claimed theirs as they were vouched
             if self.known is not None:
                 self.known.claim(r.key_hash for r in records)
+            records = [*records, *rest]
             await self.write_records(conn, target, spec, records, failures, outcome, retries)
             crash_point("track")
             start = time.perf_counter()
@@ -112,6 +119,26 @@ class ChunkWriter:
         self.observe(outcome, before)
         if state.stop_requested:
             raise StopRequested
+
+    async def known_rows(self, rows: FrameTargetRepository) -> KnownRows | None:
+        """The batch's known rows, read by its first chunk that asks; ``None`` unless the
+        batch reads the whole source (or with a known-rows limit of 0)."""
+        if not self._known_read:
+            self._known_read = True
+            if self.plan.detect_deletes:
+                start = time.perf_counter()
+                self.known = await rows.known_rows(
+                    self.plan.spec,
+                    batch_uid=self.state.uid,
+                    limit=self.ctx.settings.known_rows_limit,
+                )
+                logger.debug(
+                    "{}: {} known target rows read in {:.2f} s",
+                    self.state.entity,
+                    "no" if self.known is None else len(self.known),
+                    time.perf_counter() - start,
+                )
+        return self.known
 
     def observe(self, outcome: ChunkOutcome, before: dict[str, float]) -> None:
         """Metrics of a committed chunk."""

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
-from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.repository import OutboxRepository
@@ -37,7 +36,6 @@ from syncflow.faults import crash_point
 from syncflow.orchestration.state import ChunkOutcome
 from syncflow.pipeline.frames import copy_binary, events
 from syncflow.pipeline.frames.ahead import LanePayloads
-from syncflow.pipeline.frames.known import KnownRows
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository, SortedKeys
@@ -127,43 +125,20 @@ class LaneWriter:
         self, rows: FrameTargetRepository, frame: pl.DataFrame, ahead: LanePayloads
     ) -> SortedKeys:
         """The frame's rows by what the target holds for their keys: those a whole-source
-        read's known rows vouch for are unchanged, the rest are sorted by the target."""
+        read's known rows vouch for are unchanged (and seen), the rest are sorted by the
+        target."""
         writer = self.writer
-        state, spec, seen = writer.state, writer.plan.spec, writer.plan.detect_deletes
-        known = await self._known(rows)
-        if known is None:
-            payload = ahead.keys
-            if payload is None:
-                payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
-            return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=seen)
-        vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
-        await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
-        rest = frame.filter(pl.Series(~vouched))
-        if rest.is_empty():
-            return SortedKeys()
-        payload = await asyncio.to_thread(copy_binary.keys_payload, rest)
-        return await rows.sort_keys(spec, payload, batch_uid=state.uid, seen=False)
-
-    async def _known(self, rows: FrameTargetRepository) -> KnownRows | None:
-        """The batch's known rows, read by its first chunk that sorts keys; ``None``
-        unless the batch reads the whole source (or with a known-rows limit of 0)."""
-        writer = self.writer
-        if not writer.known_read:
-            writer.known_read = True
-            if writer.plan.detect_deletes:
-                start = time.perf_counter()
-                writer.known = await rows.known_rows(
-                    writer.plan.spec,
-                    batch_uid=writer.state.uid,
-                    limit=writer.ctx.settings.known_rows_limit,
-                )
-                logger.debug(
-                    "{}: {} known target rows read in {:.2f} s",
-                    writer.state.entity,
-                    "no" if writer.known is None else len(writer.known),
-                    time.perf_counter() - start,
-                )
-        return writer.known
+        state, seen, payload = writer.state, writer.plan.detect_deletes, ahead.keys
+        known = await writer.known_rows(rows)
+        if known is not None:
+            vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
+            await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+            frame, seen, payload = frame.filter(pl.Series(~vouched)), False, None
+            if frame.is_empty():
+                return SortedKeys()
+        if payload is None:
+            payload = await asyncio.to_thread(copy_binary.keys_payload, frame)
+        return await rows.sort_keys(writer.plan.spec, payload, batch_uid=state.uid, seen=seen)
 
     @property
     def _outbox(self) -> bool:

@@ -110,10 +110,11 @@ class KnownRows:
     def vouch(self, keys: pl.Series, data: pl.Series) -> np.ndarray:
         """Which of these rows (16-byte key hashes, 32-byte data hashes; keys distinct)
         the target held unchanged; every key looked at is claimed."""
+        if not len(self._keys):
+            return np.zeros(len(keys), dtype=np.bool_)
         found = self._claim(prefixes(keys, 16, np.dtype(">u4")))
-        hit = found >= 0
-        stored = self._data[np.where(hit, found, 0)] if len(self._data) else found
-        same: np.ndarray = hit & (stored == prefixes(data, 32, np.dtype(">u8")))
+        # (-1, nothing found, reads the last entry: masked by ``found >= 0``)
+        same: np.ndarray = (found >= 0) & (self._data[found] == prefixes(data, 32, np.dtype(">u8")))
         return same
 
     def claim(self, key_hashes: Iterable[str]) -> None:
@@ -135,17 +136,11 @@ def prefixes(column: pl.Series, width: int, kind: np.dtype) -> np.ndarray:
     """The first bytes of each value of a binary column whose values are all ``width``
     bytes long, read as ``kind`` (a big-endian unsigned integer, the order the COPY and
     PostgreSQL's uuid comparison give), as native integers."""
-    array = column.rechunk().to_arrow()
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    array = array.cast(pa.large_binary())
+    # a value of another length fails the cast; the values are then one contiguous buffer
+    array = column.to_arrow().cast(pa.binary(width))
     if array.null_count:
         raise ValueError("a NULL hash")
-    first = array.offset
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[first : first + len(array) + 1]
-    if len(offsets) > 1 and not (np.diff(offsets) == width).all():
-        raise ValueError(f"a hash that is not {width} bytes long")
-    start = int(offsets[0]) if len(offsets) else 0
-    values = np.frombuffer(array.buffers()[2] or b"", dtype=np.uint8)
-    values = values[start : start + width * len(array)].reshape(-1, width)[:, : kind.itemsize]
-    return np.ascontiguousarray(values).view(kind).ravel().astype(kind.newbyteorder("="))
+    values = np.frombuffer(array.buffers()[1] or b"", dtype=np.uint8)
+    values = values[array.offset * width : (array.offset + len(array)) * width]
+    first = values.reshape(-1, width)[:, : kind.itemsize]
+    return np.ascontiguousarray(first).view(kind).ravel().astype(kind.newbyteorder("="))
