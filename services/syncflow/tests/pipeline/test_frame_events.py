@@ -1,19 +1,21 @@
-"""The column lane's outbox events are the events SQL writes of the same stored rows:
-same uid, key, data hash, rowversion, batch, no parents, the row left in the target
-(real PostgreSQL)."""
+"""The column lane's rows get their outbox events from one load per chunk: expanded, the
+load's events are the events SQL writes of the same stored rows (same uid, key, data
+hash, rowversion, batch, no parents), in COPY order, before any later event of the
+entity; until then the load counts as unread (real PostgreSQL)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, messy_rows, page
+from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.repository import OutboxRepository
-from syncflow.pipeline.frames import copy_binary, events
+from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.frames.records import hex_keys
 from syncflow.pipeline.frames.target import FrameTargetRepository
-from syncflow.pipeline.load import OUTBOX_TABLE
+from syncflow.pipeline.load import OUTBOX_LOADS, OUTBOX_TABLE, target_name
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
@@ -24,17 +26,20 @@ EVENT = (
 )
 
 
-async def test_lane_events_equal_the_events_sql_writes(create_database, make_spec):
+def lane_of(spec):
+    _, _, lane, _ = EntityPipeline(spec).prepare_table(page(messy_rows()), {}, as_records=False)
+    assert lane is not None
+    assert lane.frame.height > 30  # the messy rows the lane takes are in it too
+    return lane
+
+
+async def test_a_loads_events_equal_the_events_sql_writes(create_database, make_spec):
     url = await create_database("frame_events")
     spec = make_spec({**SPEC, "name": "evented"})
-    rows = messy_rows()
-    _, _, lane, _ = EntityPipeline(spec).prepare_table(page(rows), {}, as_records=False)
-    assert lane is not None
+    lane = lane_of(spec)
     frame = lane.frame
-    assert frame.height > 30  # the messy rows the lane takes are in it too
     batch = new_id()
     uids = copy_binary.new_uids(frame.height)
-    payload = events.events_payload(spec.name, frame, uids, operation="insert", batch_uid=batch)
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
@@ -45,7 +50,11 @@ async def test_lane_events_equal_the_events_sql_writes(create_database, make_spe
                 lane, spec, frame, uids=uids, batch_uid=batch, now=NOW
             )
             assert await FrameTargetRepository(conn).copy_new(spec, rows_payload)
-            await outbox.copy_events(spec.name, payload)
+            uid_bytes = copy_binary.uid_bytes(uids)
+            await outbox.record_load(spec, uids=uid_bytes, count=frame.height, batch_uid=batch)
+            driver = await asyncpg_connection(conn)
+            assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_TABLE}") == 0
+            # SQL's events of the same rows: written after the load's, which come first
             written = await outbox.record_keys(
                 spec,
                 key_hashes=hex_keys(frame),
@@ -53,13 +62,61 @@ async def test_lane_events_equal_the_events_sql_writes(create_database, make_spe
                 batch_uid=batch,
             )
             assert written == frame.height
-            driver = await asyncpg_connection(conn)
             stored = await driver.fetch(f"SELECT {EVENT} FROM {OUTBOX_TABLE} ORDER BY id")
+            assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_LOADS}") == 0
     finally:
         await engine.dispose()
-    by_lane = [dict(r) for r in stored[: frame.height]]
+    by_load = [dict(r) for r in stored[: frame.height]]
     by_sql = [dict(r) for r in stored[frame.height :]]
-    assert by_lane == by_sql
-    assert {e["data"] for e in by_lane} == {None}  # the row is in the target
-    assert {e["operation"] for e in by_lane} == {"insert"}
-    assert [str(e["bridge_uid"]) for e in by_lane] == [str(UUID(bytes=u)) for u in uids.to_pylist()]
+    assert by_load == by_sql
+    assert {e["data"] for e in by_load} == {None}  # the row is in the target
+    assert {e["operation"] for e in by_load} == {"insert"}
+    assert [str(e["bridge_uid"]) for e in by_load] == [str(UUID(bytes=u)) for u in uids.to_pylist()]
+
+
+async def test_a_load_counts_as_unread_names_only_its_rows_and_the_feed_expands_it(
+    create_database, make_spec
+):
+    url = await create_database("frame_loads")
+    spec = make_spec({**SPEC, "name": "loaded"})
+    lane = lane_of(spec)
+    frame = lane.frame
+    batch = new_id()
+    uids = copy_binary.new_uids(frame.height)
+    raw = copy_binary.uid_bytes(uids)
+    # a row-wise row of the same batch whose uid falls inside the load's range
+    inside = UUID(bytes=raw[:10] + b"\xff" * 6)
+    assert UUID(bytes=raw[:16]) < inside < UUID(bytes=raw[16:32])
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            outbox = OutboxRepository(conn)
+            await outbox.ensure_table()
+            payload = copy_binary.rows_payload(
+                lane, spec, frame, uids=uids, batch_uid=batch, now=NOW
+            )
+            assert await FrameTargetRepository(conn).copy_new(spec, payload)
+            driver = await asyncpg_connection(conn)
+            table = target_name(spec)
+            await driver.execute(
+                f"CREATE TEMP TABLE extra AS SELECT * FROM {table} LIMIT 1;"
+                "UPDATE extra SET _bridge_uid = $$" + str(inside) + "$$, "
+                "_bridge_key_hash = gen_random_uuid();"
+                f"INSERT INTO {table} SELECT * FROM extra"
+            )
+            await outbox.record_load(spec, uids=raw, count=frame.height, batch_uid=batch)
+            unread = await outbox.unread([(spec.name, 0)])
+            count, oldest = unread[(spec.name, 0)]
+            assert count == frame.height
+            assert oldest is not None
+            assert abs(oldest - datetime.now(UTC)) < timedelta(minutes=5)
+            feed = await OutboxReads(conn).feed(spec, after=0, limit=1000)
+            assert await outbox.unread([(spec.name, feed[-1]["id"])]) == {
+                (spec.name, feed[-1]["id"]): (0, None)
+            }
+    finally:
+        await engine.dispose()
+    assert len(feed) == frame.height
+    assert [e["bridge_uid"] for e in feed] == [UUID(bytes=u) for u in uids.to_pylist()]
+    assert all(e["data"] is not None for e in feed)  # each names its row as stored

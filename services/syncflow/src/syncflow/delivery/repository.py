@@ -3,8 +3,7 @@
 The outbox lives in the TARGET database (schema ``syncflow_delivery``), beside the target
 tables, because an event must commit in the same transaction as its row and SyncFlow's
 own database may be another server (``SYNCFLOW_TARGET_DATABASE_URL``). Events are written
-set-based, by binary COPY from the column lane (:mod:`syncflow.pipeline.frames.events`)
-or one ``INSERT ... SELECT`` per chunk that reads the rows as they were just stored
+set-based, by one ``INSERT ... SELECT`` per chunk that reads the rows as they were just stored
 (their ``_bridge_uid``, data hash and rowversion), so an event can never disagree with
 its row. A dry run writes no rows and so no events.
 
@@ -14,6 +13,17 @@ no copy of the mapped row: the row is read when the event is sent or read from t
 cost more than the target's own COPY (2.1 s against 1.3 s per 300,000 rows of
 ``orders``, bench/RESULTS.md). A delete event keeps the row's last mapped values, since a
 hard delete leaves nothing to read.
+
+The rows a chunk COPYs in by the column lane (a first load's, a sync's new keys) get no
+event row each: the chunk writes one **load** (``outbox_loads``: the target table, the
+batch, the rows' uids) and the loads are **expanded** into their ``insert`` events later,
+by one ``INSERT ... SELECT`` over the stored rows (:meth:`OutboxRepository.expand_loads`).
+Every reader of an entity's events and every writer of its other events expands its
+loads first, under the entity's writer lock, so the expanded events take their place in
+the entity's order before anything later is written or read: a key's events stay in
+order, and what a reader sees is what per-row events would have shown. A whole first
+load thus pays for one small row a chunk instead of an event row per target row
+(bench/RESULTS.md); its events are made after the sync, by the first delivery step.
 
 Event ids come from an identity column. A writer takes a per-entity transaction lock
 before it adds events (:func:`_lock_entity`), so within an entity ids are handed out in
@@ -36,8 +46,14 @@ from bridge_core.db.ddl import lock_ddl
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, Record, parent_column
-from syncflow.pipeline.frames.events import EVENT_COLUMNS
-from syncflow.pipeline.load import OUTBOX_SCHEMA, OUTBOX_TABLE, SEEN_TABLE, quote, target_name
+from syncflow.pipeline.load import (
+    OUTBOX_LOADS,
+    OUTBOX_SCHEMA,
+    OUTBOX_TABLE,
+    SEEN_TABLE,
+    quote,
+    target_name,
+)
 
 # the seed of the per-entity writer lock's key (hashtextextended of the entity name)
 _ENTITY_LOCK_SEED = 0x0B0C
@@ -63,6 +79,44 @@ async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
     )
 
 
+_EVENTS_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} ("
+    "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "entity text NOT NULL,"
+    "bridge_uid uuid NOT NULL,"
+    "key_hash char(32) NOT NULL,"
+    "operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),"
+    "data_hash char(64) NOT NULL,"
+    "rowversion text,"
+    "batch_uid uuid NOT NULL,"
+    "data jsonb,"
+    "parent_key_hashes jsonb NOT NULL,"
+    "created_at timestamptz NOT NULL DEFAULT now());"
+    f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
+)
+# loads not expanded yet: a few per entity at a time, so no index beyond the key
+_LOADS_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {OUTBOX_LOADS} ("
+    "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "entity text NOT NULL,"
+    "target regclass NOT NULL,"
+    "batch_uid uuid NOT NULL,"
+    "first_uid uuid NOT NULL,"
+    "last_uid uuid NOT NULL,"
+    "row_count integer NOT NULL,"
+    "uids bytea NOT NULL,"
+    "created_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+async def _has_loads(driver: asyncpg.Connection) -> bool:
+    """Whether the loads table exists (an outbox from before loads has none until a batch
+    plans a delivered entity)."""
+    return bool(
+        await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_loads")
+    )
+
+
 def hidden_columns(spec: EntitySpec) -> list[str]:
     """Columns of the target row that are SyncFlow's, not the mapped row's."""
     return [*BRIDGE_COLUMN_NAMES, *(parent_column(ref.parent_entity) for ref in spec.parent_refs)]
@@ -80,30 +134,80 @@ class OutboxRepository(Repository):
             "SELECT NOT a.attnotnull FROM pg_attribute a WHERE a.attname = 'data' "
             "AND a.attrelid = to_regclass($1)"
         )
-        if await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events"):
+        if await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events") and await _has_loads(
+            driver
+        ):
             return
         await lock_ddl(self.conn)
         current = await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events")
-        if current is not None:
-            if not current:
-                await driver.execute(f"ALTER TABLE {OUTBOX_TABLE} ALTER COLUMN data DROP NOT NULL")
-            return  # the outbox exists (another worker may have just created it)
+        if current is False:
+            await driver.execute(f"ALTER TABLE {OUTBOX_TABLE} ALTER COLUMN data DROP NOT NULL")
+        if current is None:
+            await driver.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {quote(OUTBOX_SCHEMA)};{_EVENTS_TABLE}"
+            )
+        # an outbox from before loads gets their table (IF NOT EXISTS: another worker may
+        # have just created it)
+        await driver.execute(_LOADS_TABLE)
+
+    async def record_load(
+        self, spec: EntitySpec, *, uids: bytes, count: int, batch_uid: UUID
+    ) -> None:
+        """One load naming ``count`` rows just COPYed into ``spec``'s target with these
+        ``_bridge_uid``s (16 bytes each, ascending): their ``insert`` events, to be made
+        by :meth:`expand_loads`."""
+        if not count:
+            return
+        driver = await asyncpg_connection(self.conn)
+        await _lock_entity(driver, spec.name)
         await driver.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {quote(OUTBOX_SCHEMA)};"
-            f"CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} ("
-            "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-            "entity text NOT NULL,"
-            "bridge_uid uuid NOT NULL,"
-            "key_hash char(32) NOT NULL,"
-            "operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),"
-            "data_hash char(64) NOT NULL,"
-            "rowversion text,"
-            "batch_uid uuid NOT NULL,"
-            "data jsonb,"
-            "parent_key_hashes jsonb NOT NULL,"
-            "created_at timestamptz NOT NULL DEFAULT now());"
-            f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
+            f"INSERT INTO {OUTBOX_LOADS} (entity, target, batch_uid, first_uid, last_uid, "
+            "row_count, uids) VALUES ($1, $2::regclass, $3, $4, $5, $6, $7)",
+            spec.name,
+            target_name(spec),
+            batch_uid,
+            UUID(bytes=uids[:16]),
+            UUID(bytes=uids[16 * (count - 1) : 16 * count]),
+            count,
+            uids,
         )
+
+    async def expand_loads(self, entity: str) -> int:
+        """Turn the entity's loads into their ``insert`` events, oldest load first, each
+        naming its row as stored now; how many events. Takes the entity's writer lock
+        when there are loads (see the module doc)."""
+        driver = await asyncpg_connection(self.conn)
+        if not await _has_loads(driver) or not await driver.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {OUTBOX_LOADS} WHERE entity = $1)", entity
+        ):
+            return 0
+        await _lock_entity(driver, entity)
+        loads = await driver.fetch(
+            f"SELECT id, target::text AS target FROM {OUTBOX_LOADS} WHERE entity = $1 ORDER BY id",
+            entity,
+        )
+        expanded = 0
+        for load in loads:
+            # the load's uid range, then exactly its uids (a row-wise row of the same
+            # batch may have a uid inside the range)
+            status = await driver.execute(
+                f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
+                "data_hash, rowversion, batch_uid, parent_key_hashes, created_at) "
+                "SELECT m.entity, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), "
+                "'insert', encode(t._bridge_data_hash, 'hex'), t._bridge_rowversion, "
+                f"m.batch_uid, '{{}}'::jsonb, m.created_at FROM {OUTBOX_LOADS} m "
+                f"JOIN {load['target']} t ON t._bridge_uid BETWEEN m.first_uid AND m.last_uid "
+                "WHERE m.id = $1 AND t._bridge_uid IN (SELECT encode(substring(l.uids "
+                "FROM i * 16 + 1 FOR 16), 'hex')::uuid "
+                f"FROM {OUTBOX_LOADS} l, generate_series(0, l.row_count - 1) AS i "
+                "WHERE l.id = $1) ORDER BY t._bridge_uid",
+                load["id"],
+            )
+            expanded += int(status.rsplit(" ", 1)[-1])
+        await driver.execute(
+            f"DELETE FROM {OUTBOX_LOADS} WHERE id = ANY($1::bigint[])", [r["id"] for r in loads]
+        )
+        return expanded
 
     async def record_changes(
         self,
@@ -138,6 +242,7 @@ class OutboxRepository(Repository):
         if not key_hashes:
             return 0
         driver = await asyncpg_connection(self.conn)
+        await self.expand_loads(spec.name)  # its earlier inserts come first
         await _lock_entity(driver, spec.name)
         status = await driver.execute(
             f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
@@ -161,25 +266,13 @@ class OutboxRepository(Repository):
         )
         return int(status.rsplit(" ", 1)[-1])
 
-    async def copy_events(self, entity: str, payload: bytes) -> None:
-        """Append events given as binary COPY rows of ``events.EVENT_COLUMNS`` (the column
-        lane's, :mod:`syncflow.pipeline.frames.events`)."""
-        driver = await asyncpg_connection(self.conn)
-        await _lock_entity(driver, entity)
-        await driver.copy_to_table(
-            "outbox_events",
-            schema_name=OUTBOX_SCHEMA,
-            source=memoryview(payload),
-            columns=list(EVENT_COLUMNS),
-            format="binary",
-        )
-
     async def record_deletes(self, spec: EntitySpec, *, batch_uid: UUID) -> int:
         """One ``delete`` event per live row this batch did not see (call it just before the
         deletes are applied, in the same transaction); how many."""
         driver = await asyncpg_connection(self.conn)
         hidden = hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
+        await self.expand_loads(spec.name)
         await _lock_entity(driver, spec.name)
         async with instants_in_utc(driver):
             status = await driver.execute(
@@ -213,6 +306,7 @@ class OutboxRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         if not await self._exists(driver):
             return []
+        await self.expand_loads(entity)
         rows = await driver.fetch(
             "SELECT id, bridge_uid, key_hash, operation, data_hash, parent_key_hashes, "
             f"created_at FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -226,25 +320,34 @@ class OutboxRepository(Repository):
         self, positions: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], tuple[int, datetime | None]]:
         """For each (entity, cursor): how many of the entity's events come after the
-        cursor, and when the oldest of them was written."""
+        cursor, and when the oldest of them was written (the rows of loads not expanded
+        yet count: their events will come after every cursor)."""
         driver = await asyncpg_connection(self.conn)
         if not positions or not await self._exists(driver):
             return {}
+        events = f"FROM {OUTBOX_TABLE} e WHERE e.entity = p.entity AND e.id > p.after"
+        loads = f"FROM {OUTBOX_LOADS} l WHERE l.entity = p.entity"
+        if await _has_loads(driver):
+            unread = f"(SELECT count(*) {events}) + (SELECT coalesce(sum(row_count), 0) {loads})"
+            oldest = f"least((SELECT min(e.created_at) {events}), (SELECT min(created_at) {loads}))"
+        else:
+            unread, oldest = f"(SELECT count(*) {events})", f"(SELECT min(e.created_at) {events})"
         rows = await driver.fetch(
-            "SELECT p.entity, p.after, count(e.id) AS unread, min(e.created_at) AS oldest "
-            "FROM unnest($1::text[], $2::bigint[]) AS p(entity, after) "
-            f"LEFT JOIN {OUTBOX_TABLE} e ON e.entity = p.entity AND e.id > p.after "
-            "GROUP BY p.entity, p.after",
+            f"SELECT p.entity, p.after, {unread} AS unread, {oldest} AS oldest "
+            "FROM unnest($1::text[], $2::bigint[]) AS p(entity, after)",
             [entity for entity, _ in positions],
             [after for _, after in positions],
         )
         return {(r["entity"], r["after"]): (int(r["unread"]), r["oldest"]) for r in rows}
 
     async def heads(self, entities: Sequence[str]) -> dict[str, int]:
-        """The newest event id of each of ``entities`` (0 for none)."""
+        """The newest event id of each of ``entities`` (0 for none), their loads expanded
+        first."""
         driver = await asyncpg_connection(self.conn)
         if not await self._exists(driver):
             return dict.fromkeys(entities, 0)
+        for entity in entities:
+            await self.expand_loads(entity)
         rows = await driver.fetch(
             f"SELECT n.entity, (SELECT max(id) FROM {OUTBOX_TABLE} e WHERE e.entity = n.entity) "
             "AS head FROM unnest($1::text[]) AS n(entity)",
@@ -254,7 +357,8 @@ class OutboxRepository(Repository):
 
     async def prune(self, *, entity: str, up_to: int | None, older_than: datetime) -> int:
         """Delete the entity's events created before ``older_than`` with ids up to
-        ``up_to`` (every destination has them; ``None``: no destination reads them)."""
+        ``up_to`` (every destination has them; ``None``: no destination reads them, and
+        its loads that old go too)."""
         driver = await asyncpg_connection(self.conn)
         if not await self._exists(driver):
             return 0
@@ -265,4 +369,13 @@ class OutboxRepository(Repository):
             older_than,
             up_to,
         )
-        return int(status.rsplit(" ", 1)[-1])
+        pruned = int(status.rsplit(" ", 1)[-1])
+        if up_to is None and await _has_loads(driver):
+            pruned += await driver.fetchval(
+                f"WITH gone AS (DELETE FROM {OUTBOX_LOADS} WHERE entity = $1 "
+                "AND created_at < $2 RETURNING row_count) SELECT coalesce(sum(row_count), 0) "
+                "FROM gone",
+                entity,
+                older_than,
+            )
+        return pruned

@@ -34,7 +34,7 @@ from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import Record, Stage
 from syncflow.faults import crash_point
 from syncflow.orchestration.state import ChunkOutcome
-from syncflow.pipeline.frames import copy_binary, events
+from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
@@ -162,8 +162,9 @@ class LaneWriter:
         now: datetime,
         ahead: LanePayloads | None = None,
     ) -> bool:
-        """COPY ``frame``'s rows into the target, and their ``insert`` events into the
-        outbox when it has them (``ahead``: every row of the lane, encoded ahead);
+        """COPY ``frame``'s rows into the target, and one load naming them into the
+        outbox when it has one (their ``insert`` events, made when the outbox is read
+        next; ``ahead``: every row of the lane, encoded ahead);
         ``False`` (nothing written) when one of the keys is there after all."""
         if frame.is_empty():
             return True
@@ -174,19 +175,10 @@ class LaneWriter:
             payload = await self._payload(lane, frame, uids, now)
         if not await FrameTargetRepository(target).copy_new(spec, payload):
             return False
-        if not self._outbox:
-            return True
-        payload = ahead.events if ahead is not None else None
-        if payload is None:
-            payload = await asyncio.to_thread(
-                events.events_payload,
-                spec.name,
-                frame,
-                uids,
-                operation="insert",
-                batch_uid=state.uid,
+        if self._outbox:
+            await OutboxRepository(target).record_load(
+                spec, uids=copy_binary.uid_bytes(uids), count=frame.height, batch_uid=state.uid
             )
-        await OutboxRepository(target).copy_events(spec.name, payload)
         return True
 
 

@@ -113,7 +113,6 @@ class PageReader:
             now=datetime.now(UTC),
             fresh=bool(self.state.checkpoint.get("fresh_target")),
             seen=self.plan.detect_deletes,
-            outbox=self.plan.records_changes_of(self.plan.spec.name),
             known=self.writer.known is not None,
         )
         seconds[Stage.LOAD] = seconds.get(Stage.LOAD, 0.0) + time.perf_counter() - start

@@ -21,6 +21,7 @@ import asyncpg
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.load import OUTBOX_TABLE, target_name
 
@@ -72,14 +73,18 @@ class KeyIndexRepository(Repository):
             return 0
         except asyncpg.UniqueViolationError:
             pass  # rare: look for repeated keys only then, not with a scan on every load
-        merged = await self._merge_repeated_keys(table)
+        merged = await self._merge_repeated_keys(spec)
         await driver.execute(add_index)
         return merged
 
-    async def _merge_repeated_keys(self, table: str) -> int:
+    async def _merge_repeated_keys(self, spec: EntitySpec) -> int:
         """Keep one row per key: the last read's data under the first read's uid and
         creation time (uids are UUIDv7, so their order is the order of the writes)."""
         driver = await asyncpg_connection(self.conn)
+        table = target_name(spec)
+        # the loads' events are made while every read's row is there, so the event of
+        # the last read is one of them and is moved to the row that stays below
+        await OutboxRepository(self.conn).expand_loads(spec.name)
         await driver.execute(
             "CREATE TEMP TABLE _bridge_repeated ON COMMIT DROP AS "
             f"SELECT {KEY_COLUMN} AS key_hash, min(_bridge_uid::text)::uuid AS first_uid, "

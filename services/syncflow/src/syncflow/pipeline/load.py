@@ -35,6 +35,7 @@ SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
 # the transactional outbox, beside the target tables (syncflow.delivery.repository)
 OUTBOX_SCHEMA = "syncflow_delivery"
 OUTBOX_TABLE = f'"{OUTBOX_SCHEMA}"."outbox_events"'
+OUTBOX_LOADS = f'"{OUTBOX_SCHEMA}"."outbox_loads"'
 
 
 def quote(identifier: str) -> str:

@@ -7,7 +7,6 @@ from uuid import UUID
 import pyarrow as pa
 
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.frames import events
 from syncflow.pipeline.frames.copy_binary import keys_payload, new_uids, rows_payload, seen_payload
 from syncflow.pipeline.frames.lane import LaneResult
 
@@ -15,13 +14,12 @@ from syncflow.pipeline.frames.lane import LaneResult
 @dataclass(frozen=True, slots=True)
 class LanePayloads:
     """A lane's COPY payloads, encoded ahead for the write the target's state calls for:
-    every row (with the ``uids`` it gives them), its seen keys and its ``insert`` events
-    for a first load, the key sort's rows otherwise. The writer encodes what it lacks."""
+    every row (with the ``uids`` it gives them) and its seen keys for a first load, the
+    key sort's rows otherwise. The writer encodes what it lacks."""
 
     rows: bytes | None = None
     uids: pa.Array | None = None
     seen: bytes | None = None
-    events: bytes | None = None
     keys: bytes | None = None
 
 
@@ -33,13 +31,12 @@ def encode_ahead(
     now: datetime,
     fresh: bool,
     seen: bool,
-    outbox: bool,
     known: bool = False,
 ) -> LanePayloads:
     """The payloads the chunk's write will most likely need (``fresh``: the target was
-    empty as the batch started and no key has turned up twice since; ``outbox``: the
-    entity's changes go to the outbox; ``known``: the batch's known rows decide most
-    keys, ``known.py``, and the rest are sorted by the target)."""
+    empty as the batch started and no key has turned up twice since; ``known``: the
+    batch's known rows decide most keys, ``known.py``, and the rest are sorted by the
+    target)."""
     frame = lane.frame
     if frame.is_empty():
         return LanePayloads()
@@ -52,9 +49,4 @@ def encode_ahead(
         rows=rows_payload(lane, spec, frame, uids=uids, batch_uid=batch_uid, now=now),
         uids=uids,
         seen=seen_payload(frame, batch_uid) if seen else None,
-        events=(
-            events.events_payload(spec.name, frame, uids, operation="insert", batch_uid=batch_uid)
-            if outbox
-            else None
-        ),
     )

@@ -43,6 +43,13 @@ def new_uids(count: int) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(UUID_TYPE, count, [None, pa.py_buffer(data)])
 
 
+def uid_bytes(uids: pa.Array) -> bytes:
+    """:func:`new_uids`' values as one run of 16-byte values."""
+    start = uids.offset * 16
+    data: bytes = uids.buffers()[1].to_pybytes()
+    return data[start : start + 16 * len(uids)]
+
+
 def constant(value: object, kind: pa.DataType, count: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, type=kind), count)
 
