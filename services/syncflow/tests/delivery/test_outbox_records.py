@@ -20,7 +20,7 @@ def event(data, parents=None, operation="insert"):
         "bridge_uid": UID,
         "batch_uid": UID,
         "operation": operation,
-        "parent_key_hashes": parents or {},
+        "parent_key_hashes": json.dumps(parents or {}),  # as the outbox reads give it
         "created_at": datetime(2026, 12, 6, 5, 0, tzinfo=UTC),
         "data": data,
     }

@@ -321,7 +321,8 @@ class OutboxRepository(Repository):
             return []
         await self.expand_loads(entity)
         rows = await driver.fetch(
-            "SELECT id, bridge_uid, key_hash, operation, data_hash, parent_key_hashes, "
+            "SELECT id, bridge_uid, key_hash, operation, data_hash, "
+            "parent_key_hashes::text AS parent_key_hashes, "
             f"created_at FROM {OUTBOX_TABLE} WHERE entity = $1 AND id > $2 ORDER BY id LIMIT $3",
             entity,
             after,

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncflow.delivery.ledger_admin import LedgerAdmin
-from syncflow.delivery.outbox_reads import OutboxReads
+from syncflow.delivery.outbox_reads import OutboxReads, parents_of
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schemas import (
     ChangeEvent,
@@ -42,7 +42,7 @@ async def changes_after(
             rowversion=row["rowversion"],
             batch_uid=row["batch_uid"],
             data=None if row["data"] is None else json.loads(row["data"]),
-            parent_key_hashes=row["parent_key_hashes"],
+            parent_key_hashes=parents_of(row),
             created_at=row["created_at"],
         )
         for row in rows
