@@ -83,14 +83,21 @@ async def settled(world, entities=tuple(ENTITIES), timeout: float = 60) -> None:
     destination) and nothing is pending or in flight."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        mine = [s for s in await streams(world) if s["entity"] in entities]
-        heads = await world.target(
-            f"SELECT entity, max(id) FROM {OUTBOX} WHERE entity = ANY($1::text[]) GROUP BY 1",
-            list(entities),
+        mine = {s["entity"]: s for s in await streams(world) if s["entity"] in entities}
+        heads = dict(
+            await world.target(
+                f"SELECT entity, max(id) FROM {OUTBOX} WHERE entity = ANY($1::text[]) GROUP BY 1",
+                list(entities),
+            )
         )
-        done = {s["entity"] for s in mine if s["pending"] == s["delivering"] == 0}
-        read = {s["entity"]: s["read_through"] for s in mine}
-        if all(entity in done and read[entity] >= head for entity, head in heads):
+        # every entity's stream: nothing waiting (loads not expanded yet count as
+        # unread, so as pending) and read through the newest event
+        if all(
+            entity in mine
+            and mine[entity]["pending"] == mine[entity]["delivering"] == 0
+            and (mine[entity]["read_through"] or 0) >= heads.get(entity, 0)
+            for entity in entities
+        ):
             return
         assert asyncio.get_running_loop().time() < deadline, mine
         await asyncio.sleep(0.1)

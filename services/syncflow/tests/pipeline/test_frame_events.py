@@ -1,7 +1,8 @@
 """The column lane's rows get their outbox events from one load per chunk: expanded, the
 load's events are the events SQL writes of the same stored rows (same uid, key, data
 hash, rowversion, batch, no parents), in COPY order, before any later event of the
-entity; until then the load counts as unread (real PostgreSQL)."""
+entity; until then the load counts as unread and keeps the entity's head ahead of any
+reader (real PostgreSQL)."""
 
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -111,7 +112,10 @@ async def test_a_load_counts_as_unread_names_only_its_rows_and_the_feed_expands_
             assert count == frame.height
             assert oldest is not None
             assert abs(oldest - datetime.now(UTC)) < timedelta(minutes=5)
+            # a reader at the newest event (none yet) has not read the load's events
+            assert await outbox.heads([spec.name]) == {spec.name: 1}
             feed = await OutboxReads(conn).feed(spec, after=0, limit=1000)
+            assert await outbox.heads([spec.name]) == {spec.name: feed[-1]["id"]}
             assert await outbox.unread([(spec.name, feed[-1]["id"])]) == {
                 (spec.name, feed[-1]["id"]): (0, None)
             }
@@ -120,3 +124,31 @@ async def test_a_load_counts_as_unread_names_only_its_rows_and_the_feed_expands_
     assert len(feed) == frame.height
     assert [e["bridge_uid"] for e in feed] == [UUID(bytes=u) for u in uids.to_pylist()]
     assert all(e["data"] is not None for e in feed)  # each names its row as stored
+
+
+async def test_a_load_whose_target_was_dropped_makes_no_event_and_goes(create_database, make_spec):
+    url = await create_database("frame_loads_dropped")
+    spec = make_spec({**SPEC, "name": "dropped"})
+    lane = lane_of(spec)
+    frame = lane.frame
+    batch = new_id()
+    uids = copy_binary.new_uids(frame.height)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            outbox = OutboxRepository(conn)
+            await outbox.ensure_table()
+            payload = copy_binary.rows_payload(
+                lane, spec, frame, uids=uids, batch_uid=batch, now=NOW
+            )
+            assert await FrameTargetRepository(conn).copy_new(spec, payload)
+            raw = copy_binary.uid_bytes(uids)
+            await outbox.record_load(spec, uids=raw, count=frame.height, batch_uid=batch)
+            driver = await asyncpg_connection(conn)
+            await driver.execute(f"DROP TABLE {target_name(spec)}")  # its entity deleted
+            assert await outbox.expand_loads(spec.name) == 0
+            assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_LOADS}") == 0
+            assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_TABLE}") == 0
+    finally:
+        await engine.dispose()
