@@ -611,3 +611,12 @@ async def test_an_entity_on_the_column_lane_arrives_exactly(world, standin):
         record = held_rows[row["key"]]
         assert Decimal(str(record["price"])) == Decimal(row["price"])
         assert record["changed_at"] == row["changed_at"] + "+00:00"  # instants in UTC
+    # the first load's events (made from its loads) come once per row, each before the
+    # later change of its key
+    feed = (await world.client.get("/api/v1/entities/items/changes?limit=1000")).json()["items"]
+    inserts = [e["key_hash"] for e in feed if e["operation"] == "insert"]
+    assert len(inserts) == len(set(inserts)) == ROWS
+    first_seen = {e["key_hash"]: e["id"] for e in reversed(feed)}
+    later = [e for e in feed if e["operation"] != "insert"]
+    assert len(later) == 15
+    assert all(first_seen[e["key_hash"]] < e["id"] for e in later)

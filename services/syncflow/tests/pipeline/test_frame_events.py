@@ -1,11 +1,15 @@
 """The column lane's rows get their outbox events from one load per chunk: expanded, the
 load's events are the events SQL writes of the same stored rows (same uid, key, data
 hash, rowversion, batch, no parents), in COPY order, before any later event of the
-entity; until then the load counts as unread and keeps the entity's head ahead of any
-reader (real PostgreSQL)."""
+entity (a chunk's SQL events, a full sync's deletes, the merge of keys read twice in a
+first load); until then the load counts as unread and keeps the entity's head ahead of
+any reader (real PostgreSQL)."""
 
+import os
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
+
+import polars as pl
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.engine import create_engine
@@ -14,9 +18,11 @@ from services.syncflow.tests.pipeline.test_frame_lane import SPEC, messy_rows, p
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.pipeline.frames import copy_binary
+from syncflow.pipeline.frames.lane import DATA
 from syncflow.pipeline.frames.records import hex_keys
 from syncflow.pipeline.frames.target import FrameTargetRepository
-from syncflow.pipeline.load import OUTBOX_LOADS, OUTBOX_TABLE, target_name
+from syncflow.pipeline.key_index import KeyIndexRepository
+from syncflow.pipeline.load import OUTBOX_LOADS, OUTBOX_TABLE, TargetRepository, target_name
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
@@ -152,3 +158,79 @@ async def test_a_load_whose_target_was_dropped_makes_no_event_and_goes(create_da
             assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_TABLE}") == 0
     finally:
         await engine.dispose()
+
+
+async def test_deletes_come_after_the_events_of_the_loads_before_them(create_database, make_spec):
+    url = await create_database("frame_loads_deletes")
+    spec = make_spec({**SPEC, "name": "deleted"})
+    lane = lane_of(spec)
+    frame = lane.frame
+    uids = copy_binary.new_uids(frame.height)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            await TargetRepository(conn).ensure_work_tables()
+            outbox = OutboxRepository(conn)
+            await outbox.ensure_table()
+            batch = new_id()
+            payload = copy_binary.rows_payload(
+                lane, spec, frame, uids=uids, batch_uid=batch, now=NOW
+            )
+            assert await FrameTargetRepository(conn).copy_new(spec, payload)
+            raw = copy_binary.uid_bytes(uids)
+            await outbox.record_load(spec, uids=raw, count=frame.height, batch_uid=batch)
+            # a later full sync that saw none of the rows deletes them all
+            assert await outbox.record_deletes(spec, batch_uid=new_id()) == frame.height
+            driver = await asyncpg_connection(conn)
+            stored = await driver.fetch(f"SELECT operation FROM {OUTBOX_TABLE} ORDER BY id")
+    finally:
+        await engine.dispose()
+    assert [e["operation"] for e in stored] == ["insert"] * frame.height + ["delete"] * frame.height
+
+
+async def test_a_key_read_row_wise_then_by_the_lane_in_a_first_load_is_sent_as_its_last_read(
+    create_database, make_spec
+):
+    url = await create_database("frame_loads_merged")
+    spec = make_spec({**SPEC, "name": "merged"})
+    lane = lane_of(spec)
+    frame = lane.frame
+    # the same keys read again later in the load, with other data
+    again = frame.with_columns(pl.col(DATA).map_elements(lambda _: os.urandom(32), pl.Binary))
+    first, last = copy_binary.new_uids(frame.height), copy_binary.new_uids(frame.height)
+    batch = new_id()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await ensure_table(conn, spec=spec)
+            outbox = OutboxRepository(conn)
+            await outbox.ensure_table()
+            assert await KeyIndexRepository(conn).drop_if_empty(spec)  # a first load
+            rows = FrameTargetRepository(conn)
+            payload = copy_binary.rows_payload(
+                lane, spec, frame, uids=first, batch_uid=batch, now=NOW
+            )
+            assert await rows.copy_new(spec, payload)
+            # the first reads' events as the row-wise stages write them
+            keys = hex_keys(frame)
+            await outbox.record_keys(
+                spec, key_hashes=keys, operations=["insert"] * len(keys), batch_uid=batch
+            )
+            payload = copy_binary.rows_payload(
+                lane, spec, again, uids=last, batch_uid=batch, now=NOW
+            )
+            assert await rows.copy_new(spec, payload)
+            raw = copy_binary.uid_bytes(last)
+            await outbox.record_load(spec, uids=raw, count=frame.height, batch_uid=batch)
+            assert await KeyIndexRepository(conn).ensure(spec) == frame.height
+            feed = await OutboxReads(conn).feed(spec, after=0, limit=1000)
+    finally:
+        await engine.dispose()
+    # each key's last event names the row that stayed (the first read's uid) and is sent
+    last_event = {e["key_hash"]: e for e in feed}
+    assert set(last_event) == set(keys)
+    assert {e["bridge_uid"] for e in last_event.values()} == {
+        UUID(bytes=u) for u in first.to_pylist()
+    }
+    assert all(e["data"] is not None for e in last_event.values())
