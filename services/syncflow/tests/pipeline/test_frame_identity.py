@@ -119,6 +119,16 @@ def test_different_values_different_hash(case):
     assert data_hashes(a, a.columns).to_list() != data_hashes(b, b.columns).to_list()
 
 
+def test_an_ascii_text_column_and_a_wider_one_in_one_frame_agree():
+    # an all-ASCII column is framed without the normalizing call, its longest value
+    # past the looked-up prefixes; the other column needs NFC
+    ascii_values = ["", "a", None, "x" * 300, "S1:a"]
+    wide_values = ["Mu\u0308ller", None, "\u1aeb\u0301", "plain", "\u212b"]
+    rows = [list(pair) for pair in zip(ascii_values, wide_values, strict=True)]
+    frame = frame_of([(pl.String(), ascii_values), (pl.String(), wide_values)])
+    assert_agrees(frame, rows, [0, 1])
+
+
 def test_hash_types_and_widths():
     frame = frame_of([(pl.Int64(), [1, None, 3]), (pl.String(), ["a", "b", None])])
     keys, data = key_hashes(frame, ["c0", "c1"]), data_hashes(frame, ["c0", "c1"])
