@@ -590,15 +590,21 @@ async def test_entity_paths_name_the_records_and_their_parent_refs(world, standi
 
 
 async def test_an_entity_on_the_column_lane_arrives_exactly(world, standin):
-    # typed ERP columns: the column lane writes the rows and their events by COPY, and
-    # the events go straight from the outbox, each record read from its row
+    # typed ERP columns: the column lane COPYs the rows in and names them in one load
+    # per chunk; the events go straight from the outbox, each record read from its row
     await add_items(world)
-    await add_schedulehub(world, standin, entities=["items"], batch_size=70)
+    hub = await add_schedulehub(world, standin, entities=["items"], batch_size=70)
+    # paused: nothing reads the first load's loads before the second sync changes rows
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
     assert (await world.sync("items", "full"))["counters"]["inserted"] == ROWS
+    # text beyond ASCII: the row-wise stages decide and write this change
+    await world.erp("UPDATE items SET name = 'Zoë' WHERE item_no = 11")
+    assert (await world.sync("items"))["counters"]["updated"] == 1
     await world.erp("UPDATE items SET price = price + 1 WHERE item_no <= 10")
     await world.erp("DELETE FROM items WHERE item_no BETWEEN 101 AND 105")
     changed = await world.sync("items")
     assert (changed["counters"]["updated"], changed["counters"]["deleted"]) == (10, 5)
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
     await assert_delivered_exactly(world, standin, entities=["items"])
     held_rows = {r["erp_key_hash"]: r for r in await standin.control.records("items")}
     stored = await world.target(
@@ -618,5 +624,11 @@ async def test_an_entity_on_the_column_lane_arrives_exactly(world, standin):
     assert len(inserts) == len(set(inserts)) == ROWS
     first_seen = {e["key_hash"]: e["id"] for e in reversed(feed)}
     later = [e for e in feed if e["operation"] != "insert"]
-    assert len(later) == 15
+    assert len(later) == 16
     assert all(first_seen[e["key_hash"]] < e["id"] for e in later)
+    # an insert names the row as the first load wrote it: updated since, it is superseded
+    changed = {e["key_hash"] for e in later if e["operation"] == "update"}
+    assert len(changed) == 11
+    assert all(
+        e["data"] is None for e in feed if e["operation"] == "insert" and e["key_hash"] in changed
+    )

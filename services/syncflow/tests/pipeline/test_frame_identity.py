@@ -129,6 +129,17 @@ def test_an_ascii_text_column_and_a_wider_one_in_one_frame_agree():
     assert_agrees(frame, rows, [0, 1])
 
 
+def test_column_names_do_not_clash_with_the_checks_of_the_encoding():
+    rows = [[date(2025, 1, 2), "a"], [None, "é"]]
+    frame = pl.DataFrame(
+        [
+            pl.Series("s1", [r[0] for r in rows], dtype=pl.Date),
+            pl.Series("0w", [r[1] for r in rows]),
+        ]
+    )
+    assert hexes(data_hashes(frame, ["s1", "0w"])) == [identity.data_hash(row) for row in rows]
+
+
 def test_hash_types_and_widths():
     frame = frame_of([(pl.Int64(), [1, None, 3]), (pl.String(), ["a", "b", None])])
     keys, data = key_hashes(frame, ["c0", "c1"]), data_hashes(frame, ["c0", "c1"])

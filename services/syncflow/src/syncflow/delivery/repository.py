@@ -18,10 +18,11 @@ The rows a chunk COPYs in by the column lane (a first load's, a sync's new keys)
 event row each: the chunk writes one **load** (``outbox_loads``: the target table, the
 batch, the rows' uids) and the loads are **expanded** into their ``insert`` events later,
 by one ``INSERT ... SELECT`` over the stored rows (:meth:`OutboxRepository.expand_loads`).
-Every reader of an entity's events and every writer of its other events expands its
-loads first, under the entity's writer lock, so the expanded events take their place in
-the entity's order before anything later is written or read: a key's events stay in
-order, and what a reader sees is what per-row events would have shown. A whole first
+Every reader of an entity's events, every writer of its other events and every chunk
+about to change rows already in its target expands its loads first, under the entity's
+writer lock, so the expanded events take their place in the entity's order, naming the
+rows as the loads wrote them, before anything later is written or read: a key's events
+stay in order, and what a reader sees is what per-row events would have shown. A whole first
 load thus pays for one small row a chunk instead of an event row per target row
 (bench/RESULTS.md); its events are made after the sync, by the first delivery step.
 
@@ -96,6 +97,8 @@ _EVENTS_TABLE = (
     "created_at timestamptz NOT NULL DEFAULT now());"
     f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
 )
+# the head of an entity whose loads are not expanded yet: above any cursor (bigint's top)
+_UNREAD_LOADS = 2**63 - 1
 # an expansion of this many events analyzes the outbox (see expand_loads)
 _ANALYZE_AFTER = 50_000
 # loads not expanded yet: a few per entity at a time, so no index beyond the key
@@ -176,12 +179,18 @@ class OutboxRepository(Repository):
             uids,
         )
 
-    async def expand_loads(self, entity: str) -> int:
+    async def expand_loads(self, entity: str, *, writer: bool = False) -> int:
         """Turn the entity's loads into their ``insert`` events, oldest load first, each
         naming its row as stored now; how many events. Takes the entity's writer lock
-        when there are loads (see the module doc)."""
+        when there are loads (see the module doc). ``writer``: the caller is about to add
+        events of the entity or change its rows; the lock is taken before looking, so a
+        load committed while it waited is not missed."""
         driver = await asyncpg_connection(self.conn)
-        if not await _has_loads(driver) or not await driver.fetchval(
+        if not await _has_loads(driver):
+            return 0
+        if writer:
+            await _lock_entity(driver, entity)
+        if not await driver.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {OUTBOX_LOADS} WHERE entity = $1)", entity
         ):
             return 0
@@ -193,6 +202,8 @@ class OutboxRepository(Repository):
             f"FROM {OUTBOX_LOADS} l WHERE entity = $1 ORDER BY id",
             entity,
         )
+        if not loads:
+            return 0  # another reader expanded them while this one waited for the lock
         expanded = 0
         # a load whose target table was dropped (its entity deleted) names no row now
         for load in (load for load in loads if load["present"]):
@@ -258,7 +269,7 @@ class OutboxRepository(Repository):
         if not key_hashes:
             return 0
         driver = await asyncpg_connection(self.conn)
-        await self.expand_loads(spec.name)  # its earlier inserts come first
+        await self.expand_loads(spec.name, writer=True)  # its earlier inserts come first
         await _lock_entity(driver, spec.name)
         status = await driver.execute(
             f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
@@ -288,7 +299,7 @@ class OutboxRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         hidden = hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
-        await self.expand_loads(spec.name)
+        await self.expand_loads(spec.name, writer=True)
         await _lock_entity(driver, spec.name)
         async with instants_in_utc(driver):
             status = await driver.execute(
@@ -358,11 +369,11 @@ class OutboxRepository(Repository):
         return {(r["entity"], r["after"]): (int(r["unread"]), r["oldest"]) for r in rows}
 
     async def heads(self, entities: Sequence[str]) -> dict[str, int]:
-        """The newest event id of each of ``entities`` (0 for none); one more while the
-        entity has loads not expanded yet (their events will come after it), so that a
-        reader at the newest id is not taken for one that has read everything. No lock:
-        expanding the loads of several entities here would take their writer locks in
-        another order than a chunk that frees children does."""
+        """The newest event id of each of ``entities`` (0 for none); while the entity
+        has loads not expanded yet, the largest id there can be (no reader has read
+        their events, whose ids come later), so that a child waits for its parent's
+        stream to read them. No lock: expanding the loads of several entities here would
+        take their writer locks in another order than a chunk that frees children does."""
         driver = await asyncpg_connection(self.conn)
         if not await self._exists(driver):
             return dict.fromkeys(entities, 0)
@@ -376,7 +387,10 @@ class OutboxRepository(Repository):
             f"AS head, {loading} AS loading FROM unnest($1::text[]) AS n(entity)",
             list(entities),
         )
-        return {row["entity"]: int(row["head"] or 0) + int(row["loading"]) for row in rows}
+        return {
+            row["entity"]: _UNREAD_LOADS if row["loading"] else int(row["head"] or 0)
+            for row in rows
+        }
 
     async def prune(self, *, entity: str, up_to: int | None, older_than: datetime) -> int:
         """Delete the entity's events created before ``older_than`` with ids up to

@@ -182,6 +182,11 @@ class ChunkWriter:
                 state.checkpoint["fresh_target"] = fresh = False
                 changes, resolution = await self.decide(conn, target, spec, records, lookup=True)
             if not fresh:
+                if (changes.updates or changes.replaced) and self.plan.records_changes_of(
+                    spec.name
+                ):
+                    # an earlier load's events name these rows as they were before
+                    await OutboxRepository(target).expand_loads(spec.name, writer=True)
                 await rows.write_rows(
                     spec,
                     resolution.ready,

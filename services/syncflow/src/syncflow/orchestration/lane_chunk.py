@@ -95,9 +95,13 @@ class LaneWriter:
                 inserted = frame.clear()
             if not updated.is_empty():
                 uids = copy_binary.new_uids(updated.height)  # the rows keep their own
+                outbox = OutboxRepository(target) if self._outbox else None
+                if outbox is not None:
+                    # an earlier load's events name these rows as they were before
+                    await outbox.expand_loads(spec.name, writer=True)
                 await rows.merge(spec, await self._payload(lane, updated, uids, now))
-                if self._outbox:
-                    await OutboxRepository(target).record_keys(
+                if outbox is not None:
+                    await outbox.record_keys(
                         spec,
                         key_hashes=hex_keys(updated),
                         operations=["update"] * updated.height,

@@ -84,7 +84,7 @@ class KeyIndexRepository(Repository):
         table = target_name(spec)
         # the loads' events are made while every read's row is there, so the event of
         # the last read is one of them and is moved to the row that stays below
-        await OutboxRepository(self.conn).expand_loads(spec.name)
+        await OutboxRepository(self.conn).expand_loads(spec.name, writer=True)
         await driver.execute(
             "CREATE TEMP TABLE _bridge_repeated ON COMMIT DROP AS "
             f"SELECT {KEY_COLUMN} AS key_hash, min(_bridge_uid::text)::uuid AS first_uid, "

@@ -185,24 +185,36 @@ def _canonical_encodings(frame: pl.DataFrame, names: Sequence[str]) -> pl.Expr:
         return pl.repeat("", pl.len(), dtype=pl.String).alias("canonical")
     schema = frame.schema
     dtypes = [_full(name, schema[name]) for name in names]
-    checks = {
-        name: outside.any()
+    outside = {
+        name: check
         for name, dtype in zip(names, dtypes, strict=True)
-        if (outside := _outside_python(name, dtype)) is not None
+        if (check := _outside_python(name, dtype)) is not None
     }
     texts = sorted({name for name, dtype in zip(names, dtypes, strict=True) if dtype == pl.String})
-    # per text column: whether a value is not ASCII (bytes and characters differ), and
-    # the longest value's bytes; read in the same pass as the checks
-    wide = {f"{index}w": _not_ascii(name).any() for index, name in enumerate(texts)}
-    longest = {f"{index}l": pl.col(name).str.len_bytes().max() for index, name in enumerate(texts)}
-    found = frame.select(**checks, **wide, **longest).row(0, named=True) if checks or texts else {}
-    for name in checks:
-        if found[name]:
+    # in one pass: a date or timestamp outside Python's years, and per text column
+    # whether a value is not ASCII (bytes and characters differ) and its longest value's
+    # bytes; read by position (the outputs are named s0, s1, ..., not after columns)
+    summary = [
+        *(check.any() for check in outside.values()),
+        *(_not_ascii(name).any() for name in texts),
+        *(pl.col(name).str.len_bytes().max() for name in texts),
+    ]
+    found = (
+        frame.select(expr.alias(f"s{index}") for index, expr in enumerate(summary)).row(0)
+        if summary
+        else ()
+    )
+    for name, bad in zip(outside, found, strict=False):
+        if bad:
             raise ValueError(
                 f"column {name!r}: a value outside years 1..9999 has no canonical form"
             )
+    wide = found[len(outside) : len(outside) + len(texts)]
+    longest = found[len(outside) + len(texts) :]
     ascii_longest = {
-        name: found[f"{index}l"] or 0 for index, name in enumerate(texts) if not found[f"{index}w"]
+        name: length or 0
+        for name, not_ascii, length in zip(texts, wide, longest, strict=True)
+        if not not_ascii
     }
     pieces = [
         piece
