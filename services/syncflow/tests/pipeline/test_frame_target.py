@@ -7,6 +7,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import polars as pl
+import pyarrow as pa
 
 from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
@@ -22,12 +23,15 @@ from syncflow.targets.service import ensure_table
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-async def copy_rows(conn, spec, lane: LaneResult, frame: pl.DataFrame, batch: UUID) -> None:
-    """COPY ``frame`` (rows of ``lane``) into ``spec``'s target as ``batch`` writes them."""
-    payload = copy_binary.rows_payload(
-        lane, spec, frame, uids=copy_binary.new_uids(frame.height), batch_uid=batch, now=NOW
-    )
+async def copy_rows(
+    conn, spec, lane: LaneResult, frame: pl.DataFrame, batch: UUID, uids: pa.Array | None = None
+) -> pa.Array:
+    """COPY ``frame`` (rows of ``lane``) into ``spec``'s target as ``batch`` writes them,
+    with these ``_bridge_uid``s (new ones by default); the uids."""
+    uids = copy_binary.new_uids(frame.height) if uids is None else uids
+    payload = copy_binary.rows_payload(lane, spec, frame, uids=uids, batch_uid=batch, now=NOW)
     assert await FrameTargetRepository(conn).copy_new(spec, payload)
+    return uids
 
 
 async def _rows(url, table):
