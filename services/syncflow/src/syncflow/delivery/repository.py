@@ -194,7 +194,8 @@ class OutboxRepository(Repository):
             f"SELECT EXISTS (SELECT 1 FROM {OUTBOX_LOADS} WHERE entity = $1)", entity
         ):
             return 0
-        await _lock_entity(driver, entity)
+        if not writer:  # a reader locks only when there is something to expand
+            await _lock_entity(driver, entity)
         start = time.perf_counter()
         loads = await driver.fetch(
             "SELECT id, target::text AS target, "

@@ -182,9 +182,8 @@ class ChunkWriter:
                 state.checkpoint["fresh_target"] = fresh = False
                 changes, resolution = await self.decide(conn, target, spec, records, lookup=True)
             if not fresh:
-                if (changes.updates or changes.replaced) and self.plan.records_changes_of(
-                    spec.name
-                ):
+                all_new = not changes.updates and not changes.replaced
+                if not all_new and self.plan.records_changes_of(spec.name):
                     # an earlier load's events name these rows as they were before
                     await OutboxRepository(target).expand_loads(spec.name, writer=True)
                 await rows.write_rows(
@@ -192,7 +191,7 @@ class ChunkWriter:
                     resolution.ready,
                     batch_uid=state.uid,
                     now=now,
-                    all_new=not changes.updates and not changes.replaced,
+                    all_new=all_new,
                 )
             state.seconds[Stage.LOAD] += time.perf_counter() - start
             crash_point("load" if depth == 0 else "resolve")
