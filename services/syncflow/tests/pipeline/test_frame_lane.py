@@ -13,8 +13,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from services.syncflow.tests.pipeline.test_columnar_lane import described as described_by_identity
-from services.syncflow.tests.pipeline.test_columnar_lane import row_wise
+from services.syncflow.tests.pipeline.row_wise import described as described_by_identity
+from services.syncflow.tests.pipeline.row_wise import row_wise
 from syncflow.pipeline.frames.lane import POSITION
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.rows import json_rows, last_json_value

@@ -1,7 +1,8 @@
 """The pure row stages of one entity composed: raw rows in, hashed records and failures out.
 
-Normalize, validate, map and identity run in that order: a column at a time
-(:mod:`.columnar`) for the rows that lane can finish, row by row for the others. Each
+Normalize, validate, map and identity run in that order: over an Arrow page's columns
+(:mod:`.frames.lane`) for the rows that lane can finish, row by row for the others
+and for rows in JSON's form (parked children, failed records retried). Each
 row that stops on the way becomes a :class:`RowFailure` carrying, where its business keys can be
 read, the row's key hash (so a row that fails again updates its open failure,
 and delete detection knows the row still exists in the source). Used by the
@@ -18,7 +19,6 @@ import pyarrow as pa
 
 from syncflow.domain import EntitySpec, Record, RowFailure, Stage
 from syncflow.pipeline import identity
-from syncflow.pipeline.columnar import ColumnarLane
 from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.lane import KEY, POSITION, FrameLane, LaneResult
 from syncflow.pipeline.frames.records import records_of
@@ -51,7 +51,6 @@ class EntityPipeline:
             (Stage.MAP, mapper.map),
             (Stage.IDENTITY, identity.Identity(spec).assign),
         )
-        self._columnar = ColumnarLane(spec, normalizer, validator, mapper)
         self._frames = FrameLane(spec, normalizer, validator, mapper)
         # reads only the business keys, to name the row of a failure that stopped earlier
         self._keys = Normalizer(replace(spec, fields=(), parent_refs=(), rowversion_field=None))
@@ -59,19 +58,9 @@ class EntityPipeline:
     def prepare(
         self, raws: Sequence[dict[str, Any]], seconds: dict[str, float]
     ) -> tuple[list[Record], list[RowFailure]]:
-        """Raw rows -> records with hashes (in input order), and the rows that failed.
-
-        The columnar lane does the chunk; the rows it hands back are decided row by row.
-        """
-        placed, slow = self._columnar.run(raws, seconds, time.perf_counter)
-        if not slow:
-            return [r for r in placed if r is not None], []
-        again = {index: Record(raw=raws[index]) for index in sorted(slow)}
-        decided, failures = self._run_stages(list(again.values()), seconds)
-        kept = {id(record) for record in decided}
-        for index, record in again.items():
-            placed[index] = record if id(record) in kept else None
-        return [r for r in placed if r is not None], failures
+        """Rows in JSON's form -> records with hashes (in input order), and the rows that
+        failed, decided row by row."""
+        return self._run_stages([Record(raw=raw) for raw in raws], seconds)
 
     def prepare_table(
         self, table: pa.Table, seconds: dict[str, float], *, as_records: bool
