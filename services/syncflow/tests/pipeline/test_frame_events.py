@@ -20,6 +20,7 @@ from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
 from services.syncflow.tests.pipeline.test_frame_lane import SPEC, messy_rows, page
 from services.syncflow.tests.pipeline.test_frame_target import copy_rows
+from syncflow.delivery.loads import OutboxLoads
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.pipeline.frames import copy_binary
@@ -62,7 +63,7 @@ async def copy_and_load(
     """COPY the lane's rows (or ``frame``) as a lane chunk does, with their load; the uids."""
     frame = lane.frame if frame is None else frame
     uids = await copy_rows(conn, spec, lane, frame, batch)
-    await OutboxRepository(conn).record_load(
+    await OutboxLoads(conn).record(
         spec, uids=copy_binary.uid_bytes(uids), count=frame.height, batch_uid=batch
     )
     return uids
@@ -130,11 +131,10 @@ async def test_a_load_counts_as_unread_names_only_its_rows_and_the_feed_expands_
 
 async def test_a_load_whose_target_was_dropped_makes_no_event_and_goes(create_database, make_spec):
     async with outboxed(create_database, make_spec, "dropped") as (conn, spec, lane):
-        outbox = OutboxRepository(conn)
         await copy_and_load(conn, spec, lane, new_id())
         driver = await asyncpg_connection(conn)
         await driver.execute(f"DROP TABLE {target_name(spec)}")  # its entity deleted
-        assert await outbox.expand_loads(spec.name) == 0
+        assert await OutboxLoads(conn).expand(spec.name) == 0
         assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_LOADS}") == 0
         assert await driver.fetchval(f"SELECT count(*) FROM {OUTBOX_TABLE}") == 0
 

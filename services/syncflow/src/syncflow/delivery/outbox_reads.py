@@ -24,7 +24,8 @@ import orjson
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
-from syncflow.delivery.repository import OutboxRepository, instants_in_utc
+from syncflow.delivery.loads import OutboxLoads
+from syncflow.delivery.repository import instants_in_utc
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.load import OUTBOX_SCHEMA, OUTBOX_TABLE, quote, target_name
 
@@ -113,7 +114,7 @@ class OutboxReads(Repository):
     async def feed(self, spec: EntitySpec, *, after: int, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` of the entity's events after ``after``, oldest first, with
         ``data`` as JSON text (``None`` when superseded); its loads expanded first."""
-        await OutboxRepository(self.conn).expand_loads(spec.name)
+        await OutboxLoads(self.conn).expand(spec.name)
         return await self._fetch(
             f"{_select(spec)} WHERE e.entity = $1 AND e.id > $2 ORDER BY e.id LIMIT $3",
             spec.name,

@@ -15,27 +15,20 @@ cost more than the target's own COPY (2.1 s against 1.3 s per 300,000 rows of
 hard delete leaves nothing to read.
 
 The rows a chunk COPYs in by the column lane (a first load's, a sync's new keys) get no
-event row each: the chunk writes one **load** (``outbox_loads``: the target table, the
-batch, the rows' uids) and the loads are **expanded** into their ``insert`` events later,
-by one ``INSERT ... SELECT`` over the stored rows (:meth:`OutboxRepository.expand_loads`).
-Every reader of an entity's events, every writer of its other events and every chunk
-about to change rows already in its target expands its loads first, under the entity's
-writer lock, so the expanded events take their place in the entity's order, naming the
-rows as the loads wrote them, before anything later is written or read: a key's events
-stay in order, and what a reader sees is what per-row events would have shown. A whole first
-load thus pays for one small row a chunk instead of an event row per target row
-(bench/RESULTS.md); its events are made after the sync, by the first delivery step.
+event row each: the chunk writes one **load**, expanded into their ``insert`` events
+before the entity's events are next read or written (:mod:`syncflow.delivery.loads`).
+A whole first load thus pays for one small row a chunk instead of an event row per target
+row (bench/RESULTS.md); its events are made after the sync, by the first delivery step.
 
 Event ids come from an identity column. A writer takes a per-entity transaction lock
-before it adds events (:func:`_lock_entity`), so within an entity ids are handed out in
-commit order: a reader that has seen id N never later finds a committed event of that
-entity below N. That holds even when a parent's batch frees parked children of an
-entity whose own batch is running, and it is what lets the change feed page by id and
-keeps a key's events in order.
+before it adds events (:mod:`syncflow.delivery.writer_lock`), so within an entity ids are
+handed out in commit order: a reader that has seen id N never later finds a committed
+event of that entity below N. That holds even when a parent's batch frees parked
+children of an entity whose own batch is running, and it is what lets the change feed
+page by id and keeps a key's events in order.
 """
 
 import json
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -43,11 +36,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from loguru import logger
 
 from bridge_core.db.ddl import lock_ddl
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
+from syncflow.delivery.loads import LOADS_TABLE, UNREAD_LOADS, OutboxLoads, has_loads
+from syncflow.delivery.writer_lock import lock_entity
 from syncflow.domain import BRIDGE_COLUMN_NAMES, EntitySpec, Record, parent_column
 from syncflow.pipeline.load import (
     OUTBOX_LOADS,
@@ -57,9 +51,6 @@ from syncflow.pipeline.load import (
     quote,
     target_name,
 )
-
-# the seed of the per-entity writer lock's key (hashtextextended of the entity name)
-_ENTITY_LOCK_SEED = 0x0B0C
 
 
 @asynccontextmanager
@@ -73,13 +64,6 @@ async def instants_in_utc(driver: asyncpg.Connection) -> AsyncIterator[None]:
         yield
     finally:
         await driver.execute("SELECT set_config('TimeZone', $1, true)", previous)
-
-
-async def _lock_entity(driver: asyncpg.Connection, entity: str) -> None:
-    """Hold the entity's outbox writer lock until the transaction ends (see module doc)."""
-    await driver.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", entity, _ENTITY_LOCK_SEED
-    )
 
 
 _EVENTS_TABLE = (
@@ -97,29 +81,6 @@ _EVENTS_TABLE = (
     "created_at timestamptz NOT NULL DEFAULT now());"
     f"CREATE INDEX IF NOT EXISTS outbox_events_entity_id ON {OUTBOX_TABLE} (entity, id)"
 )
-# the head of an entity whose loads are not expanded yet: above any cursor (bigint's top)
-_UNREAD_LOADS = 2**63 - 1
-# an expansion of this many events analyzes the outbox (see expand_loads)
-_ANALYZE_AFTER = 50_000
-# loads not expanded yet: a few per entity at a time, so no index beyond the key
-_LOADS_TABLE = (
-    f"CREATE TABLE IF NOT EXISTS {OUTBOX_LOADS} ("
-    "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-    "entity text NOT NULL,"
-    "target regclass NOT NULL,"
-    "batch_uid uuid NOT NULL,"
-    "row_count integer NOT NULL,"
-    "uids uuid[] NOT NULL,"
-    "created_at timestamptz NOT NULL DEFAULT now())"
-)
-
-
-async def _has_loads(driver: asyncpg.Connection) -> bool:
-    """Whether the loads table exists (an outbox from before loads has none until a batch
-    plans a delivered entity)."""
-    return bool(
-        await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{OUTBOX_SCHEMA}.outbox_loads")
-    )
 
 
 def hidden_columns(spec: EntitySpec) -> list[str]:
@@ -139,7 +100,7 @@ class OutboxRepository(Repository):
             "SELECT NOT a.attnotnull FROM pg_attribute a WHERE a.attname = 'data' "
             "AND a.attrelid = to_regclass($1)"
         )
-        if await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events") and await _has_loads(
+        if await driver.fetchval(shape, f"{OUTBOX_SCHEMA}.outbox_events") and await has_loads(
             driver
         ):
             return
@@ -153,89 +114,7 @@ class OutboxRepository(Repository):
             )
         # an outbox from before loads gets their table (IF NOT EXISTS: another worker may
         # have just created it)
-        await driver.execute(_LOADS_TABLE)
-
-    async def record_load(
-        self, spec: EntitySpec, *, uids: bytes, count: int, batch_uid: UUID
-    ) -> None:
-        """One load naming ``count`` rows just COPYed into ``spec``'s target with these
-        ``_bridge_uid``s (16 bytes each, in COPY order): their ``insert`` events, to be made
-        by :meth:`expand_loads`."""
-        if not count:
-            return
-        driver = await asyncpg_connection(self.conn)
-        await _lock_entity(driver, spec.name)
-        # the uids as uuid[], unnested once by the expansion (a substring of a stored,
-        # TOASTed bytea reads the whole value again: 0.7 s a load, measured)
-        await driver.execute(
-            f"INSERT INTO {OUTBOX_LOADS} (entity, target, batch_uid, row_count, uids) "
-            "SELECT $1, $2::regclass, $3, $4, array_agg(encode(substring($5::bytea "
-            "FROM i * 16 + 1 FOR 16), 'hex')::uuid ORDER BY i) "
-            "FROM generate_series(0, $4 - 1) AS i",
-            spec.name,
-            target_name(spec),
-            batch_uid,
-            count,
-            uids,
-        )
-
-    async def expand_loads(self, entity: str, *, writer: bool = False) -> int:
-        """Turn the entity's loads into their ``insert`` events, oldest load first, each
-        naming its row as stored now; how many events. Takes the entity's writer lock
-        when there are loads (see the module doc). ``writer``: the caller is about to add
-        events of the entity or change its rows; the lock is taken before looking, so a
-        load committed while it waited is not missed."""
-        driver = await asyncpg_connection(self.conn)
-        if not await _has_loads(driver):
-            return 0
-        if writer:
-            await _lock_entity(driver, entity)
-        if not await driver.fetchval(
-            f"SELECT EXISTS (SELECT 1 FROM {OUTBOX_LOADS} WHERE entity = $1)", entity
-        ):
-            return 0
-        if not writer:  # a reader locks only when there is something to expand
-            await _lock_entity(driver, entity)
-        start = time.perf_counter()
-        loads = await driver.fetch(
-            "SELECT id, target::text AS target, "
-            "EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = l.target) AS present "
-            f"FROM {OUTBOX_LOADS} l WHERE entity = $1 ORDER BY id",
-            entity,
-        )
-        if not loads:
-            return 0  # another reader expanded them while this one waited for the lock
-        expanded = 0
-        # a load whose target table was dropped (its entity deleted) names no row now
-        for load in (load for load in loads if load["present"]):
-            status = await driver.execute(
-                f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
-                "data_hash, rowversion, batch_uid, parent_key_hashes, created_at) "
-                "SELECT m.entity, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), "
-                "'insert', encode(t._bridge_data_hash, 'hex'), t._bridge_rowversion, "
-                f"m.batch_uid, '{{}}'::jsonb, m.created_at FROM {OUTBOX_LOADS} m "
-                "CROSS JOIN LATERAL unnest(m.uids) WITH ORDINALITY AS u(uid, position) "
-                f"JOIN {load['target']} t ON t._bridge_uid = u.uid "
-                "WHERE m.id = $1 ORDER BY u.position",
-                load["id"],
-            )
-            expanded += int(status.rsplit(" ", 1)[-1])
-        await driver.execute(
-            f"DELETE FROM {OUTBOX_LOADS} WHERE id = ANY($1::bigint[])", [r["id"] for r in loads]
-        )
-        if expanded >= _ANALYZE_AFTER:
-            # without statistics of the new events the planner took the next window of
-            # 4,000 for a few hundred rows and sorted all 1.5M of a first load for each
-            # window (3.5 s a window, measured); the autovacuum daemon may come late
-            await driver.execute(f"ANALYZE {OUTBOX_TABLE}")
-        logger.info(
-            "outbox: {} insert events of {} made from {} loads in {:.2f} s",
-            expanded,
-            entity,
-            len(loads),
-            time.perf_counter() - start,
-        )
-        return expanded
+        await driver.execute(LOADS_TABLE)
 
     async def record_changes(
         self,
@@ -270,8 +149,10 @@ class OutboxRepository(Repository):
         if not key_hashes:
             return 0
         driver = await asyncpg_connection(self.conn)
-        await self.expand_loads(spec.name, writer=True)  # its earlier inserts come first
-        await _lock_entity(driver, spec.name)
+        await OutboxLoads(self.conn).expand(
+            spec.name, writer=True
+        )  # its earlier inserts come first
+        await lock_entity(driver, spec.name)
         status = await driver.execute(
             f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, "
             "data_hash, rowversion, batch_uid, parent_key_hashes) "
@@ -300,8 +181,8 @@ class OutboxRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         hidden = hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
-        await self.expand_loads(spec.name, writer=True)
-        await _lock_entity(driver, spec.name)
+        await OutboxLoads(self.conn).expand(spec.name, writer=True)
+        await lock_entity(driver, spec.name)
         async with instants_in_utc(driver):
             status = await driver.execute(
                 f"INSERT INTO {OUTBOX_TABLE} (entity, bridge_uid, key_hash, operation, data_hash, "
@@ -334,7 +215,7 @@ class OutboxRepository(Repository):
         driver = await asyncpg_connection(self.conn)
         if not await self._exists(driver):
             return []
-        await self.expand_loads(entity)
+        await OutboxLoads(self.conn).expand(entity)
         rows = await driver.fetch(
             "SELECT id, bridge_uid, key_hash, operation, data_hash, "
             "parent_key_hashes::text AS parent_key_hashes, "
@@ -356,7 +237,7 @@ class OutboxRepository(Repository):
             return {}
         events = f"FROM {OUTBOX_TABLE} e WHERE e.entity = p.entity AND e.id > p.after"
         loads = f"FROM {OUTBOX_LOADS} l WHERE l.entity = p.entity"
-        if await _has_loads(driver):
+        if await has_loads(driver):
             unread = f"(SELECT count(*) {events}) + (SELECT coalesce(sum(row_count), 0) {loads})"
             oldest = f"least((SELECT min(e.created_at) {events}), (SELECT min(created_at) {loads}))"
         else:
@@ -380,7 +261,7 @@ class OutboxRepository(Repository):
             return dict.fromkeys(entities, 0)
         loading = (
             f"EXISTS (SELECT 1 FROM {OUTBOX_LOADS} l WHERE l.entity = n.entity)"
-            if await _has_loads(driver)
+            if await has_loads(driver)
             else "false"
         )
         rows = await driver.fetch(
@@ -389,8 +270,7 @@ class OutboxRepository(Repository):
             list(entities),
         )
         return {
-            row["entity"]: _UNREAD_LOADS if row["loading"] else int(row["head"] or 0)
-            for row in rows
+            row["entity"]: UNREAD_LOADS if row["loading"] else int(row["head"] or 0) for row in rows
         }
 
     async def prune(self, *, entity: str, up_to: int | None, older_than: datetime) -> int:
@@ -408,7 +288,7 @@ class OutboxRepository(Repository):
             up_to,
         )
         pruned = int(status.rsplit(" ", 1)[-1])
-        if up_to is None and await _has_loads(driver):
+        if up_to is None and await has_loads(driver):
             pruned += await driver.fetchval(
                 f"WITH gone AS (DELETE FROM {OUTBOX_LOADS} WHERE entity = $1 "
                 "AND created_at < $2 RETURNING row_count) SELECT coalesce(sum(row_count), 0) "

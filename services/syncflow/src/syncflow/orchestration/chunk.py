@@ -17,6 +17,7 @@ import pyarrow as pa
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncflow.delivery.loads import OutboxLoads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import (
     Counters,
@@ -185,7 +186,7 @@ class ChunkWriter:
                 all_new = not changes.updates and not changes.replaced
                 if not all_new and self.plan.records_changes_of(spec.name):
                     # an earlier load's events name these rows as they were before
-                    await OutboxRepository(target).expand_loads(spec.name, writer=True)
+                    await OutboxLoads(target).expand(spec.name, writer=True)
                 await rows.write_rows(
                     spec,
                     resolution.ready,

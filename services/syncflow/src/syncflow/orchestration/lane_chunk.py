@@ -30,6 +30,7 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncflow.delivery.loads import OutboxLoads
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.domain import Record, Stage
 from syncflow.faults import crash_point
@@ -98,7 +99,7 @@ class LaneWriter:
                 outbox = OutboxRepository(target) if self._outbox else None
                 if outbox is not None:
                     # an earlier load's events name these rows as they were before
-                    await outbox.expand_loads(spec.name, writer=True)
+                    await OutboxLoads(target).expand(spec.name, writer=True)
                 await rows.merge(spec, await self._payload(lane, updated, uids, now))
                 if outbox is not None:
                     await outbox.record_keys(
@@ -180,7 +181,7 @@ class LaneWriter:
         if not await FrameTargetRepository(target).copy_new(spec, payload):
             return False
         if self._outbox:
-            await OutboxRepository(target).record_load(
+            await OutboxLoads(target).record(
                 spec, uids=copy_binary.uid_bytes(uids), count=frame.height, batch_uid=state.uid
             )
         return True

@@ -21,7 +21,7 @@ import asyncpg
 
 from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
-from syncflow.delivery.repository import OutboxRepository
+from syncflow.delivery.loads import OutboxLoads
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.load import OUTBOX_TABLE, target_name
 
@@ -84,7 +84,7 @@ class KeyIndexRepository(Repository):
         table = target_name(spec)
         # the loads' events are made while every read's row is there, so the event of
         # the last read is one of them and is moved to the row that stays below
-        await OutboxRepository(self.conn).expand_loads(spec.name, writer=True)
+        await OutboxLoads(self.conn).expand(spec.name, writer=True)
         await driver.execute(
             "CREATE TEMP TABLE _bridge_repeated ON COMMIT DROP AS "
             f"SELECT {KEY_COLUMN} AS key_hash, min(_bridge_uid::text)::uuid AS first_uid, "
