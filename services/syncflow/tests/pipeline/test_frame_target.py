@@ -8,10 +8,18 @@ from uuid import UUID
 
 import polars as pl
 import pyarrow as pa
+import pytest
 
 from bridge_core.db.engine import create_engine
 from bridge_core.ids import new_id
-from services.syncflow.tests.pipeline.test_frame_lane import SPEC, clean_row, page
+from services.syncflow.tests.pipeline.test_frame_lane import (
+    MAPPED_SPEC,
+    SPEC,
+    clean_row,
+    mapped_page,
+    mapped_row,
+    page,
+)
 from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.frames.lane import POSITION, LaneResult
 from syncflow.pipeline.frames.records import records_of
@@ -47,15 +55,30 @@ async def _rows(url, table):
     return [{k: v for k, v in row.items() if k != "_bridge_uid"} for row in rows]
 
 
-async def test_binary_copy_writes_what_the_text_copy_writes(create_database, make_spec):
-    url = await create_database("frame_copy")
-    lane_spec = make_spec({**SPEC, "name": "by_lane"})
-    row_spec = make_spec({**SPEC, "name": "by_rows"})
+def copied_page():
     rows = [clean_row(n) for n in range(50)]
     rows[3]["note"] = None
     rows[4]["price"] = Decimal("-0.000")
+    return SPEC, page(rows)
+
+
+def mapped_fields_page():
+    """Transforms, a value map, defaults and conversions, mapped in the lane."""
+    rows = [mapped_row(n) for n in range(50)]
+    for n, row in enumerate(rows):
+        row["count"] = n % 2
+        row["due"] = row["due"] if n % 3 else None  # the default date
+    return MAPPED_SPEC, mapped_page(rows)
+
+
+@pytest.mark.parametrize("made", [copied_page, mapped_fields_page], ids=["copied", "mapped"])
+async def test_binary_copy_writes_what_the_text_copy_writes(create_database, make_spec, made):
+    url = await create_database("frame_copy")
+    described, table = made()
+    lane_spec = make_spec({**described, "name": "by_lane"})
+    row_spec = make_spec({**described, "name": "by_rows"})
     pipeline = EntityPipeline(lane_spec)
-    _, _, lane, _ = pipeline.prepare_table(page(rows), {}, as_records=False)
+    _, _, lane, _ = pipeline.prepare_table(table, {}, as_records=False)
     assert lane is not None
     assert lane.slow == []
     records = records_of(lane)

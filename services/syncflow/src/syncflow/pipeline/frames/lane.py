@@ -8,11 +8,14 @@ the checks the row-wise stages would make, done over the whole column in polars:
   other text (a control character, non-ASCII that may need NFC) and text that trims
   to nothing leave the lane, and the row-wise stages decide them;
 - a NULL business key or required field leaves the lane (validate words the failure);
-- integers, decimals, dates, timestamps and booleans are taken as they are.
+- integers, decimals, dates, timestamps and booleans are taken as they are;
+- a mapped field that is not a plain copy (a transform, a value map, a default, a
+  conversion) runs the row-wise map's own function over its column (:mod:`.mapping`);
+  a row it rejects leaves the lane.
 
 A page the lane cannot take at all (a column typed otherwise than its field, a
-mapping with a transform or a default, a missing column) is decided row by row, as a
-JSON page is. The rows that leave the lane are handed back by position. Identity's
+transform, default or conversion into a timestamp field, a missing column) is decided
+row by row, as a JSON page is. The rows that leave the lane are handed back by position. Identity's
 hashes are taken over the columns (:mod:`.identity`); ``tests/pipeline/test_frame_lane.py``
 pins that both lanes give the same records.
 """
@@ -24,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 
 from syncflow.domain import EntitySpec, FieldType, Stage
-from syncflow.pipeline.frames import identity
+from syncflow.pipeline.frames import identity, mapping
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.validate import Validator
@@ -35,6 +38,11 @@ DATA = "__bridge_data_hash"
 POSITION = "__bridge_position"
 ROWVERSION = "__bridge_rowversion"
 _PRINTABLE_ASCII = r"^[ -~]*$"
+
+
+def mapped_column(target: str) -> str:
+    """The lane's column of a target field a transform, default or conversion made."""
+    return f"__bridge_target:{target}"
 
 
 def parent_key(entity: str) -> str:
@@ -92,9 +100,21 @@ class FrameLane:
         self._types = dict(normalizer.value_types)
         self._names = tuple(name for name, _ in normalizer.plan)
         self._not_null = (*validator.keys, *validator.required)
-        # a transform, a default or a conversion: the row-wise map decides the page
-        self._copies = all(run is None for _, _, run in mapper.plan)
-        self._targets = tuple((source, target) for source, target, _ in mapper.plan)
+        field_types = {f.target_field: f.type for f in spec.fields}
+        # a transform, a default or a conversion runs over its column (.mapping); into a
+        # timestamp, the row-wise map decides the page
+        self._maps = all(
+            run is None or mapping.maps(field_types[target]) for _, target, run in mapper.plan
+        )
+        self._mapped = tuple(
+            (source, target, run, field_types[target])
+            for source, target, run in mapper.plan
+            if run is not None
+        )
+        self._targets = tuple(
+            (source if run is None else mapped_column(target), target)
+            for source, target, run in mapper.plan
+        )
         self._keys = spec.business_keys
         self._fields = tuple(f.target_field for f in spec.fields)
         self._rowversion = spec.rowversion_field
@@ -102,7 +122,7 @@ class FrameLane:
 
     def takes(self, schema: pa.Schema) -> bool:
         """Whether pages of this schema can go through the lane."""
-        if not self._copies:
+        if not self._maps:
             return False
         names = set(schema.names)
         return all(
@@ -144,6 +164,8 @@ class FrameLane:
         lap = clock()
         seconds[Stage.VALIDATE] = seconds.get(Stage.VALIDATE, 0.0) + lap - start
         start = lap
+        if self._mapped:
+            frame, slow = self._map(frame, slow)
         targets = frame.select([pl.col(source).alias(target) for source, target in self._targets])
         lap = clock()
         seconds[Stage.MAP] = seconds.get(Stage.MAP, 0.0) + lap - start
@@ -169,6 +191,22 @@ class FrameLane:
             parents=tuple(entity for entity, _ in self._refs),
             source=table,
         )
+
+    def _map(self, frame: pl.DataFrame, slow: list[int]) -> tuple[pl.DataFrame, list[int]]:
+        """The mapped fields' columns added to the frame; the rows whose mapping the
+        lane cannot hold leave it (their positions join ``slow``)."""
+        columns: list[pl.Series] = []
+        leave: set[int] = set()
+        for source, target, run, field_type in self._mapped:
+            column, left = mapping.mapped(frame.get_column(source), run, field_type)
+            columns.append(column.alias(mapped_column(target)))
+            leave.update(left)
+        frame = frame.with_columns(columns)
+        if not leave:
+            return frame, slow
+        mask = pl.Series([index in leave for index in range(frame.height)], dtype=pl.Boolean)
+        positions = frame.get_column(POSITION).filter(mask).to_list()
+        return frame.filter(~mask), sorted([*slow, *positions])
 
 
 def _rowversion_texts(column: pl.Series) -> pl.Series:
