@@ -157,13 +157,79 @@ def test_a_column_of_another_type_sends_the_page_row_by_row(make_spec):
     spec = make_spec(SPEC)
     rows = [clean_row(n) for n in range(5)]
     table = page(rows).set_column(
-        3, "price", pa.array([str(r["price"]) for r in rows], pa.string())
+        3, "price", pa.array([float(r["price"]) for r in rows], pa.float64())
     )
     assert not EntityPipeline(spec)._frames.takes(table.schema)
     decided, failures, lane, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
     assert lane is None
     assert not failures
     assert described(decided) == described(row_wise(spec, json_rows(table))[0])
+
+
+TEXT_READ_SPEC = {
+    "columns": {
+        "item_no": "string",
+        "price": "string",
+        "qty": "string",
+        "due": "string",
+        "active": "string",
+        "at": "string",
+    },
+    "business_keys": ["item_no"],
+    "fields": [
+        {"source_field": "item_no", "target_field": "item_no", "type": "text"},
+        {"source_field": "price", "target_field": "price", "type": "numeric"},
+        {"source_field": "qty", "target_field": "qty", "type": "integer", "required": True},
+        {"source_field": "due", "target_field": "due", "type": "date"},
+        {"source_field": "active", "target_field": "active", "type": "boolean"},
+        {"source_field": "at", "target_field": "at", "type": "text"},
+    ],
+}
+TEXT_READ_MESSY = {
+    "price": ["1,000.50", "2.5", " 3.50 ", "", "x", "1E+3", None],
+    "qty": ["1.000", "(100)", "99999999999999999999", "", "x", None],
+    "due": ["31-DEC-25", "08.12.2025", "2025-02-30", "", None],
+    "active": ["yes", "N", "maybe", "", None],
+}
+
+
+def text_read_row(n):
+    return {
+        "item_no": f"IT-{n:05d}",
+        "price": f"{n}.25",
+        "qty": str(n),
+        "due": "2025-12-31",
+        "active": "true" if n % 2 else "false",
+        "at": "2025-12-08T10:30:00+01:00",
+    }
+
+
+def test_text_columns_read_as_numbers_dates_and_booleans_in_the_lane(make_spec):
+    """An ERP that keeps numbers, dates and booleans as text: the normalize layer's own
+    functions convert them over the column, and what they reject goes row-wise."""
+    spec = make_spec(TEXT_READ_SPEC)
+    text_page = pa.Table.from_pylist
+    lane = assert_same_as_json(spec, text_page([text_read_row(n) for n in range(20)]))
+    assert lane.slow == []
+    rows = [text_read_row(n) for n in range(3)]
+    for name, values in TEXT_READ_MESSY.items():
+        for value in values:
+            row = text_read_row(len(rows))
+            row[name] = value
+            rows.append(row)
+    lane = assert_same_as_json(spec, text_page(rows))
+    assert 0 < len(lane.slow) < len(rows)
+    # text read as a timestamp keeps each value's offset row-wise: the page goes there
+    by_time = make_spec(
+        {
+            **TEXT_READ_SPEC,
+            "fields": [
+                *TEXT_READ_SPEC["fields"][:-1],
+                {"source_field": "at", "target_field": "at", "type": "timestamp"},
+            ],
+        }
+    )
+    assert not EntityPipeline(by_time)._frames.takes(text_page(rows).schema)
 
 
 def test_json_form_of_arrow_values():
@@ -326,22 +392,32 @@ _CASE_TYPES = {
 }
 
 
+def case_column(values, kind):
+    """A case's column typed as its field, else as text (an ERP's text column), else
+    ``None``: values of several types (a JSON-only case)."""
+    for arrow_type in (_CASE_TYPES[kind], pa.string()):
+        try:
+            return pa.array(values, arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            continue
+    return None
+
+
 def case_page(spec, raws):
-    """A case's rows as APISmith would type them, or ``None`` when a column holds
-    values of several types (a JSON-only case)."""
-    types = Normalizer(spec).value_types
-    try:
-        return pa.table(
-            {
-                name: pa.array([raw.get(name) for raw in raws], _CASE_TYPES[kind])
-                for name, kind in types.items()
-            }
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+    """A case's rows as APISmith would type them, or ``None``."""
+    columns = {
+        name: case_column([raw.get(name) for raw in raws], kind)
+        for name, kind in Normalizer(spec).value_types.items()
+    }
+    if any(column is None for column in columns.values()):
         return None
+    return pa.table(columns)
 
 
-@pytest.mark.parametrize(("file", "least"), [("map_fields.json", 10), ("validate_rows.json", 4)])
+@pytest.mark.parametrize(
+    ("file", "least"),
+    [("map_fields.json", 10), ("validate_rows.json", 4), ("normalize_rows.json", 3)],
+)
 def test_the_stage_cases_the_lane_takes_come_out_as_from_json(case_file, make_spec, file, least):
     """Every case whose rows Arrow can type runs both ways; ``least`` of them must
     be taken by the lane (the rest are JSON-only values or mappings into timestamps)."""

@@ -5,19 +5,23 @@ utf8): a column whose Arrow type is already its field's type needs no parsing, o
 the checks the row-wise stages would make, done over the whole column in polars:
 
 - text: printable ASCII is trimmed and kept (what the strings layer does with it);
+- a text column the entity reads as a number, a date or a boolean (an ERP that keeps
+  them as text) is converted by the normalize layer's own function over the column
+  (:mod:`.converted`); a row it rejects leaves the lane;
   other text (a control character, non-ASCII that may need NFC) and text that trims
   to nothing leave the lane, and the row-wise stages decide them;
 - a NULL business key or required field leaves the lane (validate words the failure);
 - integers, decimals, dates, timestamps and booleans are taken as they are;
 - a mapped field that is not a plain copy (a transform, a value map, a default, a
-  conversion) runs the row-wise map's own function over its column (:mod:`.mapping`);
+  conversion) runs the row-wise map's own function over its column (:mod:`.converted`);
   a row it rejects leaves the lane.
 
-A page the lane cannot take at all (a column typed otherwise than its field, a
-transform, default or conversion into a timestamp field, a missing column) is decided
-row by row, as a JSON page is. The rows that leave the lane are handed back by position. Identity's
-hashes are taken over the columns (:mod:`.identity`); ``tests/pipeline/test_frame_lane.py``
-pins that both lanes give the same records.
+A page the lane cannot take at all (a column typed otherwise than its field, text read
+as a timestamp, a transform, default or conversion into a timestamp field, a missing
+column) is decided row by row, as a JSON page is. The rows that leave the lane are
+handed back by position. Identity's hashes are taken over the columns
+(:mod:`.identity`); ``tests/pipeline/test_frame_lane.py`` pins that both lanes give the
+same records.
 """
 
 from collections.abc import Callable
@@ -27,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from syncflow.domain import EntitySpec, FieldType, Stage
-from syncflow.pipeline.frames import identity, mapping
+from syncflow.pipeline.frames import converted, identity
 from syncflow.pipeline.map import Mapper
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.validate import Validator
@@ -67,6 +71,12 @@ def _fits(kind: pa.DataType, field_type: FieldType) -> bool:
             return bool(pa.types.is_boolean(kind))
 
 
+def _read_from_text(kind: pa.DataType, field_type: FieldType) -> bool:
+    """Whether a text column the entity reads as ``field_type`` is converted in the lane."""
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    return bool(text) and field_type is not FieldType.TEXT and converted.holds(field_type)
+
+
 @dataclass(frozen=True, slots=True)
 class LaneResult:
     """The rows the lane finished and the positions it handed back, in input order.
@@ -101,10 +111,11 @@ class FrameLane:
         self._names = tuple(name for name, _ in normalizer.plan)
         self._not_null = (*validator.keys, *validator.required)
         field_types = {f.target_field: f.type for f in spec.fields}
-        # a transform, a default or a conversion runs over its column (.mapping); into a
+        self._converters = dict(normalizer.plan)
+        # a transform, a default or a conversion runs over its column (.converted); into a
         # timestamp, the row-wise map decides the page
         self._maps = all(
-            run is None or mapping.maps(field_types[target]) for _, target, run in mapper.plan
+            run is None or converted.holds(field_types[target]) for _, target, run in mapper.plan
         )
         self._mapped = tuple(
             (source, target, run, field_types[target])
@@ -126,7 +137,11 @@ class FrameLane:
             return False
         names = set(schema.names)
         return all(
-            name in names and _fits(schema.field(name).type, self._types[name])
+            name in names
+            and (
+                _fits(schema.field(name).type, self._types[name])
+                or _read_from_text(schema.field(name).type, self._types[name])
+            )
             for name in self._names
         )
 
@@ -137,6 +152,7 @@ class FrameLane:
         start = clock()
         frame = pl.from_arrow(table.select(list(self._names)))
         assert isinstance(frame, pl.DataFrame)
+        frame, unread = self._read_texts(frame, table.schema)
         texts = [name for name in self._names if self._types[name] is FieldType.TEXT]
         leaves = [
             pl.col(name).is_not_null()
@@ -150,6 +166,8 @@ class FrameLane:
             *[pl.col(name).str.strip_chars(" ") for name in texts],
             pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION),
         )
+        if unread is not None:
+            leaves.append(unread)
         lap = clock()
         seconds[Stage.NORMALIZE] = seconds.get(Stage.NORMALIZE, 0.0) + lap - start
         start = lap
@@ -192,13 +210,37 @@ class FrameLane:
             source=table,
         )
 
+    def _read_texts(
+        self, frame: pl.DataFrame, schema: pa.Schema
+    ) -> tuple[pl.DataFrame, pl.Expr | None]:
+        """Text columns the entity reads as another type, converted by the normalize
+        layer's own function; the rows it rejected, as an expression (``None``: none)."""
+        reads = [
+            name for name in self._names if not _fits(schema.field(name).type, self._types[name])
+        ]
+        if not reads:
+            return frame, None
+        rejected: set[int] = set()
+        columns = []
+        for name in reads:
+            column, left = converted.converted(
+                frame.get_column(name), self._converters[name], self._types[name]
+            )
+            columns.append(column)
+            rejected.update(left)
+        frame = frame.with_columns(columns)
+        if not rejected:
+            return frame, None
+        mask = pl.Series([index in rejected for index in range(frame.height)], dtype=pl.Boolean)
+        return frame, pl.lit(mask)
+
     def _map(self, frame: pl.DataFrame, slow: list[int]) -> tuple[pl.DataFrame, list[int]]:
         """The mapped fields' columns added to the frame; the rows whose mapping the
         lane cannot hold leave it (their positions join ``slow``)."""
         columns: list[pl.Series] = []
         leave: set[int] = set()
         for source, target, run, field_type in self._mapped:
-            column, left = mapping.mapped(frame.get_column(source), run, field_type)
+            column, left = converted.converted(frame.get_column(source), run, field_type)
             columns.append(column.alias(mapped_column(target)))
             leave.update(left)
         frame = frame.with_columns(columns)

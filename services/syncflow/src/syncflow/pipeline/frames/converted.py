@@ -1,15 +1,20 @@
-"""The map stage's transforms, defaults and conversions over one column of the lane.
+"""A row stage's own per-value function run over a column of the lane.
 
-A mapped field that is not a plain copy (a text transform, a value map, a default, a
-conversion to another type) runs the very function the row-wise map runs
-(``Mapper.plan``) over the column's values, one Python call a value, and the results
-become a column of the target field's type again. A value that function rejects, or a
-result the column cannot hold exactly (an integer beyond bigint, a decimal whose
-exponent differs from the column's first), sends its row to the row-wise stages, which
-decide it and word its failure; so both lanes give the same records
-(``tests/pipeline/test_frame_lane.py``). Timestamps are not mapped here: a column keeps
-one zone and the row-wise map keeps each value's offset, so a page with such a field is
-decided row by row.
+Two things the lane cannot do with polars expressions alone it does this way, with the
+very functions the row-wise stages use, one Python call a value:
+
+- normalize an ERP text column its entity reads as another type (numbers, dates and
+  booleans kept as text): the normalize converter (``Normalizer.plan``);
+- map a field that is not a plain copy (a text transform, a value map, a default, a
+  conversion to another type): the map's function (``Mapper.plan``).
+
+The results become a column of the field's type again. A value the function rejects,
+or a result the column cannot hold exactly (an integer beyond bigint, a decimal whose
+scale differs from the column's first, which the column would write with other
+trailing zeros), sends its row to the row-wise stages, which decide it and word its
+failure; so both lanes give the same records (``tests/pipeline/test_frame_lane.py``).
+Timestamps are not converted here: a column keeps one zone where the row-wise stages
+keep each value's offset, so a page that needs it is decided row by row.
 """
 
 from collections.abc import Callable
@@ -20,7 +25,7 @@ import polars as pl
 
 from syncflow.domain import FieldType
 
-# the column a mapped field's values become (the map gives each value its field's type)
+# the column the values become (the stages give each value its field's type)
 _DTYPES: dict[FieldType, pl.DataType | type[pl.DataType]] = {
     FieldType.TEXT: pl.String,
     FieldType.INTEGER: pl.Int64,
@@ -33,12 +38,12 @@ _DECIMAL_DIGITS = 38
 _ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
-def maps(field_type: FieldType) -> bool:
-    """Whether a mapped field of this type can be mapped over a column."""
+def holds(field_type: FieldType) -> bool:
+    """Whether values of this type can be converted over a column."""
     return field_type in _DTYPES
 
 
-def mapped(
+def converted(
     column: pl.Series, run: Callable[[Any], Any], field_type: FieldType
 ) -> tuple[pl.Series, list[int]]:
     """``run`` over the column's values: the results as a column of ``field_type`` (a
