@@ -62,6 +62,10 @@ class EntityPipeline:
         failed, decided row by row."""
         return self._run_stages([Record(raw=raw) for raw in raws], seconds)
 
+    def lane_takes(self, schema: pa.Schema) -> bool:
+        """Whether pages of this schema go through the column lane."""
+        return self._frames.takes(schema)
+
     def prepare_table(
         self, table: pa.Table, seconds: dict[str, float], *, as_records: bool
     ) -> PreparedPage:
@@ -72,7 +76,7 @@ class EntityPipeline:
         records), the page repeats a key, or a key is both in the lane's rows and in
         the row-wise ones: delta then decides them all as records, in input order.
         """
-        if not self._frames.takes(table.schema):
+        if not self.lane_takes(table.schema):
             return PreparedPage(*self.prepare(json_rows(table), seconds))
         lane = self._frames.run(table, seconds, time.perf_counter)
         decided: list[Record] = []
