@@ -231,8 +231,7 @@ class FrameLane:
         frame = frame.with_columns(columns)
         if not rejected:
             return frame, None
-        mask = pl.Series([index in rejected for index in range(frame.height)], dtype=pl.Boolean)
-        return frame, pl.lit(mask)
+        return frame, pl.lit(_rows_among(rejected, frame.height))
 
     def _map(self, frame: pl.DataFrame, slow: list[int]) -> tuple[pl.DataFrame, list[int]]:
         """The mapped fields' columns added to the frame; the rows whose mapping the
@@ -246,9 +245,14 @@ class FrameLane:
         frame = frame.with_columns(columns)
         if not leave:
             return frame, slow
-        mask = pl.Series([index in leave for index in range(frame.height)], dtype=pl.Boolean)
+        mask = _rows_among(leave, frame.height)
         positions = frame.get_column(POSITION).filter(mask).to_list()
         return frame.filter(~mask), sorted([*slow, *positions])
+
+
+def _rows_among(indexes: set[int], height: int) -> pl.Series:
+    """A mask of ``height`` rows, true at ``indexes``."""
+    return pl.Series([index in indexes for index in range(height)], dtype=pl.Boolean)
 
 
 def _rowversion_texts(column: pl.Series) -> pl.Series:
