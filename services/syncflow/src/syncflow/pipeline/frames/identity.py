@@ -242,7 +242,7 @@ def _not_ascii(column: str) -> pl.Expr:
 
 def _nfc(texts: pl.Series) -> pl.Series:
     """``texts`` in NFC exactly as ``unicodedata.normalize`` gives it (NULLs kept)."""
-    non_ascii = texts.str.len_bytes() != texts.str.len_chars()
+    non_ascii = texts.to_frame().select(_not_ascii(texts.name)).to_series()
     if not non_ascii.any():
         return texts
     where = non_ascii.arg_true()
