@@ -140,8 +140,13 @@ async def summary(
     the outbox (``read_through``). With the ``target`` connection, pending also counts
     the events in the outbox the stream has not read yet (``unread``: a stream that
     delivers straight from the outbox keeps its backlog there, not in the ledger)."""
-    ledger = {(r["destination"], r["entity"]): r for r in await LedgerAdmin(conn).summary()}
+    # the cursors first, then the ledger (each statement reads its own snapshot): a step
+    # that copies events moves the cursor and adds them to the ledger in one transaction,
+    # so one committed between the two reads is counted twice (ledger and unread) for a
+    # moment, never not at all (the other order showed nothing waiting, read through the
+    # head, while the copied events were still to be sent)
     streams = {(r["destination"], r["entity"]): r for r in await StreamRepository(conn).positions()}
+    ledger = {(r["destination"], r["entity"]): r for r in await LedgerAdmin(conn).summary()}
     unread = (
         await OutboxRepository(target).unread(
             sorted({(r["entity"], r["cursor"]) for r in streams.values()})
