@@ -14,9 +14,10 @@ import re
 import signal
 import sys
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 from loguru import logger
@@ -30,8 +31,12 @@ from schedulehub_standin.testing import (
 from services.syncflow.tests.commands_env import command_env
 from services.syncflow.tests.e2e.test_arrow_lane_e2e import ROWS, add_items
 from syncflow.cli import app
+from syncflow.delivery.ledger import DeliveryLedger
+from syncflow.delivery.ledger_admin import LedgerAdmin
 from syncflow.delivery.outbox_reads import OutboxReads
+from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.runner import DeliveryRunner
+from syncflow.delivery.streams import StreamRepository
 from syncflow.entities.service import load_spec
 from syncflow.orchestration.state import RunContext
 from syncflow.sync.repository import BatchRepository
@@ -352,6 +357,48 @@ async def test_a_410_pauses_the_destination_with_the_reason(world, standin):
     await standin.control.set_faults()
     await world.client.post(f"/api/v1/destinations/{hub['uid']}/resume")
     await assert_delivered_exactly(world, standin, entities=["parts"])
+
+
+async def test_a_step_committed_between_the_summary_reads_never_shows_nothing_waiting(
+    world, standin, monkeypatch
+):
+    """A delivery step copies events into the ledger and moves the stream's cursor in
+    one transaction; the streams summary reads the cursors and the ledger in two
+    statements. Whichever order the step lands in between, the events still show."""
+    world.settings.delivery_straight = False
+    hub = await add_schedulehub(world, standin, entities=["parts"])
+    await world.client.post(f"/api/v1/destinations/{hub['uid']}/pause", json={})
+    await world.sync("parts")
+    async with world.app.state.database.transaction() as conn:
+        await StreamRepository(conn).ensure_streams(now=datetime.now(UTC))
+    reads = {"count": 0}
+
+    async def step() -> None:
+        """What a runner's step commits before it sends: the events copied, the cursor on."""
+        async with world.app.state.target_database.transaction() as target:
+            events = await OutboxRepository(target).events_for_delivery(
+                entity="parts", after=0, limit=100
+            )
+        async with world.app.state.database.transaction() as conn:
+            await DeliveryLedger(conn).add_events(
+                UUID(hub["uid"]), "parts", events=events, now=datetime.now(UTC)
+            )
+
+    def first_then_step(read):
+        async def wrapped(self):
+            result = await read(self)
+            reads["count"] += 1
+            if reads["count"] == 1:  # the summary's first read is done: the step lands
+                await step()
+            return result
+
+        return wrapped
+
+    monkeypatch.setattr(StreamRepository, "positions", first_then_step(StreamRepository.positions))
+    monkeypatch.setattr(LedgerAdmin, "summary", first_then_step(LedgerAdmin.summary))
+    (parts,) = [s for s in await streams(world) if s["entity"] == "parts"]
+    assert reads["count"] == 2
+    assert parts["pending"] + parts["delivering"] >= 5, parts
 
 
 async def wait_killed(process, timeout: float = 60) -> None:
