@@ -81,16 +81,19 @@ def page(rows):
     )
 
 
-def messy_rows():
-    rows = [clean_row(n) for n in range(30)]
-    n = 30
-    for name, values in MESSY.items():
+def with_each_value(row_of, messy, clean: int):
+    """``clean`` rows, then a row for each messy value (the rest of that row clean)."""
+    rows = [row_of(n) for n in range(clean)]
+    for name, values in messy.items():
         for value in values:
-            row = clean_row(n)
+            row = row_of(len(rows))
             row[name] = value
             rows.append(row)
-            n += 1
     return rows
+
+
+def messy_rows():
+    return with_each_value(clean_row, MESSY, 30)
 
 
 def described(records):
@@ -159,7 +162,7 @@ def test_a_column_of_another_type_sends_the_page_row_by_row(make_spec):
     table = page(rows).set_column(
         3, "price", pa.array([float(r["price"]) for r in rows], pa.float64())
     )
-    assert not EntityPipeline(spec)._frames.takes(table.schema)
+    assert not EntityPipeline(spec).lane_takes(table.schema)
     decided, failures, lane, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
     assert lane is None
     assert not failures
@@ -211,12 +214,7 @@ def test_text_columns_read_as_numbers_dates_and_booleans_in_the_lane(make_spec):
     text_page = pa.Table.from_pylist
     lane = assert_same_as_json(spec, text_page([text_read_row(n) for n in range(20)]))
     assert lane.slow == []
-    rows = [text_read_row(n) for n in range(3)]
-    for name, values in TEXT_READ_MESSY.items():
-        for value in values:
-            row = text_read_row(len(rows))
-            row[name] = value
-            rows.append(row)
+    rows = with_each_value(text_read_row, TEXT_READ_MESSY, 3)
     lane = assert_same_as_json(spec, text_page(rows))
     assert 0 < len(lane.slow) < len(rows)
     # text read as a timestamp keeps each value's offset row-wise: the page goes there
@@ -229,7 +227,7 @@ def test_text_columns_read_as_numbers_dates_and_booleans_in_the_lane(make_spec):
             ],
         }
     )
-    assert not EntityPipeline(by_time)._frames.takes(text_page(rows).schema)
+    assert not EntityPipeline(by_time).lane_takes(text_page(rows).schema)
 
 
 def test_json_form_of_arrow_values():
@@ -351,15 +349,10 @@ def mapped_page(rows):
 def test_transforms_defaults_and_conversions_are_mapped_in_the_lane(make_spec):
     spec = make_spec(MAPPED_SPEC)
     clean = [mapped_row(n) for n in range(20)]
-    assert EntityPipeline(spec)._frames.takes(mapped_page(clean).schema)
+    assert EntityPipeline(spec).lane_takes(mapped_page(clean).schema)
     lane = assert_same_as_json(spec, mapped_page(clean))
     assert lane.slow == []  # a clean page is mapped in the lane, no row handed back
-    rows = [mapped_row(n) for n in range(4)]
-    for name, values in MAPPED_MESSY.items():
-        for value in values:
-            row = mapped_row(len(rows))
-            row[name] = value
-            rows.append(row)
+    rows = with_each_value(mapped_row, MAPPED_MESSY, 4)
     lane = assert_same_as_json(spec, mapped_page(rows))
     assert 0 < len(lane.slow) < len(rows)
 
@@ -376,7 +369,7 @@ def test_a_mapping_into_a_timestamp_sends_the_page_row_by_row(make_spec):
         }
     )
     table = pa.table({"no": ["P1"], "day": pa.array([date(2025, 3, 30)], pa.date32())})
-    assert not EntityPipeline(spec)._frames.takes(table.schema)
+    assert not EntityPipeline(spec).lane_takes(table.schema)
     decided, _, lane, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
     assert lane is None
     assert described(decided) == described(row_wise(spec, json_rows(table))[0])
@@ -426,7 +419,7 @@ def test_the_stage_cases_the_lane_takes_come_out_as_from_json(case_file, make_sp
         spec = make_spec(case["spec"])
         raws = case.get("rows") or case.get("values_list") or [case["values"]]
         table = case_page(spec, raws)
-        if table is None or not EntityPipeline(spec)._frames.takes(table.schema):
+        if table is None or not EntityPipeline(spec).lane_takes(table.schema):
             continue
         assert_same_as_json(spec, table)
         taken += 1

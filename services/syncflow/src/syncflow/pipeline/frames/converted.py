@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from syncflow.domain import FieldType
+from syncflow.pipeline.validate import BIGINT_MAX, BIGINT_MIN
 
 # the column the values become (the stages give each value its field's type)
 _DTYPES: dict[FieldType, pl.DataType | type[pl.DataType]] = {
@@ -33,12 +34,11 @@ _DTYPES: dict[FieldType, pl.DataType | type[pl.DataType]] = {
     FieldType.DATE: pl.Date,
     FieldType.NUMERIC: pl.Decimal,
 }
-_BIGINT = (-(2**63), 2**63 - 1)
 _DECIMAL_DIGITS = 38
 _ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
-def holds(field_type: FieldType) -> bool:
+def converts(field_type: FieldType) -> bool:
     """Whether values of this type can be converted over a column."""
     return field_type in _DTYPES
 
@@ -58,7 +58,7 @@ def converted(
             result = None
             leave.append(index)
         else:
-            if result is not None and not _holds(result):
+            if result is not None and not _held_exactly(result):
                 result = None
                 leave.append(index)
         results.append(result)
@@ -67,10 +67,10 @@ def converted(
     return pl.Series(column.name, results, dtype=dtype), leave
 
 
-def _holds(value: Any) -> bool:
-    """Whether a column holds the mapped value exactly."""
+def _held_exactly(value: Any) -> bool:
+    """Whether a column holds the value exactly."""
     if value.__class__ is int:
-        return bool(_BIGINT[0] <= value <= _BIGINT[1])
+        return bool(BIGINT_MIN <= value <= BIGINT_MAX)
     if value.__class__ is Decimal:
         _, digits, exponent = value.as_tuple()
         return isinstance(exponent, int) and exponent <= 0 and len(digits) <= _DECIMAL_DIGITS

@@ -74,7 +74,7 @@ def _fits(kind: pa.DataType, field_type: FieldType) -> bool:
 def _read_from_text(kind: pa.DataType, field_type: FieldType) -> bool:
     """Whether a text column the entity reads as ``field_type`` is converted in the lane."""
     text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-    return bool(text) and field_type is not FieldType.TEXT and converted.holds(field_type)
+    return bool(text) and field_type is not FieldType.TEXT and converted.converts(field_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class FrameLane:
         # a transform, a default or a conversion runs over its column (.converted); into a
         # timestamp, the row-wise map decides the page
         self._maps = all(
-            run is None or converted.holds(field_types[target]) for _, target, run in mapper.plan
+            run is None or converted.converts(field_types[target]) for _, target, run in mapper.plan
         )
         self._mapped = tuple(
             (source, target, run, field_types[target])
