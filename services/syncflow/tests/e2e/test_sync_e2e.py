@@ -334,3 +334,13 @@ async def test_verify_after_the_api_vanished_from_apismith_says_so(world):
 
     assert response.status_code == 502, response.text
     assert "no longer has the entity's API" in response.json()["detail"]
+
+
+async def test_a_started_sync_runs_at_once_not_at_the_executors_next_poll(world):
+    # the executor looks for work by itself only every minute here: a sync that starts
+    # within seconds was woken by the request that queued it, after its commit
+    world.app.state.executor.poll_seconds = 60
+    await world.sync("parts")  # the executor is idle, waiting, from here on
+    for _ in range(3):
+        status = await world.wait(await world.start("parts"), timeout=10)
+        assert status["status"] == "completed", status

@@ -36,8 +36,8 @@ from syncflow.monitoring import service as monitoring_service
 from syncflow.monitoring.schemas import FailedRecordFilter
 from syncflow.settings import Settings
 from syncflow.sync import service as sync_service
-from syncflow.sync.router import wake_executor
 from syncflow.sync.schemas import BatchFilter
+from syncflow.sync.wake import WakeExecutor
 from syncflow.tables import users
 from syncflow.targets.dependencies import TargetConnection
 
@@ -131,12 +131,13 @@ def _pages(kit: ConsoleKit) -> APIRouter:
         request: Request,
         user: Changer,
         conn: Connection,
+        wake: WakeExecutor,
         entity: Annotated[str, Form()],
         mode: Annotated[SyncMode, Form()] = SyncMode.INCREMENTAL,
         dry_run: Annotated[bool, Form()] = False,
     ) -> RedirectResponse:
         batch = await sync_service.start_sync(conn, entity=entity, mode=mode.value, dry_run=dry_run)
-        wake_executor(request)
+        wake()
         return RedirectResponse(f"/console/batches/{batch.batch_uid}", status_code=303)
 
     @router.get("/batches")
@@ -230,6 +231,7 @@ def _pages(kit: ConsoleKit) -> APIRouter:
         request: Request,
         user: Changer,
         conn: Connection,
+        wake: WakeExecutor,
         action: Annotated[str, Form()],
         record_uid: Annotated[list[UUID], Form()] = [],  # noqa: B006 (FastAPI copies it)
         back: Annotated[str, Form()] = "",
@@ -239,7 +241,7 @@ def _pages(kit: ConsoleKit) -> APIRouter:
             raise BadRequest("tick at least one record")
         if action == "retry":
             batches = await sync_service.retry_records(conn, record_uids=record_uid)
-            wake_executor(request)
+            wake()
             if len(batches) == 1:
                 return RedirectResponse(f"/console/batches/{batches[0].batch_uid}", status_code=303)
             return RedirectResponse("/console/batches?status=pending", status_code=303)
@@ -251,11 +253,11 @@ def _pages(kit: ConsoleKit) -> APIRouter:
 
     @router.post("/failed/retry")
     async def retry_failed(
-        request: Request, user: Changer, conn: Connection, entity: Annotated[str, Form()]
+        user: Changer, conn: Connection, wake: WakeExecutor, entity: Annotated[str, Form()]
     ) -> RedirectResponse:
         """Re-run every unresolved failed record of the entity (the filter's entity)."""
         batch = await sync_service.retry_failed(conn, entity=entity)
-        wake_executor(request)
+        wake()
         return RedirectResponse(f"/console/batches/{batch.batch_uid}", status_code=303)
 
     @router.get("/parked")

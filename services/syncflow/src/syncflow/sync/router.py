@@ -1,10 +1,9 @@
 """The sync API: start, status, stop, history, retry failed records (all or chosen ones)."""
 
-import asyncio
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from bridge_core.db.transaction import Connection
 from bridge_core.http.paging import PageNumber, PageSize
@@ -18,24 +17,18 @@ from syncflow.sync.schemas import (
     RetryRecords,
     SyncStart,
 )
+from syncflow.sync.wake import WakeExecutor
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
 
 @router.post("/start", status_code=status.HTTP_202_ACCEPTED)
-async def start(body: SyncStart, _: Operator, conn: Connection, request: Request) -> BatchStatus:
+async def start(body: SyncStart, _: Operator, conn: Connection, wake: WakeExecutor) -> BatchStatus:
     batch = await service.start_sync(
         conn, entity=body.entity, mode=body.mode.value, dry_run=body.dry_run
     )
-    wake_executor(request)
+    wake()
     return batch
-
-
-def wake_executor(request: Request) -> None:
-    """Let an in-process executor look for the new batch after this request commits."""
-    executor = getattr(request.app.state, "executor", None)
-    if executor is not None:
-        asyncio.get_running_loop().call_later(0.05, executor.wake)
 
 
 @router.get("/status/{batch_uid}")
@@ -63,19 +56,19 @@ async def history(
 
 @router.post("/retry-failed", status_code=status.HTTP_202_ACCEPTED)
 async def retry_failed(
-    body: RetryFailed, _: Operator, conn: Connection, request: Request
+    body: RetryFailed, _: Operator, conn: Connection, wake: WakeExecutor
 ) -> BatchStatus:
     batch = await service.retry_failed(conn, entity=body.entity)
-    wake_executor(request)
+    wake()
     return batch
 
 
 @router.post("/retry-records", status_code=status.HTTP_202_ACCEPTED)
 async def retry_records(
-    body: RetryRecords, _: Operator, conn: Connection, request: Request
+    body: RetryRecords, _: Operator, conn: Connection, wake: WakeExecutor
 ) -> list[BatchStatus]:
     """Re-run the chosen open failed records: one ``retry`` batch per entity they belong to
     (409 while one of those entities has a batch pending or running)."""
     batches = await service.retry_records(conn, record_uids=body.record_uids)
-    wake_executor(request)
+    wake()
     return batches

@@ -107,6 +107,9 @@ class BatchExecutor:
         """Run batches until :meth:`stop`; errors in one batch never stop the loop."""
         logger.info("batch executor {} started", self.ctx.worker_id)
         while not self._stopping.is_set():
+            # cleared before looking, not after: a wake while this look runs (a batch
+            # queued just after the claim found none) makes the wait below return at once
+            self._wake.clear()
             try:
                 worked = await self.run_once()
             except Exception as exc:
@@ -114,7 +117,6 @@ class BatchExecutor:
                 worked = False
             if worked:
                 continue
-            self._wake.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         logger.info("batch executor {} stopped", self.ctx.worker_id)
