@@ -40,6 +40,7 @@ from syncflow.delivery.apply import Outcome
 from syncflow.delivery.ledger import DeliveryLedger
 from syncflow.delivery.outbox_reads import OutboxReads
 from syncflow.delivery.outcome import SentBatch
+from syncflow.delivery.read_ahead import WindowsAhead
 from syncflow.delivery.repository import OutboxRepository
 from syncflow.delivery.schedulehub import ScheduleHubClient
 from syncflow.delivery.streams import StreamRepository
@@ -75,6 +76,8 @@ class DeliveryRunner:
         # one client per stream (a ScheduleHub login lasts); its batches in flight record
         # their attempts apart (transport.recording)
         self._clients: dict[tuple[UUID, str], tuple[datetime, Client]] = {}
+        # the next window of straight streams, read while the current one is out
+        self.windows_ahead = WindowsAhead()
         self._streams_checked = 0.0
 
     def stop(self) -> None:
@@ -90,6 +93,7 @@ class DeliveryRunner:
         try:
             await asyncio.gather(*(self._lane() for _ in range(self.settings.delivery_concurrency)))
         finally:
+            await self.windows_ahead.close()
             for _, client in self._clients.values():
                 await client.aclose()
             self._clients.clear()
@@ -136,6 +140,8 @@ class DeliveryRunner:
                 during_sync=self.settings.delivery_during_sync,
             )
         if stream is None:
+            # nothing due: a window read ahead this long ago will not be taken
+            self.windows_ahead.drop_older(self.settings.lease_seconds)
             return False
         destination_uid = stream["destination_uid"]
         entity = stream["entity_name"]

@@ -25,6 +25,7 @@ crash must carry the same ``webhook-id``, which a ledger batch keeps.
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -116,6 +117,16 @@ async def record(
     await ledger.move_cursor(destination_uid, entity, to=window.end, now=now)
 
 
+async def read_window(
+    runner: "DeliveryRunner", spec: EntitySpec, destination: Any, *, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` of the entity's events after ``after``, with their records."""
+    async with runner.target_database.transaction() as target:
+        return await OutboxReads(target).window(
+            spec, after=after, limit=limit, paths=destination["entity_paths"]
+        )
+
+
 async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpec) -> bool:
     """Send the next window of the outbox straight (:mod:`.straight`); whether there
     may be more to do now."""
@@ -123,10 +134,11 @@ async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpe
     entity = stream["entity_name"]
     uid = destination["uid"]
     limit = int(destination["batch_size"]) * runner.settings.delivery_batches_in_flight
-    async with runner.target_database.transaction() as target:
-        events = await OutboxReads(target).window(
-            spec, after=stream["cursor"], limit=limit, paths=destination["entity_paths"]
-        )
+    ahead = runner.windows_ahead
+    version = destination["updated_at"]
+    events = await ahead.take((uid, entity), after=stream["cursor"], version=version)
+    if events is None:
+        events = await read_window(runner, spec, destination, after=stream["cursor"], limit=limit)
     if not events:
         return False
     async with runner.database.transaction() as conn:
@@ -135,6 +147,13 @@ async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpe
             await DeliveryLedger(conn).add_events(uid, entity, events=events, now=runner.now())
             return True
     window = split(events, open_keys=open_keys, keys_per_batch=destination["batch_size"])
+    if len(events) == limit:  # more is waiting, likely: read it while these are out
+        ahead.start(
+            (uid, entity),
+            after=window.end,
+            version=version,
+            read=partial(read_window, runner, spec, destination, after=window.end, limit=limit),
+        )
     client = await runner.client(destination, entity)
     async with asyncio.TaskGroup() as group:
         tasks = [

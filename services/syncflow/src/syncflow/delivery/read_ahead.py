@@ -1,0 +1,108 @@
+"""The next window of a straight stream, read while the current window's batches are out.
+
+A straight step (:mod:`.straight`) reads a window of events from the target database,
+then waits while ScheduleHub applies its batches. Reading the next window in that wait
+keeps both sides busy: a first load of ``orders`` (300,000 events, batches of 5,000)
+spent 0.2-0.4 s reading and 0.6-0.8 s sending each window of 20,000, one after the
+other (bench/RESULTS.md).
+
+A window read ahead starts at the end of the window being sent, and is used only by the
+stream's next step on this worker, and only if that step starts there: the current
+window was recorded and the cursor moved to its end, and the destination was not changed
+meanwhile. Otherwise (the recording was fenced off, another worker moved the cursor, the
+destination was edited) it is dropped and the step reads afresh. A window read ahead is
+the same query a step would run; it is only read earlier, as any window is read some
+time before it is sent: a row changed since then has a newer event, which follows.
+"""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from typing import Any
+from uuid import UUID
+
+from loguru import logger
+
+Events = list[dict[str, Any]]
+StreamKey = tuple[UUID, str]
+
+
+class WindowsAhead:
+    """At most one window read ahead per stream (destination uid, entity)."""
+
+    def __init__(self) -> None:
+        # stream -> (where the window starts, version, when the read began, the read)
+        self._ahead: dict[StreamKey, tuple[int, Any, float, asyncio.Task[Events]]] = {}
+        # reads dropped while running: kept until they end (never cancelled mid-query,
+        # which would leave the database connection in doubt)
+        self._dropped: set[asyncio.Task[Events]] = set()
+
+    def start(
+        self,
+        stream: StreamKey,
+        *,
+        after: int,
+        version: Any,
+        read: Callable[[], Coroutine[Any, Any, Events]],
+    ) -> None:
+        """Read the stream's events after ``after`` now; ``version``: what the read
+        depends on besides the cursor (the destination's ``updated_at``)."""
+        self._drop(stream)
+        began = asyncio.get_running_loop().time()
+        self._ahead[stream] = (after, version, began, asyncio.create_task(read()))
+
+    async def take(self, stream: StreamKey, *, after: int, version: Any) -> Events | None:
+        """The window read ahead for the stream if it starts at ``after`` (the cursor
+        now) under the same ``version``; ``None`` when there is none, it starts
+        elsewhere (dropped), or the read failed (the step reads again)."""
+        entry = self._ahead.get(stream)
+        if entry is None:
+            return None
+        start, read_version, _, task = entry
+        if start != after or read_version != version:
+            self._drop(stream)
+            return None
+        del self._ahead[stream]
+        try:
+            return await task
+        except Exception as exc:  # the step reads the window itself, and fails if it must
+            logger.warning("reading the next window ahead failed ({}); reading it again", exc)
+            return None
+
+    def drop_older(self, seconds: float) -> None:
+        """Drop the windows whose read began more than ``seconds`` ago: their stream's
+        next step went to another worker, or is not coming (a stream this worker steps
+        is stepped again at once while it has more)."""
+        now = asyncio.get_running_loop().time()
+        for stream, (_, _, began, _) in list(self._ahead.items()):
+            if now - began > seconds:
+                self._drop(stream)
+
+    async def close(self) -> None:
+        """Drop every window read ahead and wait for the reads still running."""
+        for stream in list(self._ahead):
+            self._drop(stream)
+        for task in list(self._dropped):
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _drop(self, stream: StreamKey) -> None:
+        entry = self._ahead.pop(stream, None)
+        if entry is None:
+            return
+        task = entry[3]
+        if task.done():
+            _retrieve(task)
+            return
+        self._dropped.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: "asyncio.Task[Events]") -> None:
+        self._dropped.discard(task)
+        _retrieve(task)
+
+
+def _retrieve(task: "asyncio.Task[Events]") -> None:
+    """Take a dropped read's outcome, so a failure is not reported as never retrieved."""
+    with suppress(asyncio.CancelledError, Exception):
+        task.result()
