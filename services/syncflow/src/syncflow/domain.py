@@ -24,6 +24,11 @@ class FieldType(StrEnum):
     TIMESTAMP = "timestamp"
 
 
+# what an ``integer`` field holds: its target column is a PostgreSQL bigint
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+
+
 # APISmith's column data types -> the field type a column gets when it is not mapped
 API_TYPE_TO_FIELD_TYPE: dict[str, FieldType] = {
     "string": FieldType.TEXT,

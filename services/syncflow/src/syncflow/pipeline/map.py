@@ -24,6 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncflow.domain import (
+    BIGINT_MAX,
+    BIGINT_MIN,
     EntitySpec,
     FieldSpec,
     FieldType,
@@ -35,8 +37,6 @@ from syncflow.domain import (
 
 Conversion = Callable[[Any], Any]
 
-BIGINT_MIN = -(2**63)
-BIGINT_MAX = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "trim": str.strip,

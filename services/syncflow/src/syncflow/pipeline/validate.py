@@ -10,10 +10,16 @@ types (and their failures) belong to map.
 from collections.abc import Sequence
 from typing import Any
 
-from syncflow.domain import EntitySpec, FieldType, Record, RowFailure, Stage, StageResult
-
-BIGINT_MIN = -(2**63)
-BIGINT_MAX = 2**63 - 1
+from syncflow.domain import (
+    BIGINT_MAX,
+    BIGINT_MIN,
+    EntitySpec,
+    FieldType,
+    Record,
+    RowFailure,
+    Stage,
+    StageResult,
+)
 
 
 class Validator:

@@ -23,8 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from syncflow.domain import FieldType
-from syncflow.pipeline.validate import BIGINT_MAX, BIGINT_MIN
+from syncflow.domain import BIGINT_MAX, BIGINT_MIN, FieldType
 
 # the column the values become (the stages give each value its field's type)
 _DTYPES: dict[FieldType, pl.DataType | type[pl.DataType]] = {
