@@ -59,3 +59,16 @@ async def test_windows_nobody_took_for_a_while_are_dropped():
     ahead.drop_older(0.03)
     assert await ahead.take(STREAM, after=10, version="v1") is None
     assert await ahead.take(other, after=3, version="v1") == [{"id": 4}]
+
+
+async def test_shutdown_stops_reads_still_running():
+    # a read can wait long (behind a sync's writer lock, on a stalled connection):
+    # stopping the worker must not wait for it
+    async def stalled() -> list[dict]:
+        await asyncio.sleep(60)
+        return []
+
+    ahead = WindowsAhead()
+    ahead.start(STREAM, after=10, version="v1", read=stalled)
+    ahead.start(STREAM, after=20, version="v1", read=stalled)  # the first one is dropped
+    await asyncio.wait_for(ahead.close(), timeout=2)

@@ -1,5 +1,6 @@
 """The pipeline end to end: real APISmith over a messy ERP schema, SyncFlow into PostgreSQL."""
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -339,8 +340,20 @@ async def test_verify_after_the_api_vanished_from_apismith_says_so(world):
 async def test_a_started_sync_runs_at_once_not_at_the_executors_next_poll(world):
     # the executor looks for work by itself only every minute here: a sync that starts
     # within seconds was woken by the request that queued it, after its commit
-    world.app.state.executor.poll_seconds = 60
+    executor = world.app.state.executor
+    executor.poll_seconds = 60
+    woken_on: list[int] = []
+    wake = executor.wake
+
+    def recorded_wake() -> None:
+        woken_on.append(threading.get_ident())
+        wake()
+
+    executor.wake = recorded_wake
     await world.sync("parts")  # the executor is idle, waiting, from here on
     for _ in range(3):
         status = await world.wait(await world.start("parts"), timeout=10)
         assert status["status"] == "completed", status
+    # on the event loop's thread: an asyncio.Event set from another thread may never
+    # wake its waiter
+    assert set(woken_on) == {threading.get_ident()}

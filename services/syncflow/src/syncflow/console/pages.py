@@ -128,7 +128,6 @@ def _pages(kit: ConsoleKit) -> APIRouter:
 
     @router.post("/sync")
     async def sync_now(
-        request: Request,
         user: Changer,
         conn: Connection,
         wake: WakeExecutor,
@@ -228,7 +227,6 @@ def _pages(kit: ConsoleKit) -> APIRouter:
 
     @router.post("/failed/selected")
     async def failed_selected(
-        request: Request,
         user: Changer,
         conn: Connection,
         wake: WakeExecutor,

@@ -8,9 +8,11 @@ other (bench/RESULTS.md).
 
 A window read ahead starts at the end of the window being sent, and is used only by the
 stream's next step on this worker, and only if that step starts there: the current
-window was recorded and the cursor moved to its end, and the destination was not changed
-meanwhile. Otherwise (the recording was fenced off, another worker moved the cursor, the
-destination was edited) it is dropped and the step reads afresh. A window read ahead is
+window was recorded and the cursor moved to its end, and neither the destination nor the
+entity was changed meanwhile. Otherwise (the recording was fenced off, another worker
+moved the cursor, the destination or the entity was edited) it is dropped and the step
+reads afresh. One not taken within the lease (the stream's next step went to another
+worker) is dropped before this worker's next step. A window read ahead is
 the same query a step would run; it is only read earlier, as any window is read some
 time before it is sent: a row changed since then has a newer event, which follows.
 """
@@ -33,8 +35,8 @@ class WindowsAhead:
     def __init__(self) -> None:
         # stream -> (where the window starts, version, when the read began, the read)
         self._ahead: dict[StreamKey, tuple[int, Any, float, asyncio.Task[Events]]] = {}
-        # reads dropped while running: kept until they end (never cancelled mid-query,
-        # which would leave the database connection in doubt)
+        # reads dropped while running: kept until they end (not cancelled mid-query, which
+        # would leave the database connection in doubt; only shutdown cancels them)
         self._dropped: set[asyncio.Task[Events]] = set()
 
     def start(
@@ -46,7 +48,8 @@ class WindowsAhead:
         read: Callable[[], Coroutine[Any, Any, Events]],
     ) -> None:
         """Read the stream's events after ``after`` now; ``version``: what the read
-        depends on besides the cursor (the destination's ``updated_at``)."""
+        depends on besides the cursor (the destination's ``updated_at`` and the
+        entity's spec: paths, batch size, mapped fields)."""
         self._drop(stream)
         began = asyncio.get_running_loop().time()
         self._ahead[stream] = (after, version, began, asyncio.create_task(read()))
@@ -72,17 +75,19 @@ class WindowsAhead:
     def drop_older(self, seconds: float) -> None:
         """Drop the windows whose read began more than ``seconds`` ago: their stream's
         next step went to another worker, or is not coming (a stream this worker steps
-        is stepped again at once while it has more)."""
+        is stepped again at once while it has more). Called before every step."""
         now = asyncio.get_running_loop().time()
         for stream, (_, _, began, _) in list(self._ahead.items()):
             if now - began > seconds:
                 self._drop(stream)
 
     async def close(self) -> None:
-        """Drop every window read ahead and wait for the reads still running."""
-        for stream in list(self._ahead):
-            self._drop(stream)
-        for task in list(self._dropped):
+        """Stop every read (the worker is shutting down: its connections go too)."""
+        tasks = [entry[3] for entry in self._ahead.values()] + list(self._dropped)
+        self._ahead.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
 

@@ -139,9 +139,10 @@ class DeliveryRunner:
                 now=self.now(),
                 during_sync=self.settings.delivery_during_sync,
             )
+        # a window read ahead this long ago will not be taken (its stream's step went
+        # to another worker): dropped whether this worker is busy or idle
+        self.windows_ahead.drop_older(self.settings.lease_seconds)
         if stream is None:
-            # nothing due: a window read ahead this long ago will not be taken
-            self.windows_ahead.drop_older(self.settings.lease_seconds)
             return False
         destination_uid = stream["destination_uid"]
         entity = stream["entity_name"]

@@ -135,7 +135,7 @@ async def step(runner: "DeliveryRunner", stream: dict[str, Any], spec: EntitySpe
     uid = destination["uid"]
     limit = int(destination["batch_size"]) * runner.settings.delivery_batches_in_flight
     ahead = runner.windows_ahead
-    version = destination["updated_at"]
+    version = (destination["updated_at"], spec)  # an edit of either reshapes the window
     events = await ahead.take((uid, entity), after=stream["cursor"], version=version)
     if events is None:
         events = await read_window(runner, spec, destination, after=stream["cursor"], limit=limit)

@@ -1,18 +1,32 @@
 """Waking the in-process batch executor when a request queues a batch."""
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import BackgroundTasks, Depends, Request
 
 
+class _Executor(Protocol):
+    """What a request needs of the app's batch executor (``worker.executor``)."""
+
+    def wake(self) -> None: ...
+
+
 def _executor_waker(request: Request, after_response: BackgroundTasks) -> Callable[[], None]:
+    executor: _Executor | None = getattr(request.app.state, "executor", None)
+
     def wake() -> None:
-        executor = getattr(request.app.state, "executor", None)
-        if executor is not None:
-            # after the response: the request's transaction (``Connection``) has
-            # committed by then, so the executor finds the batch at once
-            after_response.add_task(executor.wake)
+        if executor is None:
+            return
+
+        async def wake_now() -> None:
+            # a coroutine, so it runs on the event loop (a plain function would run in a
+            # worker thread, where setting the executor's asyncio.Event is not safe)
+            executor.wake()
+
+        # after the response: the request's transaction (``Connection``) has committed
+        # by then, so the executor finds the batch at once
+        after_response.add_task(wake_now)
 
     return wake
 
