@@ -1,5 +1,6 @@
 """The next window of a straight stream, read while the current one is out: used only by
-the step that starts where it starts, under the same destination, else read afresh."""
+the step that starts where it starts, with the destination and entity unchanged, else
+read afresh."""
 
 import asyncio
 import uuid

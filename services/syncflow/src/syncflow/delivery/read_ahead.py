@@ -20,6 +20,7 @@ time before it is sent: a row changed since then has a newer event, which follow
 import asyncio
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -29,12 +30,21 @@ Events = list[dict[str, Any]]
 StreamKey = tuple[UUID, str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A window being read ahead: where it starts, what it was read under, when."""
+
+    after: int
+    version: Any
+    began: float
+    task: "asyncio.Task[Events]"
+
+
 class WindowsAhead:
     """At most one window read ahead per stream (destination uid, entity)."""
 
     def __init__(self) -> None:
-        # stream -> (where the window starts, version, when the read began, the read)
-        self._ahead: dict[StreamKey, tuple[int, Any, float, asyncio.Task[Events]]] = {}
+        self._ahead: dict[StreamKey, _Read] = {}
         # reads dropped while running: kept until they end (not cancelled mid-query, which
         # would leave the database connection in doubt; only shutdown cancels them)
         self._dropped: set[asyncio.Task[Events]] = set()
@@ -52,22 +62,21 @@ class WindowsAhead:
         entity's spec: paths, batch size, mapped fields)."""
         self._drop(stream)
         began = asyncio.get_running_loop().time()
-        self._ahead[stream] = (after, version, began, asyncio.create_task(read()))
+        self._ahead[stream] = _Read(after, version, began, asyncio.create_task(read()))
 
     async def take(self, stream: StreamKey, *, after: int, version: Any) -> Events | None:
         """The window read ahead for the stream if it starts at ``after`` (the cursor
         now) under the same ``version``; ``None`` when there is none, it starts
         elsewhere (dropped), or the read failed (the step reads again)."""
-        entry = self._ahead.get(stream)
-        if entry is None:
+        read = self._ahead.get(stream)
+        if read is None:
             return None
-        start, read_version, _, task = entry
-        if start != after or read_version != version:
+        if read.after != after or read.version != version:
             self._drop(stream)
             return None
         del self._ahead[stream]
         try:
-            return await task
+            return await read.task
         except Exception as exc:  # the step reads the window itself, and fails if it must
             logger.warning("reading the next window ahead failed ({}); reading it again", exc)
             return None
@@ -77,13 +86,13 @@ class WindowsAhead:
         next step went to another worker, or is not coming (a stream this worker steps
         is stepped again at once while it has more). Called before every step."""
         now = asyncio.get_running_loop().time()
-        for stream, (_, _, began, _) in list(self._ahead.items()):
-            if now - began > seconds:
+        for stream, read in list(self._ahead.items()):
+            if now - read.began > seconds:
                 self._drop(stream)
 
     async def close(self) -> None:
         """Stop every read (the worker is shutting down: its connections go too)."""
-        tasks = [entry[3] for entry in self._ahead.values()] + list(self._dropped)
+        tasks = [read.task for read in self._ahead.values()] + list(self._dropped)
         self._ahead.clear()
         for task in tasks:
             task.cancel()
@@ -92,22 +101,14 @@ class WindowsAhead:
                 await task
 
     def _drop(self, stream: StreamKey) -> None:
-        entry = self._ahead.pop(stream, None)
-        if entry is None:
-            return
-        task = entry[3]
-        if task.done():
-            _retrieve(task)
-            return
-        self._dropped.add(task)
-        task.add_done_callback(self._forget)
+        read = self._ahead.pop(stream, None)
+        if read is not None:
+            self._dropped.add(read.task)
+            read.task.add_done_callback(self._forget)  # also called for a read that ended
 
     def _forget(self, task: "asyncio.Task[Events]") -> None:
+        """A dropped read ended: let it go, its outcome taken (a failure is not then
+        reported as never retrieved)."""
         self._dropped.discard(task)
-        _retrieve(task)
-
-
-def _retrieve(task: "asyncio.Task[Events]") -> None:
-    """Take a dropped read's outcome, so a failure is not reported as never retrieved."""
-    with suppress(asyncio.CancelledError, Exception):
-        task.result()
+        with suppress(asyncio.CancelledError, Exception):
+            task.result()

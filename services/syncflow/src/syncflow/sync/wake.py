@@ -12,21 +12,20 @@ class _Executor(Protocol):
     def wake(self) -> None: ...
 
 
+async def _wake(executor: _Executor) -> None:
+    # a coroutine, so it runs on the event loop (a plain function would run in a worker
+    # thread, where setting the executor's asyncio.Event is not safe)
+    executor.wake()
+
+
 def _executor_waker(request: Request, after_response: BackgroundTasks) -> Callable[[], None]:
     executor: _Executor | None = getattr(request.app.state, "executor", None)
 
     def wake() -> None:
-        if executor is None:
-            return
-
-        async def wake_now() -> None:
-            # a coroutine, so it runs on the event loop (a plain function would run in a
-            # worker thread, where setting the executor's asyncio.Event is not safe)
-            executor.wake()
-
-        # after the response: the request's transaction (``Connection``) has committed
-        # by then, so the executor finds the batch at once
-        after_response.add_task(wake_now)
+        if executor is not None:
+            # after the response: the request's transaction (``Connection``) has
+            # committed by then, so the executor finds the batch at once
+            after_response.add_task(_wake, executor)
 
     return wake
 
