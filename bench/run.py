@@ -810,8 +810,31 @@ async def bench_table(
             full_seconds=hash_full.seconds,
         )
         assert await target_count(urls["target"], hash_entity) == rows - deleted
+    bench.report(await verify_phase(syncflow, sampler, table, copy_seconds))
     if standin is not None:
         await delivery_phases(bench, table, syncflow, standin, sampler, copy_seconds, full)
+
+
+async def verify_phase(
+    syncflow: httpx.AsyncClient, sampler: RssSampler, table: str, copy_seconds: float
+) -> Phase:
+    """``verify`` of the rowversion entity after its syncs: the whole source read again
+    and compared with the target (its rows not deleted by the incremental sync count
+    as extra)."""
+    sampler.reset()
+    start = time.perf_counter()
+    response = await syncflow.post(f"{API}/entities/{table}/verify", timeout=900.0)
+    report = check(response, 200)
+    return Phase(
+        table,
+        "verify (whole source against target)",
+        int(report["source_rows"]),
+        time.perf_counter() - start,
+        rss_mb=sampler.peaks(),
+        cpu_s=sampler.cpu_seconds(),
+        counters={name: int(report[name]) for name in ("missing", "extra", "different")},
+        copy_seconds=copy_seconds,
+    )
 
 
 async def delivery_phases(

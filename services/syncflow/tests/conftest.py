@@ -7,7 +7,7 @@ Fixtures others reuse:
 - ``admin_headers``: ``Authorization`` with the configured ``SYNCFLOW_ADMIN_TOKEN``.
 - ``operator_token`` / ``operator_headers``: a real operator token stored in the database.
 - ``fake_apismith``: a :class:`FakeApiSmith` on a live uvicorn server that answers
-  APISmith's v1 contract (health, auth/me, apis, apis/slug, runtime execute and stream);
+  APISmith's v1 contract (health, auth/me, apis, apis/slug, runtime execute);
   add APIs with ``fake_apismith.add_api(...)``; reset for every test.
 - ``create_source``: ``await create_source(name)`` registers ``fake_apismith`` as a source.
 """
@@ -16,14 +16,14 @@ import base64
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from loguru import logger
 
 from bridge_core.db.engine import create_engine, to_async_url
@@ -159,7 +159,6 @@ class FakeApiSmith:
     ``list_shape``: ``"paged"`` (``{items, total, page, page_size}``) or ``"list"``;
     ``list_with_columns``: whether listed APIs carry ``columns``;
     ``fail_next``: statuses answered (with a ``detail``) before any real answer;
-    ``stream_break_after``: the NDJSON stream stops (connection cut) after that many rows;
     ``requests``: ``(method, path)`` of every call received.
     """
 
@@ -170,7 +169,6 @@ class FakeApiSmith:
     list_shape: str = "paged"
     list_with_columns: bool = False
     fail_next: list[int] = field(default_factory=list)
-    stream_break_after: int | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -179,7 +177,6 @@ class FakeApiSmith:
         self.list_shape = "paged"
         self.list_with_columns = False
         self.fail_next.clear()
-        self.stream_break_after = None
         self.requests.clear()
 
     def add_api(
@@ -230,7 +227,6 @@ def _offset(cursor: str | None) -> int:
 
 
 def _fake_apismith_app(fake: FakeApiSmith) -> FastAPI:
-    # a dependency, not an HTTP middleware: a middleware would end a cut stream cleanly
     async def contract(request: Request) -> None:
         fake.requests.append((request.method, request.url.path))
         if fake.fail_next:
@@ -299,25 +295,6 @@ def _fake_apismith_app(fake: FakeApiSmith) -> FastAPI:
                 "execution_time_ms": 1.0,
             },
         }
-
-    @app.post("/api/v1/runtime/{slug}/stream")
-    async def stream(slug: str, request: Request) -> Any:
-        api = api_or_404(slug)
-        if isinstance(api, JSONResponse):
-            return api
-        rows = fake.selected_rows(api, orjson.loads(await request.body()))
-
-        async def lines() -> AsyncIterator[bytes]:
-            for number, row in enumerate(rows):
-                if fake.stream_break_after is not None and number >= fake.stream_break_after:
-                    raise RuntimeError("fake APISmith cuts the stream")
-                line = orjson.dumps(row) + b"\n"
-                # split every line across two chunks: the client must join them
-                half = len(line) // 2
-                yield line[:half]
-                yield line[half:]
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     return app
 

@@ -8,7 +8,6 @@ from :class:`~bridge_core.http.client.ServiceClient`; anything that still fails,
 a 4xx, raises :class:`~bridge_core.http.client.ServiceClientError`.
 """
 
-from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -20,7 +19,6 @@ from bridge_core.http.client import ServiceClient, ServiceClientError
 from syncflow.domain import ApiColumn, api_columns
 
 API = "/api/v1"
-NDJSON = "application/x-ndjson"
 ARROW = "application/vnd.apache.arrow.stream"
 # execute answers Arrow when it can, JSON otherwise (an older APISmith, a test double)
 PAGE_ACCEPT = f"{ARROW}, application/json;q=0.5"
@@ -169,52 +167,3 @@ class ApiSmithClient(ServiceClient):
             columns=api_columns(columns),
             table=table,
         )
-
-    async def stream_rows(
-        self,
-        slug: str,
-        *,
-        filters: list[dict[str, Any]],
-        sort: list[dict[str, str]],
-        params: dict[str, Any] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every row of the API (``POST /runtime/{slug}/stream``, NDJSON), one line at a time."""
-        path = f"{API}/runtime/{quote(slug, safe='')}/stream"
-        body = {"params": params or {}, "filters": filters, "sort": sort}
-        async with self.stream("POST", path, json=body, headers={"Accept": NDJSON}) as response:
-            line_number = 0
-            try:
-                async for line in _lines(response):
-                    line_number += 1
-                    try:
-                        row = orjson.loads(line)
-                    except orjson.JSONDecodeError as exc:
-                        raise ServiceClientError(
-                            self.service, f"stream of {slug!r}: line {line_number} is not JSON"
-                        ) from exc
-                    if not isinstance(row, dict):
-                        raise ServiceClientError(
-                            self.service, f"stream of {slug!r}: line {line_number} is not an object"
-                        )
-                    yield row
-            except httpx.HTTPError as exc:
-                raise ServiceClientError(
-                    self.service,
-                    f"stream of {slug!r} broke off after {line_number} rows: {type(exc).__name__}",
-                ) from exc
-
-
-async def _lines(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Non-empty lines of a streamed body; only one partial line is ever held."""
-    pending = b""
-    async for chunk in response.aiter_bytes():
-        complete, newline, rest = chunk.rpartition(b"\n")
-        if not newline:
-            pending += chunk
-            continue
-        for line in (pending + complete).split(b"\n"):
-            if line.strip():
-                yield line
-        pending = rest
-    if pending.strip():
-        yield pending

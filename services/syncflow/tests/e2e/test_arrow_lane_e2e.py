@@ -103,6 +103,29 @@ async def test_first_load_resync_changes_and_deletes(world):
     assert trimmed[0][0] == "Größe"
 
 
+async def test_verify_names_what_the_target_lacks_holds_over_and_holds_otherwise(world):
+    await add_items(world)
+    await world.sync("items")
+    # not synced: 3 changed through the column lane, 1 through the row-wise stages
+    # (non-ASCII text), 2 deleted, 2 new (one of them row-wise)
+    await world.erp("UPDATE items SET price = price + 1 WHERE item_no IN (7, 8, 9)")
+    await world.erp("UPDATE items SET name = 'Größe' WHERE item_no = 210")
+    await world.erp("DELETE FROM items WHERE item_no IN (101, 102)")
+    await world.erp("INSERT INTO items (item_no, name) VALUES (1001, 'new'), (1004, '  Größe  ')")
+    gone = await world.target(
+        "SELECT _bridge_key_hash FROM erp.items WHERE item_no IN (101, 102) ORDER BY 1"
+    )
+
+    report = await world.verify("items")
+
+    assert report["equal"] is False
+    assert (report["source_rows"], report["target_rows"]) == (ROWS, ROWS)
+    assert (report["missing"], report["extra"], report["different"]) == (2, 2, 4), report
+    assert report["sample_missing"] == ["1001", "1004"]
+    assert report["sample_different"] == ["210", "7", "8", "9"]  # in text order
+    assert report["sample_extra"] == [row[0].hex for row in gone]
+
+
 async def test_a_dry_run_writes_nothing(world):
     await add_items(world)
     dry = await world.sync("items", dry_run=True)
@@ -161,3 +184,6 @@ async def test_a_key_read_twice_in_a_whole_re_read_ends_with_its_last_read(world
         (200, "item 200", Decimal("250.00")),
         (210, "item 210", Decimal("262.50")),
     ]
+    # verify reads the keys twice as well, and compares each key's last read
+    report = await world.verify("items")
+    assert (report["source_rows"], report["different"], report["equal"]) == (ROWS, 0, True)

@@ -101,33 +101,12 @@ async def test_execute_passes_filters_and_keeps_exact_values_as_strings(fake_api
     assert (next_cursor, total, table) == (None, None, None)
 
 
-async def test_stream_yields_every_row_from_ndjson(fake_apismith, parts_api):
-    async with _client(fake_apismith) as client:
-        rows = [row async for row in client.stream_rows("parts", filters=[], sort=[])]
-    assert rows == ROWS
-
-
-async def test_a_stream_cut_short_raises(fake_apismith, parts_api):
-    fake_apismith.stream_break_after = 5
-    async with _client(fake_apismith) as client:
-        with pytest.raises(ServiceClientError, match="broke off after 5 rows"):
-            async for _ in client.stream_rows("parts", filters=[], sort=[]):
-                pass
-
-
 async def test_a_503_is_retried(fake_apismith, parts_api):
     fake_apismith.fail_next.extend([503, 502])
     async with _client(fake_apismith) as client:
         page = await client.execute_page("parts", filters=[], sort=[], page_size=5, cursor=None)
     assert len(page.rows) == 5
     assert [path for _, path in fake_apismith.requests].count("/api/v1/runtime/parts/execute") == 3
-
-
-async def test_a_stream_is_retried_until_its_headers_arrive(fake_apismith, parts_api):
-    fake_apismith.fail_next.append(503)
-    async with _client(fake_apismith) as client:
-        rows = [row async for row in client.stream_rows("parts", filters=[], sort=[])]
-    assert len(rows) == 25
 
 
 async def test_persistent_5xx_gives_up_with_a_clear_error(fake_apismith, parts_api):

@@ -99,10 +99,7 @@ class PageReader:
 
     def prepare_timed(self, page: fetch.ExecutedPage) -> Timed:
         seconds: dict[str, float] = {}
-        pipeline = self.plan.pipeline
-        if page.table is None:
-            return PreparedPage(*pipeline.prepare(page.rows, seconds)), seconds
-        prepared = pipeline.prepare_table(page.table, seconds, as_records=self.as_records)
+        prepared = self.plan.pipeline.prepare_page(page.data, seconds, as_records=self.as_records)
         if prepared.lane is None:
             return prepared, seconds
         start = time.perf_counter()

@@ -62,6 +62,19 @@ class EntityPipeline:
         failed, decided row by row."""
         return self._run_stages([Record(raw=raw) for raw in raws], seconds)
 
+    def prepare_page(
+        self,
+        data: Sequence[dict[str, Any]] | pa.Table,
+        seconds: dict[str, float],
+        *,
+        as_records: bool,
+    ) -> PreparedPage:
+        """A page as it came from APISmith (an Arrow table or rows in JSON's form)
+        through the stages (:meth:`prepare_table` or :meth:`prepare`)."""
+        if isinstance(data, pa.Table):
+            return self.prepare_table(data, seconds, as_records=as_records)
+        return PreparedPage(*self.prepare(data, seconds))
+
     def lane_takes(self, schema: pa.Schema) -> bool:
         """Whether pages of this schema go through the column lane."""
         return self._frames.takes(schema)

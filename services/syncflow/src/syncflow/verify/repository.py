@@ -1,13 +1,15 @@
 """SQL of verify: the source's keys in a staging table, compared with the target set-wise."""
 
-from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
 from syncflow.domain import EntitySpec
+from syncflow.pipeline.frames.copy_binary import encode
 from syncflow.pipeline.load import target_name
+from syncflow.verify import staged
 
 SAMPLE_SIZE = 10
 
@@ -24,21 +26,36 @@ class VerifyRepository:
     async def create_staging(self) -> None:
         driver = await self._driver()
         await driver.execute(
-            "CREATE TEMP TABLE _verify_source (key_hash uuid PRIMARY KEY, "
-            "data_hash bytea, business_key text) ON COMMIT DROP"
+            "CREATE TEMP TABLE _verify_read (seq bigint GENERATED ALWAYS AS IDENTITY, "
+            "key_hash uuid NOT NULL, data_hash bytea, business_key text) ON COMMIT DROP"
         )
 
-    async def stage(self, rows: Sequence[tuple[str, str | None, str]]) -> None:
-        """``(key_hash, data_hash or NULL for a row that fails the pipeline, business key)``."""
+    async def stage(self, rows: pa.Table) -> None:
+        """Rows of :data:`staged.SCHEMA`: key hash, data hash (NULL for a row that
+        fails the pipeline), business key; in the order the source gave them."""
+        if not rows.num_rows:
+            return
         driver = await self._driver()
-        await driver.executemany(
-            "INSERT INTO _verify_source VALUES ($1::text::uuid, decode($2, 'hex'), $3) "
-            "ON CONFLICT (key_hash) "
-            "DO UPDATE SET data_hash = EXCLUDED.data_hash, business_key = EXCLUDED.business_key",
-            rows,
+        await driver.copy_to_table(
+            "_verify_read",
+            source=memoryview(encode(rows)),
+            columns=list(staged.SCHEMA.names),
+            format="binary",
         )
+
+    async def _settle(self) -> None:
+        """The source as one row per key: a key read twice counts as its last row."""
+        driver = await self._driver()
+        await driver.execute(
+            "CREATE TEMP TABLE _verify_source ON COMMIT DROP AS "
+            "SELECT DISTINCT ON (key_hash) key_hash, data_hash, business_key "
+            "FROM _verify_read ORDER BY key_hash, seq DESC"
+        )
+        await driver.execute("ALTER TABLE _verify_source ADD PRIMARY KEY (key_hash)")
+        await driver.execute("ANALYZE _verify_source")
 
     async def compare(self, spec: EntitySpec) -> dict[str, Any]:
+        await self._settle()
         driver = await self._driver()
         target = target_name(spec)
         live = f"(SELECT * FROM {target} WHERE _bridge_deleted_at IS NULL)"
