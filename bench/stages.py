@@ -13,9 +13,8 @@ row, for these entity shapes:
 - ``value map``: plus one field value-mapped from ``o_orderstatus``;
 - ``text read``: plus ``o_totalprice`` sent as text and read as a number (an ERP that
   keeps numbers in text columns);
-- ``into timestamp``: plus ``o_orderdate`` mapped into a timestamp field. The lane
-  does not take such a page, so its "column lane" figure is what ``prepare_table``
-  costs then: the page turned into JSON's form, and the row-wise stages.
+- ``into timestamp``: plus ``o_orderdate`` mapped into a timestamp field (at
+  midnight in the source's zone).
 """
 
 import argparse

@@ -4,9 +4,12 @@
 and hands the rows it cannot vouch for to the row-wise stages; the reference is the
 row-wise stages alone on the same page as APISmith's JSON would carry it. Every record
 (values, target, rowversion, hashes, parent key hashes, raw row) and every failure must
-agree, whether the lane's rows come back as records or stay columns.
+agree, whether the lane's rows come back as records or stay columns. Timestamps agree
+by their instant: the lane keeps them in UTC, the row-wise stages with the offset a
+value came with (nothing downstream reads the offset).
 """
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -98,8 +101,18 @@ def messy_rows():
 
 def described(records):
     """As the row lane's tests compare records, the raw rows by value (an Arrow page's
-    raw rows are made from it, never the same objects)."""
-    return described_by_identity(records, raw=dict)
+    raw rows are made from it, never the same objects), timestamps in UTC."""
+    return described_by_identity([in_utc(record) for record in records], raw=dict)
+
+
+def in_utc(record):
+    def utc(values):
+        return {
+            name: value.astimezone(UTC) if isinstance(value, datetime) else value
+            for name, value in values.items()
+        }
+
+    return replace(record, values=utc(record.values), target=utc(record.target))
 
 
 def failures_of(failures, pipeline):
@@ -217,7 +230,12 @@ def test_text_columns_read_as_numbers_dates_and_booleans_in_the_lane(make_spec):
     rows = with_each_value(text_read_row, TEXT_READ_MESSY, 3)
     lane = assert_same_as_json(spec, text_page(rows))
     assert 0 < len(lane.slow) < len(rows)
-    # text read as a timestamp keeps each value's offset row-wise: the page goes there
+
+
+def test_text_read_as_a_timestamp_in_the_lane(make_spec):
+    """Offsets, wall times in the source's zone (one skipped, one repeated by a clock
+    change), and what the lane cannot hold: text that is no timestamp, and an instant
+    before year 1 in UTC."""
     by_time = make_spec(
         {
             **TEXT_READ_SPEC,
@@ -225,9 +243,28 @@ def test_text_columns_read_as_numbers_dates_and_booleans_in_the_lane(make_spec):
                 *TEXT_READ_SPEC["fields"][:-1],
                 {"source_field": "at", "target_field": "at", "type": "timestamp"},
             ],
+            "timezone": "Europe/Berlin",
         }
     )
-    assert not EntityPipeline(by_time).lane_takes(text_page(rows).schema)
+    messy = {
+        "at": [
+            "2025-03-30T02:30:00",
+            "2025-10-26T02:30:00",
+            "2025-06-01 08:00:00.123456",
+            "0001-01-01T00:00:00+05:00",
+            "9999-12-31T23:59:59-01:00",
+            "x",
+            "",
+            None,
+        ]
+    }
+    rows = with_each_value(text_read_row, messy, 3)
+    table = pa.Table.from_pylist(rows)
+    assert EntityPipeline(by_time).lane_takes(table.schema)
+    lane = assert_same_as_json(by_time, table)
+    assert 0 < len(lane.slow) < len(rows)
+    instants = lane.frame.get_column("at")
+    assert instants.dtype.time_zone == "UTC"
 
 
 def test_json_form_of_arrow_values():
@@ -357,22 +394,31 @@ def test_transforms_defaults_and_conversions_are_mapped_in_the_lane(make_spec):
     assert 0 < len(lane.slow) < len(rows)
 
 
-def test_a_mapping_into_a_timestamp_sends_the_page_row_by_row(make_spec):
+def test_mappings_into_a_timestamp_are_made_in_the_lane(make_spec):
+    """A date at midnight in the source's zone (one on the day clocks change), seconds
+    since the epoch; a day whose midnight falls before year 1 in UTC leaves the lane."""
     spec = make_spec(
         {
-            "columns": {"no": "string", "day": "date"},
+            "columns": {"no": "string", "day": "date", "epoch": "integer"},
             "fields": [
                 {"source_field": "no", "target_field": "no", "type": "text"},
                 {"source_field": "day", "target_field": "at", "type": "timestamp"},
+                {"source_field": "epoch", "target_field": "then", "type": "timestamp"},
             ],
             "timezone": "Europe/Berlin",
         }
     )
-    table = pa.table({"no": ["P1"], "day": pa.array([date(2025, 3, 30)], pa.date32())})
-    assert not EntityPipeline(spec).lane_takes(table.schema)
-    decided, _, lane, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
-    assert lane is None
-    assert described(decided) == described(row_wise(spec, json_rows(table))[0])
+    days = [date(2025, 3, 30), date(2025, 10, 26), date(1, 1, 1), None, date(9999, 12, 31)]
+    table = pa.table(
+        {
+            "no": [f"P{n}" for n in range(len(days))],
+            "day": pa.array(days, pa.date32()),
+            "epoch": pa.array([0, 1_750_000_000, -1, None, 253_402_300_799], pa.int64()),
+        }
+    )
+    assert EntityPipeline(spec).lane_takes(table.schema)
+    lane = assert_same_as_json(spec, table)
+    assert lane.slow == [2]
 
 
 _CASE_TYPES = {
@@ -409,11 +455,11 @@ def case_page(spec, raws):
 
 @pytest.mark.parametrize(
     ("file", "least"),
-    [("map_fields.json", 10), ("validate_rows.json", 4), ("normalize_rows.json", 3)],
+    [("map_fields.json", 17), ("validate_rows.json", 6), ("normalize_rows.json", 5)],
 )
 def test_the_stage_cases_the_lane_takes_come_out_as_from_json(case_file, make_spec, file, least):
     """Every case whose rows Arrow can type runs both ways; ``least`` of them must
-    be taken by the lane (the rest are JSON-only values or mappings into timestamps)."""
+    be taken by the lane (the rest hold values only JSON carries)."""
     taken = 0
     for case in case_file(file)["rows"]:
         spec = make_spec(case["spec"])

@@ -104,11 +104,20 @@ def test_values_without_canonical_form_fail_the_row(make_spec):
         raw={"n": 2}, values={"id": 2}, target={"id": 2, "at": datetime(2025, 1, 1), "x": None}
     )
     floating = Record(raw={"n": 3}, values={"id": 3}, target={"id": 3, "at": None, "x": 0.1})
-    result = Identity(spec).assign([good, naive, floating])
+    # midnight of year 1 east of UTC is an instant of year 0 in UTC
+    early = datetime.fromisoformat("0001-01-01T00:00:00+05:00")
+    too_early = Record(raw={"n": 4}, values={"id": 4}, target={"id": 4, "at": early, "x": None})
+    result = Identity(spec).assign([good, naive, floating, too_early])
     assert result.records == [good]
     assert [(f.stage, f.error, f.raw) for f in result.failures] == [
         (Stage.IDENTITY, "a timestamp without a timezone has no canonical form", {"n": 2}),
         (Stage.IDENTITY, "a float value has no canonical form", {"n": 3}),
+        (
+            Stage.IDENTITY,
+            "timestamp 0001-01-01T00:00:00+05:00 lies outside years 1..9999 in UTC: "
+            "it has no canonical form",
+            {"n": 4},
+        ),
     ]
     assert result.failures[0].key_hash == key_hash([2])
 

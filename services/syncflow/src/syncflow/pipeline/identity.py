@@ -60,7 +60,13 @@ def canonical_item(value: Any) -> str:
             raise TypeError("a timestamp without a timezone has no canonical form")
         # UTC by plain arithmetic: cheaper than astimezone() and isoformat(timespec=...)
         wall = value.replace(tzinfo=None)
-        text = (wall - offset if offset else wall).isoformat()
+        try:
+            text = (wall - offset if offset else wall).isoformat()
+        except OverflowError:
+            raise ValueError(
+                f"timestamp {value.isoformat()} lies outside years 1..9999 in UTC: "
+                "it has no canonical form"
+            ) from None
         return f"T27:{text}Z" if len(text) == 26 else f"T27:{text}.000000Z"
     if cls is date:
         return f"C10:{value.isoformat()}"

@@ -13,11 +13,14 @@ or a result the column cannot hold exactly (an integer beyond bigint, a decimal 
 scale differs from the column's first, which the column would write with other
 trailing zeros), sends its row to the row-wise stages, which decide it and word its
 failure; so both lanes give the same records (``tests/pipeline/test_frame_lane.py``).
-Timestamps are not converted here: a column keeps one zone where the row-wise stages
-keep each value's offset, so a page that needs it is decided row by row.
+Timestamps become a column in UTC: the row-wise stages keep each value's offset, the
+column the instant only, and every use of a timestamp reads the instant (the target's
+``timestamptz``, identity's canonical form in UTC, the outbox's JSON in UTC). A naive
+result, or an instant in UTC outside years 1..9999, leaves the lane.
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,14 +35,10 @@ _DTYPES: dict[FieldType, pl.DataType | type[pl.DataType]] = {
     FieldType.BOOLEAN: pl.Boolean,
     FieldType.DATE: pl.Date,
     FieldType.NUMERIC: pl.Decimal,
+    FieldType.TIMESTAMP: pl.Datetime("us", "UTC"),
 }
 _DECIMAL_DIGITS = 38
 _ERRORS = (ValueError, TypeError, ArithmeticError)
-
-
-def converts(field_type: FieldType) -> bool:
-    """Whether values of this type can be converted over a column."""
-    return field_type in _DTYPES
 
 
 def converted(
@@ -73,6 +72,19 @@ def _held_exactly(value: Any) -> bool:
     if value.__class__ is Decimal:
         _, digits, exponent = value.as_tuple()
         return isinstance(exponent, int) and exponent <= 0 and len(digits) <= _DECIMAL_DIGITS
+    if value.__class__ is datetime:
+        return value.utcoffset() is not None and _in_utc_years(value)
+    return True
+
+
+def _in_utc_years(value: datetime) -> bool:
+    """Whether an aware datetime's instant in UTC lies in years 1..9999."""
+    if 1 < value.year < 9999:
+        return True
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
     return True
 
 

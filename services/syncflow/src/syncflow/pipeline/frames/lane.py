@@ -5,8 +5,8 @@ utf8): a column whose Arrow type is already its field's type needs no parsing, o
 the checks the row-wise stages would make, done over the whole column in polars:
 
 - text: printable ASCII is trimmed and kept (what the strings layer does with it);
-- a text column the entity reads as a number, a date or a boolean (an ERP that keeps
-  them as text) is converted by the normalize layer's own function over the column
+- a text column the entity reads as a number, a date, a timestamp or a boolean (an
+  ERP that keeps them as text) is converted by the normalize layer's own function over the column
   (:mod:`.converted`); a row it rejects leaves the lane;
   other text (a control character, non-ASCII that may need NFC) and text that trims
   to nothing leave the lane, and the row-wise stages decide them;
@@ -14,10 +14,11 @@ the checks the row-wise stages would make, done over the whole column in polars:
 - integers, decimals, dates, timestamps and booleans are taken as they are;
 - a mapped field that is not a plain copy (a transform, a value map, a default, a
   conversion) runs the row-wise map's own function over its column (:mod:`.converted`);
-  a row it rejects leaves the lane.
+  a row it rejects leaves the lane. A timestamp made so is kept as its instant in UTC
+  (the row-wise stages keep the offset the value came with; nothing downstream reads
+  it).
 
-A page the lane cannot take at all (a column typed otherwise than its field, text read
-as a timestamp, a transform, default or conversion into a timestamp field, a missing
+A page the lane cannot take at all (a column typed otherwise than its field, a missing
 column) is decided row by row, as a JSON page is. The rows that leave the lane are
 handed back by position. Identity's hashes are taken over the columns
 (:mod:`.identity`); ``tests/pipeline/test_frame_lane.py`` pins that both lanes give the
@@ -74,7 +75,7 @@ def _fits(kind: pa.DataType, field_type: FieldType) -> bool:
 def _read_from_text(kind: pa.DataType, field_type: FieldType) -> bool:
     """Whether a text column the entity reads as ``field_type`` is converted in the lane."""
     text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-    return bool(text) and field_type is not FieldType.TEXT and converted.converts(field_type)
+    return bool(text) and field_type is not FieldType.TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +113,6 @@ class FrameLane:
         self._not_null = (*validator.keys, *validator.required)
         field_types = {f.target_field: f.type for f in spec.fields}
         self._converters = dict(normalizer.plan)
-        # a transform, a default or a conversion runs over its column (.converted); into a
-        # timestamp, the row-wise map decides the page
-        self._maps = all(
-            run is None or converted.converts(field_types[target]) for _, target, run in mapper.plan
-        )
         self._mapped = tuple(
             (source, target, run, field_types[target])
             for source, target, run in mapper.plan
@@ -133,8 +129,6 @@ class FrameLane:
 
     def takes(self, schema: pa.Schema) -> bool:
         """Whether pages of this schema can go through the lane."""
-        if not self._maps:
-            return False
         names = set(schema.names)
         return all(
             name in names
