@@ -43,52 +43,54 @@ class VerifyRepository:
             format="binary",
         )
 
-    async def _settle(self) -> None:
-        """The source as one row per key: a key read twice counts as its last row."""
+    async def compare(self, spec: EntitySpec) -> dict[str, Any]:
+        """Counts and samples of what differs, from one full join of the source (each
+        key's last row) with the target's live rows: the rows that differ are kept in
+        a temporary table (usually few), the counts and samples read from it."""
         driver = await self._driver()
         await driver.execute(
             "CREATE TEMP TABLE _verify_source ON COMMIT DROP AS "
             "SELECT DISTINCT ON (key_hash) key_hash, data_hash, business_key "
             "FROM _verify_read ORDER BY key_hash, seq DESC"
         )
-        await driver.execute("ALTER TABLE _verify_source ADD PRIMARY KEY (key_hash)")
-        await driver.execute("ANALYZE _verify_source")
-
-    async def compare(self, spec: EntitySpec) -> dict[str, Any]:
-        await self._settle()
-        driver = await self._driver()
-        target = target_name(spec)
-        live = f"(SELECT * FROM {target} WHERE _bridge_deleted_at IS NULL)"
+        await driver.execute(
+            "CREATE TEMP TABLE _verify_found ON COMMIT DROP AS "
+            "SELECT CASE WHEN t._bridge_key_hash IS NULL THEN 'missing' "
+            "WHEN s.key_hash IS NULL THEN 'extra' ELSE 'different' END AS kind, "
+            "t._bridge_key_hash AS target_key, s.business_key "
+            "FROM _verify_source s FULL JOIN "
+            f"(SELECT _bridge_key_hash, _bridge_data_hash FROM {target_name(spec)} "
+            "WHERE _bridge_deleted_at IS NULL) t ON t._bridge_key_hash = s.key_hash "
+            "WHERE s.key_hash IS NULL OR t._bridge_key_hash IS NULL "
+            "OR t._bridge_data_hash IS DISTINCT FROM s.data_hash"
+        )
         counts = await driver.fetchrow(
-            f"SELECT (SELECT count(*) FROM _verify_source) AS source_rows, "
-            f"(SELECT count(*) FROM {live} t) AS target_rows, "
-            f"(SELECT count(*) FROM _verify_source s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {live} t WHERE t._bridge_key_hash = s.key_hash)) AS missing, "
-            f"(SELECT count(*) FROM {live} t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM _verify_source s WHERE s.key_hash = t._bridge_key_hash)) AS extra, "
-            f"(SELECT count(*) FROM _verify_source s JOIN {live} t "
-            f"ON t._bridge_key_hash = s.key_hash "
-            f"WHERE t._bridge_data_hash IS DISTINCT FROM s.data_hash) AS different"
+            "SELECT (SELECT count(*) FROM _verify_source) AS source_rows, "
+            "count(*) FILTER (WHERE kind = 'missing') AS missing, "
+            "count(*) FILTER (WHERE kind = 'extra') AS extra, "
+            "count(*) FILTER (WHERE kind = 'different') AS different FROM _verify_found"
         )
-        sample_missing = await driver.fetch(
-            f"SELECT business_key FROM _verify_source s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {live} t WHERE t._bridge_key_hash = s.key_hash) "
-            f"ORDER BY business_key LIMIT {SAMPLE_SIZE}"
-        )
-        sample_different = await driver.fetch(
-            f"SELECT s.business_key FROM _verify_source s JOIN {live} t "
-            f"ON t._bridge_key_hash = s.key_hash "
-            f"WHERE t._bridge_data_hash IS DISTINCT FROM s.data_hash "
-            f"ORDER BY s.business_key LIMIT {SAMPLE_SIZE}"
-        )
-        sample_extra = await driver.fetch(
-            f"SELECT t._bridge_key_hash FROM {live} t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM _verify_source s WHERE s.key_hash = t._bridge_key_hash) "
-            f"ORDER BY t._bridge_key_hash LIMIT {SAMPLE_SIZE}"
-        )
+        # the live rows: those the source has, less those it lacks, plus the extra ones
+        in_both = counts["source_rows"] - counts["missing"]
+        samples = {
+            kind: [
+                row[0]
+                for row in await driver.fetch(
+                    f"SELECT {column} FROM _verify_found WHERE kind = $1 "
+                    f"ORDER BY 1 LIMIT {SAMPLE_SIZE}",
+                    kind,
+                )
+            ]
+            for kind, column in (
+                ("missing", "business_key"),
+                ("different", "business_key"),
+                ("extra", "target_key"),
+            )
+        }
         return {
             **dict(counts),
-            "sample_missing": [r[0] for r in sample_missing],
-            "sample_different": [r[0] for r in sample_different],
-            "sample_extra": [r[0].hex for r in sample_extra],
+            "target_rows": in_both + counts["extra"],
+            "sample_missing": samples["missing"],
+            "sample_different": samples["different"],
+            "sample_extra": [key.hex for key in samples["extra"]],
         }
