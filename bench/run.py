@@ -810,21 +810,23 @@ async def bench_table(
             full_seconds=hash_full.seconds,
         )
         assert await target_count(urls["target"], hash_entity) == rows - deleted
-    bench.report(await verify_phase(syncflow, sampler, table, copy_seconds))
+    bench.report(await verify_phase(syncflow, sampler, table, copy_seconds, extra=deleted))
     if standin is not None:
         await delivery_phases(bench, table, syncflow, standin, sampler, copy_seconds, full)
 
 
 async def verify_phase(
-    syncflow: httpx.AsyncClient, sampler: RssSampler, table: str, copy_seconds: float
+    syncflow: httpx.AsyncClient, sampler: RssSampler, table: str, copy_seconds: float, *, extra: int
 ) -> Phase:
     """``verify`` of the rowversion entity after its syncs: the whole source read again
-    and compared with the target (its rows not deleted by the incremental sync count
-    as extra)."""
+    and compared with the target. The rows deleted in the source are ``extra`` (an
+    incremental rowversion sync does not see deletes); anything else is a failure."""
     sampler.reset()
     start = time.perf_counter()
     response = await syncflow.post(f"{API}/entities/{table}/verify", timeout=900.0)
     report = check(response, 200)
+    if (report["missing"], report["extra"], report["different"]) != (0, extra, 0):
+        raise RuntimeError(f"verify of {table} found what the syncs did not do: {report}")
     return Phase(
         table,
         "verify (whole source against target)",

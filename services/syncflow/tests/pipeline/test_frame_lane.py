@@ -6,7 +6,8 @@ row-wise stages alone on the same page as APISmith's JSON would carry it. Every 
 (values, target, rowversion, hashes, parent key hashes, raw row) and every failure must
 agree, whether the lane's rows come back as records or stay columns. Timestamps agree
 by their instant: the lane keeps them in UTC, the row-wise stages with the offset a
-value came with (nothing downstream reads the offset).
+value came with (no mapped field shows the offset; a page whose rowversion is text read
+as a timestamp goes row by row, so its text keeps it).
 """
 
 from dataclasses import replace
@@ -160,6 +161,38 @@ def test_each_messy_value_alone(make_spec):
             assert_same_as_json(spec, page(rows))
 
 
+def test_dates_and_timestamps_python_cannot_hold_fail_their_rows_alone(make_spec):
+    """Arrow holds years beyond 1..9999, Python does not: such a row leaves the lane, and
+    the row-wise stages refuse its value (as Arrow's ISO text) with the reason."""
+    table = page([clean_row(n) for n in range(5)])
+    days = table.column("due").cast(pa.int32()).to_pylist()
+    days[1] = 2_932_897 + 1  # 10000-01-02
+    micros = table.column("changed_at").cast(pa.int64()).to_pylist()
+    micros[2] = 253_402_300_800 * 10**6  # 10000-01-01T00:00:00Z
+    micros[3] = -62_135_596_800 * 10**6 - 1  # a microsecond before year 1
+    table = table.set_column(
+        table.schema.get_field_index("due"), "due", pa.array(days, pa.int32()).cast(pa.date32())
+    ).set_column(
+        table.schema.get_field_index("changed_at"),
+        "changed_at",
+        pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+    )
+    spec = make_spec(SPEC)
+
+    lane = assert_same_as_json(spec, table)
+
+    assert lane.slow == [1, 2, 3]
+    _, failures, _, _ = EntityPipeline(spec).prepare_table(table, {}, as_records=False)
+    assert [(f.stage, f.raw["item_no"]) for f in failures] == [
+        ("normalize", "IT-00001"),
+        ("normalize", "IT-00002"),
+        ("normalize", "IT-00003"),
+    ]
+    assert "10000-01-02" in failures[0].error
+    assert "10000-01-01T00:00:00.000000+00:00" in failures[1].error
+    assert last_json_value(table.slice(0, 3), "changed_at") == "10000-01-01T00:00:00.000000+00:00"
+
+
 def test_a_repeated_key_is_decided_by_the_row_wise_delta(make_spec):
     rows = [clean_row(n) for n in range(5)] + [clean_row(2)]
     decided, _, lane, _ = EntityPipeline(make_spec(SPEC)).prepare_table(
@@ -236,16 +269,15 @@ def test_text_read_as_a_timestamp_in_the_lane(make_spec):
     """Offsets, wall times in the source's zone (one skipped, one repeated by a clock
     change), and what the lane cannot hold: text that is no timestamp, and an instant
     before year 1 in UTC."""
-    by_time = make_spec(
-        {
-            **TEXT_READ_SPEC,
-            "fields": [
-                *TEXT_READ_SPEC["fields"][:-1],
-                {"source_field": "at", "target_field": "at", "type": "timestamp"},
-            ],
-            "timezone": "Europe/Berlin",
-        }
-    )
+    description = {
+        **TEXT_READ_SPEC,
+        "fields": [
+            *TEXT_READ_SPEC["fields"][:-1],
+            {"source_field": "at", "target_field": "at", "type": "timestamp"},
+        ],
+        "timezone": "Europe/Berlin",
+    }
+    by_time = make_spec(description)
     messy = {
         "at": [
             "2025-03-30T02:30:00",
@@ -265,6 +297,13 @@ def test_text_read_as_a_timestamp_in_the_lane(make_spec):
     assert 0 < len(lane.slow) < len(rows)
     instants = lane.frame.get_column("at")
     assert instants.dtype.time_zone == "UTC"
+    # as the rowversion, its text keeps the offset it came with: row by row
+    by_rowversion = make_spec({**description, "rowversion": "at"})
+    assert not EntityPipeline(by_rowversion).lane_takes(table.schema)
+    decided, _, lane, _ = EntityPipeline(by_rowversion).prepare_table(table, {}, as_records=False)
+    assert lane is None
+    assert decided[0].rowversion == datetime.fromisoformat("2025-12-08T10:30:00+01:00")
+    assert str(decided[0].rowversion).endswith("+01:00")
 
 
 def test_json_form_of_arrow_values():

@@ -17,6 +17,7 @@ from syncflow.pipeline.identity import (
     key_hash,
     parent_key_hash,
 )
+from syncflow.pipeline.prepare import EntityPipeline
 
 
 @pytest.mark.cases("identity_vectors.json", "vectors")
@@ -120,6 +121,17 @@ def test_values_without_canonical_form_fail_the_row(make_spec):
         ),
     ]
     assert result.failures[0].key_hash == key_hash([2])
+
+
+def test_a_key_timestamp_without_canonical_form_fails_its_row_alone(make_spec):
+    """Identity fails the row; naming the failure's key (which has no hash) must not
+    raise out of the pipeline and fail the batch."""
+    spec = make_spec({"columns": {"at": "timestamp", "q": "integer"}, "business_keys": ["at"]})
+    rows = [{"at": "0001-01-01T00:00:00+05:00", "q": 1}, {"at": "2025-01-01T00:00:00Z", "q": 2}]
+    records, failures = EntityPipeline(spec).prepare(rows, {})
+    assert [r.raw["q"] for r in records] == [2]
+    assert [(f.stage, f.key_hash, f.raw["q"]) for f in failures] == [(Stage.IDENTITY, None, 1)]
+    assert "outside years 1..9999 in UTC" in failures[0].error
 
 
 def test_hash_is_stable_for_the_same_instant_in_any_zone():

@@ -38,7 +38,8 @@ from syncflow.domain import EntitySpec, Record, RowFailure, Stage, StageResult
 
 
 def canonical_item(value: Any) -> str:
-    """One value's canonical form (``TypeError`` for a type without one)."""
+    """One value's canonical form (``TypeError`` for a type without one, ``ValueError`` for
+    a timestamp whose instant in UTC lies outside years 1..9999)."""
     cls = value.__class__
     if cls is str:
         if value.isascii():

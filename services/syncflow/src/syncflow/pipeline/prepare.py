@@ -140,5 +140,8 @@ class EntityPipeline:
         if not result.records:
             return failure
         values = result.records[0].values
-        key = identity.key_hash([values.get(name) for name in self.spec.business_keys])
+        try:
+            key = identity.key_hash([values.get(name) for name in self.spec.business_keys])
+        except (TypeError, ValueError):  # a key value without a canonical form
+            return failure
         return replace(failure, key_hash=key)

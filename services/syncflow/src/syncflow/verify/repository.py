@@ -2,12 +2,10 @@
 
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.driver import asyncpg_connection
 from syncflow.domain import EntitySpec
-from syncflow.pipeline.frames.copy_binary import encode
 from syncflow.pipeline.load import target_name
 from syncflow.verify import staged
 
@@ -30,15 +28,13 @@ class VerifyRepository:
             "key_hash uuid NOT NULL, data_hash bytea, business_key text) ON COMMIT DROP"
         )
 
-    async def stage(self, rows: pa.Table) -> None:
-        """Rows of :data:`staged.SCHEMA`: key hash, data hash (NULL for a row that
-        fails the pipeline), business key; in the order the source gave them."""
-        if not rows.num_rows:
-            return
+    async def stage(self, payload: bytes) -> None:
+        """Binary COPY rows of :data:`staged.SCHEMA` (key hash, data hash or NULL for a
+        row that fails the pipeline, business key), in the order the source gave them."""
         driver = await self._driver()
         await driver.copy_to_table(
             "_verify_read",
-            source=memoryview(encode(rows)),
+            source=memoryview(payload),
             columns=list(staged.SCHEMA.names),
             format="binary",
         )
@@ -66,12 +62,12 @@ class VerifyRepository:
         )
         counts = await driver.fetchrow(
             "SELECT (SELECT count(*) FROM _verify_source) AS source_rows, "
+            f"(SELECT count(*) FROM {target_name(spec)} WHERE _bridge_deleted_at IS NULL) "
+            "AS target_rows, "
             "count(*) FILTER (WHERE kind = 'missing') AS missing, "
             "count(*) FILTER (WHERE kind = 'extra') AS extra, "
             "count(*) FILTER (WHERE kind = 'different') AS different FROM _verify_found"
         )
-        # the live rows: those the source has, less those it lacks, plus the extra ones
-        in_both = counts["source_rows"] - counts["missing"]
         samples = {
             kind: [
                 row[0]
@@ -89,7 +85,6 @@ class VerifyRepository:
         }
         return {
             **dict(counts),
-            "target_rows": in_both + counts["extra"],
             "sample_missing": samples["missing"],
             "sample_different": samples["different"],
             "sample_extra": [key.hex for key in samples["extra"]],

@@ -7,15 +7,18 @@ APISmith answers it), one page ahead, each through the column lane in a worker t
 hashes, data hashes and business keys are COPYed into a temporary table and compared
 set-wise in the target database. ``missing`` are source rows not in the target (rows
 that fail the pipeline count here too: they are not loaded), ``extra`` target rows the
-source no longer has, ``different`` rows whose data hash differs. Samples of missing
-and different rows show their business key (``k1|k2``), samples of extra rows their
-key hash (the source has no values for them).
+source no longer has, ``different`` rows whose data hash differs. A key the source
+gives twice counts as its later row (within one page, a row that fails the pipeline
+counts after the rows that pass). Samples of missing and different rows show their
+business key (``k1|k2``, the values as the source sent them), samples of extra rows
+their key hash (the source has no values for them).
 """
 
 import asyncio
+import time
 from contextlib import aclosing
 
-import pyarrow as pa
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge_core.db.transaction import Database
@@ -28,7 +31,7 @@ from syncflow.settings import Settings
 from syncflow.sources.service import client_for
 from syncflow.verify.repository import VerifyRepository
 from syncflow.verify.schemas import VerifyReport
-from syncflow.verify.staged import staged_rows
+from syncflow.verify.staged import staged_payload
 
 
 async def verify_entity(
@@ -38,10 +41,11 @@ async def verify_entity(
     spec = await load_spec(conn, name, source_timezone=settings.source_timezone)
     pipeline = EntityPipeline(spec)
     seconds: dict[str, float] = {}
+    start = time.perf_counter()
 
-    def staged(page: fetch.ExecutedPage) -> pa.Table:
+    def staged(page: fetch.ExecutedPage) -> bytes:
         prepared = pipeline.prepare_page(page.data, seconds, as_records=False)
-        return staged_rows(prepared, spec.business_keys)
+        return staged_payload(prepared, spec.business_keys)
 
     async with (
         await client_for(conn, settings, spec.source_name) as client,
@@ -63,5 +67,12 @@ async def verify_entity(
                 ) from exc
             raise BadGateway(f"{where} failed while reading the source: {exc}") from exc
         result = await repository.compare(spec)
+    logger.info(
+        "verify of {}: {} source rows in {:.2f} s (stages: {})",
+        name,
+        result["source_rows"],
+        time.perf_counter() - start,
+        {stage: round(value, 2) for stage, value in seconds.items()},
+    )
     equal = result["missing"] == 0 and result["extra"] == 0 and result["different"] == 0
     return VerifyReport(entity=name, equal=equal, **result)

@@ -1,21 +1,26 @@
 """What verify keeps of a source page: each row's key hash, data hash (NULL for a row
-that fails the pipeline) and business key text, as one Arrow table.
+that fails the pipeline) and business key text, as binary COPY rows.
 
 The column lane's rows stay columns (their hashes are already bytes); the rows the
 row-wise stages decided, and failures whose key could be read, are added after them.
 A failure without a key hash (its business keys are unreadable) is left out: verify
 cannot place it, and the failed records name it.
+
+A business key's text is ``k1|k2``: each value as the source sent it, in its JSON form
+(``str`` of it; empty for NULL), the same for a row of the lane and a row decided row
+by row.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncflow.domain import Record, RowFailure
-from syncflow.pipeline.frames.copy_binary import UUID_TYPE
-from syncflow.pipeline.frames.lane import DATA, KEY, LaneResult
+from syncflow.pipeline.frames.copy_binary import UUID_TYPE, encode
+from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
+from syncflow.pipeline.frames.rows import json_column
 from syncflow.pipeline.prepare import PreparedPage
 
 SCHEMA = pa.schema(
@@ -23,9 +28,13 @@ SCHEMA = pa.schema(
 )
 
 
+def staged_payload(prepared: PreparedPage, business_keys: Sequence[str]) -> bytes:
+    """The rows of ``prepared`` as binary COPY rows of :data:`SCHEMA`."""
+    return encode(staged_rows(prepared, business_keys))
+
+
 def staged_rows(prepared: PreparedPage, business_keys: Sequence[str]) -> pa.Table:
-    """The rows of ``prepared`` as :data:`SCHEMA`; a key the page holds twice keeps the
-    order the page gave it (the later row is staged later)."""
+    """The rows of ``prepared`` as :data:`SCHEMA`: the lane's, then the others."""
     decided = _decided(prepared.records, prepared.failures, business_keys)
     if prepared.lane is None:
         return decided
@@ -33,17 +42,25 @@ def staged_rows(prepared: PreparedPage, business_keys: Sequence[str]) -> pa.Tabl
 
 
 def _lane_rows(lane: LaneResult, business_keys: Sequence[str]) -> pa.Table:
-    texts = [pl.col(name).cast(pl.String).fill_null("") for name in business_keys]
-    frame = lane.frame.select(KEY, DATA, pl.concat_str(texts, separator="|").alias("text"))
-    arrow = frame.to_arrow()
+    hashes = lane.frame.select(KEY, DATA, POSITION).to_arrow()
+    sent = lane.source.select(list(business_keys)).take(hashes.column(POSITION))
+    texts = [_json_texts(sent.column(name)) for name in business_keys]
+    text = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "|")
     return pa.table(
-        [
-            arrow.column(KEY).cast(UUID_TYPE),
-            arrow.column(DATA).cast(pa.binary()),
-            arrow.column("text").cast(pa.string()),
-        ],
+        [hashes.column(KEY).cast(UUID_TYPE), hashes.column(DATA).cast(pa.binary()), text],
         schema=SCHEMA,
     )
+
+
+def _json_texts(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """``str`` of each value's JSON form, ``""`` for NULL (text and integers cast in
+    Arrow, which writes them as ``str`` does; other types value by value)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
+        texts = column.cast(pa.string())
+    else:
+        texts = pa.array([None if v is None else str(v) for v in json_column(column)], pa.string())
+    return pc.fill_null(texts, "")
 
 
 def _decided(

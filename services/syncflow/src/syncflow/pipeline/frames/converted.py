@@ -3,8 +3,8 @@
 Two things the lane cannot do with polars expressions alone it does this way, with the
 very functions the row-wise stages use, one Python call a value:
 
-- normalize an ERP text column its entity reads as another type (numbers, dates and
-  booleans kept as text): the normalize converter (``Normalizer.plan``);
+- normalize an ERP text column its entity reads as another type (numbers, dates,
+  timestamps and booleans kept as text): the normalize converter (``Normalizer.plan``);
 - map a field that is not a plain copy (a text transform, a value map, a default, a
   conversion to another type): the map's function (``Mapper.plan``).
 
@@ -14,9 +14,11 @@ scale differs from the column's first, which the column would write with other
 trailing zeros), sends its row to the row-wise stages, which decide it and word its
 failure; so both lanes give the same records (``tests/pipeline/test_frame_lane.py``).
 Timestamps become a column in UTC: the row-wise stages keep each value's offset, the
-column the instant only, and every use of a timestamp reads the instant (the target's
-``timestamptz``, identity's canonical form in UTC, the outbox's JSON in UTC). A naive
-result, or an instant in UTC outside years 1..9999, leaves the lane.
+column the instant only, and every use of a mapped timestamp reads the instant (the
+target's ``timestamptz``, identity's canonical form in UTC, the outbox's JSON in UTC);
+a rowversion's text would show the offset, so the lane does not take a page whose
+rowversion is read from text as a timestamp (``FrameLane.takes``). A naive result, or
+an instant in UTC outside years 1..9999, leaves the lane.
 """
 
 from collections.abc import Callable

@@ -35,7 +35,13 @@ import polars as pl
 import pyarrow as pa
 from polars_hash import CryptographicHashingNameSpace, NonCryptographicHashingNameSpace
 
-__all__ = ["canonical_items", "data_hashes", "key_hashes", "parent_key_hashes"]
+__all__ = [
+    "canonical_items",
+    "data_hashes",
+    "key_hashes",
+    "outside_python",
+    "parent_key_hashes",
+]
 
 _DATA_BYTES = 32
 _DATE_MIN, _DATE_MAX = date.min, date.max
@@ -57,7 +63,7 @@ def canonical_items(column: str, dtype: pl.DataType | type[pl.DataType]) -> pl.E
     ``TypeError`` for a dtype without a canonical form here."""
     dtype = _full(column, dtype)
     item = pl.concat_str(_pieces(column, dtype), ignore_nulls=True)
-    outside = _outside_python(column, dtype)
+    outside = outside_python(column, dtype)
     if outside is not None:
         item = pl.when(outside).then(None).otherwise(item)
     return item.alias(column)
@@ -126,7 +132,7 @@ def _utc(value: pl.Expr) -> pl.Expr:
     return value.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
 
-def _outside_python(column: str, dtype: pl.DataType) -> pl.Expr | None:
+def outside_python(column: str, dtype: pl.DataType) -> pl.Expr | None:
     """True where a date or timestamp lies outside what Python's ``date`` and
     ``datetime`` hold (years 1..9999); ``None`` for other dtypes."""
     value = pl.col(column)
@@ -188,7 +194,7 @@ def _canonical_encodings(frame: pl.DataFrame, names: Sequence[str]) -> pl.Expr:
     outside = {
         name: check
         for name, dtype in zip(names, dtypes, strict=True)
-        if (check := _outside_python(name, dtype)) is not None
+        if (check := outside_python(name, dtype)) is not None
     }
     texts = sorted({name for name, dtype in zip(names, dtypes, strict=True) if dtype == pl.String})
     # in one pass: a date or timestamp outside Python's years, and per text column

@@ -11,18 +11,19 @@ the checks the row-wise stages would make, done over the whole column in polars:
   other text (a control character, non-ASCII that may need NFC) and text that trims
   to nothing leave the lane, and the row-wise stages decide them;
 - a NULL business key or required field leaves the lane (validate words the failure);
-- integers, decimals, dates, timestamps and booleans are taken as they are;
+- integers, decimals, dates, timestamps and booleans are taken as they are (a date or
+  timestamp outside years 1..9999 in UTC, which Python cannot hold, leaves the lane);
 - a mapped field that is not a plain copy (a transform, a value map, a default, a
   conversion) runs the row-wise map's own function over its column (:mod:`.converted`);
   a row it rejects leaves the lane. A timestamp made so is kept as its instant in UTC
-  (the row-wise stages keep the offset the value came with; nothing downstream reads
-  it).
+  (the row-wise stages keep the offset the value came with, which only a rowversion's
+  text shows: such a page is not taken).
 
 A page the lane cannot take at all (a column typed otherwise than its field, a missing
-column) is decided row by row, as a JSON page is. The rows that leave the lane are
-handed back by position. Identity's hashes are taken over the columns
-(:mod:`.identity`); ``tests/pipeline/test_frame_lane.py`` pins that both lanes give the
-same records.
+column, a rowversion read from text as a timestamp) is decided row by row, as a JSON
+page is. The rows that leave the lane are handed back by position. Identity's hashes
+are taken over the columns (:mod:`.identity`); ``tests/pipeline/test_frame_lane.py``
+pins that both lanes give the same records.
 """
 
 from collections.abc import Callable
@@ -128,8 +129,18 @@ class FrameLane:
         self._refs = tuple((ref.parent_entity, ref.fields) for ref in spec.parent_refs)
 
     def takes(self, schema: pa.Schema) -> bool:
-        """Whether pages of this schema can go through the lane."""
+        """Whether pages of this schema can go through the lane. A rowversion read from
+        text as a timestamp is not taken: the lane holds the instant in UTC, the target
+        keeps the rowversion's text with the offset the value came with."""
         names = set(schema.names)
+        rowversion = self._rowversion
+        if (
+            rowversion is not None
+            and rowversion in names
+            and self._types.get(rowversion) is FieldType.TIMESTAMP
+            and not _fits(schema.field(rowversion).type, FieldType.TIMESTAMP)
+        ):
+            return False
         return all(
             name in names
             and (
@@ -162,6 +173,13 @@ class FrameLane:
         )
         if unread is not None:
             leaves.append(unread)
+        # a date or timestamp Python cannot hold (years 1..9999 in UTC): the row-wise
+        # stages read it as text and word its failure
+        leaves.extend(
+            check.fill_null(False)
+            for name, dtype in frame.schema.items()
+            if (check := identity.outside_python(name, dtype)) is not None
+        )
         lap = clock()
         seconds[Stage.NORMALIZE] = seconds.get(Stage.NORMALIZE, 0.0) + lap - start
         start = lap

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Convert = Callable[[Any], Any]
 
@@ -38,12 +39,30 @@ def _converter(kind: pa.DataType) -> Convert | None:
 
 
 def json_column(column: pa.ChunkedArray | pa.Array) -> list[Any]:
-    """A column's values in their JSON form (NULL stays ``None``)."""
-    values: list[Any] = column.to_pylist()
+    """A column's values in their JSON form (NULL stays ``None``). A date or timestamp
+    Python cannot hold (beyond years 1..9999) becomes Arrow's ISO 8601 text of it, which
+    the normalize layer then refuses with its reason."""
     convert = _converter(column.type)
+    try:
+        values: list[Any] = column.to_pylist()
+    except (OverflowError, ValueError):
+        return [_iso_of(scalar) for scalar in column]
     if convert is None:
         return values
     return [None if value is None else convert(value) for value in values]
+
+
+def _iso_of(scalar: pa.Scalar) -> str | None:
+    """One date or timestamp in its JSON form, also beyond Python's years."""
+    if not scalar.is_valid:
+        return None
+    try:
+        return _iso(scalar.as_py())
+    except (OverflowError, ValueError):
+        kind = scalar.type
+        written = "%Y-%m-%dT%H:%M:%S" if pa.types.is_timestamp(kind) else "%Y-%m-%d"
+        text: str = pc.strftime(pa.array([scalar]), format=written)[0].as_py()
+        return f"{text}+00:00" if pa.types.is_timestamp(kind) and kind.tz else text
 
 
 def json_rows(table: pa.Table, positions: Sequence[int] | None = None) -> list[dict[str, Any]]:
@@ -63,6 +82,9 @@ def last_json_value(table: pa.Table, name: str) -> Any:
     column = table.column(name).drop_null()
     if not len(column):
         return None
-    value = column[len(column) - 1].as_py()
+    scalar = column[len(column) - 1]
     convert = _converter(column.type)
+    if convert is _iso:
+        return _iso_of(scalar)
+    value = scalar.as_py()
     return value if convert is None else convert(value)
