@@ -72,7 +72,7 @@ async def verify_entity(
         name,
         result["source_rows"],
         time.perf_counter() - start,
-        {stage: round(value, 2) for stage, value in seconds.items()},
+        ", ".join(f"{stage} {value:.2f} s" for stage, value in seconds.items()),
     )
     equal = result["missing"] == 0 and result["extra"] == 0 and result["different"] == 0
     return VerifyReport(entity=name, equal=equal, **result)
