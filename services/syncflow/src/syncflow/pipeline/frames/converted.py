@@ -17,12 +17,13 @@ Timestamps become a column in UTC: the row-wise stages keep each value's offset,
 column the instant only, and every use of a mapped timestamp reads the instant (the
 target's ``timestamptz``, identity's canonical form in UTC, the outbox's JSON in UTC);
 a rowversion's text would show the offset, so the lane does not take a page whose
-rowversion is read from text as a timestamp (``FrameLane.takes``). A naive result, or
-an instant in UTC outside years 1..9999, leaves the lane.
+rowversion is read from text as a timestamp (``FrameLane.takes``). A naive result
+leaves the lane here; an instant outside years 1..9999 in UTC by the lane's check of
+every date and timestamp column (``frames.identity.outside_python``).
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -75,18 +76,7 @@ def _held_exactly(value: Any) -> bool:
         _, digits, exponent = value.as_tuple()
         return isinstance(exponent, int) and exponent <= 0 and len(digits) <= _DECIMAL_DIGITS
     if value.__class__ is datetime:
-        return value.utcoffset() is not None and _in_utc_years(value)
-    return True
-
-
-def _in_utc_years(value: datetime) -> bool:
-    """Whether an aware datetime's instant in UTC lies in years 1..9999."""
-    if 1 < value.year < 9999:
-        return True
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        return False
+        return value.utcoffset() is not None
     return True
 
 

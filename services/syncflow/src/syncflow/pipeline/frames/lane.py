@@ -6,8 +6,8 @@ the checks the row-wise stages would make, done over the whole column in polars:
 
 - text: printable ASCII is trimmed and kept (what the strings layer does with it);
 - a text column the entity reads as a number, a date, a timestamp or a boolean (an
-  ERP that keeps them as text) is converted by the normalize layer's own function over the column
-  (:mod:`.converted`); a row it rejects leaves the lane;
+  ERP that keeps them as text) is converted by the normalize layer's own function over
+  the column (:mod:`.converted`); a row it rejects leaves the lane;
   other text (a control character, non-ASCII that may need NFC) and text that trims
   to nothing leave the lane, and the row-wise stages decide them;
 - a NULL business key or required field leaves the lane (validate words the failure);
@@ -175,11 +175,7 @@ class FrameLane:
             leaves.append(unread)
         # a date or timestamp Python cannot hold (years 1..9999 in UTC): the row-wise
         # stages read it as text and word its failure
-        leaves.extend(
-            check.fill_null(False)
-            for name, dtype in frame.schema.items()
-            if (check := identity.outside_python(name, dtype)) is not None
-        )
+        leaves.extend(_outside_python(frame, frame.columns))
         lap = clock()
         seconds[Stage.NORMALIZE] = seconds.get(Stage.NORMALIZE, 0.0) + lap - start
         start = lap
@@ -247,7 +243,8 @@ class FrameLane:
 
     def _map(self, frame: pl.DataFrame, slow: list[int]) -> tuple[pl.DataFrame, list[int]]:
         """The mapped fields' columns added to the frame; the rows whose mapping the
-        lane cannot hold leave it (their positions join ``slow``)."""
+        lane cannot hold leave it (their positions join ``slow``), as do the rows whose
+        mapping made a date or timestamp Python cannot hold (see :meth:`run`)."""
         columns: list[pl.Series] = []
         leave: set[int] = set()
         for source, target, run, field_type in self._mapped:
@@ -255,11 +252,25 @@ class FrameLane:
             columns.append(column.alias(mapped_column(target)))
             leave.update(left)
         frame = frame.with_columns(columns)
+        outside = _outside_python(frame, [column.name for column in columns])
+        if outside:
+            leave.update(frame.select(pl.any_horizontal(outside)).to_series().arg_true())
         if not leave:
             return frame, slow
         mask = _rows_among(leave, frame.height)
         positions = frame.get_column(POSITION).filter(mask).to_list()
         return frame.filter(~mask), sorted([*slow, *positions])
+
+
+def _outside_python(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
+    """Per date or timestamp column of ``names``: true where its value lies outside
+    years 1..9999 in UTC (never for NULL)."""
+    schema = frame.schema
+    return [
+        check.fill_null(False)
+        for name in names
+        if (check := identity.outside_python(name, schema[name])) is not None
+    ]
 
 
 def _rows_among(indexes: set[int], height: int) -> pl.Series:
