@@ -483,10 +483,14 @@ def service(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``<name> serve --port`` as a child process (the venv's script, no ``uv`` wrapper)."""
     script = Path(sys.executable).parent / name
+    # bytecode cached as a deployed service has it: with PYTHONDONTWRITEBYTECODE (set on
+    # these machines) every process compiled each module it imported, the lazily
+    # imported ones in the middle of a measured sync (numpy.ma: 0.44 s in one)
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(script), "serve", "--port", str(port)],
-            env={**os.environ, **env},
+            env={**inherited, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -61,7 +61,7 @@ class Settings(ServiceSettings):
         ge=0,
         description=(
             "a read of the whole source keeps up to this many target rows' key and data "
-            "hash prefixes in memory (12 bytes a row) to call rows unchanged without a "
+            "hash prefixes in memory (16 bytes a row) to call rows unchanged without a "
             "probe of the target per key; a larger target's other keys are probed "
             "(0: always probe)"
         ),

@@ -114,11 +114,15 @@ class LaneWriter:
         counters = outcome.counters
         counters.inserted += inserted.height
         counters.updated += updated.height
-        settled = frame if rest is None else frame.join(rest, on=POSITION, how="anti")
+        settled = (
+            frame if rest is None or rest.is_empty() else frame.join(rest, on=POSITION, how="anti")
+        )
         counters.unchanged += settled.height - inserted.height - updated.height
         # seen above already (the rows that become records are seen again: harmless)
-        await TrackingRepository(conn).settle(entity=spec.name, key_hashes=hex_keys(settled))
-        written = pl.concat([inserted, updated])
+        await TrackingRepository(conn).settle(
+            entity=spec.name, key_hashes=lambda: hex_keys(settled)
+        )
+        written = inserted if updated.is_empty() else pl.concat([inserted, updated])
         if not written.is_empty() and await writer.children_of(conn, spec.name):
             loaded = hex_keys(written)
             counters.resolved += await writer.free_children(conn, target, spec.name, loaded, 0)

@@ -5,7 +5,7 @@ children. Parked children keep their raw row: when the parent arrives they go
 through the pipeline again, with the entity's mappings of that moment.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -202,11 +202,14 @@ class TrackingRepository(Repository):
         recorded.update((key, count) for key, count in result)
         return recorded
 
-    async def settle(self, *, entity: str, key_hashes: Sequence[str]) -> None:
+    async def settle(
+        self, *, entity: str, key_hashes: Sequence[str] | Callable[[], Sequence[str]]
+    ) -> None:
         """Rows of ``entity`` that went through: their parked copies are dropped and their
         open failures closed. Both tables are usually empty for the entity, so one
-        ``EXISTS`` query first spares the two statements that carry every key."""
-        if not key_hashes:
+        ``EXISTS`` query first spares the two statements that carry every key (given as
+        a function, the keys are only made when they are needed)."""
+        if not callable(key_hashes) and not key_hashes:
             return
         parked = select(pending_children.c.uid).where(pending_children.c.entity_name == entity)
         failed = select(failed_records.c.uid).where(
@@ -215,10 +218,13 @@ class TrackingRepository(Repository):
         any_parked, any_failed = (
             await self.conn.execute(select(parked.exists(), failed.exists()))
         ).one()
+        if not (any_parked or any_failed):
+            return
+        keys = key_hashes() if callable(key_hashes) else key_hashes
         if any_parked:
-            await self.unpark_children(entity=entity, key_hashes=key_hashes)
+            await self.unpark_children(entity=entity, key_hashes=keys)
         if any_failed:
-            await self._resolve_failures(entity=entity, key_hashes=key_hashes)
+            await self._resolve_failures(entity=entity, key_hashes=keys)
 
     async def _resolve_failures(self, *, entity: str, key_hashes: Sequence[str]) -> None:
         """Close the open failures of rows that have now gone through."""

@@ -4,20 +4,25 @@ without asking the target a key at a time.
 A read of the whole source (every ``hash`` run, ``mode: full``) looks at every key the
 target holds, and almost all of them are unchanged. Asking the target about each key
 costs PostgreSQL an index probe and a heap read (about 5 µs a key, most of such a
-re-sync). Instead, the batch reads once, in one scan sorted by the server, the first 4
-bytes of the key hash and the first 8 of the data hash of the live rows an earlier
-batch wrote (up to a limit: the first keys in key order), into two arrays allocated
-once (12 bytes a row). A lane row whose key and data hash prefixes match an entry is
-unchanged; every other row, a key beyond the limit among them, is sorted against the
+re-sync). Instead, the batch reads once, in one scan, the first 8 bytes of the key
+hash and the first 8 of the data hash of the live rows an earlier batch wrote (up to a
+limit: whichever rows the scan meets first), into two arrays allocated once (16 bytes a
+row), and sorts them by key. A lane row whose key and data hash prefixes match an entry
+is unchanged; every other row, a key beyond the limit among them, is sorted against the
 target as before.
+
+The server does not sort: ``ORDER BY`` the key hash made the read of `orders`' 1.5M
+rows 0.95 s instead of 0.40 s, and sorting 8-byte integers in numpy is a fraction of
+that. Which rows a limit keeps does not matter: any row not held is asked of the target.
 
 An entry vouches once: the first row of the batch that looks at a key prefix claims
 it, vouched or not, and so does every key the row-wise stages decide. A key read twice
 in one batch is thus decided against the target's actual state the second time, which
-may hold what this batch wrote. Two keys that share a 4-byte prefix (a few thousand
-pairs among millions of keys) only send the later one to the target. Calling a changed
-row unchanged would take its new data hash to share 8 bytes with the stored one of
-its key prefix: 1 in 2^64.
+may hold what this batch wrote. Two keys that share an 8-byte prefix (1 in 2^64 per
+pair: none among millions of keys, where 4 bytes gave a few hundred pairs, each a key
+sort of its own chunk) only send the later one to the target. Calling a changed row
+unchanged would take its new data hash to share 8 bytes with the stored one of its key
+prefix: 1 in 2^64.
 """
 
 from collections.abc import Iterable
@@ -31,8 +36,8 @@ _ROW = np.dtype(
     [
         ("fields", ">i2"),
         ("key_length", ">i4"),
-        ("key", ">u4"),
-        ("key_rest", "V12"),
+        ("key", ">u8"),
+        ("key_rest", "V8"),
         ("data_length", ">i4"),
         ("data", ">u8"),
     ]
@@ -40,18 +45,18 @@ _ROW = np.dtype(
 _HEADER = 19  # signature (11), flags (4), header extension length (4)
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _TRAILER = b"\xff\xff"
-KEY_BYTES, DATA_BYTES = 4, 8
+KEY_BYTES, DATA_BYTES = 8, 8
 
 
 class KnownRowsParser:
-    """Parses the binary COPY of ``(key hash, data hash prefix)``, sorted by key hash, as
-    it streams in, into arrays made for ``capacity`` rows (grown should more come)."""
+    """Parses the binary COPY of ``(key hash, data hash prefix)`` as it streams in, into
+    arrays made for ``capacity`` rows (grown should more come)."""
 
     def __init__(self, capacity: int) -> None:
         self._pending = b""
         self._header = False
         self._count = 0
-        self._keys = np.empty(max(capacity, 1), dtype=np.uint32)
+        self._keys = np.empty(max(capacity, 1), dtype=np.uint64)
         self._data = np.empty(max(capacity, 1), dtype=np.uint64)
 
     async def feed(self, chunk: bytes) -> None:
@@ -90,10 +95,8 @@ class KnownRowsParser:
         """The rows read, once the COPY has ended."""
         if not self._header or self._pending != _TRAILER:
             raise ValueError("the known rows' COPY ended early")
-        keys, data = self._keys[: self._count], self._data[: self._count]
-        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
-            raise ValueError("the known rows' COPY is not sorted by key hash")
-        return KnownRows(keys, data)
+        order = np.argsort(self._keys[: self._count])
+        return KnownRows(self._keys[order], self._data[order])
 
 
 class KnownRows:
@@ -112,7 +115,7 @@ class KnownRows:
         the target held unchanged; every key looked at is claimed."""
         if not len(self._keys):
             return np.zeros(len(keys), dtype=np.bool_)
-        found = self._claim(prefixes(keys, 16, np.dtype(">u4")))
+        found = self._claim(prefixes(keys, 16, np.dtype(">u8")))
         # (-1, nothing found, reads the last entry: masked by ``found >= 0``)
         same: np.ndarray = (found >= 0) & (self._data[found] == prefixes(data, 32, np.dtype(">u8")))
         return same
@@ -120,7 +123,7 @@ class KnownRows:
     def claim(self, key_hashes: Iterable[str]) -> None:
         """Claim the keys (hex) of rows decided elsewhere (the row-wise stages)."""
         width = 2 * KEY_BYTES
-        self._claim(np.array([int(key[:width], 16) for key in key_hashes], dtype=np.uint32))
+        self._claim(np.array([int(key[:width], 16) for key in key_hashes], dtype=np.uint64))
 
     def _claim(self, values: np.ndarray) -> np.ndarray:
         """The entry of each value that is still open (-1: none), claimed now."""

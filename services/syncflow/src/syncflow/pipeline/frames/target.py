@@ -55,8 +55,8 @@ class FrameTargetRepository(Repository):
         self, spec: EntitySpec, *, batch_uid: UUID, limit: int
     ) -> KnownRows | None:
         """The live rows earlier batches wrote, by key and data hash prefixes
-        (:mod:`.known`): at most ``limit`` of them, the first in key order (the keys
-        beyond are left to the target); ``None`` with a ``limit`` of 0."""
+        (:mod:`.known`): at most ``limit`` of them, those the scan meets first (the
+        others are left to the target); ``None`` with a ``limit`` of 0."""
         if limit <= 0:
             return None
         driver = await asyncpg_connection(self.conn)
@@ -71,7 +71,7 @@ class FrameTargetRepository(Repository):
             "SELECT _bridge_key_hash, substring(_bridge_data_hash FROM 1 FOR 8) "
             f"FROM {table} WHERE _bridge_deleted_at IS NULL "
             "AND octet_length(_bridge_data_hash) = 32 "
-            "AND _bridge_batch_uid IS DISTINCT FROM $1 ORDER BY _bridge_key_hash LIMIT $2",
+            "AND _bridge_batch_uid IS DISTINCT FROM $1 LIMIT $2",
             batch_uid,
             limit,
             output=parser.feed,
