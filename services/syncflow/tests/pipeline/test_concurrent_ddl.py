@@ -8,6 +8,7 @@ DDL lock per database, so concurrent creators wait for each other instead.
 import asyncio
 
 from bridge_core.db.engine import create_engine
+from bridge_core.ids import new_id
 from syncflow.pipeline.load import TargetRepository
 from syncflow.targets.service import ensure_table
 
@@ -32,12 +33,13 @@ async def _at_once(url, work) -> None:
         await engine.dispose()
 
 
-async def test_concurrent_batches_create_the_work_tables_once(create_database):
+async def test_concurrent_batches_create_their_work_tables(create_database):
     for round_ in range(3):
         url = await create_database(f"ddl_work_{round_}")
 
         async def create(conn):
-            await TargetRepository(conn).ensure_work_tables()
+            # each batch its own table, all of them in one work schema made once
+            await TargetRepository(conn).ensure_seen_table(new_id())
 
         await _at_once(url, create)
 

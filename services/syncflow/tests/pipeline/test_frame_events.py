@@ -50,7 +50,6 @@ async def outboxed(create_database, make_spec, name: str) -> AsyncIterator[Any]:
     try:
         async with engine.begin() as conn:
             await ensure_table(conn, spec=spec)
-            await TargetRepository(conn).ensure_work_tables()
             await OutboxRepository(conn).ensure_table()
             yield conn, spec, lane
     finally:
@@ -144,7 +143,9 @@ async def test_deletes_come_after_the_events_of_the_loads_before_them(create_dat
         outbox = OutboxRepository(conn)
         await copy_and_load(conn, spec, lane, new_id())
         # a later full sync that saw none of the rows deletes them all
-        assert await outbox.record_deletes(spec, batch_uid=new_id()) == lane.frame.height
+        later = new_id()
+        await TargetRepository(conn).ensure_seen_table(later)
+        assert await outbox.record_deletes(spec, batch_uid=later) == lane.frame.height
         driver = await asyncpg_connection(conn)
         stored = await driver.fetch(f"SELECT operation FROM {OUTBOX_TABLE} ORDER BY id")
     height = lane.frame.height

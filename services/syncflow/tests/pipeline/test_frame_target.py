@@ -24,7 +24,7 @@ from syncflow.pipeline.frames import copy_binary
 from syncflow.pipeline.frames.lane import POSITION, LaneResult
 from syncflow.pipeline.frames.records import records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository
-from syncflow.pipeline.load import TargetRepository
+from syncflow.pipeline.load import WORK_SCHEMA, TargetRepository, seen_name, seen_table
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
@@ -128,7 +128,8 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             _, _, lane, _ = pipeline.prepare_table(page(again), {}, as_records=False)
             assert lane is not None
             keys = copy_binary.keys_payload(lane.frame)
-            await TargetRepository(conn).ensure_work_tables()
+            await TargetRepository(conn).ensure_seen_table(current)
+            await TargetRepository(conn).ensure_seen_table(earlier)
             found = await FrameTargetRepository(conn).sort_keys(
                 spec, keys, batch_uid=current, seen=True
             )
@@ -168,12 +169,13 @@ async def test_key_sort_finds_new_unchanged_and_changed_rows(create_database, ma
             assert found.changed == []
             # every key of the chunk is remembered as read by the batch that sorted with seen
             await FrameTargetRepository(conn).mark_seen(
-                copy_binary.seen_payload(lane.frame.head(3), earlier)
+                earlier, copy_binary.seen_payload(lane.frame.head(3))
             )
             counted = await conn.exec_driver_sql(
-                "SELECT batch_uid, count(*) FROM syncflow_work.seen_keys GROUP BY 1"
+                f"SELECT (SELECT count(*) FROM {seen_table(current)}), "
+                f"(SELECT count(*) FROM {seen_table(earlier)})"
             )
-            assert dict(counted.all()) == {current: 15, earlier: 3}
+            assert tuple(counted.one()) == (15, 3)
     finally:
         await engine.dispose()
 
@@ -195,25 +197,39 @@ def test_position_column_survives_a_filter(make_spec):
     assert [r.raw["item_no"] for r in records] == ["IT-00003", "IT-00004", "IT-00005"]
 
 
-async def test_the_seen_keys_index_of_earlier_versions_is_dropped(create_database):
-    url = await create_database("seen_index")
+async def test_a_batch_begun_before_the_upgrade_finds_its_seen_keys_moved(create_database):
+    """Earlier versions kept every batch's seen keys in one shared table (the key hash
+    as text in the oldest): a batch resumed after the upgrade reads them from its own."""
+    url = await create_database("seen_moved")
+    resumed, other = new_id(), new_id()
+    keys = [new_id() for _ in range(3)]
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            for statement in (
-                "CREATE SCHEMA syncflow_work",
+            await conn.exec_driver_sql("CREATE SCHEMA syncflow_work")
+            await conn.exec_driver_sql(
                 "CREATE UNLOGGED TABLE syncflow_work.seen_keys "
-                "(batch_uid uuid NOT NULL, key_hash uuid NOT NULL)",
-                "CREATE INDEX seen_keys_batch_key ON syncflow_work.seen_keys (batch_uid, key_hash)",
-            ):
-                await conn.exec_driver_sql(statement)
-        async with engine.begin() as conn:
-            await TargetRepository(conn).ensure_work_tables()
-            await TargetRepository(conn).ensure_work_tables()  # and nothing more to do
-            found = await conn.exec_driver_sql(
-                "SELECT to_regclass('syncflow_work.seen_keys_batch_key'), "
-                "to_regclass('syncflow_work.seen_keys')"
+                "(batch_uid uuid NOT NULL, key_hash text NOT NULL)"
             )
-            assert tuple(found.one()) == (None, "syncflow_work.seen_keys")
+            for batch, key in [(resumed, keys[0]), (resumed, keys[1]), (other, keys[2])]:
+                await conn.exec_driver_sql(
+                    f"INSERT INTO syncflow_work.seen_keys VALUES ('{batch}', '{key.hex}')"
+                )
+        for batch, mine in [(resumed, keys[:2]), (other, keys[2:])]:
+            async with engine.begin() as conn:
+                repository = TargetRepository(conn)
+                await repository.ensure_seen_table(batch)
+                await repository.ensure_seen_table(batch)  # and nothing more to do
+                moved = await conn.exec_driver_sql(f"SELECT key_hash FROM {seen_table(batch)}")
+                assert sorted(row[0] for row in moved) == sorted(mine)
+        async with engine.begin() as conn:
+            # the shared table, empty now, is gone
+            found = await conn.exec_driver_sql("SELECT to_regclass('syncflow_work.seen_keys')")
+            assert found.scalar() is None
+            await TargetRepository(conn).forget_seen(resumed)
+            found = await conn.exec_driver_sql(
+                f"SELECT to_regclass('{WORK_SCHEMA}.{seen_name(resumed)}')"
+            )
+            assert found.scalar() is None
     finally:
         await engine.dispose()

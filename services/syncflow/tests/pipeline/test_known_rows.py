@@ -15,7 +15,6 @@ from syncflow.pipeline.frames.known import KnownRowsParser
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION
 from syncflow.pipeline.frames.records import hex_keys
 from syncflow.pipeline.frames.target import FrameTargetRepository
-from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline
 from syncflow.targets.service import ensure_table
 
@@ -33,7 +32,6 @@ async def test_known_rows_vouch_for_what_the_key_sort_leaves_out(create_database
     try:
         async with engine.begin() as conn:
             await ensure_table(conn, spec=spec)
-            await TargetRepository(conn).ensure_work_tables()
             rows = FrameTargetRepository(conn)
             # rows 0-24 by an earlier batch, 25-29 by the current one (after a restart)
             await copy_rows(conn, spec, lane, lane.frame.head(25), earlier)

@@ -47,9 +47,9 @@ from syncflow.pipeline.load import (
     OUTBOX_LOADS,
     OUTBOX_SCHEMA,
     OUTBOX_TABLE,
-    SEEN_TABLE,
     quote,
     target_name,
+    unseen,
 )
 
 
@@ -190,9 +190,7 @@ class OutboxRepository(Repository):
                 "SELECT $2, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), 'delete', "
                 "encode(t._bridge_data_hash, 'hex'), "
                 "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
-                f"FROM {target_name(spec)} t WHERE t._bridge_deleted_at IS NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {SEEN_TABLE} s "
-                "WHERE s.batch_uid = $1 AND s.key_hash = t._bridge_key_hash) "
+                f"FROM {target_name(spec)} t WHERE {unseen(batch_uid)} "
                 "ORDER BY t._bridge_key_hash",
                 batch_uid,
                 spec.name,

@@ -82,7 +82,8 @@ class BatchRun:
         if status != "completed" and self.plan is not None and self.session is not None:
             await self._leave_key_index(self.session, self.plan)
         async with self.ctx.database.transaction() as conn:
-            if status == "failed" and self.plan is not None and self.plan.detect_deletes:
+            # a batch that ends before its deletes will not resume: its seen keys go
+            if status != "completed" and self.plan is not None and self.plan.detect_deletes:
                 async with self.ctx.target_database.transaction() as target:
                     await TargetRepository(target).forget_seen(state.uid)
             finished = await BatchRepository(conn).finish(

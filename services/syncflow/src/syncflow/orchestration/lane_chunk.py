@@ -81,7 +81,7 @@ class LaneWriter:
             state.seconds[Stage.LOAD] += time.perf_counter() - start
             if seen:
                 start = time.perf_counter()
-                await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+                await rows.mark_seen(state.uid, ahead.seen or copy_binary.seen_payload(frame))
                 state.seconds[Stage.TRACK] += time.perf_counter() - start
         else:
             state.checkpoint["fresh_target"] = False
@@ -141,7 +141,7 @@ class LaneWriter:
         known = await writer.known_rows(rows)
         if known is not None:
             vouched = known.vouch(frame.get_column(KEY), frame.get_column(DATA))
-            await rows.mark_seen(ahead.seen or copy_binary.seen_payload(frame, state.uid))
+            await rows.mark_seen(state.uid, ahead.seen or copy_binary.seen_payload(frame))
             frame, seen, payload = frame.filter(pl.Series(~vouched)), False, None
             if frame.is_empty():
                 return SortedKeys()

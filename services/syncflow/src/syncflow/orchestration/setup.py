@@ -92,7 +92,7 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
     )
     if detect_deletes:
         async with session.transactions() as (_, target):
-            await TargetRepository(target).ensure_work_tables()
+            await TargetRepository(target).ensure_seen_table(state.uid)
     if outbox_all or outbox_entities:
         async with ctx.target_database.transaction() as target:
             await OutboxRepository(target).ensure_table()

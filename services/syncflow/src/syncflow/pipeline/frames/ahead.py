@@ -42,11 +42,11 @@ def encode_ahead(
         return LanePayloads()
     if not fresh:
         if known:
-            return LanePayloads(seen=seen_payload(frame, batch_uid) if seen else None)
+            return LanePayloads(seen=seen_payload(frame) if seen else None)
         return LanePayloads(keys=keys_payload(frame))
     uids = new_uids(frame.height)
     return LanePayloads(
         rows=rows_payload(lane, spec, frame, uids=uids, batch_uid=batch_uid, now=now),
         uids=uids,
-        seen=seen_payload(frame, batch_uid) if seen else None,
+        seen=seen_payload(frame) if seen else None,
     )

@@ -103,11 +103,10 @@ def rows_payload(
     return encode(pa.table(columns, names=names))
 
 
-def seen_payload(frame: pl.DataFrame, batch_uid: UUID) -> bytes:
-    """``(batch uid, key hash)`` of each row, as binary COPY rows of the seen-keys table."""
+def seen_payload(frame: pl.DataFrame) -> bytes:
+    """The key hash of each row, as binary COPY rows of a batch's seen-keys table."""
     keys = frame.select(KEY).to_arrow().column(KEY).cast(UUID_TYPE)
-    batch = constant(batch_uid.bytes, UUID_TYPE, len(keys))
-    return encode(pa.table([batch, keys], names=["batch_uid", "key_hash"]))
+    return encode(pa.table([keys], names=["key_hash"]))
 
 
 def keys_payload(frame: pl.DataFrame) -> bytes:

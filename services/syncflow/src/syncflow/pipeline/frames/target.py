@@ -15,7 +15,14 @@ from bridge_core.db.driver import asyncpg_connection
 from bridge_core.db.repository import Repository
 from syncflow.domain import EntitySpec
 from syncflow.pipeline.frames.known import KnownRows, KnownRowsParser
-from syncflow.pipeline.load import SEEN_TABLE, WORK_SCHEMA, copy_columns, merge, target_name
+from syncflow.pipeline.load import (
+    WORK_SCHEMA,
+    copy_columns,
+    merge,
+    seen_name,
+    seen_table,
+    target_name,
+)
 
 _KEYS = "_bridge_keys"
 
@@ -79,14 +86,15 @@ class FrameTargetRepository(Repository):
         )
         return parser.rows()
 
-    async def mark_seen(self, payload: bytes) -> None:
-        """Remember the keys a batch read (``copy_binary.seen_payload``), for deletes."""
+    async def mark_seen(self, batch_uid: UUID, payload: bytes) -> None:
+        """Remember the keys batch ``batch_uid`` read (``copy_binary.seen_payload``), for
+        its deletes."""
         driver = await asyncpg_connection(self.conn)
         await driver.copy_to_table(
-            "seen_keys",
+            seen_name(batch_uid),
             schema_name=WORK_SCHEMA,
             source=memoryview(payload),
-            columns=["batch_uid", "key_hash"],
+            columns=["key_hash"],
             format="binary",
         )
 
@@ -128,8 +136,7 @@ class FrameTargetRepository(Repository):
         )
         if seen:
             await driver.execute(
-                f"INSERT INTO {SEEN_TABLE} (batch_uid, key_hash) SELECT $1, key_hash FROM {_KEYS}",
-                batch_uid,
+                f"INSERT INTO {seen_table(batch_uid)} (key_hash) SELECT key_hash FROM {_KEYS}"
             )
         await driver.execute(f"DROP TABLE {_KEYS}")
         found = SortedKeys()
