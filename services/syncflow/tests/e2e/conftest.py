@@ -249,8 +249,8 @@ class World:
         )
         assert response.status_code == 200, response.text
 
-    async def soft_delete_operations(self, max_ratio: float) -> None:
-        """Give ``operations`` a soft delete policy (deletes up to ``max_ratio`` of its rows)."""
+    async def delete_operations(self, max_ratio: float, mode: str = "soft") -> None:
+        """Give ``operations`` a delete policy (``mode``, up to ``max_ratio`` of its rows)."""
         response = await self.client.put(
             "/api/v1/entities/operations",
             json={
@@ -263,7 +263,7 @@ class World:
                         "parent_fields": ["order_no"],
                     }
                 ],
-                "delete_policy": {"mode": "soft", "max_ratio": max_ratio},
+                "delete_policy": {"mode": mode, "max_ratio": max_ratio},
             },
         )
         assert response.status_code == 200, response.text

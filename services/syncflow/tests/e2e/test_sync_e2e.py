@@ -3,6 +3,7 @@
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import UUID
 
 import httpx
 
@@ -129,7 +130,7 @@ async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
     await world.erp("UPDATE operations SET hours = 9 WHERE order_no = 'SO-1' AND op_no = 10")
     await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
     # a delete of 1 of 3 rows is within a generous policy
-    await world.soft_delete_operations(max_ratio=0.5)
+    await world.delete_operations(max_ratio=0.5)
     second = await world.sync("operations")
     counters = second["counters"]
     assert counters["updated"] == 1
@@ -140,6 +141,25 @@ async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
     )
     assert [r[0] for r in deleted] == ["SO-2"]
     assert (await world.verify("operations"))["equal"] is True
+
+
+async def test_hard_deletes_remove_only_the_rows_the_source_lost(world):
+    await world.sync("parts")
+    await world.sync("shop_orders")
+    await world.sync("operations")
+    await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
+    await world.delete_operations(max_ratio=0.5, mode="hard")
+    status = await world.sync("operations")
+    assert status["counters"]["deleted"] == 1
+    assert status["counters"]["unchanged"] == 2
+    left = await world.target("SELECT order_no, _bridge_deleted_at FROM erp.operations")
+    assert sorted((r[0], r[1]) for r in left) == [("SO-1", None), ("SO-1", None)]
+    # the next run finds nothing more to delete, and the batch's seen keys are gone
+    again = await world.sync("operations")
+    assert again["counters"]["deleted"] == 0
+    for batch in (status, again):
+        seen = f"syncflow_work.seen_{UUID(batch['batch_uid']).hex}"
+        assert (await world.target("SELECT to_regclass($1)", seen))[0][0] is None
 
 
 async def test_mass_delete_beyond_max_ratio_deletes_nothing_and_says_why(world):

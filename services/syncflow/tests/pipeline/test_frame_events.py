@@ -144,7 +144,9 @@ async def test_deletes_come_after_the_events_of_the_loads_before_them(create_dat
         await copy_and_load(conn, spec, lane, new_id())
         # a later full sync that saw none of the rows deletes them all
         later = new_id()
-        await TargetRepository(conn).ensure_seen_table(later)
+        rows = TargetRepository(conn)
+        await rows.ensure_seen_table(later)
+        assert await rows.count_delete_candidates(spec, later) == (lane.frame.height,) * 2
         assert await outbox.record_deletes(spec, batch_uid=later) == lane.frame.height
         driver = await asyncpg_connection(conn)
         stored = await driver.fetch(f"SELECT operation FROM {OUTBOX_TABLE} ORDER BY id")

@@ -47,9 +47,9 @@ from syncflow.pipeline.load import (
     OUTBOX_LOADS,
     OUTBOX_SCHEMA,
     OUTBOX_TABLE,
+    UNSEEN_ROWS,
     quote,
     target_name,
-    unseen,
 )
 
 
@@ -177,7 +177,8 @@ class OutboxRepository(Repository):
 
     async def record_deletes(self, spec: EntitySpec, *, batch_uid: UUID) -> int:
         """One ``delete`` event per live row this batch did not see (call it just before the
-        deletes are applied, in the same transaction); how many."""
+        deletes are applied, in the same transaction, after
+        ``TargetRepository.count_delete_candidates`` has found them); how many."""
         driver = await asyncpg_connection(self.conn)
         hidden = hidden_columns(spec)
         # a deleted row's parent key hashes are not kept in the target: a delete needs none
@@ -190,7 +191,7 @@ class OutboxRepository(Repository):
                 "SELECT $2, t._bridge_uid, replace(t._bridge_key_hash::text, '-', ''), 'delete', "
                 "encode(t._bridge_data_hash, 'hex'), "
                 "t._bridge_rowversion, $1, to_jsonb(t) - $3::text[], '{}'::jsonb "
-                f"FROM {target_name(spec)} t WHERE {unseen(batch_uid)} "
+                f"FROM {target_name(spec)} t WHERE {UNSEEN_ROWS} "
                 "ORDER BY t._bridge_key_hash",
                 batch_uid,
                 spec.name,
