@@ -65,6 +65,8 @@ class ChunkWriter:
         # read by the first chunk that sorts keys against the target (``known_rows``)
         self.known: KnownRows | None = None
         self._known_read = False
+        # the entity's key index was there in one of the batch's chunks (see key_index)
+        self._key_index_seen = False
 
     async def write_chunk(
         self,
@@ -120,6 +122,15 @@ class ChunkWriter:
         self.observe(outcome, before)
         if state.stop_requested:
             raise StopRequested
+
+    async def key_index(self, target: AsyncConnection, spec: EntitySpec) -> None:
+        """The key index of ``spec``'s target, built first if a first load deferred it.
+        For the batch's own entity it is looked for once: only a first load drops it,
+        into an empty table, as its batch starts, and this batch holds the entity."""
+        own = spec is self.plan.spec
+        if not (own and self._key_index_seen):
+            await KeyIndexRepository(target).ensure(spec)
+            self._key_index_seen = self._key_index_seen or own
 
     async def known_rows(self, rows: FrameTargetRepository) -> KnownRows | None:
         """The batch's known rows, read by its first chunk that asks; ``None`` unless the
@@ -219,7 +230,7 @@ class ChunkWriter:
         if self.plan.records_changes_of(spec.name) and (inserted or updated):
             # the events find their rows by key: a first load that deferred the key
             # index builds it now (the column lane's events need none)
-            await KeyIndexRepository(target).ensure(spec)
+            await self.key_index(target, spec)
             await OutboxRepository(target).record_changes(
                 spec, inserted=inserted, updated=updated, batch_uid=state.uid
             )
@@ -261,8 +272,8 @@ class ChunkWriter:
         seconds = self.state.seconds
         start = time.perf_counter()
         existing = {}
-        if lookup:  # a first load may have deferred the key index: lookups need it
-            await KeyIndexRepository(target).ensure(spec)
+        if lookup and records:  # a first load may have deferred the key index: lookups need it
+            await self.key_index(target, spec)
             keys = [r.key_hash for r in records]
             existing = await TargetRepository(target).lookup_existing(spec, keys)
         changes = delta.classify(records, existing, self.state.uid)

@@ -40,7 +40,6 @@ from syncflow.pipeline.frames.ahead import LanePayloads
 from syncflow.pipeline.frames.lane import DATA, KEY, POSITION, LaneResult
 from syncflow.pipeline.frames.records import hex_keys, records_of
 from syncflow.pipeline.frames.target import FrameTargetRepository, SortedKeys
-from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.track import TrackingRepository
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ class LaneWriter:
                 state.seconds[Stage.TRACK] += time.perf_counter() - start
         else:
             state.checkpoint["fresh_target"] = False
-            await KeyIndexRepository(target).ensure(spec)
+            await writer.key_index(target, spec)
             found = await self._sort(rows, frame, ahead)
             state.seconds[Stage.DELTA] += time.perf_counter() - start
             start = time.perf_counter()
