@@ -996,11 +996,26 @@ async def run_services(
             page_size=args.page_size,
             with_hash=not args.quick,
         )
-        if standin is not None:
-            await register_delivery(syncflow, service_urls["standin"], tables, args.delivery_batch)
+        delivered = [] if standin is None else delivered_tables(args, tables)
+        if delivered:
+            await register_delivery(
+                syncflow, service_urls["standin"], delivered, args.delivery_batch
+            )
         with RssSampler(pids) as sampler:
             for table in tables:
-                await bench_table(bench, table, apismith, syncflow, sampler, standin)
+                to = standin if table in delivered else None
+                await bench_table(bench, table, apismith, syncflow, sampler, to)
+
+
+def delivered_tables(args: argparse.Namespace, tables: list[str]) -> list[str]:
+    """The tables ``--delivery`` names (all of them without a list)."""
+    if args.delivery == "all":
+        return tables
+    named = args.delivery.split(",")
+    unknown = sorted(set(named) - set(tables))
+    if unknown:
+        raise SystemExit(f"--delivery {args.delivery}: not among --tables: {', '.join(unknown)}")
+    return named
 
 
 # -- the report ----------------------------------------------------------------------
@@ -1044,7 +1059,8 @@ def markdown(bench: Bench, started: datetime) -> str:
         + (f" --page-size {args.page_size}" if args.page_size != 10000 else "")
         + (" --quick" if args.quick else "")
         + (" --peers" if args.peers else "")
-        + (" --delivery" if args.delivery else "")
+        + ("" if args.delivery is None else " --delivery")
+        + (f" {args.delivery}" if args.delivery not in (None, "all") else "")
         + (f" --delivery-batch {args.delivery_batch}" if args.delivery_batch != 1000 else "")
         + "`",
         "",
@@ -1102,8 +1118,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--delivery",
-        action="store_true",
-        help="also deliver a full sync of each table to a ScheduleHub stand-in",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="TABLES",
+        help="also deliver a full sync of each table (or of these, comma-separated) "
+        "to a ScheduleHub stand-in",
     )
     parser.add_argument(
         "--delivery-batch",
