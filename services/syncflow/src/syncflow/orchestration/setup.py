@@ -91,8 +91,13 @@ async def plan_batch(state: BatchState, ctx: RunContext, session: BatchSession) 
         spec.delta_strategy, SyncMode(state.mode)
     )
     if detect_deletes:
-        async with session.transactions() as (_, target):
-            await TargetRepository(target).ensure_seen_table(state.uid)
+        async with session.transactions() as (conn, target):
+            rows = TargetRepository(target)
+            await rows.ensure_seen_table(state.uid)
+            # the seen keys of batches that ended without dropping them (cancelled by an
+            # operator while paused, their worker gone): they never resume
+            for ended in await BatchRepository(conn).finished_among(await rows.seen_batches()):
+                await rows.forget_seen(ended)
     if outbox_all or outbox_entities:
         async with ctx.target_database.transaction() as target:
             await OutboxRepository(target).ensure_table()

@@ -289,6 +289,16 @@ class TargetRepository(Repository):
             if not await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {SHARED_SEEN_TABLE})"):
                 await driver.execute(f"DROP TABLE {SHARED_SEEN_TABLE}")
 
+    async def seen_batches(self) -> list[UUID]:
+        """The batches that have a seen-keys table."""
+        driver = await asyncpg_connection(self.conn)
+        names = await driver.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^seen_[0-9a-f]{32}$'",
+            WORK_SCHEMA,
+        )
+        return [UUID(hex=row[0].removeprefix("seen_")) for row in names]
+
     async def mark_seen(self, batch_uid: UUID, key_hashes: Iterable[str]) -> None:
         """Remember that this batch read these keys from the source."""
         keys = list(set(key_hashes))

@@ -5,6 +5,7 @@ machines whose clocks disagree still agree on when a lease has expired. When a
 paused batch may run again (``not_before``) is decided by the caller's clock.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -70,6 +71,17 @@ class BatchRepository(Repository):
         created = await self.get(uid)
         assert created is not None
         return created
+
+    async def finished_among(self, uids: Sequence[UUID]) -> list[UUID]:
+        """Which of these batches have ended (completed, failed or cancelled)."""
+        if not uids:
+            return []
+        rows = await self.conn.execute(
+            select(sync_batches.c.uid).where(
+                sync_batches.c.uid.in_(list(uids)), sync_batches.c.status.in_(FINISHED)
+            )
+        )
+        return list(rows.scalars())
 
     async def get(self, uid: UUID) -> dict[str, Any] | None:
         row = (
