@@ -22,7 +22,7 @@ from services.syncflow.tests.pipeline.row_wise import row_wise
 from syncflow.domain import FieldType
 from syncflow.pipeline.frames.lane import POSITION
 from syncflow.pipeline.frames.records import records_of
-from syncflow.pipeline.frames.rows import json_rows, last_json_value
+from syncflow.pipeline.frames.rows import json_column, json_rows, last_json_value
 from syncflow.pipeline.normalize import Normalizer
 from syncflow.pipeline.prepare import EntityPipeline
 
@@ -191,6 +191,14 @@ def test_dates_and_timestamps_python_cannot_hold_fail_their_rows_alone(make_spec
     assert "10000-01-02" in failures[0].error
     assert "10000-01-01T00:00:00.000000+00:00" in failures[1].error
     assert last_json_value(table.slice(0, 3), "changed_at") == "10000-01-01T00:00:00.000000+00:00"
+
+
+def test_a_timestamp_python_cannot_hold_is_written_as_its_instant_in_utc():
+    """Its JSON form names the instant whatever the column's zone (in Berlin, one hour
+    after the last instant of year 9999 in UTC is 10000-01-01 01:59:59 on the wall)."""
+    last_second = 253_402_300_799 * 10**6  # 9999-12-31T23:59:59Z
+    column = pa.array([last_second + 3_600 * 10**6], pa.timestamp("us", tz="Europe/Berlin"))
+    assert json_column(column) == ["10000-01-01T00:59:59.000000+00:00"]
 
 
 def test_a_repeated_key_is_decided_by_the_row_wise_delta(make_spec):

@@ -59,10 +59,13 @@ def _iso_of(scalar: pa.Scalar) -> str | None:
     try:
         return _iso(scalar.as_py())
     except (OverflowError, ValueError):
-        kind = scalar.type
-        written = "%Y-%m-%dT%H:%M:%S" if pa.types.is_timestamp(kind) else "%Y-%m-%d"
-        text: str = pc.strftime(pa.array([scalar]), format=written)[0].as_py()
-        return f"{text}+00:00" if pa.types.is_timestamp(kind) and kind.tz else text
+        kind, value = scalar.type, pa.array([scalar])
+        if not pa.types.is_timestamp(kind):
+            return str(pc.strftime(value, format="%Y-%m-%d")[0].as_py())
+        if kind.tz:  # strftime writes a zone's wall time: the instant is written in UTC
+            value = value.cast(pa.timestamp(kind.unit, "UTC"))
+        text = str(pc.strftime(value, format="%Y-%m-%dT%H:%M:%S")[0].as_py())
+        return f"{text}+00:00" if kind.tz else text
 
 
 def json_rows(table: pa.Table, positions: Sequence[int] | None = None) -> list[dict[str, Any]]:
