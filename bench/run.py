@@ -691,6 +691,8 @@ class Bench:
     source_rows: dict[str, int] = field(default_factory=dict)
     scales: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # the tables whose full sync is delivered to the stand-in (--delivery)
+    delivered: list[str] = field(default_factory=list)
 
     async def sync_phase(
         self,
@@ -895,6 +897,7 @@ async def run(args: argparse.Namespace) -> Bench:
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise SystemExit(f"unknown tables: {', '.join(sorted(unknown))}")
+    delivered = [] if args.delivery is None else delivered_tables(args, tables)
     scales = dict.fromkeys(tables, args.scale)
     if args.lineitem_scale is not None and "lineitem" in scales:
         scales["lineitem"] = args.lineitem_scale
@@ -902,7 +905,7 @@ async def run(args: argparse.Namespace) -> Bench:
     server = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     prefix = "bench"
     urls = await fresh_databases(server, prefix)
-    bench = Bench(args=args, urls=urls, scales=scales)
+    bench = Bench(args=args, urls=urls, scales=scales, delivered=delivered)
     for table in tables:
         rows = await load_source(urls["source"], TABLES[table], folders[table] / f"{table}.csv")
         bench.source_rows[table] = rows
@@ -942,7 +945,7 @@ async def run(args: argparse.Namespace) -> Bench:
                 service("syncflow", syncflow_port, syncflow_env, logs / "syncflow.log")
             )
             h_proc = None
-            if args.delivery:
+            if delivered:
                 h_proc = processes.enter_context(
                     service("schedulehub-standin", standin_port, standin_env, logs / "standin.log")
                 )
@@ -996,14 +999,13 @@ async def run_services(
             page_size=args.page_size,
             with_hash=not args.quick,
         )
-        delivered = [] if standin is None else delivered_tables(args, tables)
-        if delivered:
+        if standin is not None:
             await register_delivery(
-                syncflow, service_urls["standin"], delivered, args.delivery_batch
+                syncflow, service_urls["standin"], bench.delivered, args.delivery_batch
             )
         with RssSampler(pids) as sampler:
             for table in tables:
-                to = standin if table in delivered else None
+                to = standin if table in bench.delivered else None
                 await bench_table(bench, table, apismith, syncflow, sampler, to)
 
 
