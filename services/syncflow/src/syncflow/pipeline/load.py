@@ -33,7 +33,7 @@ from syncflow.pipeline import copy_text
 WORK_SCHEMA = "syncflow_work"
 # where every batch's seen keys were kept, with a batch_uid column, before each batch got
 # a table of its own (see ``TargetRepository.ensure_seen_table``)
-SHARED_SEEN_TABLE = f'"{WORK_SCHEMA}"."seen_keys"'
+_SHARED_SEEN = "seen_keys"
 # the keys of the live rows a batch did not see, as its deletes are decided (a temporary
 # table: see ``TargetRepository.count_delete_candidates``), and the condition on a target
 # row ``t`` that it is one of them
@@ -269,8 +269,8 @@ class TargetRepository(Repository):
         which is dropped once it is empty.
         """
         driver = await asyncpg_connection(self.conn)
-        name = f"{WORK_SCHEMA}.{seen_name(batch_uid)}"
-        if await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+        exists = "SELECT to_regclass($1) IS NOT NULL"
+        if await driver.fetchval(exists, f"{WORK_SCHEMA}.{seen_name(batch_uid)}"):
             return
         await lock_ddl(self.conn)  # CREATE SCHEMA IF NOT EXISTS races with itself
         table = seen_table(batch_uid)
@@ -278,16 +278,16 @@ class TargetRepository(Repository):
             f"CREATE SCHEMA IF NOT EXISTS {quote(WORK_SCHEMA)};"
             f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} (key_hash uuid NOT NULL)"
         )
-        shared = f"{WORK_SCHEMA}.seen_keys"
-        if await driver.fetchval("SELECT to_regclass($1) IS NOT NULL", shared):
+        if await driver.fetchval(exists, f"{WORK_SCHEMA}.{_SHARED_SEEN}"):
+            shared = f"{quote(WORK_SCHEMA)}.{quote(_SHARED_SEEN)}"
             # (older versions kept the key hash as hex text: the cast reads either)
             await driver.execute(
-                f"WITH moved AS (DELETE FROM {SHARED_SEEN_TABLE} WHERE batch_uid = $1 "
+                f"WITH moved AS (DELETE FROM {shared} WHERE batch_uid = $1 "
                 f"RETURNING key_hash) INSERT INTO {table} SELECT key_hash::uuid FROM moved",
                 batch_uid,
             )
-            if not await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {SHARED_SEEN_TABLE})"):
-                await driver.execute(f"DROP TABLE {SHARED_SEEN_TABLE}")
+            if not await driver.fetchval(f"SELECT EXISTS (SELECT 1 FROM {shared})"):
+                await driver.execute(f"DROP TABLE {shared}")
 
     async def seen_batches(self) -> list[UUID]:
         """The batches that have a seen-keys table."""
