@@ -207,6 +207,11 @@ class DeliveryRunner:
             await ledger.resume_interrupted(uid, entity, now=self.now())
             await ledger.add_events(uid, entity, events=events, now=self.now())
             batches = await self._start_batches(conn, ledger, destination, spec, entity)
+            if batches:
+                # read after the batches' events: a destination changed (new secrets, new
+                # credentials) before its dead events were replayed sends them changed,
+                # not as the stream was claimed (a replay then died again with the 401)
+                destination = await StreamRepository(conn).destination(uid) or destination
         if not batches:
             if goes_straight and spec is not None:
                 return await straight.step(self, stream, spec)

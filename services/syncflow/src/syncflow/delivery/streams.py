@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, func, or_, select, text, update
+from sqlalchemy import DateTime, RowMapping, func, or_, select, text, update
 
 from bridge_core.db.repository import Repository
 from syncflow.tables import delivery_streams, destinations, sync_batches
@@ -105,17 +105,15 @@ class StreamRepository(Repository):
             )
         )
         stream = await self.stream(picked.destination_uid, picked.entity_name)
-        destination = (
-            (
-                await self.conn.execute(
-                    select(destinations).where(destinations.c.uid == picked.destination_uid)
-                )
-            )
-            .mappings()
-            .one()
-        )
+        destination = await self.destination(picked.destination_uid)
         assert stream is not None
+        assert destination is not None
         return {**stream, "destination": destination}
+
+    async def destination(self, uid: UUID) -> RowMapping | None:
+        """The destination's columns as they are now."""
+        statement = select(destinations).where(destinations.c.uid == uid)
+        return (await self.conn.execute(statement)).mappings().first()
 
     async def stream(self, destination_uid: UUID, entity: str) -> dict[str, Any] | None:
         row = (
