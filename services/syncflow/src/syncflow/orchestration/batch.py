@@ -58,7 +58,8 @@ class BatchRun:
                     await SecondChances(state, self.ctx, writer).resolve_parked()
                 elif state.checkpoint.get("phase", "read") == "read":
                     pace = PaceCheck(state, self.ctx, session)
-                    await PageReader(state, plan, writer, pace).read()
+                    async with writer.reading_known_rows():
+                        await PageReader(state, plan, writer, pace).read()
                     await build_deferred_key_index(state, session, plan.spec)
             if state.checkpoint.get("phase") == "deletes":
                 await apply_deletes(state, session, plan)

@@ -192,4 +192,6 @@ class LaneWriter:
 
 def _at(frame: pl.DataFrame, positions: list[int]) -> pl.DataFrame:
     """The rows of ``frame`` at these input positions."""
+    if not positions:
+        return frame.clear()
     return frame.filter(pl.col(POSITION).is_in(pl.Series(positions, dtype=pl.Int64).implode()))
