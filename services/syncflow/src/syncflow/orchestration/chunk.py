@@ -48,6 +48,7 @@ from syncflow.pipeline.key_index import KeyIndexRepository
 from syncflow.pipeline.load import TargetRepository
 from syncflow.pipeline.prepare import EntityPipeline, PreparedPage
 from syncflow.pipeline.track import TrackingRepository
+from syncflow.pipeline.track_parked import ParkedRepository
 
 # parked children are freed down this many generations (never around a cycle of refs)
 MAX_PARENT_DEPTH = 4
@@ -274,7 +275,7 @@ class ChunkWriter:
             max_retries=self.ctx.settings.max_retries,
             retries=retries,
         )
-        await tracking.park_children(
+        await ParkedRepository(conn).park_children(
             entity=spec.name,
             batch_uid=state.uid,
             parked=[
@@ -354,14 +355,14 @@ class ChunkWriter:
         """Load the parked children of the ``parent`` rows just loaded, and in turn their
         own parked children (grandchildren); return how many went in."""
         resolved = 0
-        tracking = TrackingRepository(conn)
+        parked = ParkedRepository(conn)
         for pipeline in await self.children_of(conn, parent):
-            waiting = await tracking.children_waiting_for(
+            waiting = await parked.children_waiting_for(
                 entity=pipeline.spec.name, parent_entity=parent, parent_key_hashes=parent_keys
             )
             if not waiting:
                 continue
-            await tracking.forget_parked([w["uid"] for w in waiting])
+            await parked.forget_parked([w["uid"] for w in waiting])
             records, failures = pipeline.prepare(
                 [w["row_data"]["raw"] for w in waiting], self.state.seconds
             )

@@ -5,12 +5,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from syncflow.domain import RowFailure, Stage, next_retry_delay
 from syncflow.orchestration.chunk import ChunkWriter
 from syncflow.orchestration.state import BatchState, ChunkOutcome, RunContext, StopRequested
 from syncflow.pipeline import resolve
 from syncflow.pipeline.prepare import PreparedPage
 from syncflow.pipeline.track import TrackingRepository
+from syncflow.pipeline.track_parked import ParkedRepository
 
 
 class SecondChances:
@@ -51,7 +54,7 @@ class SecondChances:
         due_at = self.ctx.now()
         while True:
             async with self.ctx.database.transaction() as conn:
-                rows = await TrackingRepository(conn).due_parked(
+                rows = await ParkedRepository(conn).due_parked(
                     entity=self.state.entity, due_at=due_at, limit=self.ctx.settings.chunk_rows
                 )
             if not rows or not await self.resolve_chunk(rows):
@@ -64,19 +67,19 @@ class SecondChances:
         before = dict(state.seconds)
         outcome = ChunkOutcome()
         async with writer.session.transactions() as (conn, target):
-            tracking = TrackingRepository(conn)
-            mine = set(await tracking.lock_parked([r["uid"] for r in rows]))
+            parked = ParkedRepository(conn)
+            mine = set(await parked.lock_parked([r["uid"] for r in rows]))
             rows = [r for r in rows if r["uid"] in mine]
             if not rows:
                 return False
-            await tracking.forget_parked([r["uid"] for r in rows])
+            await parked.forget_parked([r["uid"] for r in rows])
             state.stage = Stage.NORMALIZE
             raws = [r["row_data"]["raw"] for r in rows]
             records, failures = writer.plan.pipeline.prepare(raws, state.seconds)
             outcome.counters.fetched = len(raws)
             state.stage = Stage.RESOLVE
             await writer.write_records(conn, target, writer.plan.spec, records, failures, outcome)
-            await self.retry_later(tracking, rows, outcome)
+            await self.retry_later(conn, rows, outcome)
             counters = outcome.counters
             counters.resolved += counters.inserted + counters.updated + counters.unchanged
             state.counters.add(counters)
@@ -87,7 +90,7 @@ class SecondChances:
         return True
 
     async def retry_later(
-        self, tracking: TrackingRepository, rows: list[dict[str, Any]], outcome: ChunkOutcome
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], outcome: ChunkOutcome
     ) -> None:
         """Children parked again count an attempt and wait longer; after
         ``pending_max_retries`` attempts they become failed records (stage ``resolve``)."""
@@ -111,13 +114,13 @@ class SecondChances:
                 )
             else:
                 later[key] = (tries, now + next_retry_delay(tries))
-        await tracking.postpone_parked(entity=entity, retries=later)
+        await ParkedRepository(conn).postpone_parked(entity=entity, retries=later)
         if given_up:
-            await tracking.unpark_children(
+            await ParkedRepository(conn).unpark_children(
                 entity=entity, key_hashes=[f.key_hash for f in given_up if f.key_hash]
             )
             # they had their retries as parked children; an operator's retry-failed remains
-            await tracking.record_failures(
+            await TrackingRepository(conn).record_failures(
                 entity=entity,
                 batch_uid=self.state.uid,
                 failures=given_up,

@@ -19,7 +19,7 @@ from syncflow.domain import EntitySpec, ParentRef, Record, RowFailure, Stage
 
 
 class ParkedChild(NamedTuple):
-    """A child waiting for its parent: the tuple ``TrackingRepository.park_children`` takes."""
+    """A child waiting for its parent: the tuple ``ParkedRepository.park_children`` takes."""
 
     record: Record
     parent_entity: str
