@@ -161,12 +161,17 @@ class Phase:
 
 class RssSampler:
     """Samples the resident memory of each service's process tree every 100 ms in a thread;
-    ``peaks()`` gives each one's peak since the last ``reset()``, in MB."""
+    ``peaks()`` gives each one's peak since the last ``reset()``, in MB. ``cpu_seconds()``
+    gives each one's CPU since then, and that of the PostgreSQL server (``postgres``,
+    when it runs on this machine: ``server_pid``) and the share of the machine's CPU
+    that was busy (``busy``, of every core), where the CPU of a phase went."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], *, server_pid: int | None = None) -> None:
         self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
         self._peaks: dict[str, int] = dict.fromkeys(pids, 0)
         self._cpu: dict[str, float] = {}
+        self._server = psutil.Process(server_pid) if server_pid is not None else None
+        self._machine = psutil.cpu_times()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -195,8 +200,12 @@ class RssSampler:
                     self._peaks[name] = max(self._peaks[name], rss)
 
     def _tree_cpu(self, process: psutil.Process) -> float:
+        """User and system CPU of the process, its live descendants and the children it
+        has reaped (a PostgreSQL backend's, once its connection closed)."""
         total = 0.0
         with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.children_user + times.children_system
             for member in [process, *process.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     times = member.cpu_times()
@@ -208,20 +217,47 @@ class RssSampler:
             for name, process in self.processes.items():
                 self._peaks[name] = self._tree_rss(process)
                 self._cpu[name] = self._tree_cpu(process)
+            if self._server is not None:
+                self._cpu["postgres"] = self._tree_cpu(self._server)
+            self._machine = psutil.cpu_times()
 
     def peaks(self) -> dict[str, float]:
         with self._lock:
             return {name: peak / 2**20 for name, peak in self._peaks.items()}
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds (user + system) each service used since the last ``reset()``."""
-        return {
+        """CPU seconds (user + system) each service and the PostgreSQL server used since
+        the last ``reset()``; ``busy``: the machine's busy share of every core then."""
+        used = {
             name: self._tree_cpu(process) - self._cpu.get(name, 0.0)
             for name, process in self.processes.items()
         }
+        if self._server is not None:
+            used["postgres"] = self._tree_cpu(self._server) - self._cpu.get("postgres", 0.0)
+        now, then = psutil.cpu_times(), self._machine
+        total = sum(now) - sum(then)
+        idle = (now.idle + getattr(now, "iowait", 0.0)) - (then.idle + getattr(then, "iowait", 0.0))
+        used["busy"] = 1 - idle / total if total > 0 else 0.0
+        return used
 
 
 # -- databases -----------------------------------------------------------------------
+
+
+async def local_server_pid(url: str) -> int | None:
+    """The PostgreSQL server's own process (the postmaster), when it runs on this machine
+    (a loopback address); ``None`` otherwise."""
+    host = url.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        return None
+    conn = await asyncpg.connect(url)
+    try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        with contextlib.suppress(psutil.Error):  # asked while the backend lives
+            return int(psutil.Process(backend).ppid())
+        return None
+    finally:
+        await conn.close()
 
 
 def database_url(server: str, name: str) -> str:
@@ -727,7 +763,10 @@ class Bench:
     def report(self, phase: Phase) -> None:
         self.phases.append(phase)
         rss = " ".join(f"{k}={v:.0f}MB" for k, v in phase.rss_mb.items())
-        rss += "".join(f" {k}_cpu={v:.1f}s" for k, v in phase.cpu_s.items())
+        rss += "".join(
+            f" machine_busy={v:.0%}" if k == "busy" else f" {k}_cpu={v:.1f}s"
+            for k, v in phase.cpu_s.items()
+        )
         counters = " ".join(f"{k}={v}" for k, v in phase.counters.items() if v)
         print(
             f"  {phase.table:9} {phase.name:32} {phase.rows:>9} rows {phase.seconds:8.2f} s "
@@ -1003,7 +1042,7 @@ async def run_services(
             await register_delivery(
                 syncflow, service_urls["standin"], bench.delivered, args.delivery_batch
             )
-        with RssSampler(pids) as sampler:
+        with RssSampler(pids, server_pid=await local_server_pid(bench.urls["source"])) as sampler:
             for table in tables:
                 to = standin if table in bench.delivered else None
                 await bench_table(bench, table, apismith, syncflow, sampler, to)
@@ -1071,18 +1110,21 @@ def markdown(bench: Bench, started: datetime) -> str:
         *(f"| {k} | {v} |" for k, v in machine()),
         "",
         "| table (scale) | phase | rows | seconds | rows/s | vs raw COPY | % of full sync "
-        "| peak RSS APISmith / SyncFlow | CPU s APISmith / SyncFlow |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| peak RSS APISmith / SyncFlow | CPU s APISmith / SyncFlow | CPU s PostgreSQL "
+        "| CPU s stand-in | machine busy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in bench.phases:
         rss = " / ".join(f"{p.rss_mb[k]:.0f} MB" for k in ("apismith", "syncflow") if k in p.rss_mb)
         if "dlt" in p.rss_mb:  # the peer is one process
             rss = f"dlt {p.rss_mb['dlt']:.0f} MB"
         cpu = " / ".join(f"{p.cpu_s[k]:.1f}" for k in ("apismith", "syncflow") if k in p.cpu_s)
+        server, standin = (f"{p.cpu_s[k]:.1f}" if k in p.cpu_s else "" for k in PROCESSES)
+        busy = f"{p.cpu_s['busy']:.0%}" if "busy" in p.cpu_s else ""
         lines.append(
             f"| {p.table} (SF {bench.scales.get(p.table, args.scale):g}) | {p.name} | "
             f"{p.rows:,} | {p.seconds:.2f} | {p.rate()} | {p.ratio()} | {p.of_full()} | "
-            f"{rss} | {cpu} |"
+            f"{rss} | {cpu} | {server} | {standin} | {busy} |"
         )
     lines += ["", "Time per SyncFlow stage (seconds, from the batch's `stage_seconds`):", ""]
     for p in bench.phases:
@@ -1091,6 +1133,10 @@ def markdown(bench: Bench, started: datetime) -> str:
             lines.append(f"- {p.table}, {p.name}: {stages}")
     lines += ["", END_MARK]
     return "\n".join(lines)
+
+
+# the processes besides the services whose CPU the report shows
+PROCESSES = ("postgres", "schedulehub")
 
 
 def write_results(text: str) -> None:
