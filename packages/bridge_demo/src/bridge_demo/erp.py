@@ -10,15 +10,14 @@ import asyncpg
 from sqlalchemy.engine import URL
 
 from bridge_core.db.engine import asyncpg_dsn, recreate_database
-from bridge_demo.erp_rows import (
+from bridge_demo.erp_columns import (
     INVENTORY_PART_COLUMNS,
     OPERATION_COLUMNS,
     SHOP_ORDER_COLUMNS,
     SITE_COLUMNS,
     WORK_CENTER_COLUMNS,
-    ErpChanges,
-    SampleErp,
 )
+from bridge_demo.erp_rows import ErpChanges, SampleErp
 
 SCHEMA = "ifsapp"
 

@@ -12,66 +12,19 @@ key, ``"12,5"``, ``"n/a"``, ``"31/12/2025"``, ``"30.02.2026"``) and four shop or
 name a part that is created only by :func:`erp_changes` (children before parents).
 
 Everything here is pure: :func:`sample_erp` and :func:`erp_changes` return rows as
-tuples in the column order of the ``*_COLUMNS`` constants, from a fixed seed.
+tuples in the column order of ``erp_columns``, from a fixed seed.
 """
 
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-SEED = 20251208
+from bridge_demo.erp_text import date_text, messy, money_text, oracle_date
 
-SITE_COLUMNS = ("contract", "description", "company", "country_code", "rowversion")
-WORK_CENTER_COLUMNS = (
-    "contract",
-    "work_center_no",
-    "description",
-    "work_center_code",
-    "average_capacity",
-    "efficiency",
-    "rowversion",
-)
-INVENTORY_PART_COLUMNS = (
-    "contract",
-    "part_no",
-    "description",
-    "unit_meas",
-    "part_status",
-    "type_code",
-    "planner_buyer",
-    "inventory_value",
-    "expected_leadtime",
-    "create_date",
-    "rowversion",
-)
-SHOP_ORDER_COLUMNS = (
-    "order_no",
-    "release_no",
-    "sequence_no",
-    "contract",
-    "part_no",
-    "revised_qty_due",
-    "org_start_date",
-    "revised_due_date",
-    "objstate",
-    "rowversion",
-)
-OPERATION_COLUMNS = (
-    "order_no",
-    "release_no",
-    "sequence_no",
-    "operation_no",
-    "contract",
-    "work_center_no",
-    "operation_description",
-    "mach_setup_time",
-    "mach_run_factor",
-    "op_start_date",
-    "rowversion",
-)
+SEED = 20251208
 
 Row = tuple[Any, ...]
 
@@ -115,7 +68,6 @@ DESCRIPTIONS = [
     "Zahnrad m{b} z={c}",
     "Pre\u0301zisionsring {a}",  # a decomposed accent: NFC makes it one character
 ]
-MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 OBJSTATES = ["Planned", "Released", "Released", "Reserved", "Started", "Closed"]
 
 BASE_TIME = datetime(2025, 11, 3, 6, 0)  # ERP wall-clock time (no offset), like IFS DATEs
@@ -208,68 +160,6 @@ def _rowversions() -> Iterator[datetime]:
         yield moment
 
 
-def _messy(rng: random.Random, text: str) -> str:
-    """``text`` the way a legacy interface might deliver it (mostly unharmed)."""
-    roll = rng.random()
-    if roll < 0.55:
-        return text
-    if roll < 0.70:
-        return f"  {text}   "
-    if roll < 0.78:
-        return f"{text}\u00a0"  # a trailing no-break space
-    if roll < 0.86:
-        first, _, rest = text.partition(" ")
-        return f"{first}\r\n{rest}" if rest else text
-    if roll < 0.93:
-        return f"{text}\x07"
-    return f"\x1b{text} "
-
-
-def _oracle_date(day: date) -> str:
-    return f"{day.day:02d}-{MONTHS[day.month - 1]}-{day.year % 100:02d}"
-
-
-def _date_text(rng: random.Random, moment: datetime) -> str:
-    """One of the date formats ERP exports use (every one of them means ``moment``)."""
-    match rng.randrange(7):
-        case 0:
-            return _oracle_date(moment.date())
-        case 1:
-            return moment.strftime("%d.%m.%Y %H:%M")
-        case 2:
-            return moment.strftime("%Y-%m-%dT%H:%M:%S+01:00")
-        case 3:
-            return moment.strftime("%Y%m%d")
-        case 4:
-            month = MONTHS[moment.month - 1].title()
-            return f"{month} {moment.day}, {moment.year}"
-        case 5:
-            return moment.strftime("%m/%d/%Y")
-        case _:
-            return moment.strftime("%Y-%m-%d")
-
-
-def _money_text(rng: random.Random, value: Decimal) -> str:
-    """A cost as text, in one of the shapes ERP exports use."""
-    match rng.randrange(8):
-        case 0 | 1:
-            return f"{value}"
-        case 2:
-            return f"{value:,}"
-        case 3:
-            return f"${value:,}"
-        case 4:
-            return f"{value:,} €"
-        case 5 if value >= 1000:
-            # both marks: the last one is the decimal mark
-            text = f"{value:,}".replace(",", "_").replace(".", ",").replace("_", ".")
-            return f"{text} €"
-        case 6 if rng.random() < 0.2:
-            return f"({value})"  # accounting negative: a revaluation credit
-        case _:
-            return f" {value} "
-
-
 def _work_centers(rng: random.Random, rowversion: Iterator[datetime]) -> list[Row]:
     rows: list[Row] = []
     for contract, *_ in SITES:
@@ -281,7 +171,7 @@ def _work_centers(rng: random.Random, rowversion: Iterator[datetime]) -> list[Ro
                 (
                     contract,
                     f"{code}{number}",
-                    _messy(rng, f"{name} {number}"),
+                    messy(rng, f"{name} {number}"),
                     kind,
                     capacity,
                     Decimal(rng.randint(70, 100)),
@@ -316,14 +206,14 @@ def _part_row(
     row = (
         contract,
         part_no,
-        _messy(rng, text),
+        messy(rng, text),
         rng.choice(["pcs", "PCS", " pcs", "pcs ", "kg", "m"]),
         rng.choice(["A", "A", "A", " A", "I", "O"]),
         type_code,
         rng.choice(["*", "JOHANNA", "MKOVAR", " LNYSTROM", "PETRA.H"]),
-        "1e3" if rng.random() < 0.01 else _money_text(rng, value),
+        "1e3" if rng.random() < 0.01 else money_text(rng, value),
         Decimal(rng.randint(1, 60)),
-        _date_text(rng, created),
+        date_text(rng, created),
     )
     return row if rowversion is None else (*row, rowversion)
 
@@ -354,7 +244,7 @@ def _shop_order_row(
 ) -> Row:
     start = BASE_TIME + timedelta(days=rng.randint(-20, 60), hours=rng.choice([6, 14, 22]))
     due = start + timedelta(days=rng.randint(3, 30))
-    due_text = rng.choice([_oracle_date(due.date()), due.strftime("%Y-%m-%d")])
+    due_text = rng.choice([oracle_date(due.date()), due.strftime("%Y-%m-%d")])
     due_text = rng.choice([due_text, due.strftime("%d.%m.%Y"), due.strftime("%Y%m%d")])
     objstate = rng.choice(OBJSTATES)
     return (
@@ -382,7 +272,7 @@ def _operations_of(rng: random.Random, order: Row, centers: list[Row], count: in
                 (index + 1) * 10,
                 order[3],
                 center[1],
-                _messy(rng, f"{text} {order[4]}"),
+                messy(rng, f"{text} {order[4]}"),
                 rng.choice(["0.5", "0.25", " 1 ", "1.50", "2", "0.75"]),
                 Decimal(rng.randint(1, 400)) / 100,
                 start + timedelta(hours=4 * index),

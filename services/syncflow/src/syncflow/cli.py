@@ -4,7 +4,6 @@ destinations, entities, deliveries (``syncflow.commands.deliveries``)."""
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,9 +19,8 @@ from syncflow.auth import service as auth_service
 from syncflow.auth.dependencies import ROLES
 from syncflow.auth.schemas import TokenCreated
 from syncflow.commands import deliveries as deliveries_commands
+from syncflow.commands import destinations as destinations_commands
 from syncflow.commands.running import cli_settings, in_transaction, with_databases
-from syncflow.destinations import service as destination_service
-from syncflow.destinations.schemas import DestinationCreate, DestinationKind, DestinationOut
 from syncflow.domain import COUNTER_NAMES
 from syncflow.entities import service as entity_service
 from syncflow.main import build_app
@@ -258,142 +256,8 @@ app.add_typer(
 )
 
 
-destinations_app = typer.Typer(
-    help="Destinations that changed rows are delivered to (ScheduleHub, webhooks).",
-    no_args_is_help=True,
-)
-app.add_typer(destinations_app, name="destinations")
+app.add_typer(destinations_commands.app, name="destinations")
 app.add_typer(deliveries_commands.app, name="deliveries")
-
-
-def _destination_line(destination: DestinationOut) -> str:
-    state = f"paused: {destination.pause_reason}" if destination.paused else "active"
-    entities = ", ".join(destination.entities) or "all entities"
-    return f"{destination.name}  {destination.kind}  {destination.url}  ({entities}; {state})"
-
-
-@destinations_app.command("list")
-def list_destinations() -> None:
-    """Every destination with its state (never a credential)."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> list[DestinationOut]:
-        found: list[DestinationOut] = []
-        page = 1
-        while True:
-            listing = await destination_service.list_destinations(
-                conn, settings=settings, page=page, page_size=200
-            )
-            found.extend(listing.items)
-            if page * listing.page_size >= listing.total:
-                return found
-            page += 1
-
-    for destination in in_transaction(settings, work):
-        typer.echo(_destination_line(destination))
-
-
-@destinations_app.command("add")
-def add_destination(
-    name: Annotated[str, typer.Argument(help="The destination's name.")],
-    kind: Annotated[DestinationKind, typer.Option(help="schedulehub or webhook.")],
-    url: Annotated[str, typer.Option(help="ScheduleHub's root URL or the webhook endpoint.")],
-    entity: Annotated[
-        list[str] | None, typer.Option(help="An entity to deliver (repeat; none = all).")
-    ] = None,
-    api_prefix: Annotated[str, typer.Option(help="ScheduleHub's API prefix.")] = "/api/v1",
-    username: Annotated[str | None, typer.Option(help="ScheduleHub user.")] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(envvar="SYNCFLOW_DESTINATION_PASSWORD", help="ScheduleHub password."),
-    ] = None,
-    token: Annotated[
-        str | None, typer.Option(envvar="SYNCFLOW_DESTINATION_TOKEN", help="ScheduleHub token.")
-    ] = None,
-    secret: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="SYNCFLOW_DESTINATION_SECRETS", help="A webhook secret 'whsec_...' (repeat)."
-        ),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Events per request.")] = 500,
-    timeout_s: Annotated[int, typer.Option(help="Seconds per request.")] = 30,
-) -> None:
-    """Add a destination; pass credentials through the environment, not the command line."""
-    settings = cli_settings()
-    try:
-        body = DestinationCreate.model_validate(
-            {
-                "name": name,
-                "kind": kind,
-                "url": url,
-                "entities": entity or [],
-                "api_prefix": api_prefix,
-                "username": username,
-                "password": password,
-                "token": token,
-                "secrets": secret or [],
-                "batch_size": batch_size,
-                "timeout_s": timeout_s,
-            }
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        console.print(f"[red]error:[/red] {problems}")
-        raise typer.Exit(2) from exc
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        return await destination_service.create_destination(conn, settings=settings, body=body)
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
-
-
-@destinations_app.command("pause")
-def pause_destination(
-    name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
-    reason: Annotated[str, typer.Option(help="Why; shown until it is resumed.")] = (
-        "paused by an operator"
-    ),
-) -> None:
-    """Stop delivering to a destination."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        return await destination_service.pause_destination(
-            conn, settings=settings, uid=row["uid"], reason=reason
-        )
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
-
-
-@destinations_app.command("resume")
-def resume_destination(
-    name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
-) -> None:
-    """Deliver to a paused destination again."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        return await destination_service.resume_destination(conn, settings=settings, uid=row["uid"])
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
-
-
-@destinations_app.command("delete")
-def delete_destination(
-    name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
-) -> None:
-    """Delete a destination."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> None:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        await destination_service.delete_destination(conn, uid=row["uid"])
-
-    in_transaction(settings, work)
-    typer.echo(f"syncflow: destination {name} deleted")
 
 
 def main() -> None:
