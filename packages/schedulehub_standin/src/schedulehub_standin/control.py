@@ -10,7 +10,7 @@ from bridge_core.db.transaction import Connection
 from bridge_core.errors import Unprocessable
 from schedulehub_standin import signatures
 from schedulehub_standin.exact_json import ExactJSONResponse
-from schedulehub_standin.repository import RecordRepository
+from schedulehub_standin.inspection import InspectionRepository
 from schedulehub_standin.runtime import Runtime, get_runtime
 from schedulehub_standin.schemas import FaultPlan, Rules, TokenControl, WebhookSecrets
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/_control", tags=["control"])
 async def state(conn: Connection, runtime: CurrentRuntime) -> dict[str, Any]:
     """Records held and changes applied per entity, webhooks applied, faults injected,
     rejections and sign-ins counted, and the plan and rules in force."""
-    repo = RecordRepository(conn)
+    repo = InspectionRepository(conn)
     return {
         "records": await repo.record_counts(),
         "applied": await repo.applied_counts(),
@@ -42,7 +42,7 @@ async def entity_records(
 ) -> ExactJSONResponse:
     """Every record of the entity held (live, or also deleted), in key order; numbers
     digit for digit."""
-    held = await RecordRepository(conn).all_records(entity, include_deleted=include_deleted)
+    held = await InspectionRepository(conn).all_records(entity, include_deleted=include_deleted)
     return ExactJSONResponse(held)
 
 
@@ -55,7 +55,7 @@ async def log(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> list[dict[str, Any]]:
     """The apply log in commit order (``seq``): entity, key, uid, op, via, hashes, time."""
-    return await RecordRepository(conn).log_entries(
+    return await InspectionRepository(conn).log_entries(
         entity=entity, key=key, after=after, limit=limit
     )
 
@@ -99,6 +99,6 @@ async def set_webhook_secrets(body: WebhookSecrets, runtime: CurrentRuntime) -> 
 @router.post("/reset")
 async def reset(conn: Connection, runtime: CurrentRuntime) -> dict[str, str]:
     """Forget every record, log entry and webhook; faults and rules off; counters zero."""
-    await RecordRepository(conn).clear()
+    await InspectionRepository(conn).clear()
     runtime.reset()
     return {"status": "reset"}
