@@ -159,6 +159,8 @@ class World:
     apismith_headers: dict[str, str]
     app: Any = None
     entities: dict[str, str] = field(default_factory=dict)
+    # each entity's definition as the world created it (``allow_deletes`` changes one)
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     clock: SimulatedClock = field(default_factory=SimulatedClock)
 
     async def erp(self, sql: str, *args: Any) -> Any:
@@ -249,22 +251,11 @@ class World:
         )
         assert response.status_code == 200, response.text
 
-    async def delete_operations(self, max_ratio: float, mode: str = "soft") -> None:
-        """Give ``operations`` a delete policy (``mode``, up to ``max_ratio`` of its rows)."""
+    async def allow_deletes(self, entity: str, max_ratio: float, mode: str = "soft") -> None:
+        """Give ``entity`` a delete policy (``mode``, up to ``max_ratio`` of its rows)."""
         response = await self.client.put(
-            "/api/v1/entities/operations",
-            json={
-                "source": "erp",
-                "api_slug": f"{self.prefix}-operations",
-                "parent_refs": [
-                    {
-                        "parent_entity": "shop_orders",
-                        "fields": ["order_no"],
-                        "parent_fields": ["order_no"],
-                    }
-                ],
-                "delete_policy": {"mode": mode, "max_ratio": max_ratio},
-            },
+            f"/api/v1/entities/{entity}",
+            json={**self.bodies[entity], "delete_policy": {"mode": mode, "max_ratio": max_ratio}},
         )
         assert response.status_code == 200, response.text
 
@@ -417,6 +408,7 @@ async def world(request, create_database, apismith_e2e, tmp_path, target_databas
         ):
             response = await client.post("/api/v1/entities", json={"source": "erp", **body})
             assert response.status_code == 201, response.text
+            world.bodies[body["name"]] = {"source": "erp", **body}
         yield world
 
 

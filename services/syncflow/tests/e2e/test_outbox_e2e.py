@@ -97,7 +97,7 @@ async def test_deletes_and_parent_key_hashes(delivered):
     await world.sync("operations")
     await world.erp("UPDATE operations SET hours = 9 WHERE order_no = 'SO-1' AND op_no = 10")
     await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
-    await world.delete_operations(max_ratio=0.5)
+    await world.allow_deletes("operations", max_ratio=0.5)
     second = await world.sync("operations")
     assert (second["counters"]["updated"], second["counters"]["deleted"]) == (1, 1)
     ops = await events(world, "operations")

@@ -130,7 +130,7 @@ async def test_hash_strategy_writes_only_changes_and_soft_deletes(world):
     await world.erp("UPDATE operations SET hours = 9 WHERE order_no = 'SO-1' AND op_no = 10")
     await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
     # a delete of 1 of 3 rows is within a generous policy
-    await world.delete_operations(max_ratio=0.5)
+    await world.allow_deletes("operations", max_ratio=0.5)
     second = await world.sync("operations")
     counters = second["counters"]
     assert counters["updated"] == 1
@@ -152,7 +152,7 @@ async def test_hard_deletes_remove_only_the_rows_the_source_lost(world):
     leaked = f"syncflow_work.seen_{UUID(parts['batch_uid']).hex}"
     await world.target(f"CREATE UNLOGGED TABLE {leaked} (key_hash uuid NOT NULL)")
     await world.erp("DELETE FROM operations WHERE order_no = 'SO-2'")
-    await world.delete_operations(max_ratio=0.5, mode="hard")
+    await world.allow_deletes("operations", max_ratio=0.5, mode="hard")
     status = await world.sync("operations")
     assert status["counters"]["deleted"] == 1
     assert status["counters"]["unchanged"] == 2

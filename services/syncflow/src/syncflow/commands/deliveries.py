@@ -78,13 +78,14 @@ def replay(
     entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
     state: Annotated[str | None, typer.Option(help="Only events in this state, e.g. dead.")] = None,
     uid: Annotated[list[UUID] | None, typer.Option(help="A delivery's uid (repeat).")] = None,
+    batch: Annotated[UUID | None, typer.Option(help="The events of this batch only.")] = None,
 ) -> None:
     """Send matching events again (same ids; waiting retries cancelled)."""
     _checked_state(state)
 
     async def work(conn: AsyncConnection) -> ReplayResult:
         return await service.replay(
-            conn, destination=destination, entity=entity, state=state, uids=uid
+            conn, destination=destination, entity=entity, state=state, uids=uid, batch_uid=batch
         )
 
     typer.echo(f"syncflow: {in_transaction(cli_settings(), work).replayed} events replayed")

@@ -25,6 +25,7 @@ class LedgerAdmin(Repository):
         entity: str | None,
         state: str | None,
         uids: list[UUID] | None = None,
+        batch_uid: UUID | None = None,
     ) -> list[Any]:
         conditions = []
         if destination_uid is not None:
@@ -35,6 +36,8 @@ class LedgerAdmin(Repository):
             conditions.append(deliveries.c.state == state)
         if uids is not None:
             conditions.append(deliveries.c.uid.in_(uids))
+        if batch_uid is not None:
+            conditions.append(deliveries.c.batch_uid == batch_uid)
         return conditions
 
     async def page(
@@ -85,6 +88,7 @@ class LedgerAdmin(Repository):
         state: str | None,
         uids: list[UUID] | None,
         now: datetime,
+        batch_uid: UUID | None = None,
     ) -> int:
         """Send matching events again, from scratch: pending and due now, their attempt
         count and waiting retry cleared, same ids. Events in flight are left alone (their
@@ -92,7 +96,11 @@ class LedgerAdmin(Repository):
         nothing is inserted twice. An event whose key has a newer delivered event is not
         sent again: that would take the key back to an older state."""
         conditions = self._conditions(
-            destination_uid=destination_uid, entity=entity, state=state, uids=uids
+            destination_uid=destination_uid,
+            entity=entity,
+            state=state,
+            uids=uids,
+            batch_uid=batch_uid,
         )
         newer = deliveries.alias("newer")
         superseded = (

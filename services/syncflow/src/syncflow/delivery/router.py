@@ -64,5 +64,10 @@ async def delivery_streams(
 async def replay_deliveries(_: Operator, conn: Connection, body: ReplayRequest) -> ReplayResult:
     """Send matching events again: same ids, waiting retries cancelled, due now."""
     return await service.replay(
-        conn, destination=body.destination, entity=body.entity, state=body.state, uids=body.uids
+        conn,
+        destination=body.destination,
+        entity=body.entity,
+        state=body.state,
+        uids=body.uids,
+        batch_uid=body.batch_uid,
     )

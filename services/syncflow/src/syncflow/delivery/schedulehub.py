@@ -3,7 +3,8 @@
 One request per call and no retries of its own: the delivery worker retries whole
 batches on a schedule and records every request (:mod:`syncflow.delivery.transport`).
 A 401 refreshes the access token once (or logs in again) and repeats the call; a second
-401 is final.
+401 right after new tokens sends the batch back to be retried, a 401 to a fixed token is
+final.
 """
 
 from typing import Any

@@ -106,6 +106,9 @@ class ReplayRequest(BaseModel):
     uids: list[UUID] | None = Field(
         default=None, max_length=10_000, description="these deliveries only"
     )
+    batch_uid: UUID | None = Field(
+        default=None, description="the events of this batch only (a delivery's `batch_uid`)"
+    )
 
 
 class ReplayResult(BaseModel):

@@ -119,6 +119,7 @@ async def replay(
     entity: str | None,
     state: str | None,
     uids: list[UUID] | None,
+    batch_uid: UUID | None = None,
 ) -> ReplayResult:
     """Make matching deliveries pending and due now (same ids, waiting retries
     cancelled); 404 for an unknown destination."""
@@ -126,7 +127,12 @@ async def replay(
     now = datetime.now(UTC)
     ledger = LedgerAdmin(conn)
     replayed = await ledger.replay(
-        destination_uid=found["uid"], entity=entity, state=state, uids=uids, now=now
+        destination_uid=found["uid"],
+        entity=entity,
+        state=state,
+        uids=uids,
+        batch_uid=batch_uid,
+        now=now,
     )
     await StreamRepository(conn).wake_destination(found["uid"], now=now)
     return ReplayResult(replayed=replayed)
