@@ -139,6 +139,8 @@ class Phase:
     cpu_s: dict[str, float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # the PostgreSQL server's CPU seconds per database
+    server_cpu: dict[str, float] = field(default_factory=dict)
     copy_seconds: float | None = None
     full_seconds: float | None = None
 
@@ -164,7 +166,9 @@ class RssSampler:
     ``peaks()`` gives each one's peak since the last ``reset()``, in MB. ``cpu_seconds()``
     gives each one's CPU since then, and that of the PostgreSQL server (``postgres``,
     when it runs on this machine: ``server_pid``) and the share of the machine's CPU
-    that was busy (``busy``, of every core), where the CPU of a phase went."""
+    that was busy (``busy``, of every core), where the CPU of a phase went.
+    ``server_cpu_by_database()`` splits the server's CPU by database (its backends, each
+    sampled every 100 ms: one that exits between two samples loses that last bit)."""
 
     def __init__(self, pids: dict[str, int], *, server_pid: int | None = None) -> None:
         self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
@@ -172,6 +176,9 @@ class RssSampler:
         self._cpu: dict[str, float] = {}
         self._server = psutil.Process(server_pid) if server_pid is not None else None
         self._machine = psutil.cpu_times()
+        # the server's backends: pid -> (database, CPU seconds) at reset and at the latest sample
+        self._backends_then: dict[int, float] = {}
+        self._backends_now: dict[int, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -198,6 +205,37 @@ class RssSampler:
                 rss = self._tree_rss(process)
                 with self._lock:
                     self._peaks[name] = max(self._peaks[name], rss)
+            backends = self._backends()
+            with self._lock:
+                self._backends_now.update(backends)
+
+    def _backends(self) -> dict[int, tuple[str, float]]:
+        """The server's processes: pid -> (database, CPU seconds); a process serving no
+        database (checkpointer, WAL writer, autovacuum launcher) under ``(server)``. A
+        backend's title is ``postgres: [<cluster>:] <user> <database> <client> <state>``."""
+        found: dict[int, tuple[str, float]] = {}
+        if self._server is None:
+            return found
+        with contextlib.suppress(psutil.Error):
+            for child in self._server.children():
+                with contextlib.suppress(psutil.Error):
+                    title = " ".join(child.cmdline()).split()
+                    client = [i for i, word in enumerate(title) if "(" in word or word == "[local]"]
+                    database = title[client[0] - 1] if client and client[0] >= 2 else "(server)"
+                    times = child.cpu_times()
+                    found[child.pid] = (database, times.user + times.system)
+        return found
+
+    def server_cpu_by_database(self) -> dict[str, float]:
+        """The server's CPU seconds per database since the last ``reset()``."""
+        with self._lock:
+            latest = dict(self._backends_now)
+            base = dict(self._backends_then)
+        latest.update(self._backends())
+        used: dict[str, float] = {}
+        for pid, (database, seconds) in latest.items():
+            used[database] = used.get(database, 0.0) + seconds - base.get(pid, 0.0)
+        return dict(sorted(used.items(), key=lambda item: -item[1]))
 
     def _tree_cpu(self, process: psutil.Process) -> float:
         """User and system CPU of the process, its live descendants and the children it
@@ -213,6 +251,7 @@ class RssSampler:
         return total
 
     def reset(self) -> None:
+        backends = {pid: seconds for pid, (_, seconds) in self._backends().items()}
         with self._lock:
             for name, process in self.processes.items():
                 self._peaks[name] = self._tree_rss(process)
@@ -220,6 +259,7 @@ class RssSampler:
             if self._server is not None:
                 self._cpu["postgres"] = self._tree_cpu(self._server)
             self._machine = psutil.cpu_times()
+            self._backends_then, self._backends_now = backends, {}
 
     def peaks(self) -> dict[str, float]:
         with self._lock:
@@ -752,6 +792,7 @@ class Bench:
             seconds=seconds,
             rss_mb=sampler.peaks(),
             cpu_s=sampler.cpu_seconds(),
+            server_cpu=sampler.server_cpu_by_database(),
             counters=counters,
             stage_seconds=await stage_seconds(self.urls["syncflow"], status["batch_uid"]),
             copy_seconds=copy_seconds,
@@ -775,6 +816,11 @@ class Bench:
         )
         if phase.stage_seconds:
             print(f"            stages: {phase.stage_seconds}", flush=True)
+        if phase.server_cpu:
+            by_database = ", ".join(
+                f"{k} {v:.1f}" for k, v in phase.server_cpu.items() if v >= 0.05
+            )
+            print(f"            PostgreSQL CPU s by database: {by_database}", flush=True)
 
 
 async def bench_table(
@@ -879,6 +925,7 @@ async def verify_phase(
         time.perf_counter() - start,
         rss_mb=sampler.peaks(),
         cpu_s=sampler.cpu_seconds(),
+        server_cpu=sampler.server_cpu_by_database(),
         counters={name: int(report[name]) for name in ("missing", "extra", "different")},
         copy_seconds=copy_seconds,
     )
@@ -925,6 +972,7 @@ async def delivery_phases(
             seconds,
             rss_mb=sampler.peaks(),
             cpu_s=sampler.cpu_seconds(),
+            server_cpu=sampler.server_cpu_by_database(),
             copy_seconds=copy_seconds,
             full_seconds=full.seconds,
         )
@@ -1131,6 +1179,11 @@ def markdown(bench: Bench, started: datetime) -> str:
         if p.stage_seconds:
             stages = ", ".join(f"{k} {v}" for k, v in p.stage_seconds.items())
             lines.append(f"- {p.table}, {p.name}: {stages}")
+    lines += ["", "PostgreSQL's CPU by database (seconds; `bench_*` are the run's databases):", ""]
+    for p in bench.phases:
+        if p.server_cpu:
+            used = ", ".join(f"{k} {v:.1f}" for k, v in p.server_cpu.items() if v >= 0.05)
+            lines.append(f"- {p.table}, {p.name}: {used}")
     lines += ["", END_MARK]
     return "\n".join(lines)
 
