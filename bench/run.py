@@ -816,10 +816,8 @@ class Bench:
         )
         if phase.stage_seconds:
             print(f"            stages: {phase.stage_seconds}", flush=True)
-        if phase.server_cpu:
-            by_database = ", ".join(
-                f"{k} {v:.1f}" for k, v in phase.server_cpu.items() if v >= 0.05
-            )
+        by_database = ", ".join(f"{k} {v:.1f}" for k, v in phase.server_cpu.items() if v >= 0.05)
+        if by_database:
             print(f"            PostgreSQL CPU s by database: {by_database}", flush=True)
 
 
