@@ -42,3 +42,41 @@ async def test_a_webhook_destination_through_its_life(syncflow_settings, syncflo
     assert "not found" in gone.output
     for result in (added, paused, listed, resumed, bad, deleted):
         assert secret not in result.output
+
+
+async def test_an_update_rotates_secrets_and_changes_only_what_is_given(
+    syncflow_settings, syncflow_client, operator_headers
+):
+    old, new = ("whsec_" + base64.b64encode(c * 32).decode() for c in (b"o", b"n"))
+    name = f"hook-{uuid.uuid4().hex[:8]}"
+
+    async def run(*args: str, secrets: str | None = None):
+        extra = {} if secrets is None else {"SYNCFLOW_DESTINATION_SECRETS": secrets}
+        env = command_env(syncflow_settings, **extra)
+        return await asyncio.to_thread(CliRunner().invoke, app, ["destinations", *args], env=env)
+
+    added = await run(
+        "add", name, "--kind", "webhook", "--url", "https://hooks.example/in", secrets=old
+    )
+    assert added.exit_code == 0, added.output
+    # the rotation: both secrets sign until the receiver has the new one
+    rotated = await run("update", name, "--batch-size", "7", secrets=f"{old} {new}")
+    assert rotated.exit_code == 0, rotated.output
+    assert f"{name}  webhook  https://hooks.example/in  (all entities; active)" in rotated.stdout
+    moved = await run("update", name, "--url", "https://hooks.example/v2")
+    assert f"{name}  webhook  https://hooks.example/v2  (all entities; active)" in moved.stdout
+    refused = await run("update", name, "--batch-size", "0")
+    assert refused.exit_code == 2
+    assert "batch_size" in refused.output
+    for result in (added, rotated, moved, refused):
+        assert old not in result.output
+        assert new not in result.output
+
+    listed = await syncflow_client.get(
+        "/api/v1/destinations",
+        params={"kind": "webhook", "page_size": 200},
+        headers=operator_headers,
+    )
+    assert listed.status_code == 200, listed.text
+    [shown] = [d for d in listed.json()["items"] if d["name"] == name]
+    assert (shown["secret_count"], shown["batch_size"]) == (2, 7)
