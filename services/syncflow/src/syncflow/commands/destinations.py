@@ -1,7 +1,9 @@
 """``syncflow destinations list|add|update|pause|resume|delete``: where changed rows are
 delivered (ScheduleHub, webhooks); credentials come from the environment, never echoed."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -16,6 +18,7 @@ from syncflow.destinations.schemas import (
     DestinationOut,
     DestinationUpdate,
 )
+from syncflow.settings import Settings
 
 app = typer.Typer(
     help="Destinations that changed rows are delivered to (ScheduleHub, webhooks).",
@@ -32,6 +35,20 @@ def _validated[T: BaseModel](model: type[T], values: dict[str, Any]) -> T:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         console.print(f"[red]error:[/red] {problems}")
         raise typer.Exit(2) from exc
+
+
+def _change(
+    name: str,
+    action: Callable[[AsyncConnection, Settings, UUID], Awaitable[DestinationOut]],
+) -> None:
+    """Find the destination by name or uid, change it, print what it is now."""
+    settings = cli_settings()
+
+    async def work(conn: AsyncConnection) -> DestinationOut:
+        row = await destination_service.find_destination(conn, name_or_uid=name)
+        return await action(conn, settings, row["uid"])
+
+    typer.echo(_destination_line(in_transaction(settings, work)))
 
 
 def _destination_line(destination: DestinationOut) -> str:
@@ -161,15 +178,12 @@ def update_destination(
     body = _validated(
         DestinationUpdate, {key: value for key, value in given.items() if value is not None}
     )
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        return await destination_service.update_destination(
-            conn, settings=settings, uid=row["uid"], body=body
-        )
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
+    _change(
+        name,
+        lambda conn, settings, uid: destination_service.update_destination(
+            conn, settings=settings, uid=uid, body=body
+        ),
+    )
 
 
 @app.command("pause")
@@ -180,15 +194,12 @@ def pause_destination(
     ),
 ) -> None:
     """Stop delivering to a destination."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        return await destination_service.pause_destination(
-            conn, settings=settings, uid=row["uid"], reason=reason
-        )
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
+    _change(
+        name,
+        lambda conn, settings, uid: destination_service.pause_destination(
+            conn, settings=settings, uid=uid, reason=reason
+        ),
+    )
 
 
 @app.command("resume")
@@ -196,13 +207,12 @@ def resume_destination(
     name: Annotated[str, typer.Argument(help="The destination's name or uid.")],
 ) -> None:
     """Deliver to a paused destination again."""
-    settings = cli_settings()
-
-    async def work(conn: AsyncConnection) -> DestinationOut:
-        row = await destination_service.find_destination(conn, name_or_uid=name)
-        return await destination_service.resume_destination(conn, settings=settings, uid=row["uid"])
-
-    typer.echo(_destination_line(in_transaction(settings, work)))
+    _change(
+        name,
+        lambda conn, settings, uid: destination_service.resume_destination(
+            conn, settings=settings, uid=uid
+        ),
+    )
 
 
 @app.command("delete")
