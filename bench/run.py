@@ -1179,8 +1179,8 @@ def markdown(bench: Bench, started: datetime) -> str:
             lines.append(f"- {p.table}, {p.name}: {stages}")
     lines += ["", "PostgreSQL's CPU by database (seconds; `bench_*` are the run's databases):", ""]
     for p in bench.phases:
-        if p.server_cpu:
-            used = ", ".join(f"{k} {v:.1f}" for k, v in p.server_cpu.items() if v >= 0.05)
+        used = ", ".join(f"{k} {v:.1f}" for k, v in p.server_cpu.items() if v >= 0.05)
+        if used:
             lines.append(f"- {p.table}, {p.name}: {used}")
     lines += ["", END_MARK]
     return "\n".join(lines)
