@@ -137,6 +137,8 @@ class Phase:
     seconds: float
     rss_mb: dict[str, float] = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # the machine's busy share of every core (0..1), where sampled
+    busy: float | None = None
     counters: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # the PostgreSQL server's CPU seconds per database
@@ -161,12 +163,13 @@ class Phase:
 # -- memory sampling -----------------------------------------------------------------
 
 
-class RssSampler:
+class UsageSampler:
     """Samples the resident memory of each service's process tree every 100 ms in a thread;
     ``peaks()`` gives each one's peak since the last ``reset()``, in MB. ``cpu_seconds()``
     gives each one's CPU since then, and that of the PostgreSQL server (``postgres``,
     when it runs on this machine: ``server_pid``) and the share of the machine's CPU
-    that was busy (``busy``, of every core), where the CPU of a phase went.
+    that was busy (``machine_busy()``, of every core), where the CPU of a phase went;
+    ``usage()`` all of them, as a :class:`Phase` takes them.
     ``server_cpu_by_database()`` splits the server's CPU by database (its backends, each
     sampled every 100 ms: one that exits between two samples loses that last bit)."""
 
@@ -183,7 +186,7 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> "UsageSampler":
         self._thread.start()
         return self
 
@@ -267,18 +270,31 @@ class RssSampler:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds (user + system) each service and the PostgreSQL server used since
-        the last ``reset()``; ``busy``: the machine's busy share of every core then."""
+        the last ``reset()``."""
         used = {
             name: self._tree_cpu(process) - self._cpu.get(name, 0.0)
             for name, process in self.processes.items()
         }
         if self._server is not None:
             used["postgres"] = self._tree_cpu(self._server) - self._cpu.get("postgres", 0.0)
+        return used
+
+    def machine_busy(self) -> float:
+        """The share of every core that was busy (not idle, not waiting for I/O) since
+        the last ``reset()``."""
         now, then = psutil.cpu_times(), self._machine
         total = sum(now) - sum(then)
         idle = (now.idle + getattr(now, "iowait", 0.0)) - (then.idle + getattr(then, "iowait", 0.0))
-        used["busy"] = 1 - idle / total if total > 0 else 0.0
-        return used
+        return 1 - idle / total if total > 0 else 0.0
+
+    def usage(self) -> dict[str, Any]:
+        """Everything measured since the last ``reset()``, as :class:`Phase`'s fields."""
+        return {
+            "rss_mb": self.peaks(),
+            "cpu_s": self.cpu_seconds(),
+            "server_cpu": self.server_cpu_by_database(),
+            "busy": self.machine_busy(),
+        }
 
 
 # -- databases -----------------------------------------------------------------------
@@ -773,7 +789,7 @@ class Bench:
     async def sync_phase(
         self,
         client: httpx.AsyncClient,
-        sampler: RssSampler,
+        sampler: UsageSampler,
         table: str,
         name: str,
         entity: str,
@@ -790,9 +806,7 @@ class Bench:
             name=name,
             rows=int(counters["fetched"]),
             seconds=seconds,
-            rss_mb=sampler.peaks(),
-            cpu_s=sampler.cpu_seconds(),
-            server_cpu=sampler.server_cpu_by_database(),
+            **sampler.usage(),
             counters=counters,
             stage_seconds=await stage_seconds(self.urls["syncflow"], status["batch_uid"]),
             copy_seconds=copy_seconds,
@@ -804,10 +818,9 @@ class Bench:
     def report(self, phase: Phase) -> None:
         self.phases.append(phase)
         rss = " ".join(f"{k}={v:.0f}MB" for k, v in phase.rss_mb.items())
-        rss += "".join(
-            f" machine_busy={v:.0%}" if k == "busy" else f" {k}_cpu={v:.1f}s"
-            for k, v in phase.cpu_s.items()
-        )
+        rss += "".join(f" {k}_cpu={v:.1f}s" for k, v in phase.cpu_s.items())
+        if phase.busy is not None:
+            rss += f" machine_busy={phase.busy:.0%}"
         counters = " ".join(f"{k}={v}" for k, v in phase.counters.items() if v)
         print(
             f"  {phase.table:9} {phase.name:32} {phase.rows:>9} rows {phase.seconds:8.2f} s "
@@ -826,7 +839,7 @@ async def bench_table(
     table: str,
     apismith: httpx.AsyncClient,
     syncflow: httpx.AsyncClient,
-    sampler: RssSampler,
+    sampler: UsageSampler,
     standin: httpx.AsyncClient | None,
 ) -> None:
     urls, spec, quick = bench.urls, TABLES[table], bench.args.quick
@@ -905,7 +918,12 @@ async def bench_table(
 
 
 async def verify_phase(
-    syncflow: httpx.AsyncClient, sampler: RssSampler, table: str, copy_seconds: float, *, extra: int
+    syncflow: httpx.AsyncClient,
+    sampler: UsageSampler,
+    table: str,
+    copy_seconds: float,
+    *,
+    extra: int,
 ) -> Phase:
     """``verify`` of the rowversion entity after its syncs: the whole source read again
     and compared with the target. The rows deleted in the source are ``extra`` (an
@@ -921,9 +939,7 @@ async def verify_phase(
         "verify (whole source against target)",
         int(report["source_rows"]),
         time.perf_counter() - start,
-        rss_mb=sampler.peaks(),
-        cpu_s=sampler.cpu_seconds(),
-        server_cpu=sampler.server_cpu_by_database(),
+        **sampler.usage(),
         counters={name: int(report[name]) for name in ("missing", "extra", "different")},
         copy_seconds=copy_seconds,
     )
@@ -934,7 +950,7 @@ async def delivery_phases(
     table: str,
     syncflow: httpx.AsyncClient,
     standin: httpx.AsyncClient,
-    sampler: RssSampler,
+    sampler: UsageSampler,
     copy_seconds: float,
     full: Phase,
 ) -> None:
@@ -968,9 +984,7 @@ async def delivery_phases(
             "delivered: every row at ScheduleHub",
             held,
             seconds,
-            rss_mb=sampler.peaks(),
-            cpu_s=sampler.cpu_seconds(),
-            server_cpu=sampler.server_cpu_by_database(),
+            **sampler.usage(),
             copy_seconds=copy_seconds,
             full_seconds=full.seconds,
         )
@@ -1088,7 +1102,7 @@ async def run_services(
             await register_delivery(
                 syncflow, service_urls["standin"], bench.delivered, args.delivery_batch
             )
-        with RssSampler(pids, server_pid=await local_server_pid(bench.urls["source"])) as sampler:
+        with UsageSampler(pids, server_pid=await local_server_pid(bench.urls["source"])) as sampler:
             for table in tables:
                 to = standin if table in bench.delivered else None
                 await bench_table(bench, table, apismith, syncflow, sampler, to)
@@ -1166,7 +1180,7 @@ def markdown(bench: Bench, started: datetime) -> str:
             rss = f"dlt {p.rss_mb['dlt']:.0f} MB"
         cpu = " / ".join(f"{p.cpu_s[k]:.1f}" for k in ("apismith", "syncflow") if k in p.cpu_s)
         server, standin = (f"{p.cpu_s[k]:.1f}" if k in p.cpu_s else "" for k in PROCESSES)
-        busy = f"{p.cpu_s['busy']:.0%}" if "busy" in p.cpu_s else ""
+        busy = "" if p.busy is None else f"{p.busy:.0%}"
         lines.append(
             f"| {p.table} (SF {bench.scales.get(p.table, args.scale):g}) | {p.name} | "
             f"{p.rows:,} | {p.seconds:.2f} | {p.rate()} | {p.ratio()} | {p.of_full()} | "
